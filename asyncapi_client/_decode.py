@@ -1,0 +1,80 @@
+"""Turn a Response into a model or a typed error. Pure functions; no I/O."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from ._errors import APIStatusError, ResponseDecodeError, error_from_envelope
+from ._models import Page, PageMeta, structure
+from ._retry_after import parse_retry_after
+from ._types import Response
+
+T = TypeVar("T")
+
+
+def status_error(response: Response, now: float) -> APIStatusError:
+    """The typed error for a non-2xx response (`now` is Unix seconds, for Retry-After dates)."""
+    try:
+        body: Any = json.loads(response.content) if response.content else None
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    return error_from_envelope(
+        response.status_code,
+        body,
+        request_id=response.headers.get("x-request-id"),
+        retry_after=parse_retry_after(response.headers.get("retry-after"), now),
+        response=response,
+        fallback_message=f"HTTP {response.status_code} with a body that is not the error envelope",
+    )
+
+
+def raise_for_status(response: Response, now: float) -> None:
+    if not 200 <= response.status_code < 300:
+        raise status_error(response, now)
+
+
+def decode_json(response: Response) -> Any:
+    return response.json()
+
+
+def decode_model(response: Response, cls: type[T]) -> T:
+    data = response.json()
+    try:
+        return structure(data, cls)
+    except ValueError as exc:
+        raise ResponseDecodeError.from_response(response, str(exc)) from None
+
+
+def decode_list(response: Response, cls: type[T]) -> list[T]:
+    data = response.json()
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise ResponseDecodeError.from_response(response, "expected a JSON array")
+    try:
+        return [structure(item, cls) for item in data]
+    except ValueError as exc:
+        raise ResponseDecodeError.from_response(response, str(exc)) from None
+
+
+def decode_page(response: Response, cls: type[T]) -> Page[T]:
+    """`{"data": [...], "meta": {...}}` into a `Page`; a missing or odd meta is a decode error."""
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ResponseDecodeError.from_response(response, "expected a JSON object with data and meta")
+    items, meta = body.get("data"), body.get("meta")
+    if not isinstance(items, list):
+        raise ResponseDecodeError.from_response(response, "'data' is missing or not an array")
+    try:
+        page_meta = structure(meta, PageMeta)
+        if (
+            page_meta.current_page < 1
+            or page_meta.total_pages < 0
+            or page_meta.total_items < 0
+            or page_meta.items_per_page < 1
+        ):
+            raise ValueError("meta holds a negative or zero count")
+        return Page([structure(item, cls) for item in items], page_meta)
+    except ValueError as exc:
+        raise ResponseDecodeError.from_response(response, str(exc)) from None

@@ -1,0 +1,267 @@
+"""The exceptions users catch. Every failure the SDK reports is an `APIError`.
+
+```
+APIError
+ +-- APIConnectionError          the request did not get an HTTP response
+ |    +-- APITimeoutError
+ +-- APIStatusError              the server answered 4xx/5xx (status_code, code, details, ...)
+ |    +-- BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
+ |    |   NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
+ |    |   RateLimitError 429 (retry_after), InternalServerError 5xx
+ +-- ResponseDecodeError         a reply that is not the JSON it should be
+ +-- OAuthError                  the token endpoint refused (RFC 6749 error, error_description)
+ +-- ClientClosedError           the client was used after aclose()
+ +-- WebhookVerificationError    a webhook delivery failed verification
+```
+
+Messages quote the server only through `redact`, so no token or secret reaches a log or a
+traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ._redact import redact
+
+if TYPE_CHECKING:
+    from ._types import Request, Response
+
+_EXCERPT_CHARS = 200
+
+
+class APIError(Exception):
+    """Base of every error the SDK raises about a call."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIConnectionError(APIError):
+    """No HTTP response was received: refused, reset, dropped, DNS, TLS.
+
+    `request_sent` is False when the failure happened before any byte of the request left
+    (so even a POST may be retried safely), True or None (unknown) otherwise.
+    """
+
+    def __init__(
+        self,
+        message: str = "Connection error.",
+        *,
+        request: Request | None = None,
+        request_sent: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.request = request
+        self.request_sent = request_sent
+
+
+class APITimeoutError(APIConnectionError):
+    """The attempt, or the whole call, ran out of time."""
+
+    def __init__(
+        self,
+        message: str = "Request timed out.",
+        *,
+        request: Request | None = None,
+        request_sent: bool | None = None,
+    ) -> None:
+        super().__init__(message, request=request, request_sent=request_sent)
+
+
+class APIStatusError(APIError):
+    """The server answered with a 4xx or 5xx status."""
+
+    status: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        details: Any = None,
+        request_id: str | None = None,
+        response: Response | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.details = details
+        self.request_id = request_id
+        self.response = response
+
+    def __str__(self) -> str:
+        parts = [f"{self.status_code}"]
+        if self.code:
+            parts.append(self.code)
+        text = " ".join(parts) + f": {self.message}"
+        if self.request_id:
+            text += f" (request id {self.request_id})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
+            f"message={self.message!r}, request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    status = 400
+
+
+class AuthenticationError(APIStatusError):
+    status = 401
+
+
+class PermissionDeniedError(APIStatusError):
+    status = 403
+
+
+class NotFoundError(APIStatusError):
+    status = 404
+
+
+class ConflictError(APIStatusError):
+    status = 409
+
+
+class UnprocessableEntityError(APIStatusError):
+    status = 422
+
+
+class RateLimitError(APIStatusError):
+    """429. `retry_after` is the server's `Retry-After` in seconds, when it sent one."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """Any 5xx."""
+
+
+class ResponseDecodeError(APIError):
+    """A reply that is not the JSON it should be: an HTML error page, a truncated body, a shape
+    that does not match the model. Carries the status and a short, redacted excerpt."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        excerpt: str = "",
+        response: Response | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.excerpt = excerpt
+        self.response = response
+
+    @classmethod
+    def from_response(cls, response: Response, reason: str) -> ResponseDecodeError:
+        excerpt = body_excerpt(response.content)
+        return cls(
+            f"Could not decode the {response.status_code} reply: {reason}. Body starts: {excerpt!r}",
+            status_code=response.status_code,
+            excerpt=excerpt,
+            response=response,
+        )
+
+
+class OAuthError(APIError):
+    """The token endpoint refused or failed (RFC 6749 section 5.2)."""
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        *,
+        status_code: int | None = None,
+    ) -> None:
+        text = f"OAuth token request failed: {error}"
+        if error_description:
+            text += f" ({redact(error_description)})"
+        super().__init__(text)
+        self.error = error
+        self.error_description = error_description
+        self.status_code = status_code
+
+
+class ClientClosedError(APIError, RuntimeError):
+    """The client was used after `aclose()` (or after its `async with` block ended)."""
+
+
+class WebhookVerificationError(APIError):
+    """A webhook delivery failed verification; the message names the check, never the bytes."""
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def body_excerpt(content: bytes) -> str:
+    text = content[: _EXCERPT_CHARS * 2].decode("utf-8", "replace")
+    return redact(text)[:_EXCERPT_CHARS]
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    if status_code >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status_code, APIStatusError)
+
+
+def error_from_envelope(
+    status_code: int,
+    envelope: Any,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+    response: Response | None = None,
+    fallback_message: str | None = None,
+) -> APIStatusError:
+    """Build the typed error for a non-2xx reply from its decoded body (pure; no I/O).
+
+    The class follows the status, not `code`: an envelope whose code the SDK does not know still
+    maps by status. A body that is not the envelope keeps the status and a generic message.
+    """
+    code: str | None = None
+    message: str | None = None
+    details: Any = None
+    if isinstance(envelope, Mapping):
+        err = envelope.get("error")
+        if isinstance(err, Mapping):
+            raw_code = err.get("code")
+            code = raw_code if isinstance(raw_code, str) else None
+            raw_message = err.get("message")
+            message = raw_message if isinstance(raw_message, str) else None
+            details = err.get("details")
+    if message is None:
+        message = fallback_message or f"HTTP {status_code}"
+    message = redact(message)
+    cls = status_error_class(status_code)
+    kwargs: dict[str, Any] = dict(
+        status_code=status_code,
+        code=code,
+        details=details,
+        request_id=request_id,
+        response=response,
+    )
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, **kwargs)
+    return cls(message, **kwargs)

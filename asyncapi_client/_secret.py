@@ -1,0 +1,54 @@
+"""A string that never shows itself: tokens and client secrets live in `Secret`.
+
+Its `repr` and `str` are masked, so a secret that ends up in a log line, an exception message,
+an attrs repr or a traceback's locals prints as `Secret('***')`. The value is reached only on
+purpose, through `.get()`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Final
+
+_MASK: Final = "***"
+
+
+class Secret:
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"a secret must be a str, not {type(value).__name__}")
+        self._value = value
+
+    def get(self) -> str:
+        """The secret itself: call only where it is sent on the wire."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({_MASK!r})"
+
+    def __str__(self) -> str:
+        return _MASK
+
+    def __format__(self, spec: str) -> str:
+        return _MASK
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return hmac.compare_digest(self._value, other._value)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:
+        # Pickling is how a secret would leave the process unasked (multiprocessing, caches).
+        raise TypeError("a Secret cannot be pickled; pass the plain value on purpose")
+
+
+def as_secret(value: str | Secret) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)

@@ -1,0 +1,185 @@
+"""The pipeline's own request and response: small, immutable, and free of any HTTP library.
+
+Transports adapt these at the bottom of the pipeline, so that a transport other than httpx never
+builds httpx objects. Header names are kept lower-case (HTTP/2 requires it, and it makes lookups
+a plain dict access). A middleware that changes a request makes a new one with `.replace()` or
+`.with_headers()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from ._errors import ResponseDecodeError
+
+_NO_EXTENSIONS: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+class Request:
+    """One HTTP request as it moves down the pipeline.
+
+    `timeout` is what this attempt may take, in seconds (the retry layer cuts it to what is left
+    of the call's deadline). `extensions` carries per-call settings between layers: `"auth"` (the
+    auth strategy of the calling view), `"deadline"` (monotonic seconds, on the client's clock),
+    `"connect_timeout"`, `"attempt"`.
+    """
+
+    __slots__ = ("method", "url", "headers", "content", "timeout", "extensions")
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None
+    timeout: float | None
+    extensions: Mapping[str, Any]
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "method", method.upper())
+        set_(self, "url", url)
+        set_(self, "headers", {k.lower(): v for k, v in headers.items()} if headers else {})
+        set_(self, "content", content)
+        set_(self, "timeout", timeout)
+        set_(self, "extensions", extensions if extensions is not None else _NO_EXTENSIONS)
+
+    @classmethod
+    def _trusted(
+        cls,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        timeout: float | None,
+        extensions: Mapping[str, Any],
+    ) -> Request:
+        # The client builds requests on the hot path with headers already lower-cased.
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "method", method)
+        set_(self, "url", url)
+        set_(self, "headers", headers)
+        set_(self, "content", content)
+        set_(self, "timeout", timeout)
+        set_(self, "extensions", extensions)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Request is immutable: use .replace() or .with_headers()")
+
+    def replace(self, **changes: Any) -> Request:
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        if "headers" in changes:
+            values["headers"] = {k.lower(): v for k, v in changes["headers"].items()}
+        return Request._trusted(**values)
+
+    def with_headers(self, **headers: str) -> Request:
+        """A copy with these headers set (underscores in names become dashes)."""
+        merged = dict(self.headers)
+        for name, value in headers.items():
+            merged[name.replace("_", "-").lower()] = value
+        return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
+
+    def with_header(self, name: str, value: str) -> Request:
+        merged = dict(self.headers)
+        merged[name.lower()] = value
+        return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
+
+    def with_extensions(self, **extensions: Any) -> Request:
+        merged = dict(self.extensions)
+        merged.update(extensions)
+        return Request._trusted(self.method, self.url, self.headers, self.content, self.timeout, merged)
+
+    def __repr__(self) -> str:
+        # Never the headers: Authorization lives there.
+        return f"<Request {self.method} {self.url}>"
+
+
+class Response:
+    """One HTTP response, body fully read."""
+
+    __slots__ = ("status_code", "headers", "content", "request")
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+    request: Request | None
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str] | None = None,
+        content: bytes = b"",
+        request: Request | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "status_code", status_code)
+        set_(self, "headers", {k.lower(): v for k, v in headers.items()} if headers else {})
+        set_(self, "content", content)
+        set_(self, "request", request)
+
+    @classmethod
+    def _trusted(
+        cls, status_code: int, headers: dict[str, str], content: bytes, request: Request | None
+    ) -> Response:
+        self = object.__new__(cls)
+        set_ = object.__setattr__
+        set_(self, "status_code", status_code)
+        set_(self, "headers", headers)
+        set_(self, "content", content)
+        set_(self, "request", request)
+        return self
+
+    @classmethod
+    def json_response(
+        cls,
+        status_code: int,
+        data: Any,
+        headers: Mapping[str, str] | None = None,
+        request: Request | None = None,
+    ) -> Response:
+        """A response with `data` as its JSON body: handy in `MockTransport` handlers."""
+        merged = {"content-type": "application/json"}
+        if headers:
+            merged.update({k.lower(): v for k, v in headers.items()})
+        body = json.dumps(data, separators=(",", ":")).encode()
+        return cls._trusted(status_code, merged, body, request)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Response is immutable")
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("x-request-id")
+
+    def json(self) -> Any:
+        """The body decoded as JSON; anything else raises `ResponseDecodeError`."""
+        try:
+            return json.loads(self.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _decode_error(self, f"the body is not valid JSON ({type(exc).__name__})") from None
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}]>"
+
+
+def _decode_error(response: Response, reason: str) -> ResponseDecodeError:
+    from ._errors import ResponseDecodeError
+
+    return ResponseDecodeError.from_response(response, reason)

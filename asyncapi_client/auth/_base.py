@@ -1,0 +1,54 @@
+"""The auth protocol, the middleware that runs it, and the static `BearerToken`.
+
+An auth strategy decides, per attempt, which credentials a request carries, and what a 401 means
+(an OAuth strategy drops the token, refreshes once and replays once). It receives the
+transport so that its token requests share the client's connection pool without passing through
+the rate limiter or the retry layer of API calls.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from .._pipeline import CallNext
+from .._secret import Secret, as_secret
+from .._types import Request, Response
+from ..transports._base import Transport
+
+
+@runtime_checkable
+class Auth(Protocol):
+    async def auth_flow(self, request: Request, call_next: CallNext, transport: Transport) -> Response: ...
+
+
+class BearerToken:
+    """A fixed access token: `Authorization: Bearer <token>` on every request."""
+
+    __slots__ = ("_header",)
+
+    def __init__(self, token: str | Secret) -> None:
+        secret = as_secret(token)
+        if not secret.get() or secret.get().strip() != secret.get():
+            raise ValueError("BearerToken needs a non-empty token without surrounding spaces")
+        self._header = Secret("Bearer " + secret.get())
+
+    async def auth_flow(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+        return await call_next(request.with_header("authorization", self._header.get()))
+
+    def __repr__(self) -> str:
+        return "BearerToken('***')"
+
+
+class AuthMiddleware:
+    """Runs the calling view's auth strategy (`request.extensions["auth"]`) for each attempt."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        auth: Auth | None = request.extensions.get("auth")
+        if auth is None:
+            return await call_next(request)
+        return await auth.auth_flow(request, call_next, self._transport)

@@ -1,0 +1,53 @@
+"""`client.projects`: CRUD and listing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._decode import decode_model, decode_page
+from .._models import Page, Project
+from ._base import Service
+
+_UNSET: Any = object()
+
+
+class ProjectsService(Service):
+    __slots__ = ()
+
+    async def get(self, project_id: int) -> Project:
+        return decode_model(await self._call("GET", f"/api/v1/projects/{int(project_id)}"), Project)
+
+    async def create(
+        self, name: str, description: str | None = None, *, idempotency_key: str | None = None
+    ) -> Project:
+        body: dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+        return decode_model(
+            await self._call("POST", "/api/v1/projects", json_body=body, headers=headers), Project
+        )
+
+    async def update(
+        self, project_id: int, *, name: str = _UNSET, description: str | None = _UNSET
+    ) -> Project:
+        body: dict[str, Any] = {}
+        if name is not _UNSET:
+            body["name"] = name
+        if description is not _UNSET:
+            body["description"] = description
+        if not body:
+            raise ValueError("projects.update needs at least one of name, description")
+        response = await self._call("PATCH", f"/api/v1/projects/{int(project_id)}", json_body=body)
+        return decode_model(response, Project)
+
+    async def delete(self, project_id: int) -> None:
+        await self._call("DELETE", f"/api/v1/projects/{int(project_id)}")
+
+    async def list_page(self, page: int = 1, limit: int = 20) -> Page[Project]:
+        """One page of projects."""
+        response = await self._call("GET", "/api/v1/projects", params={"page": page, "limit": limit})
+        return decode_page(response, Project)
+
+    async def list(self, page: int = 1, limit: int = 20) -> Page[Project]:
+        return await self.list_page(page, limit)
