@@ -329,6 +329,11 @@ class AsyncClient:
             snapshot = _with_refreshes(snapshot, refreshes)
         return snapshot
 
+    def rate_limit_status(self) -> Any:
+        """The limiter's view: the server's last known limit, remaining and reset, the local
+        bucket, 429s seen and time spent waiting."""
+        return self._shared.limiter.status()
+
     @property
     def is_closed(self) -> bool:
         return self._shared.closed

@@ -22,6 +22,9 @@ class RateLimitMiddleware:
         self._clock = clock
         self._stats = stats
 
+    def status(self) -> dict[str, object]:
+        return {"rate_limited": self._stats.rate_limited}
+
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         response = await call_next(request)
         if response.status_code == 429:

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.redis_server import running_redis
+
+
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """A redis-server shared by the session's tests; flush keys per test if you need isolation."""
+    with running_redis() as url:
+        yield url
