@@ -4,6 +4,7 @@ The pipeline is assembled in one place, `_build_pipeline`, outermost first:
 
     user middleware...            once per call (logging, tracing, custom headers)
     RetryMiddleware               loops over attempts, owns backoff, budget and deadline
+      attempt middleware...       once per attempt (per-attempt spans, attempt logging)
       AuthMiddleware              per attempt: attaches the token valid *now*; 401 -> one refresh + one replay
         RateLimitMiddleware       per attempt: takes a bucket token; learns from every response
           transport.send          HTTP
@@ -110,6 +111,7 @@ class AsyncClient:
         transport: Transport | None = None,
         headers: Mapping[str, str] | None = None,
         middleware: Sequence[Middleware] = (),
+        attempt_middleware: Sequence[Middleware] = (),
         rate_limit: RateLimit | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
@@ -126,7 +128,7 @@ class AsyncClient:
             raise TypeError(f"rate_limit must be a RateLimit(...), got {type(rate_limit).__name__}")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy(...), got {type(retry).__name__}")
-        for layer in middleware:
+        for layer in (*middleware, *attempt_middleware):
             if not callable(layer):
                 raise TypeError(
                     f"middleware must be callables (request, call_next), got {type(layer).__name__}"
@@ -148,6 +150,7 @@ class AsyncClient:
         chain = _build_pipeline(
             user_middleware=middleware,
             retry=retrier,
+            attempt_middleware=attempt_middleware,
             auth=AuthMiddleware(transport),
             limiter=limiter,
             send=transport.send,
@@ -374,9 +377,10 @@ def _build_pipeline(
     *,
     user_middleware: Sequence[Middleware],
     retry: Middleware,
+    attempt_middleware: Sequence[Middleware],
     auth: Middleware,
     limiter: Middleware,
     send: CallNext,
 ) -> CallNext:
     """The whole pipeline, in order. See the module docstring for why this order."""
-    return build_chain([*user_middleware, retry, auth, limiter], send)
+    return build_chain([*user_middleware, retry, *attempt_middleware, auth, limiter], send)
