@@ -4,6 +4,8 @@ async with AsyncClient("https://api.example.com", auth=BearerToken("...")) as cl
     me = await client.users.me()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._client import AsyncClient
 from ._clock import Clock, SystemClock
 from ._config import Timeout
@@ -37,6 +39,9 @@ from .auth import Auth, BearerToken
 from .services import RawResponse
 from .transports import ASGITransport, HttpxTransport, MockTransport, Transport
 
+if TYPE_CHECKING:
+    from .transports import Httpx2Transport, PyreqwestTransport
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -52,6 +57,7 @@ __all__ = [
     "ClientClosedError",
     "Clock",
     "ConflictError",
+    "Httpx2Transport",
     "HttpxTransport",
     "InternalServerError",
     "Middleware",
@@ -63,6 +69,7 @@ __all__ = [
     "PageMeta",
     "PermissionDeniedError",
     "Project",
+    "PyreqwestTransport",
     "RateLimit",
     "RateLimitError",
     "RawResponse",
@@ -81,3 +88,12 @@ __all__ = [
     "WebhookVerificationError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The optional transports (extras httpx2, pyreqwest) are imported only when asked for.
+    if name in ("Httpx2Transport", "PyreqwestTransport", "AiohttpTransport"):
+        from . import transports
+
+        return getattr(transports, name)
+    raise AttributeError(f"module 'asyncapi_client' has no attribute {name!r}")

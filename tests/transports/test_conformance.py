@@ -1,0 +1,324 @@
+"""One conformance suite for every transport, on asyncio and trio.
+
+Each case runs against a real loopback server (`_server.TestServer`, its own thread) except for
+`ASGITransport`, which calls the same endpoints as an in-process ASGI app. The transports that
+are asyncio-only by nature (aiohttp, pyreqwest) are skipped on trio; the optional ones are
+skipped when their extra is not installed. Cases use short real timeouts (a transport's timeout
+is a real-clock socket deadline) and assert only on outcomes, never on durations, except for an
+upper bound that proves a timeout fired at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+
+from asyncapi_client import APIConnectionError, APITimeoutError, Request
+from asyncapi_client.transports import ASGITransport, HttpxTransport, Transport
+
+from ._server import TestServer, asgi_app, free_port
+
+TRANSPORTS = ["httpx", "httpx2", "aiohttp", "pyreqwest", "asgi"]
+ASYNCIO_ONLY = {"aiohttp", "pyreqwest"}
+NEEDS = {"httpx2": "httpcore2", "aiohttp": "aiohttp", "pyreqwest": "pyreqwest"}
+ASGI_BASE = "http://testserver"
+
+
+def _cases() -> Iterator[Any]:
+    for kind in TRANSPORTS:
+        for backend in ("asyncio", "trio"):
+            marks = []
+            module = NEEDS.get(kind)
+            if module is not None and importlib.util.find_spec(module) is None:
+                marks.append(pytest.mark.skip(reason=f"{module} is not installed (extra {kind})"))
+            if backend == "trio" and kind in ASYNCIO_ONLY:
+                marks.append(pytest.mark.skip(reason=f"{kind} runs on asyncio only"))
+            yield pytest.param((kind, backend), id=f"{kind}-{backend}", marks=marks)
+
+
+@pytest.fixture(params=list(_cases()))
+def case(request: pytest.FixtureRequest) -> tuple[str, str]:
+    value: tuple[str, str] = request.param
+    return value
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[TestServer]:
+    with TestServer() as srv:
+        yield srv
+
+
+def make_transport(kind: str, max_connections: int = 10) -> Transport:
+    if kind == "httpx":
+        return HttpxTransport(max_connections=max_connections)
+    if kind == "httpx2":
+        from asyncapi_client.transports import Httpx2Transport
+
+        return Httpx2Transport(max_connections=max_connections)
+    if kind == "aiohttp":
+        from asyncapi_client.transports import AiohttpTransport
+
+        return AiohttpTransport(max_connections=max_connections)
+    if kind == "pyreqwest":
+        from asyncapi_client.transports import PyreqwestTransport
+
+        return PyreqwestTransport(max_connections=max_connections)
+    if kind == "asgi":
+        return ASGITransport(asgi_app)
+    raise AssertionError(kind)
+
+
+Body = Callable[[Transport, str], Awaitable[None]]
+
+
+def run(case: tuple[str, str], server: TestServer, body: Body, *, max_connections: int = 10) -> None:
+    """Run `body(transport, base_url)` on the case's event loop, then close the transport."""
+    kind, backend = case
+    base = ASGI_BASE if kind == "asgi" else server.url
+
+    async def main() -> None:
+        transport = make_transport(kind, max_connections)
+        try:
+            with anyio.fail_after(30):
+                await body(transport, base)
+        finally:
+            await transport.aclose()
+
+    anyio.run(main, backend=backend)
+
+
+def req(method: str, url: str, **kwargs: Any) -> Request:
+    kwargs.setdefault("timeout", 10.0)
+    return Request(method, url, **kwargs)
+
+
+# -- requests arrive intact ------------------------------------------------------------------
+
+
+def test_methods(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            content = f"payload for {method}".encode() if method in ("POST", "PUT", "PATCH") else None
+            response = await transport.send(req(method, f"{base}/echo?x=1&y=two", content=content))
+            assert response.status_code == 200
+            echo = response.json()
+            assert echo["method"] == method
+            assert echo["path"] == "/echo"
+            assert echo["query"] == "x=1&y=two"
+            assert echo["body"] == (content or b"").decode()
+            assert response.request is not None and response.request.method == method
+
+    run(case, server, body)
+
+
+def test_request_headers_and_binary_body_arrive_intact(case: tuple[str, str], server: TestServer) -> None:
+    payload = bytes(range(256)) * 4 + b"\r\n\r\n\x00 end"
+    headers = {
+        "x-test-token": "abc DEF 123",
+        "content-type": "application/octet-stream",
+        "x-quoted": '"quoted", with, commas',
+        "authorization": "Bearer secret-value",
+    }
+
+    async def body(transport: Transport, base: str) -> None:
+        response = await transport.send(req("POST", f"{base}/echo", headers=headers, content=payload))
+        echo = response.json()
+        for name, value in headers.items():
+            assert echo["headers"][name] == value, name
+        assert echo["headers"]["content-length"] == str(len(payload))
+        assert echo["body"].encode("latin-1") == payload
+        assert echo["body_length"] == len(payload)
+
+    run(case, server, body)
+
+
+def test_empty_body_post(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        response = await transport.send(req("POST", f"{base}/echo", content=b""))
+        echo = response.json()
+        assert echo["body_length"] == 0
+        assert echo["headers"].get("content-length", "0") == "0"
+
+    run(case, server, body)
+
+
+# -- responses come back intact --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 400, 404, 418, 429, 500, 503])
+def test_status_codes_headers_and_bodies(case: tuple[str, str], server: TestServer, status: int) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        response = await transport.send(req("GET", f"{base}/status/{status}"))
+        assert response.status_code == status
+        assert response.headers["x-custom-header"] == "Value-1"
+        assert all(key == key.lower() for key in response.headers), list(response.headers)
+        assert response.content == (b"" if status == 204 else f"status {status}".encode())
+
+    run(case, server, body)
+
+
+def test_large_bodies_both_ways(case: tuple[str, str], server: TestServer) -> None:
+    size = 3 * 1024 * 1024 + 17
+    upload = hashlib.sha256(b"seed").digest() * (size // 32 + 1)
+    upload = upload[:size]
+
+    async def body(transport: Transport, base: str) -> None:
+        response = await transport.send(req("PUT", f"{base}/echo", content=upload))
+        echo = json.loads(response.content)
+        assert echo["body_length"] == size
+        assert echo["body_sha256"] == hashlib.sha256(upload).hexdigest()
+        big = await transport.send(req("GET", f"{base}/big/{size}"))
+        assert big.status_code == 200
+        assert len(big.content) == size
+        assert big.content == (bytes(range(256)) * (size // 256 + 1))[:size]
+
+    run(case, server, body)
+
+
+def test_redirects_are_not_followed(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        response = await transport.send(req("GET", f"{base}/redirect", headers={"authorization": "Bearer x"}))
+        assert response.status_code == 302
+        assert response.headers["location"] == "/echo"
+        assert response.content == b"see /echo"
+
+    run(case, server, body)
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def test_timeout_is_api_timeout_error(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        with anyio.fail_after(5):  # proves the transport's own 0.3 s timeout fired
+            with pytest.raises(APITimeoutError) as info:
+                await transport.send(req("GET", f"{base}/slow/20", timeout=0.3))
+        assert info.value.request is not None
+        assert info.value.request.url.endswith("/slow/20")
+
+    run(case, server, body)
+
+
+def test_connection_refused(case: tuple[str, str], server: TestServer) -> None:
+    if case[0] == "asgi":
+        pytest.skip("ASGITransport opens no connection: nothing can refuse it")
+
+    async def body(transport: Transport, base: str) -> None:
+        url = f"http://127.0.0.1:{free_port()}/echo"
+        with pytest.raises(APIConnectionError) as info:
+            await transport.send(req("GET", url, timeout=5.0))
+        assert not isinstance(info.value, APITimeoutError)
+        assert info.value.request_sent is False
+
+    run(case, server, body)
+
+
+def test_server_drops_connection_mid_response(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        with pytest.raises(APIConnectionError) as info:
+            await transport.send(req("GET", f"{base}/drop", timeout=5.0))
+        assert not isinstance(info.value, APITimeoutError)
+        assert info.value.request_sent is not False
+
+    run(case, server, body)
+
+
+# -- the pool ---------------------------------------------------------------------------------
+
+POOL = 2
+
+
+def test_cancellation_releases_pool_slots(case: tuple[str, str], server: TestServer) -> None:
+    """Cancel 4 requests in flight on a pool of 2 (2 on the wire, 2 queued), then 6 more succeed."""
+
+    async def body(transport: Transport, base: str) -> None:
+        started = 0
+
+        async def slow() -> None:
+            nonlocal started
+            started += 1
+            await transport.send(req("GET", f"{base}/slow/20", timeout=30.0))
+            raise AssertionError("a cancelled request completed")
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(4):
+                tg.start_soon(slow)
+            await anyio.sleep(0.3)
+            assert started == 4
+            tg.cancel_scope.cancel()
+
+        results: list[int] = []
+
+        async def fast(i: int) -> None:
+            response = await transport.send(req("GET", f"{base}/echo?i={i}", timeout=5.0))
+            results.append(response.status_code)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(6):
+                tg.start_soon(fast, i)
+        assert results == [200] * 6
+        _assert_no_busy_slots(transport)
+
+    run(case, server, body, max_connections=POOL)
+
+
+def test_pool_is_released_after_errors(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        for _ in range(3):
+            with pytest.raises(APITimeoutError):
+                await transport.send(req("GET", f"{base}/slow/20", timeout=0.2))
+        for _ in range(3):
+            with pytest.raises(APIConnectionError):
+                await transport.send(req("GET", f"{base}/drop", timeout=5.0))
+        for _ in range(3):
+            assert (await transport.send(req("GET", f"{base}/status/500"))).status_code == 500
+        statuses = []
+
+        async def fast() -> None:
+            statuses.append((await transport.send(req("GET", f"{base}/echo", timeout=5.0))).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(2 * POOL):
+                tg.start_soon(fast)
+        assert statuses == [200] * (2 * POOL)
+        _assert_no_busy_slots(transport)
+
+    run(case, server, body, max_connections=POOL)
+
+
+def test_concurrent_requests_share_a_small_pool(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        seen: list[int] = []
+
+        async def one(i: int) -> None:
+            response = await transport.send(req("GET", f"{base}/echo?i={i}"))
+            seen.append(int(response.json()["query"].split("=")[1]))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(40):
+                tg.start_soon(one, i)
+        assert sorted(seen) == list(range(40))
+
+    run(case, server, body, max_connections=POOL)
+
+
+def test_aclose_is_idempotent(case: tuple[str, str], server: TestServer) -> None:
+    async def body(transport: Transport, base: str) -> None:
+        assert (await transport.send(req("GET", f"{base}/echo"))).status_code == 200
+        await transport.aclose()
+        await transport.aclose()
+
+    run(case, server, body)
+
+
+def _assert_no_busy_slots(transport: Transport) -> None:
+    status = getattr(transport, "pool_status", None)
+    if status is not None:
+        _, busy = status()
+        assert busy == 0
