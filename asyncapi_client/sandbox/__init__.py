@@ -1,0 +1,21 @@
+"""The sandbox: a local HTTP server that implements the API contract, faults included.
+
+Three ways to run it: `asyncapi-client sandbox --port 8000` (or `python -m
+asyncapi_client.sandbox`); `async with Sandbox(**options) as sb:` in Python (a free loopback
+port, served from a background thread, or a subprocess with `isolated=True`); or the bare ASGI
+app from `create_app(...)`. Needs the `sandbox` extra (starlette, uvicorn, httptools); the core
+package never imports this module.
+"""
+
+from ._app import SandboxApp, create_app
+from ._config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
+from ._server import Sandbox
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "Sandbox",
+    "SandboxApp",
+    "SandboxConfig",
+    "create_app",
+]

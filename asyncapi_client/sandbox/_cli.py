@@ -1,11 +1,84 @@
-"""Placeholder: the sandbox command arrives with the sandbox issue."""
+"""The `asyncapi-client sandbox` command (also `python -m asyncapi_client.sandbox`)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Final
+
+import attrs
+
+from ._config import SandboxConfig
+
+_HELP: Final = {
+    "token_ttl": "access token lifetime in seconds (default 3600)",
+    "rate": "per-token rate limit in requests per second; 0 = no limit (default 0)",
+    "burst": "bucket capacity; 0 = ceil(rate) (default 0)",
+    "latency_ms": "added latency per /api/v1 request in ms (default 0)",
+    "jitter_ms": "extra random latency, up to this many ms (default 0)",
+    "fail_rate": "fraction of /api/v1 replies that are 500/502/503 (default 0)",
+    "drop_rate": "fraction of /api/v1 connections closed with no reply (default 0)",
+    "malformed_rate": "fraction of /api/v1 replies that are a 200 with a non-JSON body (default 0)",
+    "truncate_rate": "fraction of /api/v1 replies cut short of their Content-Length (default 0)",
+    "max_bulk": "maximum items in POST /api/v1/users/bulk (default 100)",
+    "projects": "projects generated at start (default 150)",
+    "users": "users generated at start, the demo client's own included (default 50)",
+    "seed": "seed of the generated data and of the fault draws (default 0)",
+    "client_id": "the registered client id (default demo-client)",
+    "client_secret": "the registered client secret (default demo-secret)",
+    "host": "address to listen on (default 127.0.0.1)",
+    "port": "port to listen on; 0 = a free port (default 8000 on the command line)",
+    "webhook_max_attempts": "delivery attempts per webhook event (default 5)",
+    "webhook_backoff_base": "seconds before the first re-delivery, doubled each time (default 0.5)",
+    "webhook_timeout": "seconds a webhook receiver has to answer (default 5)",
+}
+_TYPES: Final = {"float": float, "int": int, "str": str}
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    for field in attrs.fields(SandboxConfig):
+        default = 8000 if field.name == "port" else field.default
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"),
+            dest=field.name,
+            type=_TYPES[str(field.type)],
+            default=default,
+            metavar=field.name.upper(),
+            help=_HELP.get(field.name),
+        )
+
+
+def config_from_args(args: argparse.Namespace) -> SandboxConfig:
+    return SandboxConfig(**{f.name: getattr(args, f.name) for f in attrs.fields(SandboxConfig)})
+
+
+def run(args: argparse.Namespace) -> int:
+    from ._server import serve_forever
+
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        raise SystemExit(f"asyncapi-client sandbox: {exc}") from None
+    serve_forever(config)
+    return 0
 
 
 def add_sandbox_command(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser("sandbox", help="run the sandbox server")
-    parser.set_defaults(handler=lambda args: 0)
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "sandbox",
+        help="run the sandbox server",
+        description="Run the sandbox: a local server that implements the API, with fault injection.",
+    )
+    add_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m asyncapi_client.sandbox",
+        description="Run the sandbox: a local server that implements the API, with fault injection.",
+    )
+    add_options(parser)
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:
+        return 130
