@@ -201,7 +201,17 @@ class ClientClosedError(APIError, RuntimeError):
 
 
 class WebhookVerificationError(APIError):
-    """A webhook delivery failed verification; the message names the check, never the bytes."""
+    """A webhook delivery failed verification; the message names the check, never the bytes.
+
+    `reason` is a stable code for the failed check (`missing_header`, `invalid_timestamp`,
+    `invalid_header`, `timestamp_too_old`, `timestamp_too_new`, `invalid_signature`,
+    `no_matching_signature`, `invalid_body`, `invalid_payload`, `invalid_secret`), for mapping
+    to HTTP statuses.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

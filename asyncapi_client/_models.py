@@ -101,6 +101,13 @@ def _structure_int(value: Any, _: Any) -> int:
     return value
 
 
+def _structure_bool(value: Any, _: Any) -> bool:
+    # Registered because the int hook would otherwise catch bool (a subclass of int).
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {type(value).__name__}")
+    return value
+
+
 def _structure_str(value: Any, _: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
@@ -112,6 +119,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
     conv.register_structure_hook(Secret, lambda v, _: Secret(_structure_str(v, None)))
     conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
     conv.register_structure_hook(

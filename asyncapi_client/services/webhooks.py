@@ -1,28 +1,49 @@
-"""`client.webhooks`: register, list, delete and test webhook callbacks."""
+"""`client.webhooks`: register, list, inspect, test and delete webhook callbacks."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 
-from .._decode import decode_list, decode_model
-from .._models import Webhook
+from .._decode import decode_model
+from .._errors import ResponseDecodeError
+from .._models import Webhook, structure
+from .._types import Response
+from ..webhooks._delivery import WebhookDelivery, structure_delivery
 from ._base import Service
+
+
+def _items(response: Response) -> list[object]:
+    """`{"data": [...]}` (or a bare array) to its items."""
+    body = response.json()
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        body = body["data"]
+    if not isinstance(body, list):
+        raise ResponseDecodeError.from_response(response, "expected {'data': [...]} or a JSON array")
+    return body
 
 
 class WebhooksService(Service):
     __slots__ = ()
 
     async def create(self, url: str, events: Sequence[str]) -> Webhook:
-        """Register `url` for `events`; the reply carries the signing `secret` (shown once)."""
+        """Register `url` for `events`. The reply carries the signing `secret` as a `Secret`:
+        it is shown only here, so store it (`secret.get()`) where your receiver can read it."""
         if isinstance(events, str):
             raise TypeError("events must be a list of event names, not one string")
-        response = await self._call(
-            "POST", "/api/v1/webhooks", json_body={"url": url, "events": list(events)}
-        )
+        events = list(events)
+        if not events or not all(isinstance(e, str) and e for e in events):
+            raise ValueError("events must be a non-empty list of event names such as 'project.created'")
+        response = await self._call("POST", "/api/v1/webhooks", json_body={"url": url, "events": events})
         return decode_model(response, Webhook)
 
     async def list(self) -> list[Webhook]:
-        return decode_list(await self._call("GET", "/api/v1/webhooks"), Webhook)
+        """Every registration (without secrets)."""
+        response = await self._call("GET", "/api/v1/webhooks")
+        try:
+            return [structure(item, Webhook) for item in _items(response)]
+        except ValueError as exc:
+            raise ResponseDecodeError.from_response(response, str(exc)) from None
 
     async def get(self, webhook_id: int) -> Webhook:
         return decode_model(await self._call("GET", f"/api/v1/webhooks/{int(webhook_id)}"), Webhook)
@@ -31,5 +52,14 @@ class WebhooksService(Service):
         await self._call("DELETE", f"/api/v1/webhooks/{int(webhook_id)}")
 
     async def test(self, webhook_id: int) -> None:
-        """Ask the server to send a `ping` event to the webhook."""
+        """Ask the server to send a `ping` event to the webhook (accepted with 202; the
+        delivery happens afterwards, and shows up in `deliveries()`)."""
         await self._call("POST", f"/api/v1/webhooks/{int(webhook_id)}/test")
+
+    async def deliveries(self, webhook_id: int) -> builtins.list[WebhookDelivery]:
+        """The delivery attempts of this webhook and their outcomes."""
+        response = await self._call("GET", f"/api/v1/webhooks/{int(webhook_id)}/deliveries")
+        try:
+            return [structure_delivery(item) for item in _items(response)]
+        except ValueError as exc:
+            raise ResponseDecodeError.from_response(response, str(exc)) from None

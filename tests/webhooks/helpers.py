@@ -1,0 +1,62 @@
+"""Shared helpers: build signed deliveries, and a fake clock."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asyncapi_client.webhooks import signed_headers
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+NOW = 1_700_000_000
+
+PROJECT = {
+    "id": 7,
+    "name": "Apollo",
+    "description": None,
+    "created_at": "2024-01-01T00:00:00Z",
+    "updated_at": "2024-01-02T00:00:00Z",
+}
+USER = {"id": 3, "name": "Ada", "email": "ada@example.com", "created_at": "2024-01-01T00:00:00Z"}
+
+
+def event_body(event_type: str = "project.created", data: Any = None, event_id: str | int = "evt_1") -> bytes:
+    payload = {
+        "id": event_id,
+        "type": event_type,
+        "created_at": "2024-05-01T12:00:00Z",
+        "data": PROJECT if data is None else data,
+    }
+    return json.dumps(payload).encode()
+
+
+def delivery(
+    event_type: str = "project.created",
+    data: Any = None,
+    *,
+    msg_id: str = "msg_1",
+    timestamp: int = NOW,
+    secret: str = SECRET,
+) -> tuple[bytes, dict[str, str]]:
+    body = event_body(event_type, data)
+    return body, signed_headers(secret, body, msg_id=msg_id, timestamp=timestamp)
+
+
+class FakeClock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = float(now)
+        self.mono = 1000.0
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.mono += seconds
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.mono += seconds
+        self.now += seconds
