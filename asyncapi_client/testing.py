@@ -1,1 +1,87 @@
-"""pytest plugin (placeholder until the sandbox issue lands its fixtures)."""
+"""pytest plugin (entry point `asyncapi_client.testing`): test your code against the sandbox.
+
+Installed with the package, it gives every test suite these fixtures:
+
+- `sandbox`: a running `Sandbox` for one test, on a free loopback port. Options come from the
+  marker: `@pytest.mark.sandbox(rate=5, burst=5, fail_rate=0.1)`.
+- `sandbox_session`: one `Sandbox` shared by the whole session (default options). Call
+  `sandbox_session.reset_sync()` (or `await ...reset()`) where a test needs fresh data.
+- `sandbox_client`: an `AsyncClient` wired to the `sandbox` fixture with the demo client's
+  credentials, closed after the test.
+
+The sandbox is imported inside the fixtures, so loading the plugin costs nothing at start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from asyncapi_client import AsyncClient
+    from asyncapi_client.auth import Auth
+    from asyncapi_client.sandbox import Sandbox
+
+try:  # pytest-asyncio in strict mode needs its own decorator for async fixtures
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - anyio's plugin (or none) handles plain async fixtures
+    _async_fixture = pytest.fixture
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sandbox(**options): options for the `sandbox` fixture (SandboxConfig names, e.g. rate=5)",
+    )
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+    """A sandbox server for this test; options from `@pytest.mark.sandbox(...)`."""
+    from asyncapi_client.sandbox import Sandbox
+
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("sandbox"))):
+        options.update(marker.kwargs)
+    with Sandbox(**options) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sandbox_session() -> Iterator[Sandbox]:
+    """One sandbox server for the whole session (default options)."""
+    from asyncapi_client.sandbox import Sandbox
+
+    with Sandbox() as server:
+        yield server
+
+
+async def sandbox_auth(server: Sandbox) -> Auth:
+    """An auth strategy for the sandbox's demo client: `ClientCredentials` when available."""
+    import asyncapi_client
+
+    credentials: Any = getattr(asyncapi_client, "ClientCredentials", None)
+    if credentials is not None:
+        auth: Auth = credentials(server.token_url, server.client_id, server.client_secret)
+        return auth
+    import httpx
+
+    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+        reply = await http.post(
+            server.token_url,
+            data={"grant_type": "client_credentials"},
+            auth=(server.client_id, server.client_secret),
+        )
+        reply.raise_for_status()
+    return asyncapi_client.BearerToken(reply.json()["access_token"])
+
+
+@_async_fixture
+async def sandbox_client(sandbox: Sandbox) -> AsyncIterator[AsyncClient]:
+    """An `AsyncClient` for the `sandbox` fixture, authenticated as the demo client."""
+    from asyncapi_client import AsyncClient
+
+    async with AsyncClient(sandbox.base_url, auth=await sandbox_auth(sandbox)) as client:
+        yield client

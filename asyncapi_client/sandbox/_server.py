@@ -40,7 +40,9 @@ _READY_LINE: Final = re.compile(r"^Sandbox listening on (http://\S+)")
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket (connections queue until the server accepts); port 0 picks a free port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when proto says TCP,
+    # and without it every reply (headers and body are two writes) waits 40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
