@@ -27,6 +27,7 @@ from ._errors import (
     UnprocessableEntityError,
     WebhookVerificationError,
 )
+from ._logging import LoggingMiddleware, RedactingFilter
 from ._models import NewUser, Page, PageMeta, Project, User, Webhook
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit
@@ -60,6 +61,7 @@ __all__ = [
     "Httpx2Transport",
     "HttpxTransport",
     "InternalServerError",
+    "LoggingMiddleware",
     "Middleware",
     "MockTransport",
     "NewUser",
@@ -72,6 +74,7 @@ __all__ = [
     "PyreqwestTransport",
     "RateLimit",
     "RateLimitError",
+    "RedactingFilter",
     "RawResponse",
     "Request",
     "Response",

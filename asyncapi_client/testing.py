@@ -14,8 +14,8 @@ The sandbox is imported inside the fixtures, so loading the plugin costs nothing
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 
@@ -23,11 +23,18 @@ if TYPE_CHECKING:
     from asyncapi_client import AsyncClient
     from asyncapi_client.auth import Auth
     from asyncapi_client.sandbox import Sandbox
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-try:  # pytest-asyncio in strict mode needs its own decorator for async fixtures
-    from pytest_asyncio import fixture as _async_fixture
-except ImportError:  # pragma: no cover - anyio's plugin (or none) handles plain async fixtures
-    _async_fixture = pytest.fixture
+
+def _async_fixture_decorator() -> Callable[[_F], _F]:
+    try:  # pytest-asyncio in strict mode needs its own decorator for async fixtures
+        import pytest_asyncio
+    except ImportError:  # pragma: no cover - anyio's plugin (or none) handles plain async fixtures
+        return cast(Callable[[_F], _F], pytest.fixture)
+    return cast(Callable[[_F], _F], pytest_asyncio.fixture)
+
+
+_async_fixture = _async_fixture_decorator()
 
 
 def pytest_configure(config: pytest.Config) -> None:

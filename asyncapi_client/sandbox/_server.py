@@ -348,5 +348,7 @@ def serve_forever(config: SandboxConfig, *, out: Any = None) -> None:
     out.flush()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled; the server has stopped cleanly
     finally:
         sock.close()

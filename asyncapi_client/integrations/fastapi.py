@@ -1,0 +1,240 @@
+"""FastAPI (and Starlette) integration: one shared client per app, handed to routes.
+
+Needs the `fastapi` extra (`pip install 'asyncapi-client[fastapi]'`).
+
+    from asyncapi_client import AsyncClient
+    from asyncapi_client.integrations.fastapi import ClientDep, UserClientDep, client_lifespan
+
+    app = FastAPI(lifespan=client_lifespan(lambda: AsyncClient(BASE_URL, auth=service_auth)))
+
+    @app.get("/projects")
+    async def projects(client: ClientDep) -> list[dict[str, Any]]:
+        page = await client.projects.list()           # the app's own credentials
+        ...
+
+    @app.get("/me")
+    async def me(client: UserClientDep) -> dict[str, Any]:
+        user = await client.users.me()                # the caller's bearer token, forwarded
+        ...
+
+Why this shape:
+- One `AsyncClient` per process: it owns the connection pool, the rate limiter's view of the
+  server, the retry budget and the token cache. The lifespan opens it at startup and closes it
+  at shutdown, so no request ever pays for a new pool and no socket outlives the app.
+- The client is built by a factory (or from `AsyncClient` keyword arguments) *inside* the
+  lifespan, on the server's event loop, and a fresh one each time the lifespan runs (tests that
+  start the app twice get two clients, not a closed one).
+- The lifespan yields the client as lifespan state (`request.state.asyncapi_client`, the ASGI
+  way, also seen by mounted sub-apps) and sets `app.state.asyncapi_client` (for code that only
+  has the app, and servers without lifespan state). The app's own lifespan composes inside it
+  (`client_lifespan(..., lifespan=app_lifespan)`): it starts after the client is open, can use
+  `app.state.asyncapi_client`, and ends before the client closes.
+- Per-user calls use `client.with_options(auth=...)`: a view that costs a few attribute copies
+  and shares the pool, limiter, retry budget, token state and stats of the shared client.
+- A route that asks for the client on an app without the lifespan gets
+  `ClientNotConfiguredError`, which says what to add, instead of an AttributeError.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from inspect import isawaitable
+from typing import Annotated, Any, Final, Union
+
+from fastapi import Depends, HTTPException, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
+
+from .._client import AsyncClient
+from .._secret import Secret
+from ..auth import Auth, BearerToken
+
+__all__ = [
+    "STATE_KEY",
+    "ClientDep",
+    "ClientFactory",
+    "ClientNotConfiguredError",
+    "UserClientDep",
+    "client_dependency",
+    "client_lifespan",
+    "for_user",
+    "forwarded_bearer_token",
+    "get_client",
+    "user_client",
+]
+
+STATE_KEY: Final = "asyncapi_client"
+
+ClientFactory = Callable[[], Union[AsyncClient, Awaitable[AsyncClient]]]
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Union[Mapping[str, Any], None]]]
+
+
+class ClientNotConfiguredError(RuntimeError):
+    """A route asked for the shared client, but the app has none: the lifespan is missing, or
+    not running (a test that calls the app without starting its lifespan)."""
+
+
+def client_lifespan(
+    factory: ClientFactory | None = None,
+    /,
+    *,
+    lifespan: Lifespan | None = None,
+    state_key: str = STATE_KEY,
+    **client_kwargs: Any,
+) -> Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]:
+    """A lifespan for `FastAPI(lifespan=...)` that opens one shared `AsyncClient` at startup and
+    closes it at shutdown.
+
+    Give either `factory` (a callable, sync or async, returning a new client) or the keyword
+    arguments of `AsyncClient` (`base_url=..., auth=...`). `lifespan` is the app's own lifespan,
+    run inside this one. `state_key` names the client in the lifespan state and `app.state`
+    (use another key, and `client_dependency(key)`, for a second client).
+    """
+    if factory is not None and client_kwargs:
+        raise TypeError("client_lifespan takes a factory or AsyncClient keyword arguments, not both")
+    if factory is None and not client_kwargs:
+        raise TypeError(
+            "client_lifespan needs a factory (e.g. lambda: AsyncClient(BASE_URL, auth=...)) "
+            "or AsyncClient keyword arguments (base_url=..., auth=...)"
+        )
+    if factory is not None and not callable(factory):
+        raise TypeError(
+            f"factory must be a callable returning an AsyncClient, got {type(factory).__name__}; "
+            "pass a function so that each app start gets a fresh client"
+        )
+    if not state_key.isidentifier():
+        raise ValueError(f"state_key must be a Python identifier, got {state_key!r}")
+
+    async def make_client() -> AsyncClient:
+        if factory is None:
+            return AsyncClient(**client_kwargs)
+        made = factory()
+        client = await made if isawaitable(made) else made
+        if not isinstance(client, AsyncClient):
+            raise TypeError(f"the client factory returned {type(client).__name__}, not an AsyncClient")
+        return client
+
+    @asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[dict[str, Any]]:
+        client = await make_client()
+        async with client:
+            app_state = getattr(app, "state", None)
+            if app_state is not None:
+                setattr(app_state, state_key, client)
+            try:
+                if lifespan is None:
+                    yield {state_key: client}
+                else:
+                    async with lifespan(app) as inner_state:
+                        state = dict(inner_state or {})
+                        if state_key in state and state[state_key] is not client:
+                            raise RuntimeError(
+                                f"the app's lifespan state already has {state_key!r}; "
+                                "pass client_lifespan(..., state_key='another_name')"
+                            )
+                        state[state_key] = client
+                        yield state
+            finally:
+                if app_state is not None and getattr(app_state, state_key, None) is client:
+                    delattr(app_state, state_key)
+
+    return run
+
+
+def client_dependency(state_key: str = STATE_KEY) -> Callable[[HTTPConnection], Awaitable[AsyncClient]]:
+    """A dependency returning the client that `client_lifespan(state_key=...)` opened."""
+
+    async def get_client(connection: HTTPConnection) -> AsyncClient:
+        client = getattr(connection.state, state_key, None)
+        if client is None:
+            client = getattr(connection.app.state, state_key, None)
+        if not isinstance(client, AsyncClient):
+            raise ClientNotConfiguredError(
+                f"no AsyncClient under {state_key!r} on this app: create the app with "
+                "FastAPI(lifespan=client_lifespan(...)) (compose your own lifespan with "
+                "client_lifespan(..., lifespan=yours)); in tests, start the lifespan "
+                "('with TestClient(app)' or an ASGI lifespan manager)"
+            )
+        return client
+
+    get_client.__name__ = "get_client" if state_key == STATE_KEY else f"get_client_{state_key}"
+    return get_client
+
+
+get_client: Final = client_dependency()
+"""The dependency: `client: AsyncClient = Depends(get_client)`, or annotate with `ClientDep`."""
+
+ClientDep = Annotated[AsyncClient, Depends(get_client)]
+
+
+def for_user(client: AsyncClient, credential: Auth | Secret | str) -> AsyncClient:
+    """A view of `client` that calls as a user: an access token (str or `Secret`) becomes
+    `BearerToken`, an auth strategy (`TokenProvider`, `ClientCredentials`, ...) is used as is.
+    Shares the pool, limiter, retry budget and stats."""
+    if isinstance(credential, (str, Secret)):
+        return client.with_options(auth=BearerToken(credential))
+    if isinstance(credential, Auth):
+        return client.with_options(auth=credential)
+    raise TypeError(
+        f"a user credential must be an access token (str or Secret) or an auth strategy, "
+        f"got {type(credential).__name__}"
+    )
+
+
+_bearer_scheme: Final = HTTPBearer(
+    auto_error=False,
+    scheme_name="BearerToken",
+    description="An access token for the asyncapi API, forwarded to it on the caller's behalf.",
+)
+
+
+async def forwarded_bearer_token(
+    credentials: HTTPAuthorizationCredentials | None = Security(_bearer_scheme),
+) -> Secret:
+    """A dependency: the caller's `Authorization: Bearer <token>`, as a `Secret`; 401 without it.
+
+    Shows as a bearer security scheme in the OpenAPI docs."""
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token or any(ch.isspace() for ch in token):
+        raise HTTPException(
+            status_code=401,
+            detail="send 'Authorization: Bearer <access token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Secret(token)
+
+
+def user_client(
+    token_getter: Callable[..., Any],
+    *,
+    client: Callable[..., Any] = get_client,
+) -> Callable[..., Awaitable[AsyncClient]]:
+    """A dependency factory: the shared client viewed as the calling user.
+
+    `token_getter` is itself a dependency returning the user's credential: an access token (str
+    or `Secret`), or an auth strategy such as a `TokenProvider` you keep per user or tenant
+    (keep it, rather than make one per request, so its token cache lives on). Returning None
+    answers 401. `client` is the dependency giving the shared client (another
+    `client_dependency(key)` for a second client).
+    """
+
+    async def dependency(
+        shared: AsyncClient = Depends(client),
+        credential: Any = Depends(token_getter),
+    ) -> AsyncClient:
+        if credential is None:
+            raise HTTPException(
+                status_code=401, detail="not authenticated", headers={"WWW-Authenticate": "Bearer"}
+            )
+        try:
+            return for_user(shared, credential)
+        except ValueError:
+            # BearerToken refuses an empty or padded token: the caller sent a malformed one.
+            raise HTTPException(
+                status_code=401, detail="malformed bearer token", headers={"WWW-Authenticate": "Bearer"}
+            ) from None
+
+    return dependency
+
+
+UserClientDep = Annotated[AsyncClient, Depends(user_client(forwarded_bearer_token))]
+"""The shared client calling with the request's own `Authorization: Bearer` token."""
