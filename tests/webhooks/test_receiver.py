@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from fastapi import Request as FastAPIRequest  # module level: FastAPI resolves annotations here
 
 from asyncapi_client import ASGITransport, Project, Request, WebhookVerificationError
 from asyncapi_client.webhooks import (
@@ -336,3 +337,61 @@ async def test_two_workers_share_a_redis_store(http: Any, redis_server_url: str)
 def test_in_memory_store_is_the_default() -> None:
     receiver, _ = make_receiver()
     assert isinstance(receiver.dedupe_store, InMemoryDedupeStore)
+
+
+def test_receiver_runs_on_trio() -> None:
+    """anyio throughout: the receiver (sync handlers in threads included) works under trio."""
+    trio = pytest.importorskip("trio")
+    receiver = WebhookReceiver(SECRET, clock=FakeClock())
+    seen: list[str] = []
+    receiver.add_handler("project.created", lambda e: seen.append(e.id))
+
+    async def main() -> list[int]:
+        transport = httpx.ASGITransport(app=receiver)
+        async with httpx.AsyncClient(transport=transport, base_url="http://receiver.test") as client:
+            body, headers = delivery(msg_id="msg_trio")
+            first = await client.post("/", content=body, headers=headers)
+            second = await client.post("/", content=body, headers=headers)
+        return [first.status_code, second.status_code]
+
+    assert trio.run(main) == [200, 200]
+    assert seen == ["evt_1"]
+
+
+async def test_documented_fastapi_routes(http: Any) -> None:
+    """The README's two route patterns: construct_event in a route, and receiver.process."""
+    from fastapi import FastAPI, HTTPException
+
+    from asyncapi_client.webhooks import construct_event
+
+    app = FastAPI()
+    created: list[Project] = []
+
+    @app.post("/webhooks")
+    async def webhooks(request: FastAPIRequest) -> dict[str, str]:
+        try:
+            event = construct_event(await request.body(), request.headers, SECRET, now=NOW)
+        except WebhookVerificationError as exc:
+            raise HTTPException(status_code=400, detail=exc.reason) from None
+        if event.type == "project.created":
+            created.append(event.data)
+        return {"status": "ok"}
+
+    receiver, seen = make_receiver()
+
+    @app.post("/custom")
+    async def custom(request: FastAPIRequest) -> Any:
+        from fastapi.responses import JSONResponse
+
+        status, body = await receiver.process(await request.body(), request.headers)
+        return JSONResponse(body, status_code=status)
+
+    client = http(app)
+    assert (await post(client, *delivery(), path="/webhooks")).json() == {"status": "ok"}
+    assert isinstance(created[0], Project)
+    body, headers = delivery()
+    refused = await post(client, body + b" ", headers, path="/webhooks")
+    assert refused.status_code == 400 and refused.json() == {"detail": "no_matching_signature"}
+    assert (await post(client, body, headers, path="/custom")).json() == {"status": "processed"}
+    assert (await post(client, body, headers, path="/custom")).json() == {"status": "duplicate"}
+    assert len(seen) == 1
