@@ -66,7 +66,11 @@ class WebhookReceiver:
     `secret` is the registration's `whsec_...` secret (str or `Secret`), or a list of secrets
     while one is rotated. `dedupe_store` remembers processed `webhook-id`s (default: an
     `InMemoryDedupeStore`; use `RedisDedupeStore` with several workers). Sync handlers run in a
-    worker thread so they never block the event loop.
+    worker thread so they never block the event loop. `handler_timeout` (seconds, default none)
+    bounds the handlers of one delivery: past it the delivery counts as failed (500) and its id
+    is released, so a hung handler cannot hold an id in flight forever. It interrupts async
+    handlers only: a sync handler's thread cannot be stopped, and is waited for rather than
+    abandoned (abandoning it would let the re-delivery run beside it).
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class WebhookReceiver:
         tolerance: float = DEFAULT_TOLERANCE,
         dedupe_store: DedupeStore | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        handler_timeout: float | None = None,
         clock: Clock | None = None,
     ) -> None:
         # Decoded once, here: a malformed secret is a configuration error raised at startup.
@@ -84,12 +89,15 @@ class WebhookReceiver:
             raise ValueError("tolerance must be zero or more seconds")
         if max_body_size < 1:
             raise ValueError("max_body_size must be at least 1 byte")
+        if handler_timeout is not None and handler_timeout <= 0:
+            raise ValueError("handler_timeout must be a positive number of seconds, or None")
         if dedupe_store is not None and not isinstance(dedupe_store, DedupeStore):
             raise TypeError(
                 f"dedupe_store must have claim(), complete() and release(), got {type(dedupe_store).__name__}"
             )
         self.tolerance = float(tolerance)
         self.max_body_size = max_body_size
+        self.handler_timeout = handler_timeout
         self._clock = clock or SYSTEM_CLOCK
         self.dedupe_store: DedupeStore = dedupe_store or InMemoryDedupeStore(clock=self._clock)
         self._handlers: dict[str, list[Handler]] = {}
@@ -155,8 +163,9 @@ class WebhookReceiver:
             return 409, {"error": "in_flight"}
         succeeded = False
         try:
-            for handler in handlers:
-                await self._run(handler, event)
+            with anyio.fail_after(self.handler_timeout):
+                for handler in handlers:
+                    await self._run(handler, event)
             succeeded = True
         except Exception:
             logger.exception(

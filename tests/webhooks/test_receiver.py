@@ -395,3 +395,24 @@ async def test_documented_fastapi_routes(http: Any) -> None:
     assert (await post(client, body, headers, path="/custom")).json() == {"status": "processed"}
     assert (await post(client, body, headers, path="/custom")).json() == {"status": "duplicate"}
     assert len(seen) == 1
+
+
+async def test_handler_timeout_releases_the_id(http: Any) -> None:
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(), handler_timeout=0.05)
+    hang = True
+    runs: list[str] = []
+
+    @receiver.on("project.created")
+    async def sometimes_hangs(event: WebhookEvent[Project]) -> None:
+        runs.append(event.id)
+        if hang:
+            await anyio.sleep_forever()
+
+    client = http(receiver)
+    body, headers = delivery(msg_id="msg_hang")
+    assert (await post(client, body, headers)).status_code == 500
+    hang = False
+    assert (await post(client, body, headers)).json() == {"status": "processed"}
+    assert runs == ["evt_1", "evt_1"]
+    with pytest.raises(ValueError):
+        WebhookReceiver(SECRET, handler_timeout=0)
