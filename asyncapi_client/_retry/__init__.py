@@ -1,37 +1,29 @@
-"""Retries (placeholder until the retry issue lands)."""
+"""Retries: jittered exponential backoff, `Retry-After`, idempotency keys, a per-client retry
+budget and deadlines. `RetryPolicy` is the public configuration; `RetryMiddleware` is the
+pipeline layer the client builds from it."""
 
 from __future__ import annotations
 
-import random as _random
-from collections.abc import Callable
+from ._middleware import RetryMiddleware, loggable_url, new_idempotency_key
+from ._policy import (
+    IDEMPOTENT_METHODS,
+    NO_RETRY_REFUND,
+    RETRY_COST,
+    RETRY_STATUSES,
+    TIMEOUT_RETRY_COST,
+    RetryPolicy,
+    exception_retry_cost,
+)
 
-import attrs
-
-from .._clock import Clock
-from .._pipeline import CallNext
-from .._stats import ClientStats
-from .._types import Request, Response
-
-
-@attrs.frozen
-class RetryPolicy:
-    max_attempts: int = 3
-
-
-class RetryMiddleware:
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        *,
-        clock: Clock,
-        stats: ClientStats,
-        random: Callable[[], float] = _random.random,
-    ) -> None:
-        self.policy = policy
-        self._clock = clock
-        self._stats = stats
-        self._random = random
-
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        self._stats.attempts += 1
-        return await call_next(request)
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "NO_RETRY_REFUND",
+    "RETRY_COST",
+    "RETRY_STATUSES",
+    "TIMEOUT_RETRY_COST",
+    "RetryMiddleware",
+    "RetryPolicy",
+    "exception_retry_cost",
+    "loggable_url",
+    "new_idempotency_key",
+]

@@ -1,0 +1,262 @@
+"""`RetryMiddleware`: the loop over attempts, with backoff, the retry budget and the deadline.
+
+It sits outside auth and the rate limiter, so each attempt re-enters both: every retry takes a
+limiter token and carries the access token valid when it is sent (DESIGN.md's four rules).
+
+The first attempt is the hot path: a dict copy for `extensions["attempt"]`, one clock read when
+the call has a deadline, and (POST only) an idempotency key. Everything else happens only after
+a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random as _random
+import re
+from collections.abc import Callable
+from typing import Final
+from urllib.parse import parse_qsl, urlencode
+
+from .._clock import Clock
+from .._decode import status_error
+from .._errors import APIConnectionError, APITimeoutError
+from .._pipeline import CallNext
+from .._redact import redact
+from .._retry_after import parse_retry_after
+from .._stats import ClientStats
+from .._types import Request, Response
+from ._policy import NO_RETRY_REFUND, RETRY_COST, RETRY_STATUSES, RetryPolicy, exception_retry_cost
+
+logger: Final = logging.getLogger("asyncapi_client.retry")
+
+_IDEMPOTENCY_KEY: Final = "idempotency-key"
+_SENSITIVE_PARAM: Final = re.compile(
+    r"token|secret|key|pass|sig|auth|code|credential|session|cookie", re.IGNORECASE
+)
+
+
+def new_idempotency_key() -> str:
+    """A random (version 4) UUID string: the same 122 random bits as `uuid.uuid4()`, at half
+    its cost (the key is made on every POST)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def loggable_url(url: str) -> str:
+    """The URL fit for a log line: query values whose names look like credentials masked."""
+    base, sep, query = url.partition("?")
+    if not sep:
+        return redact(base)
+    pairs = [
+        (name, "***" if _SENSITIVE_PARAM.search(name) else value)
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    ]
+    return redact(f"{base}?{urlencode(pairs, safe='*')}")
+
+
+class RetryMiddleware:
+    """Retries what is safe to retry, within the policy, the client's budget and the deadline.
+
+    One per client (its views share it), so the budget is per client. `budget_remaining` is the
+    quota left (None without a budget).
+    """
+
+    __slots__ = ("policy", "_clock", "_stats", "_random", "_budget", "_capacity")
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        *,
+        clock: Clock,
+        stats: ClientStats,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        if not isinstance(policy, RetryPolicy):
+            raise TypeError(f"policy must be a RetryPolicy(...), got {type(policy).__name__}")
+        if not callable(random):
+            raise TypeError(f"random must be a callable returning floats in [0, 1), got {random!r}")
+        self.policy = policy
+        self._clock = clock
+        self._stats = stats
+        self._random = random
+        self._capacity = policy.budget
+        self._budget = policy.budget
+
+    @property
+    def budget_remaining(self) -> int | None:
+        return self._budget
+
+    def _refund(self, amount: int) -> None:
+        budget = self._budget
+        if budget is not None:
+            capacity = self._capacity
+            assert capacity is not None
+            self._budget = min(capacity, budget + amount)
+
+    def _acquire(self, amount: int) -> bool:
+        budget = self._budget
+        if budget is None:
+            return True
+        if budget < amount:
+            return False
+        self._budget = budget - amount
+        return True
+
+    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+        method = request.method
+        headers = request.headers
+        if method == "POST" and _IDEMPOTENCY_KEY not in headers:
+            # Made once, before the first attempt: every attempt carries the same key, so the
+            # server answers a retried create with the first reply instead of creating twice.
+            headers = dict(headers)
+            headers[_IDEMPOTENCY_KEY] = new_idempotency_key()
+        url = request.url
+        content = request.content
+        base_timeout = request.timeout
+        base_extensions = request.extensions
+        deadline: float | None = base_extensions.get("deadline")
+        clock = self._clock
+        stats = self._stats
+        policy = self.policy
+
+        attempt = 0
+        held = 0  # budget tokens the last retry took: a 2xx refunds them
+        last_response: Response | None = None
+        last_error: APIConnectionError | None = None
+        while True:
+            attempt += 1
+            timeout = base_timeout
+            if deadline is not None:
+                remaining = deadline - clock.monotonic()
+                if remaining <= 0.0:
+                    return self._give_up(
+                        request, attempt - 1, "the deadline has passed", last_response, last_error
+                    )
+                if timeout is None or remaining < timeout:
+                    timeout = remaining
+            extensions = dict(base_extensions)
+            extensions["attempt"] = attempt
+            stats.attempts += 1
+            try:
+                response = await call_next(
+                    Request._trusted(method, url, headers, content, timeout, extensions)
+                )
+            except APIConnectionError as exc:
+                cost = exception_retry_cost(exc, method, headers)
+                if cost is None:
+                    raise
+                last_response, last_error = None, exc
+                retry_after: float | None = None
+            else:
+                status = response.status_code
+                if status not in RETRY_STATUSES:
+                    if 200 <= status < 300 and self._budget is not None:
+                        self._refund(held or NO_RETRY_REFUND)
+                    return response
+                last_response, last_error = response, None
+                cost = RETRY_COST
+                retry_after = parse_retry_after(response.headers.get("retry-after"), clock.time())
+
+            # -- the attempt failed in a retryable way: retry, or give up with what we have --
+            if attempt >= policy.max_attempts:
+                return self._give_up(request, attempt, "no attempts left", last_response, last_error)
+            if retry_after is not None:
+                delay = retry_after
+                if delay > policy.max_retry_after:
+                    return self._too_long(
+                        request, attempt, f"Retry-After {delay:g}s is over max_retry_after", last_response
+                    )
+            else:
+                delay = policy.backoff(attempt, self._random)
+            if deadline is not None and clock.monotonic() + delay >= deadline:
+                if retry_after is not None:
+                    return self._too_long(
+                        request, attempt, f"Retry-After {delay:g}s ends past the deadline", last_response
+                    )
+                return self._give_up(
+                    request, attempt, f"a {delay:.3f}s wait ends past the deadline", last_response, last_error
+                )
+            if not self._acquire(cost):
+                return self._give_up(request, attempt, "the retry budget is spent", last_response, last_error)
+            held = cost
+            stats.retries += 1
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "retrying %s %s: attempt %d failed (%s); attempt %d of %d in %.3fs",
+                    method,
+                    loggable_url(url),
+                    attempt,
+                    _reason(last_response, last_error),
+                    attempt + 1,
+                    policy.max_attempts,
+                    delay,
+                )
+            try:
+                await clock.sleep(delay)
+            except BaseException:
+                # Cancelled while waiting: that retry never happens, so its tokens go back.
+                self._refund(cost)
+                raise
+
+    def _give_up(
+        self,
+        request: Request,
+        attempts: int,
+        why: str,
+        last_response: Response | None,
+        last_error: APIConnectionError | None,
+    ) -> Response:
+        """End the call with its last outcome: the last response (the service layer turns a
+        non-2xx into its typed error), or the last exception re-raised."""
+        if attempts and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "not retrying %s %s after attempt %d (%s): %s",
+                request.method,
+                loggable_url(request.url),
+                attempts,
+                _reason(last_response, last_error),
+                why,
+            )
+        if last_error is not None:
+            raise last_error
+        if last_response is not None:
+            return last_response
+        raise APITimeoutError(
+            f"{request.method} {request.url} reached its deadline before it could be sent",
+            request=request,
+            request_sent=False,
+        )
+
+    def _too_long(self, request: Request, attempts: int, why: str, response: Response | None) -> Response:
+        """The server asked for a wait longer than the client will sleep: for a 429, raise
+        `RateLimitError` (with `retry_after`) at once so the caller decides; for another status,
+        end with its response."""
+        assert response is not None
+        if response.status_code != 429:
+            return self._give_up(request, attempts, why, response, None)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "not retrying %s %s after attempt %d (status 429): %s",
+                request.method,
+                loggable_url(request.url),
+                attempts,
+                why,
+            )
+        raise status_error(response, self._clock.time())
+
+    def __repr__(self) -> str:
+        return f"RetryMiddleware({self.policy!r}, budget_remaining={self._budget})"
+
+
+def _reason(response: Response | None, error: APIConnectionError | None) -> str:
+    if response is not None:
+        return f"status {response.status_code}"
+    if error is not None:
+        sent = error.request_sent
+        state = "not sent" if sent is False else "sent" if sent else "maybe sent"
+        return f"{type(error).__name__}, request {state}"
+    return "no attempt"
