@@ -36,12 +36,16 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import re
 import traceback
+from collections.abc import Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
@@ -89,20 +93,22 @@ class _CallState:
 _call_state: Final[ContextVar[_CallState | None]] = ContextVar("asyncapi_client_otel_call", default=None)
 
 
-def _request_attributes(request: Request) -> tuple[str, dict[str, Any]]:
-    parts = urlsplit(request.url)
+@functools.lru_cache(maxsize=1024)
+def _route(method: str, url: str) -> tuple[str, Mapping[str, Any]]:
+    """Span name and request attributes for a URL without its query; cached, since a client
+    calls the same few URLs over and over. Treat the mapping as read-only."""
+    parts = urlsplit(url)
     template = url_template(parts.path)
     attributes: dict[str, Any] = {
-        "http.request.method": request.method,
+        "http.request.method": method,
         "url.template": template,
         "url.full": f"{parts.scheme}://{parts.netloc}{parts.path}",
         "url.scheme": parts.scheme,
     }
     if parts.hostname:
         attributes["server.address"] = parts.hostname
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    attributes["server.port"] = port
-    return f"{request.method} {template}", attributes
+    attributes["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{method} {template}", MappingProxyType(attributes)
 
 
 def _error_type(exc: BaseException) -> str:
@@ -141,8 +147,28 @@ def _record_response(span: Span, response: Response) -> None:
         span.set_status(Status(StatusCode.ERROR))
 
 
+def _inject_context(request: Request, span: Span) -> Request:
+    if not span.get_span_context().is_valid:
+        return request
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    if not carrier:
+        return request
+    headers = dict(request.headers)
+    headers.update(carrier)
+    return request.replace(headers=headers)
+
+
+# Spans are started and made current by hand rather than with `start_as_current_span`: its two
+# generator-based context managers cost more than the rest of this middleware together.
+
+
 class CallTracingMiddleware:
-    """A CLIENT span per call. Put it in `AsyncClient(middleware=[...])`."""
+    """A CLIENT span per call. Put it in `AsyncClient(middleware=[...])`.
+
+    With `propagate=True` it injects the trace context itself; `client_kwargs()` turns that off,
+    since the attempt middleware injects the context of each attempt span instead.
+    """
 
     __slots__ = ("_propagate", "_tracer")
 
@@ -151,33 +177,32 @@ class CallTracingMiddleware:
         self._propagate = propagate
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        name, attributes = _request_attributes(request)
-        with self._tracer.start_as_current_span(
-            name,
-            kind=SpanKind.CLIENT,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        name, attributes = _route(request.method, request.url.partition("?")[0])
+        span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        context_token = otel_context.attach(trace.set_span_in_context(span))
+        state = _CallState()
+        state_token = _call_state.set(state)
+        try:
             if self._propagate:
-                # The attempt span, when installed, replaces this with its own context.
-                request = _inject_context(request)
-            state = _CallState()
-            token = _call_state.set(state)
+                request = _inject_context(request, span)
             try:
                 response = await call_next(request)
             except BaseException as exc:
-                _set_attempts(span, state)
-                _record_exception(span, exc)
+                if span.is_recording():
+                    _set_attempts(span, state)
+                    _record_exception(span, exc)
                 raise
-            finally:
-                _call_state.reset(token)
-            _set_attempts(span, state)
-            _record_response(span, response)
-            request_id = response.headers.get("x-request-id")
-            if request_id:
-                span.set_attribute("asyncapi_client.request_id", request_id)
+            if span.is_recording():
+                _set_attempts(span, state)
+                _record_response(span, response)
+                request_id = response.headers.get("x-request-id")
+                if request_id:
+                    span.set_attribute("asyncapi_client.request_id", request_id)
             return response
+        finally:
+            _call_state.reset(state_token)
+            otel_context.detach(context_token)
+            span.end()
 
 
 def _set_attempts(span: Span, state: _CallState) -> None:
@@ -203,57 +228,57 @@ class AttemptTracingMiddleware:
         attempt = request.extensions.get("attempt")
         if not isinstance(attempt, int) or isinstance(attempt, bool):
             attempt = state.attempts if state is not None else 1
-        name, attributes = _request_attributes(request)
+        name, route_attributes = _route(request.method, request.url.partition("?")[0])
+        attributes = dict(route_attributes)
         attributes["asyncapi_client.attempt"] = attempt
         if attempt > 1:
             attributes["http.request.resend_count"] = attempt - 1
-        with self._tracer.start_as_current_span(
-            name + " attempt",
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        span = self._tracer.start_span(name + " attempt", kind=SpanKind.INTERNAL, attributes=attributes)
+        context_token = otel_context.attach(trace.set_span_in_context(span))
+        info, info_token = begin_attempt_info()
+        try:
             if self._propagate:
-                request = _inject_context(request)
-            info, token = begin_attempt_info()
+                request = _inject_context(request, span)
             try:
                 response = await call_next(request)
             except BaseException as exc:
-                _record_exception(span, exc)
+                if span.is_recording():
+                    _record_exception(span, exc)
                 raise
-            finally:
-                end_attempt_info(token)
+            if span.is_recording():
+                _record_response(span, response)
+            return response
+        finally:
+            end_attempt_info(info_token)
+            otel_context.detach(context_token)
+            if span.is_recording():
                 span.set_attribute("asyncapi_client.limiter.wait_seconds", info.limiter_wait_seconds)
                 span.set_attribute("asyncapi_client.auth.token_refreshes", info.token_refreshes)
-            _record_response(span, response)
-            return response
-
-
-def _inject_context(request: Request) -> Request:
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    for key, value in carrier.items():
-        request = request.with_header(key, value)
-    return request
+            span.end()
 
 
 class OpenTelemetryInstrumentation:
     """Tracing for one or more clients: `AsyncClient(..., **instrumentation.client_kwargs())`.
 
-    `tracer_provider` defaults to the global one (`opentelemetry.trace.set_tracer_provider`).
+    `tracer_provider` defaults to the global one (`opentelemetry.trace.set_tracer_provider`,
+    looked up when a span starts, so setting it after this object is made works).
     `propagate` injects the W3C trace context (`traceparent`) into each attempt's headers.
+    `call_middleware` alone (without the attempt spans) injects the call span's context.
     """
 
     def __init__(self, tracer_provider: TracerProvider | None = None, *, propagate: bool = True) -> None:
         self.tracer = trace.get_tracer("asyncapi_client", __version__, tracer_provider=tracer_provider)
         self.call_middleware = CallTracingMiddleware(self.tracer, propagate=propagate)
         self.attempt_middleware = AttemptTracingMiddleware(self.tracer, propagate=propagate)
+        self._paired_call_middleware = CallTracingMiddleware(self.tracer, propagate=False)
 
     def client_kwargs(self) -> dict[str, list[Middleware]]:
         """`{"middleware": [...], "attempt_middleware": [...]}` for `AsyncClient(...)`. To combine
         with middleware of your own, put these outermost in each list."""
-        return {"middleware": [self.call_middleware], "attempt_middleware": [self.attempt_middleware]}
+        return {
+            "middleware": [self._paired_call_middleware],
+            "attempt_middleware": [self.attempt_middleware],
+        }
 
     def __repr__(self) -> str:
         return "OpenTelemetryInstrumentation()"
