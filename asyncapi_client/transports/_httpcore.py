@@ -19,11 +19,11 @@ import ssl
 from types import ModuleType
 from typing import Any
 
-import anyio
-
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 from ._base import split_origin
+from ._deadline import fail_after
+from ._h1pool import Http1Pool
 
 _CONNECT_TIMEOUT = 10.0
 _MAX_CACHED_ORIGINS = 1024
@@ -53,17 +53,28 @@ class HttpcoreTransport:
             raise ValueError(f"keepalive_expiry must be >= 0, got {keepalive_expiry}")
         core = self._core
         self.max_connections = max_connections
-        self._pool: Any = core.AsyncConnectionPool(
-            ssl_context=ssl_context(verify),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=keepalive_expiry,
-            http1=True,
-            http2=http2,
-            retries=0,
-        )
-        # origin string -> (scheme, host, port, Host header) as bytes, for httpcore's URL.
-        self._origins: dict[str, tuple[bytes, bytes, int, bytes]] = {}
+        context = ssl_context(verify)
+        # HTTP/1.1: our O(1) pool over httpcore's connections (see _h1pool.py). HTTP/2
+        # multiplexes streams on one connection: that stays with httpcore's own pool.
+        self._h1: Http1Pool | None = None
+        self._pool: Any = None
+        if http2:
+            self._pool = core.AsyncConnectionPool(
+                ssl_context=context,
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=keepalive_expiry,
+                http1=True,
+                http2=True,
+                retries=0,
+            )
+        else:
+            self._h1 = Http1Pool(
+                core, ssl_context=context, max_connections=max_connections, keepalive_expiry=keepalive_expiry
+            )
+        # origin string -> (scheme, host, port, Host header, httpcore Origin), for the URL.
+        self._origins: dict[str, tuple[bytes, bytes, int, bytes, Any]] = {}
+        self._Origin = core.Origin
         self._URL = core.URL
         self._Request = core.Request
         self._timeout_exc: type[BaseException] = core.TimeoutException
@@ -75,10 +86,11 @@ class HttpcoreTransport:
         )
         self._lost: tuple[type[BaseException], ...] = (core.NetworkError, core.ProtocolError, OSError)
 
-    def _origin(self, origin: str) -> tuple[bytes, bytes, int, bytes]:
+    def _origin(self, origin: str) -> tuple[bytes, bytes, int, bytes, Any]:
         scheme, host, port, _ = split_origin(origin + "/")
         netloc = origin.partition("://")[2]
-        cached = (scheme.encode(), host.encode(), port, netloc.encode())
+        parts = (scheme.encode(), host.encode(), port)
+        cached = (*parts, netloc.encode(), self._Origin(*parts))
         if len(self._origins) < _MAX_CACHED_ORIGINS:
             self._origins[origin] = cached
         return cached
@@ -94,7 +106,7 @@ class HttpcoreTransport:
         parts = self._origins.get(origin)
         if parts is None:
             parts = self._origin(origin)
-        scheme, host, port, host_header = parts
+        scheme, host, port, host_header, core_origin = parts
         url = self._URL(scheme=scheme, host=host, port=port, target=target.encode())
         headers: list[tuple[bytes, bytes]] = [(b"host", host_header)]
         headers += [(k.encode(), v.encode()) for k, v in request.headers.items()]
@@ -117,12 +129,15 @@ class HttpcoreTransport:
         try:
             # One scope bounds the whole attempt: waiting for a slot, connecting, sending and
             # reading the body. httpcore's own timeouts bound each socket operation inside it.
-            with anyio.fail_after(timeout):
-                raw = await self._pool.handle_async_request(core_request)
-                try:
-                    body = await raw.aread()
-                finally:
-                    await raw.aclose()
+            with fail_after(timeout):
+                if self._h1 is not None:
+                    raw, body = await self._h1.request(origin, core_origin, core_request)
+                else:
+                    raw = await self._pool.handle_async_request(core_request)
+                    try:
+                        body = await raw.aread()
+                    finally:
+                        await raw.aclose()
         except TimeoutError:
             raise APITimeoutError(
                 f"{request.method} {url_text} timed out after {timeout}s",
@@ -164,10 +179,15 @@ class HttpcoreTransport:
 
     async def aclose(self) -> None:
         """Close every pooled connection. Idempotent."""
-        await self._pool.aclose()
+        if self._h1 is not None:
+            await self._h1.aclose()
+        else:
+            await self._pool.aclose()
 
     def pool_status(self) -> tuple[int, int]:
         """(connections open, requests in flight): for tests that look for leaked slots."""
+        if self._h1 is not None:
+            return self._h1.status()
         conns = self._pool.connections
         busy = sum(1 for c in conns if not c.is_idle())
         return len(conns), busy

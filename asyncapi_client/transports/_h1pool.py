@@ -1,0 +1,186 @@
+"""An O(1) HTTP/1.1 connection pool over httpcore's (or httpcore2's) own connections.
+
+Why: httpcore's `AsyncConnectionPool` re-examines every connection on each request, twice (on
+acquire and on release), and each examination asks the socket whether it is readable through
+anyio's typed-attribute machinery (about 10 microseconds). At concurrency 32 that was half of
+the CPU of a request (py-spy, benchmarks/overhead.py); at 256 it is most of it. This pool keeps
+httpcore's connections (`AsyncHTTPConnection`: connecting, TLS, h11, per-operation timeouts,
+closing on cancellation) and replaces only the bookkeeping:
+
+- a counter of free request slots (`max_connections`), with a FIFO of waiters that are handed
+  a slot directly when one frees up (cancelled waiters hand theirs on);
+- per origin, a LIFO list of idle connections (the most recently used is the least likely to
+  have been closed by the server); a connection idle for longer than `_CHECK_IDLE_AFTER`
+  seconds is checked with `has_expired()` (keep-alive expiry, server disconnect) before reuse,
+  and every `_SWEEP_EVERY` seconds the idle lists are swept for expired connections;
+- at most `max_connections` connections: a new one evicts the least recently used idle
+  connection of another origin when the pool is full.
+
+HTTP/2 (one connection, many streams) stays on httpcore's own pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from typing import Any
+
+import anyio
+
+_CHECK_IDLE_AFTER = 0.5
+_SWEEP_EVERY = 5.0
+
+
+class Http1Pool:
+    def __init__(self, core: Any, *, ssl_context: Any, max_connections: int, keepalive_expiry: float) -> None:
+        self._connection_cls = core.AsyncHTTPConnection
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._max = max_connections
+        self._free = max_connections
+        self._waiters: deque[anyio.Event] = deque()
+        # origin key -> [(idle since, connection), ...], most recently used last.
+        self._idle: dict[str, list[tuple[float, Any]]] = {}
+        self._active: set[Any] = set()
+        self._n_idle = 0
+        self._stale: list[Any] = []  # taken out of the idle lists, to close on the next await
+        self._last_sweep = time.monotonic()
+
+    # -- slots -----------------------------------------------------------------------------
+
+    async def _wait_for_slot(self) -> None:
+        event = anyio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():
+                self._release_slot()  # handed a slot while being cancelled: pass it on
+            else:
+                self._waiters.remove(event)
+            raise
+
+    def _release_slot(self) -> None:
+        if self._waiters:
+            self._waiters.popleft().set()
+        else:
+            self._free += 1
+
+    # -- the request -----------------------------------------------------------------------
+
+    async def request(self, key: str, origin: Any, core_request: Any) -> tuple[Any, bytes]:
+        """Send `core_request` on a pooled connection to `origin` (`key`: its URL text)."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            await self._wait_for_slot()
+        conn: Any = None
+        try:
+            conn = self._checkout(key)
+            if conn is None:
+                conn = await self._new_connection(origin)
+            self._active.add(conn)
+            response = await conn.handle_async_request(core_request)
+            try:
+                body = await response.aread()
+            finally:
+                await response.aclose()
+            return response, body
+        finally:
+            if conn is not None:
+                self._active.discard(conn)
+                # is_closed() first: a connection that failed to connect also reports idle.
+                if conn.is_closed():
+                    pass
+                elif conn.is_idle():
+                    self._idle.setdefault(key, []).append((time.monotonic(), conn))
+                    self._n_idle += 1
+                elif not conn.is_closed():
+                    await _close([conn])  # neither reusable nor closed (e.g. never connected)
+            self._release_slot()
+            if time.monotonic() - self._last_sweep > _SWEEP_EVERY:
+                await self._sweep()
+
+    def _checkout(self, key: str) -> Any:
+        idle = self._idle.get(key)
+        if not idle:
+            return None
+        now = time.monotonic()
+        while idle:
+            since, conn = idle.pop()
+            self._n_idle -= 1
+            if conn.is_available() and (now - since < _CHECK_IDLE_AFTER or not conn.has_expired()):
+                return conn
+            self._stale.append(conn)
+        return None
+
+    async def _new_connection(self, origin: Any) -> Any:
+        stale, self._stale = self._stale, []
+        if len(self._active) + self._n_idle + 1 > self._max:
+            victim = self._evict()
+            if victim is not None:
+                stale.append(victim)
+        if stale:
+            await _close(stale)
+        return self._connection_cls(
+            origin=origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            http1=True,
+            http2=False,
+            retries=0,
+        )
+
+    def _evict(self) -> Any:
+        """Take the least recently used idle connection (any origin) out of the pool."""
+        oldest: tuple[float, Any, list[tuple[float, Any]]] | None = None
+        for conns in self._idle.values():
+            if conns and (oldest is None or conns[0][0] < oldest[0]):
+                oldest = (conns[0][0], conns[0][1], conns)
+        if oldest is None:
+            return None
+        oldest[2].pop(0)
+        self._n_idle -= 1
+        return oldest[1]
+
+    async def _sweep(self) -> None:
+        self._last_sweep = time.monotonic()
+        expired: list[Any] = []
+        for key, conns in list(self._idle.items()):
+            keep: list[tuple[float, Any]] = []
+            for item in conns:
+                if item[1].has_expired():
+                    expired.append(item[1])
+                else:
+                    keep.append(item)
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+        self._n_idle -= len(expired)
+        expired += self._stale
+        self._stale = []
+        if expired:
+            await _close(expired)
+
+    async def aclose(self) -> None:
+        conns = [conn for conns in self._idle.values() for _, conn in conns]
+        conns += list(self._active) + self._stale
+        self._idle.clear()
+        self._active.clear()
+        self._stale = []
+        self._n_idle = 0
+        await _close(conns)
+
+    def status(self) -> tuple[int, int]:
+        """(connections open, requests in flight)."""
+        return self._n_idle + len(self._active), self._max - self._free
+
+
+async def _close(conns: list[Any]) -> None:
+    with anyio.CancelScope(shield=True):
+        for conn in conns:
+            # Closing a broken socket may fail; it is gone either way.
+            with contextlib.suppress(Exception):
+                await conn.aclose()

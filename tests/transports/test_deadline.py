@@ -1,0 +1,65 @@
+"""`transports._deadline.fail_after`: anyio.fail_after's meaning, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import anyio
+import pytest
+
+from asyncapi_client.transports._deadline import fail_after
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_expiry_raises_timeout_error(backend: str) -> None:
+    async def main() -> None:
+        with pytest.raises(TimeoutError):
+            with fail_after(0.01):
+                await anyio.sleep(5)
+        # The task is usable afterwards: no stray cancellation left behind.
+        await anyio.sleep(0.01)
+
+    anyio.run(main, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_block_that_finishes_in_time_returns_normally(backend: str) -> None:
+    async def main() -> int:
+        with fail_after(5):
+            await anyio.sleep(0)
+        with fail_after(None):
+            await anyio.sleep(0)
+        return 1
+
+    assert anyio.run(main, backend=backend) == 1
+
+
+def test_outer_cancellation_is_not_turned_into_timeout() -> None:
+    async def main() -> None:
+        async def inner() -> None:
+            with fail_after(10):
+                await asyncio.sleep(5)
+
+        task = asyncio.create_task(inner())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def test_nested_inner_deadline_fires_first_and_outer_scope_stays_intact() -> None:
+    async def main() -> None:
+        with anyio.CancelScope() as outer:
+            with pytest.raises(TimeoutError):
+                with fail_after(0.01):
+                    await anyio.sleep(5)
+            await anyio.sleep(0.01)
+        assert not outer.cancel_called
+        with anyio.move_on_after(0.01) as scope:
+            with fail_after(10):
+                await anyio.sleep(5)
+        assert scope.cancelled_caught
+
+    anyio.run(main, backend="asyncio")
