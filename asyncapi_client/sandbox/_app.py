@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -67,6 +68,10 @@ def _dumps(payload: Any) -> bytes:
 
 def _envelope(code: str, message: str, details: dict[str, Any]) -> bytes:
     return _dumps({"error": {"code": code, "message": message, "details": details}})
+
+
+class _Disconnected(Exception):
+    """The client went away while sending its body: there is no one to reply to."""
 
 
 class _Stored:
@@ -135,7 +140,8 @@ class SandboxApp:
             request_id = b"req_" + os.urandom(8).hex().encode()
         base: Headers = [(b"x-request-id", request_id)]
         if path.startswith("/_sandbox/"):
-            await self._admin(scope, receive, send, path, base)
+            with contextlib.suppress(_Disconnected):
+                await self._admin(scope, receive, send, path, base)
             return
         stats = self.state.stats
         stats.requests_total += 1
@@ -151,6 +157,8 @@ class SandboxApp:
                 await self._token(scope, receive, send, base, authorization, content_type)
             else:
                 await self._error(send, base, ApiError(404, "NOT_FOUND", f"no such endpoint: {path}"))
+        except _Disconnected:
+            pass
         finally:
             stats.in_flight -= 1
 
@@ -175,7 +183,7 @@ class SandboxApp:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise anyio.get_cancelled_exc_class()()
+                raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > _MAX_BODY:
@@ -283,7 +291,9 @@ class SandboxApp:
             status, payload = handler(ctx, *args)
         except ApiError as error:
             return error.status, _envelope(error.code, error.message, error.details), _JSON
-        return status, (b"" if payload is None else _dumps(payload)), _JSON
+        if payload is None:
+            return status, b"", _JSON
+        return status, payload if isinstance(payload, bytes) else _dumps(payload), _JSON
 
     async def _idempotent(
         self,

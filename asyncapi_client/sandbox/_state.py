@@ -196,6 +196,7 @@ class State:
         self.emails: set[str] = set()
         self.projects: dict[int, dict[str, Any]] = {}
         self.project_names: Counter[str] = Counter()
+        self.page_cache: dict[tuple[str, int, int], bytes] = {}
         self._project_list: list[dict[str, Any]] | None = None
         self._user_list: list[dict[str, Any]] | None = None
         self.webhooks: dict[int, dict[str, Any]] = {}
@@ -234,6 +235,7 @@ class State:
         self.users[user["id"]] = user
         self.emails.add(email.lower())
         self._user_list = None
+        self.page_cache.clear()
         self.stats.users_created += 1
         return user
 
@@ -252,6 +254,7 @@ class State:
             self.stats.duplicate_creates += 1
         self.project_names[name] += 1
         self._project_list = None
+        self.page_cache.clear()
         self.stats.projects_created += 1
         return project
 
@@ -262,6 +265,7 @@ class State:
         project.update(changes)
         project["updated_at"] = now_rfc3339()
         self._project_list = None
+        self.page_cache.clear()
         self.stats.projects_updated += 1
         return project
 
@@ -269,6 +273,7 @@ class State:
         project = self.projects.pop(project_id)
         self.project_names[project["name"]] -= 1
         self._project_list = None
+        self.page_cache.clear()
         self.stats.projects_deleted += 1
         return project
 

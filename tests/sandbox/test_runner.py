@@ -3,6 +3,7 @@ the bare ASGI app, the admin routes and the pytest plugin's fixtures."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -13,9 +14,8 @@ import httpx
 import pytest
 import trio
 
-from asyncapi_client.cli import build_parser
 from asyncapi_client.sandbox import Sandbox, SandboxConfig, create_app
-from asyncapi_client.sandbox._cli import config_from_args
+from asyncapi_client.sandbox._cli import add_sandbox_command, config_from_args
 
 
 @pytest.mark.parametrize(
@@ -116,7 +116,9 @@ async def test_isolated_sandbox_runs_in_a_subprocess() -> None:
 
 
 def test_cli_parses_options_and_serves() -> None:
-    args = build_parser().parse_args(
+    parser = argparse.ArgumentParser()
+    add_sandbox_command(parser.add_subparsers())
+    args = parser.parse_args(
         ["sandbox", "--rate", "5", "--burst", "10", "--token-ttl", "2", "--fail-rate", "0.1"]
     )
     config = config_from_args(args)
@@ -129,7 +131,7 @@ def test_cli_parses_options_and_serves() -> None:
     )
     assert callable(args.handler)
     process = subprocess.Popen(
-        [sys.executable, "-m", "asyncapi_client.cli", "sandbox", "--port", "0", "--client-id", "cli-demo"],
+        [sys.executable, "-m", "asyncapi_client.sandbox", "--port", "0", "--client-id", "cli-demo"],
         stdout=subprocess.PIPE,
         text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
