@@ -13,6 +13,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .sandbox._cli import add_sandbox_command
 
     add_sandbox_command(commands)
+    from ._demo import add_demo_command
+
+    add_demo_command(commands)
+    from ._cli_resources import add_resource_commands
+
+    add_resource_commands(commands)
     return parser
 
 
