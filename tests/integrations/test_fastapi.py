@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, WebSocket
 from fastapi import Request as FastAPIRequest
+from fastapi.testclient import TestClient
 
 import asyncapi_client as sdk
 from asyncapi_client import MockTransport, Request, Response, TokenProvider
@@ -251,3 +252,41 @@ async def test_for_user_and_get_client_outside_routes() -> None:
         with pytest.raises(TypeError, match="access token"):
             for_user(client, 42)  # type: ignore[arg-type]
     assert get_client.__name__ == "get_client"
+
+
+def test_starlette_test_client_runs_the_lifespan_and_websockets_get_the_client() -> None:
+    app, made, _ = make_app()
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, client: ClientDep) -> None:
+        await websocket.accept()
+        token = await websocket.receive_text()
+        me = await for_user(client, token).users.me()
+        await websocket.send_text(me.name)
+        await websocket.close()
+
+    with TestClient(app) as browser:
+        assert browser.get("/whoami").json()["name"] == "Bearer service-token"
+        with browser.websocket_connect("/ws") as socket:
+            socket.send_text("ws-user-token")
+            assert socket.receive_text() == "Bearer ws-user-token"
+    assert made[0].is_closed
+    # Without `with`, TestClient does not run the lifespan: the error says what is missing.
+    with pytest.raises(ClientNotConfiguredError, match="start the lifespan"):
+        TestClient(app).get("/whoami")
+
+
+def test_lifespan_and_dependencies_on_trio() -> None:
+    import trio
+
+    app, made, _ = make_app()
+
+    async def main() -> list[Any]:
+        async with running(app) as served, http(served) as browser:
+            return [
+                (await browser.get("/whoami")).json()["name"],
+                (await browser.get("/user/whoami", headers={"Authorization": "Bearer t"})).json()["name"],
+            ]
+
+    assert trio.run(main) == ["Bearer service-token", "Bearer t"]
+    assert made[0].is_closed

@@ -247,3 +247,31 @@ async def test_call_span_alone_still_records_the_call(exporter: InMemorySpanExpo
     assert "asyncapi_client.attempts" not in span.attributes  # unknown without the attempt spans
     assert transport.requests[0].headers["traceparent"].split("-")[2] == f"{span.context.span_id:016x}"
     provider.shutdown()
+
+
+def test_spans_and_attempt_info_on_trio(
+    instrumentation: OpenTelemetryInstrumentation, exporter: InMemorySpanExporter
+) -> None:
+    """Context variables are per task on trio too: concurrent calls keep their own numbers."""
+    import trio
+
+    kwargs: dict[str, Any] = instrumentation.client_kwargs()
+    kwargs["attempt_middleware"] = [*kwargs["attempt_middleware"], FakeLayers({"me": 0.5, "42": 2.0})]
+
+    async def main() -> None:
+        client, _ = mock_client(
+            lambda r: Response.json_response(200, USER if r.url.endswith("/me") else PROJECT), **kwargs
+        )
+        async with client, trio.open_nursery() as nursery:
+            nursery.start_soon(client.users.me)
+            nursery.start_soon(client.projects.get, 42)
+
+    trio.run(main)
+    calls, attempts = split(exporter.get_finished_spans())
+    assert len(calls) == 2 and len(attempts) == 2
+    waits = {
+        attrs_of(a)["url.template"]: attrs_of(a)["asyncapi_client.limiter.wait_seconds"] for a in attempts
+    }
+    assert waits == {"/api/v1/users/me": 0.5, "/api/v1/projects/{id}": 2.0}
+    parents = {a.parent.span_id for a in attempts if a.parent is not None}
+    assert parents == {c.context.span_id for c in calls}
