@@ -83,7 +83,7 @@ class RetryMiddleware:
         self._clock = clock
         self._stats = stats
         self._random = random
-        self._capacity = policy.budget
+        self._capacity = policy.budget or 0
         self._budget = policy.budget
 
     @property
@@ -93,9 +93,7 @@ class RetryMiddleware:
     def _refund(self, amount: int) -> None:
         budget = self._budget
         if budget is not None:
-            capacity = self._capacity
-            assert capacity is not None
-            self._budget = min(capacity, budget + amount)
+            self._budget = min(self._capacity, budget + amount)
 
     def _acquire(self, amount: int) -> bool:
         budget = self._budget
@@ -154,8 +152,11 @@ class RetryMiddleware:
             else:
                 status = response.status_code
                 if status not in RETRY_STATUSES:
-                    if 200 <= status < 300 and self._budget is not None:
-                        self._refund(held or NO_RETRY_REFUND)
+                    if 200 <= status < 300:
+                        budget = self._budget
+                        # A full quota (the usual case) needs no refund: one comparison.
+                        if budget is not None and budget < self._capacity:
+                            self._refund(held or NO_RETRY_REFUND)
                     return response
                 last_response, last_error = response, None
                 cost = RETRY_COST

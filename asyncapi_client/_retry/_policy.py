@@ -131,7 +131,11 @@ def exception_retry_cost(exc: APIConnectionError, method: str, headers: Mapping[
     A failure before any byte left (`request_sent is False`) is safe to retry for any method.
     Otherwise the server may have acted on it, so only a method whose repeat is harmless, or a
     request with an `Idempotency-Key` (the server answers a repeat with the first reply), is.
+    A layer that knows a retry cannot help (say, a local limiter that refused to wait) sets
+    `exc.retryable = False` on the error it raises.
     """
+    if getattr(exc, "retryable", True) is False:
+        return None
     if exc.request_sent is not False and not (method in IDEMPOTENT_METHODS or "idempotency-key" in headers):
         return None
     return TIMEOUT_RETRY_COST if isinstance(exc, APITimeoutError) else RETRY_COST

@@ -132,3 +132,9 @@ def test_loggable_url_masks_credentials_in_the_query() -> None:
     assert "abc123" not in safe and "zzz" not in safe
     assert "page=2" in safe and "limit=5" in safe and "/api/v1/users" in safe
     assert loggable_url("https://h/x") == "https://h/x"
+
+
+def test_an_error_marked_not_retryable_is_not_retried() -> None:
+    exc = APITimeoutError("the limiter would wait too long", request_sent=False)
+    exc.retryable = False  # type: ignore[attr-defined]
+    assert exception_retry_cost(exc, "GET", {}) is None
