@@ -18,7 +18,7 @@ installs `RedactingFilter` twice on the `asyncapi_client` logger:
   record in place on the way. This handler also plays the library `NullHandler` role.
 
 So tokens, client secrets, webhook secrets and `Authorization` values are scrubbed (by
-`asyncapi_client._redact.redact`) from the message, its arguments and the formatted traceback of
+`asyncapi_client._redact.redact`, plus the Python-repr form `{'access_token': '...'}`) from the message, its arguments and the formatted traceback of
 every SDK record before your handlers see it. Not covered: handlers you attach directly to a child
 logger (`asyncapi_client.retry`) or loggers you set `propagate=False` on; attach
 `RedactingFilter()` to those handlers yourself.
@@ -171,7 +171,8 @@ class LoggingMiddleware:
                 prefix,
                 (self._clock() - start) * 1000.0,
                 type(exc).__name__,
-                exc,
+                # Scrubbed here too: a custom `logger=` may sit outside the asyncapi_client tree.
+                _scrub(str(exc)),
             )
             raise
         elapsed_ms = (self._clock() - start) * 1000.0

@@ -133,6 +133,7 @@ def create_app(client_factory: ClientFactory = client_from_env) -> FastAPI:
             )
         return UserOut(id=user.id, name=user.name, email=user.email)
 
+    # Operational counters of the shared client; keep such a route internal in a real app.
     @app.get("/stats")
     async def stats(client: ClientDep) -> dict[str, Any]:
         return attrs.asdict(client.stats())

@@ -172,3 +172,26 @@ async def test_logging_middleware_is_silent_when_the_logger_is_off(caplog: pytes
         await client.users.me()
     assert not [r for r in caplog.records if r.name == "asyncapi_client.http"]
     assert calls == 0  # not even timed
+
+
+async def test_logging_middleware_scrubs_failures_on_a_logger_outside_the_tree(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="myapp.sdk")
+
+    def handler(request: Request) -> Response:
+        raise sdk.APIConnectionError(f"proxy said: Authorization: Bearer {SECRET}", request_sent=False)
+
+    client, _ = mock_client(
+        handler,
+        middleware=[LoggingMiddleware(logger=logging.getLogger("myapp.sdk"), level=logging.INFO)],
+        retry=sdk.RetryPolicy(max_attempts=1),
+    )
+    async with client:
+        with pytest.raises(sdk.APIConnectionError):
+            await client.users.me()
+    (record,) = [r for r in caplog.records if r.name == "myapp.sdk"]
+    assert record.levelno == logging.INFO
+    assert "GET /api/v1/users/me failed after" in record.getMessage()
+    assert "Bearer ***" in record.getMessage()
+    assert SECRET not in caplog.text
