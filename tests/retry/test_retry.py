@@ -184,6 +184,15 @@ async def test_retry_after_over_the_cap_raises_rate_limit_error_at_once() -> Non
     assert retrier(client).budget_remaining == 500  # nothing spent on a retry that never ran
 
 
+async def test_retry_after_http_date_over_the_cap_raises_at_once() -> None:
+    date = email.utils.formatdate(WALL_EPOCH + 300, usegmt=True)
+    client, transport, clock = make_client([r429(date), 200], max_retry_after=60.0)
+    with pytest.raises(RateLimitError) as info:
+        await send(client)
+    assert info.value.retry_after == pytest.approx(300.0)
+    assert len(transport.requests) == 1 and clock.sleeps == []
+
+
 async def test_retry_after_past_the_deadline_raises_rate_limit_error_at_once() -> None:
     client, transport, clock = make_client([r429("30"), 200], timeout=Timeout(total=10.0))
     with pytest.raises(RateLimitError) as info:
