@@ -10,6 +10,8 @@ import pytest
 import asyncapi_client as sdk
 from asyncapi_client import MockTransport, Response
 
+pytestmark = pytest.mark.anyio
+
 PROJECT = {
     "id": 7,
     "name": "Apollo",

@@ -9,6 +9,8 @@ import pytest
 import asyncapi_client as sdk
 from asyncapi_client import MockTransport, Response
 
+pytestmark = pytest.mark.anyio
+
 STATUS_CLASSES = [
     (400, sdk.BadRequestError),
     (401, sdk.AuthenticationError),
@@ -29,8 +31,13 @@ def client_answering(status: int, body: bytes, headers: dict[str, str] | None = 
     def handler(request: sdk.Request) -> Response:
         return Response(status, {"content-type": "application/json", **(headers or {})}, body)
 
+    # One attempt: these tests are about the error, not about the retry layer.
     return sdk.AsyncClient(
-        "http://127.0.0.1:1", auth=sdk.BearerToken("t0ken"), transport=MockTransport(handler), timeout=None
+        "http://127.0.0.1:1",
+        auth=sdk.BearerToken("t0ken"),
+        transport=MockTransport(handler),
+        timeout=None,
+        retry=sdk.RetryPolicy(max_attempts=1),
     )
 
 

@@ -14,6 +14,8 @@ import respx
 import asyncapi_client as sdk
 from asyncapi_client import HttpxTransport
 
+pytestmark = pytest.mark.anyio
+
 PROJECT = {
     "id": 3,
     "name": "p",
