@@ -1,0 +1,196 @@
+"""RedisTokenStore against a real redis-server: sharing, TTLs, the lock, many processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+
+from asyncapi_client import ClientCredentials, RedisTokenStore, Request, Response, TokenSet
+
+from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeClock, FakeOAuthServer, api_call
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def redis_client(redis_server_url: str) -> AsyncIterator[Any]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_server_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"test:{uuid.uuid4().hex}"
+
+
+def make_store(redis_client: Any, prefix: str, clock: FakeClock, **kwargs: Any) -> RedisTokenStore:
+    return RedisTokenStore(redis_client, key=prefix, clock=clock, **kwargs)
+
+
+async def test_round_trip_keeps_the_fields_and_expires_with_the_token(redis_client: Any, prefix: str) -> None:
+    clock = FakeClock()
+    store = make_store(redis_client, prefix, clock)
+    token = TokenSet(
+        access_token="a-1", expires_in=120, expires_at=clock.now + 100, scope="read", extra={"x": 1}
+    )
+    await store.set("cred", token)
+    pttl = await redis_client.pttl(f"{prefix}:cred:token")
+    assert 99_000 < pttl <= 100_000
+    clock.advance(40)  # another process reads it later: still 60 s left on its clock
+    got = await store.get("cred")
+    assert got is not None
+    assert got.access_token.get() == "a-1" and got.scope == "read" and got.extra == {"x": 1}
+    assert got.expires_in == 120
+    assert got.expires_at == pytest.approx(clock.now + 60, abs=1e-3)
+    # With a refresh token the entry outlives the access token (no TTL by default).
+    await store.set(
+        "cred", TokenSet(access_token="a-2", expires_in=1, expires_at=clock.now + 1, refresh_token="r")
+    )
+    assert await redis_client.pttl(f"{prefix}:cred:token") == -1
+    got = await store.get("cred")
+    assert got is not None and got.refresh_token is not None and got.refresh_token.get() == "r"
+    # Already expired and no refresh token: not stored.
+    await store.set("other", TokenSet(access_token="old", expires_in=1, expires_at=clock.now - 1))
+    assert await store.get("other") is None
+
+
+async def test_delete_only_if_it_is_still_that_token(redis_client: Any, prefix: str) -> None:
+    store = make_store(redis_client, prefix, FakeClock())
+    await store.set("cred", TokenSet(access_token="new"))
+    await store.delete("cred", only_if=TokenSet(access_token="old"))
+    assert await store.get("cred") is not None
+    await store.delete("cred", only_if=TokenSet(access_token="new"))
+    assert await store.get("cred") is None
+
+
+async def test_a_malformed_entry_is_ignored(redis_client: Any, prefix: str) -> None:
+    store = make_store(redis_client, prefix, FakeClock())
+    await redis_client.set(f"{prefix}:cred:token", b"not json")
+    assert await store.get("cred") is None
+
+
+async def test_the_lock_excludes_and_a_crashed_holder_blocks_only_until_it_expires(
+    redis_client: Any, prefix: str
+) -> None:
+    server, clock = FakeOAuthServer(), FakeClock()
+    store = make_store(redis_client, prefix, clock, lock_ttl=0.3)
+    lock_key = f"{prefix}:cred:lock"
+    # A holder that crashed: its lock stays until its PX runs out.
+    await redis_client.set(lock_key, "crashed-holder", px=300)
+    owners: list[bytes | None] = []
+    handle = server.handle
+
+    async def token_endpoint(request: Request) -> Response:
+        if request.url == TOKEN_URL:
+            owners.append(await redis_client.get(lock_key))
+        return await handle(request)
+
+    from asyncapi_client import MockTransport
+
+    auth = ClientCredentials(TOKEN_URL, CLIENT_ID, CLIENT_SECRET, store=store, store_key="cred", clock=clock)
+    with anyio.fail_after(5):
+        response = await api_call(auth, MockTransport(token_endpoint))
+    assert response.status_code == 200
+    assert len(owners) == 1 and owners[0] not in (None, b"crashed-holder")
+    assert await redis_client.get(lock_key) is None  # released after the refresh
+
+
+async def test_two_stores_two_auth_objects_one_token_request(
+    redis_client: Any, redis_server_url: str, prefix: str
+) -> None:
+    # Two auth objects with their own store instances behave like two processes.
+    server, clock = FakeOAuthServer(), FakeClock()
+    server.gate = anyio.Event()
+    transport = server.transport()
+    stores = [RedisTokenStore(redis_server_url, key=prefix, clock=clock) for _ in range(2)]
+    auths = [ClientCredentials(TOKEN_URL, CLIENT_ID, CLIENT_SECRET, store=s, clock=clock) for s in stores]
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for auth in auths:
+                for _ in range(50):
+                    tg.start_soon(api_call, auth, transport)
+            await server.entered.wait()
+            await anyio.sleep(0.05)
+            server.gate.set()
+        assert len(server.token_requests) == 1
+        # A 401 seen by one of them: it drops the shared token (it is still that one) and
+        # refreshes once; the other picks the new token up from Redis on its own 401.
+        server.gate = None
+        server.reject.add("tok-1")
+        for auth in auths:
+            assert (await api_call(auth, transport)).status_code == 200
+        assert len(server.token_requests) == 2
+        assert sum(a.refresh_count for a in auths) == 2
+    for store in stores:
+        await store.aclose()
+
+
+async def test_a_store_that_is_down_degrades_to_per_process_tokens(caplog: Any) -> None:
+    from tests.support.redis_server import free_port
+
+    server, clock = FakeOAuthServer(), FakeClock()
+    store = RedisTokenStore(f"redis://127.0.0.1:{free_port()}/0", clock=clock)
+    auth = ClientCredentials(TOKEN_URL, CLIENT_ID, CLIENT_SECRET, store=store, clock=clock)
+    with anyio.fail_after(10):
+        assert (await api_call(auth, server.transport())).status_code == 200
+    assert "token store get failed" in caplog.text
+    await store.aclose()
+
+
+def test_repr_and_configuration() -> None:
+    store = RedisTokenStore("redis://127.0.0.1:1/0", key="k")
+    assert repr(store) == "RedisTokenStore(key='k')"
+    with pytest.raises(ValueError, match="lock_ttl"):
+        RedisTokenStore("redis://127.0.0.1:1/0", lock_ttl=0)
+    with pytest.raises(TypeError):
+        RedisTokenStore(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_four_processes_500_concurrent_calls_each_make_one_token_request(redis_server_url: str) -> None:
+    from asyncapi_client.sandbox import Sandbox
+
+    from . import _mp_worker
+
+    processes, calls = 4, 500
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(processes)
+    results = ctx.Queue()
+    shared_prefix = f"mp:{uuid.uuid4().hex}"  # one key space for all workers
+    with Sandbox() as sb:
+        workers = [
+            ctx.Process(
+                target=_mp_worker.run,
+                args=(
+                    redis_server_url,
+                    sb.base_url,
+                    sb.token_url,
+                    sb.client_id,
+                    sb.client_secret,
+                    shared_prefix,
+                    calls,
+                    barrier,
+                    results,
+                ),
+            )
+            for _ in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=10)
+        stats = sb.stats_sync()
+    assert [o["errors"] for o in outcomes] == [[]] * processes
+    assert sum(o["ok"] for o in outcomes) == processes * calls
+    assert stats["token_requests"]["client_credentials"] == 1
+    assert sum(o["refresh_count"] for o in outcomes) == 1
+    assert len({o["token"] for o in outcomes}) == 1
