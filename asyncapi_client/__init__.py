@@ -36,7 +36,17 @@ from ._secret import Secret
 from ._stats import StatsSnapshot
 from ._types import Request, Response
 from ._version import __version__
-from .auth import Auth, BearerToken
+from .auth import (
+    Auth,
+    BearerToken,
+    ClientCredentials,
+    MemoryTokenStore,
+    RedisTokenStore,
+    RefreshToken,
+    TokenProvider,
+    TokenSet,
+    TokenStore,
+)
 from .services import RawResponse
 from .transports import ASGITransport, HttpxTransport, MockTransport, Transport
 
@@ -54,6 +64,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BearerToken",
+    "ClientCredentials",
     "CallNext",
     "ClientClosedError",
     "Clock",
@@ -61,6 +72,7 @@ __all__ = [
     "Httpx2Transport",
     "HttpxTransport",
     "InternalServerError",
+    "MemoryTokenStore",
     "LoggingMiddleware",
     "Middleware",
     "MockTransport",
@@ -74,6 +86,8 @@ __all__ = [
     "PyreqwestTransport",
     "RateLimit",
     "RateLimitError",
+    "RedisTokenStore",
+    "RefreshToken",
     "RedactingFilter",
     "RawResponse",
     "Request",
@@ -84,6 +98,9 @@ __all__ = [
     "StatsSnapshot",
     "SystemClock",
     "Timeout",
+    "TokenProvider",
+    "TokenSet",
+    "TokenStore",
     "Transport",
     "UnprocessableEntityError",
     "User",
