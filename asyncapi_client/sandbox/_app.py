@@ -54,6 +54,7 @@ logger = logging.getLogger("asyncapi_client.sandbox")
 
 _JSON: Final = b"application/json"
 _MAX_BODY: Final = 1 << 20
+_MAX_IDEMPOTENCY_KEYS: Final = 100_000
 _FAIL_REPLIES: Final = (
     (500, "INTERNAL", "injected fault: internal server error"),
     (502, "BAD_GATEWAY", "injected fault: bad gateway"),
@@ -333,6 +334,10 @@ class SandboxApp:
                 continue
             self.state.stats.idempotent_replays += 1
             return record.status, record.body, record.content_type, True
+        if len(store) >= _MAX_IDEMPOTENCY_KEYS:  # bounded memory for long benchmarks: forget the oldest
+            oldest = next((k for k, v in store.items() if v.done.is_set()), None)
+            if oldest is not None:
+                del store[oldest]
         claim = _Stored(fingerprint)
         store[key] = claim
         keep = False

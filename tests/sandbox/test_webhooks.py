@@ -208,3 +208,17 @@ async def test_deliveries_give_up_after_max_attempts(
     ] == [1, 2, 3]
     assert not any(r["succeeded"] for r in records)
     assert (await sb.stats())["webhook_deliveries"] == {"succeeded": 0, "failed": 3}
+
+
+async def test_deleting_a_webhook_stops_its_redeliveries(
+    sb: Sandbox, api: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    await sb.configure(webhook_backoff_base=0.2, webhook_max_attempts=5)
+    receiver.statuses = [500] * 10
+    hook = await register(api, receiver.url, ["project.created"])
+    await api.post("/api/v1/projects", json={"name": "Doomed"})
+    await receiver.wait_for(1)
+    assert (await api.delete(f"/api/v1/webhooks/{hook['id']}")).status_code == 204
+    await asyncio.sleep(0.5)  # past the first re-delivery time
+    assert len(receiver.received) == 1
+    assert (await sb.stats())["webhook_deliveries"] == {"succeeded": 0, "failed": 1}
