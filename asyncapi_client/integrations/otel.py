@@ -42,7 +42,7 @@ import traceback
 from collections.abc import Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
@@ -58,6 +58,7 @@ from .._version import __version__
 __all__ = [
     "AttemptTracingMiddleware",
     "CallTracingMiddleware",
+    "ClientKwargs",
     "OpenTelemetryInstrumentation",
     "url_template",
 ]
@@ -257,6 +258,14 @@ class AttemptTracingMiddleware:
             span.end()
 
 
+class ClientKwargs(TypedDict):
+    """What `client_kwargs()` returns; a TypedDict so that `AsyncClient(..., **kwargs)`
+    type-checks beside other keyword arguments."""
+
+    middleware: list[Middleware]
+    attempt_middleware: list[Middleware]
+
+
 class OpenTelemetryInstrumentation:
     """Tracing for one or more clients: `AsyncClient(..., **instrumentation.client_kwargs())`.
 
@@ -272,13 +281,13 @@ class OpenTelemetryInstrumentation:
         self.attempt_middleware = AttemptTracingMiddleware(self.tracer, propagate=propagate)
         self._paired_call_middleware = CallTracingMiddleware(self.tracer, propagate=False)
 
-    def client_kwargs(self) -> dict[str, list[Middleware]]:
+    def client_kwargs(self) -> ClientKwargs:
         """`{"middleware": [...], "attempt_middleware": [...]}` for `AsyncClient(...)`. To combine
         with middleware of your own, put these outermost in each list."""
-        return {
-            "middleware": [self._paired_call_middleware],
-            "attempt_middleware": [self.attempt_middleware],
-        }
+        return ClientKwargs(
+            middleware=[self._paired_call_middleware],
+            attempt_middleware=[self.attempt_middleware],
+        )
 
     def __repr__(self) -> str:
         return "OpenTelemetryInstrumentation()"

@@ -197,7 +197,7 @@ class FakeLayers:
 async def test_limiter_wait_and_token_refresh_are_per_attempt_under_concurrency(
     instrumentation: OpenTelemetryInstrumentation, exporter: InMemorySpanExporter
 ) -> None:
-    kwargs: dict[str, Any] = instrumentation.client_kwargs()
+    kwargs = instrumentation.client_kwargs()
     kwargs["attempt_middleware"] = [*kwargs["attempt_middleware"], FakeLayers({"me": 0.25, "42": 1.5})]
 
     def handler(request: Request) -> Response:
@@ -255,7 +255,7 @@ def test_spans_and_attempt_info_on_trio(
     """Context variables are per task on trio too: concurrent calls keep their own numbers."""
     import trio
 
-    kwargs: dict[str, Any] = instrumentation.client_kwargs()
+    kwargs = instrumentation.client_kwargs()
     kwargs["attempt_middleware"] = [*kwargs["attempt_middleware"], FakeLayers({"me": 0.5, "42": 2.0})]
 
     async def main() -> None:
