@@ -47,6 +47,11 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _add_private_options(parser: argparse.ArgumentParser) -> None:
+    # Used by Sandbox(isolated=True): stop when stdin closes (the parent process died).
+    parser.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+
+
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(**{f.name: getattr(args, f.name) for f in attrs.fields(SandboxConfig)})
 
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ValueError as exc:
         raise SystemExit(f"asyncapi-client sandbox: {exc}") from None
-    serve_forever(config)
+    serve_forever(config, exit_with_parent=getattr(args, "exit_with_parent", False))
     return 0
 
 
@@ -78,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the sandbox: a local server that implements the API, with fault injection.",
     )
     add_options(parser)
+    _add_private_options(parser)
     try:
         return run(parser.parse_args(argv))
     except KeyboardInterrupt:

@@ -221,7 +221,7 @@ class Sandbox:
         self._server = None
 
     def _command(self) -> list[str]:
-        command = [sys.executable, "-m", "asyncapi_client.sandbox"]
+        command = [sys.executable, "-m", "asyncapi_client.sandbox", "--exit-with-parent"]
         for name in OPTION_NAMES:
             command += ["--" + name.replace("_", "-"), str(getattr(self.config, name))]
         return command
@@ -238,7 +238,7 @@ class Sandbox:
         process = self._process = subprocess.Popen(
             self._command(),
             stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,  # never written: EOF tells the child its parent is gone
             text=True,
             env=env,
             preexec_fn=preexec,
@@ -270,8 +270,9 @@ class Sandbox:
             except subprocess.TimeoutExpired:  # pragma: no cover
                 process.kill()
                 process.wait(5)
-        if process.stdout is not None:
-            process.stdout.close()
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
 
     # -- admin helpers (no auth on /_sandbox) -------------------------------------------
 
@@ -329,8 +330,13 @@ def _checked(response: Any) -> Any:
     return response.json()
 
 
-def serve_forever(config: SandboxConfig, *, out: Any = None) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (the CLI); prints where it listens."""
+def serve_forever(config: SandboxConfig, *, out: Any = None, exit_with_parent: bool = False) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (the CLI); prints where it listens.
+
+    `exit_with_parent`: also stop when stdin reaches EOF, i.e. when the process that started
+    this one (`Sandbox(isolated=True)`, holding the other end of the pipe) dies, so a killed
+    test run leaves no server behind.
+    """
     from ._app import SandboxApp
 
     out = out or sys.stdout
@@ -346,6 +352,13 @@ def serve_forever(config: SandboxConfig, *, out: Any = None) -> None:
         "Press Ctrl-C to stop.\n"
     )
     out.flush()
+    if exit_with_parent:
+
+        def watch_parent() -> None:
+            sys.stdin.read()
+            server.should_exit = True
+
+        threading.Thread(target=watch_parent, name="sandbox-parent-watch", daemon=True).start()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

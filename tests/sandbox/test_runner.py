@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -199,3 +200,27 @@ def test_plugin_session_sandbox(sandbox_session: Sandbox) -> None:
 async def test_plugin_sandbox_client_fixture(sandbox_client: Any, sandbox: Sandbox) -> None:
     me = await sandbox_client.users.me()
     assert me.email == f"{sandbox.client_id}@example.com"
+
+
+def test_an_isolated_sandbox_exits_when_its_parent_dies() -> None:
+    code = (
+        "import sys, time\n"
+        "from asyncapi_client.sandbox import Sandbox\n"
+        "sb = Sandbox(isolated=True).__enter__()\n"
+        "print(sb.base_url, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    base_url = parent.stdout.readline().strip()
+    assert httpx.get(base_url + "/_sandbox/health").status_code == 200
+    parent.kill()
+    parent.wait(5)
+    parent.stdout.close()
+    for _ in range(100):
+        try:
+            httpx.get(base_url + "/_sandbox/health", timeout=0.5)
+        except httpx.TransportError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sandbox outlived its parent")
