@@ -20,8 +20,10 @@ installs `RedactingFilter` twice on the `asyncapi_client` logger:
 So tokens, client secrets, webhook secrets and `Authorization` values are scrubbed (by
 `asyncapi_client._redact.redact`, plus the Python-repr form `{'access_token': '...'}`) from the message, its arguments and the formatted traceback of
 every SDK record before your handlers see it. Not covered: handlers you attach directly to a child
-logger (`asyncapi_client.retry`) or loggers you set `propagate=False` on; attach
-`RedactingFilter()` to those handlers yourself.
+logger (`asyncapi_client.retry`), loggers you set `propagate=False` on, and `dictConfig` or
+`fileConfig` configuring the `asyncapi_client` logger itself (they remove its existing handlers,
+the scrubbing one included); attach `RedactingFilter()` to those handlers yourself (in dictConfig:
+`"filters": {"redact": {"()": "asyncapi_client.RedactingFilter"}}`).
 """
 
 from __future__ import annotations
