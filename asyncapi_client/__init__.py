@@ -6,6 +6,7 @@ async with AsyncClient("https://api.example.com", auth=BearerToken("...")) as cl
 
 from typing import TYPE_CHECKING, Any
 
+from ._bulk import BulkJob, BulkOutcome, BulkResult, InvalidItemError
 from ._client import AsyncClient
 from ._clock import Clock, SystemClock
 from ._config import Timeout
@@ -29,6 +30,7 @@ from ._errors import (
 )
 from ._logging import LoggingMiddleware, RedactingFilter
 from ._models import NewUser, Page, PageMeta, Project, User, Webhook
+from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit
 from ._retry import RetryPolicy
@@ -60,10 +62,14 @@ __all__ = [
     "APITimeoutError",
     "ASGITransport",
     "AsyncClient",
+    "AsyncPager",
     "Auth",
     "AuthenticationError",
     "BadRequestError",
     "BearerToken",
+    "BulkJob",
+    "BulkOutcome",
+    "BulkResult",
     "ClientCredentials",
     "CallNext",
     "ClientClosedError",
@@ -72,6 +78,7 @@ __all__ = [
     "Httpx2Transport",
     "HttpxTransport",
     "InternalServerError",
+    "InvalidItemError",
     "MemoryTokenStore",
     "LoggingMiddleware",
     "Middleware",

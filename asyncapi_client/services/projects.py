@@ -6,6 +6,7 @@ from typing import Any
 
 from .._decode import decode_model, decode_page
 from .._models import Page, Project
+from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress, check_list_args
 from ._base import Service
 
 _UNSET: Any = object()
@@ -49,5 +50,29 @@ class ProjectsService(Service):
         response = await self._call("GET", "/api/v1/projects", params={"page": page, "limit": limit})
         return decode_page(response, Project)
 
-    async def list(self, page: int = 1, limit: int = 20) -> Page[Project]:
-        return await self.list_page(page, limit)
+    def list(
+        self,
+        *,
+        limit: int = MAX_PAGE_LIMIT,
+        prefetch: int = 0,
+        start_page: int = 1,
+        max_items: int | None = None,
+        on_progress: PageProgress | None = None,
+    ) -> AsyncPager[Project]:
+        """Every project, streamed: `async with client.projects.list(prefetch=8) as pager:
+        async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
+        check_list_args(
+            limit=limit,
+            prefetch=prefetch,
+            start_page=start_page,
+            max_items=max_items,
+            on_progress=on_progress,
+        )
+        return AsyncPager(
+            self.list_page,
+            limit=limit,
+            prefetch=prefetch,
+            start_page=start_page,
+            max_items=max_items,
+            on_progress=on_progress,
+        )

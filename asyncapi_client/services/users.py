@@ -1,11 +1,14 @@
-"""`client.users`: the current user, lookups, creation, and listing."""
+"""`client.users`: the current user, lookups, creation, listing, and bulk creation."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
+from .._bulk import MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
 from .._decode import decode_model, decode_page
 from .._models import NewUser, Page, User
+from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress, check_list_args
 from ._base import Service
 
 
@@ -45,5 +48,69 @@ class UsersService(Service):
         response = await self._call("GET", "/api/v1/users", params={"page": page, "limit": limit})
         return decode_page(response, User)
 
-    async def list(self, page: int = 1, limit: int = 20) -> Page[User]:
-        return await self.list_page(page, limit)
+    def list(
+        self,
+        *,
+        limit: int = MAX_PAGE_LIMIT,
+        prefetch: int = 0,
+        start_page: int = 1,
+        max_items: int | None = None,
+        on_progress: PageProgress | None = None,
+    ) -> AsyncPager[User]:
+        """Every user, streamed: `async with client.users.list(prefetch=8) as pager:
+        async for user in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
+        check_list_args(
+            limit=limit,
+            prefetch=prefetch,
+            start_page=start_page,
+            max_items=max_items,
+            on_progress=on_progress,
+        )
+        return AsyncPager(
+            self.list_page,
+            limit=limit,
+            prefetch=prefetch,
+            start_page=start_page,
+            max_items=max_items,
+            on_progress=on_progress,
+        )
+
+    def bulk_create_iter(
+        self,
+        users: Iterable[UserInput] | AsyncIterable[UserInput],
+        *,
+        chunk_size: int = MAX_BULK,
+        concurrency: int = 8,
+        on_progress: BulkProgress | None = None,
+        job_id: str | None = None,
+    ) -> BulkJob:
+        """Create users in concurrent chunks, yielding a `BulkOutcome(index, user, error)` per
+        record as chunks complete: `async with client.users.bulk_create_iter(users) as outcomes:
+        async for outcome in outcomes: ...`. See `asyncapi_client._bulk` for the guarantees."""
+        return BulkJob(
+            self,
+            users,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            job_id=job_id,
+        )
+
+    async def bulk_create(
+        self,
+        users: Iterable[UserInput] | AsyncIterable[UserInput],
+        *,
+        chunk_size: int = MAX_BULK,
+        concurrency: int = 8,
+        on_progress: BulkProgress | None = None,
+        job_id: str | None = None,
+    ) -> BulkResult:
+        """Create users in concurrent chunks of at most `chunk_size` (<= 100), at most
+        `concurrency` chunks in flight; the input is read lazily. Returns a `BulkResult` whose
+        `created` and `failed` dicts hold every input index exactly once. `on_progress(done,
+        failed)` is called as chunks complete. Nothing is created twice: each chunk carries a
+        deterministic `Idempotency-Key` (pass `job_id` to make a re-run of a job idempotent)."""
+        job = self.bulk_create_iter(
+            users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress, job_id=job_id
+        )
+        return await job.collect()

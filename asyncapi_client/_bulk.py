@@ -1,0 +1,484 @@
+"""Concurrent bulk creation that accounts for every input record.
+
+    result = await client.users.bulk_create(users, chunk_size=100, concurrency=8)
+    result.created   # {input index: User}
+    result.failed    # {input index: APIError with the server's details}
+
+    async with client.users.bulk_create_iter(users) as outcomes:   # streaming form
+        async for outcome in outcomes:                              # BulkOutcome(index, user, error)
+            ...
+
+How it works (one mechanism: `bulk_create` is the streaming form, collected):
+
+- The input (any iterable or async iterable of `{"name", "email"}` mappings or `NewUser`) is
+  pulled lazily, `chunk_size` records at a time, only when a chunk slot is free: at most
+  `concurrency` chunks are in flight or waiting to be read by the consumer, so a generator of
+  millions of records is never materialised. Its length is never asked for.
+- A record that is not a mapping with string `name` and `email` fails alone, client-side
+  (`InvalidItemError`), without being sent.
+- Each chunk is one `POST /api/v1/users/bulk` with an `Idempotency-Key` of
+  `bulk-<job id>-<chunk number>-<hash of the chunk's JSON>`: a retry of the same request (done
+  by the retry layer) replays the first response and creates nothing twice. Passing the same
+  `job_id` again with the same input makes a re-run of a crashed job idempotent too.
+- The server is all-or-nothing per request. A 400/409/422 whose `details.index` points into the
+  request fails that one record (the error keeps the server's `details`; note its `index` is
+  relative to the request that was sent, the outcome's `index` is the input's) and the rest of
+  the chunk is re-sent (new content, so a new key), until the chunk is clean or empty: one bad
+  record does not sink 99 good ones.
+- A failure with no usable index (a 5xx or 429 after the retry layer gave up, a connection
+  error, a timeout) fails every record still pending in that chunk with that error. A 2xx whose
+  body cannot be decoded is re-sent with the same key (the server replays its stored response,
+  creating nothing) up to twice before it too fails the chunk's records. Nothing is dropped.
+- `on_progress(done, failed)` is called after each chunk's outcomes are handed over: records
+  with an outcome so far, and how many of them failed.
+
+Where the work runs mirrors the pager (`_pagination`): in `async with bulk_create_iter(...)`
+an anyio task group owned by the block keeps `concurrency` chunks in flight continuously (this
+is what `bulk_create` uses); a bare `async for` sends rounds of `concurrency` chunks inside one
+`__anext__` call each, so nothing is in flight while your loop body runs and `break` or
+cancellation leave nothing behind. Breaking out of either form abandons the records not yet
+read; chunks cancelled in flight have an unknown outcome on the server (their retry would be
+safe: same job id, same input).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Union
+
+import anyio
+import attrs
+from anyio.abc import TaskGroup
+
+from ._decode import decode_list
+from ._errors import APIConnectionError, APIError, APIStatusError, ResponseDecodeError
+from ._models import NewUser, User
+
+if TYPE_CHECKING:
+    from .services._base import Service
+
+MAX_BULK = 100
+"""The server's largest bulk request (items)."""
+
+BULK_PATH = "/api/v1/users/bulk"
+_DECODE_REPLAYS = 2
+_PER_ITEM_STATUSES = frozenset({400, 409, 422})
+
+UserInput = Union[Mapping[str, Any], NewUser]
+BulkProgress = Callable[[int, int], Any]
+"""`on_progress(done, failed)`: records with an outcome so far, and how many of them failed."""
+
+_log = logging.getLogger("asyncapi_client.bulk")
+
+
+class InvalidItemError(APIError, ValueError):
+    """A bulk record that is not `{"name": str, "email": str}` (or a `NewUser`); never sent.
+
+    `details` is `{"index": <input index>, "field": <the field at fault or None>}`.
+    """
+
+    def __init__(self, message: str, *, index: int, field: str | None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
+        self.details: dict[str, Any] = {"index": index, "field": field}
+
+
+@attrs.frozen(slots=True)
+class BulkOutcome:
+    """The outcome of one input record: `user` when created, `error` when not."""
+
+    index: int
+    user: User | None = None
+    error: APIError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@attrs.define(slots=True)
+class BulkResult:
+    """Every input index exactly once: in `created` (the `User`) or in `failed` (the error)."""
+
+    created: dict[int, User] = attrs.Factory(dict)
+    failed: dict[int, APIError] = attrs.Factory(dict)
+
+    @property
+    def total(self) -> int:
+        return len(self.created) + len(self.failed)
+
+    @property
+    def ok(self) -> bool:
+        """True when every record was created."""
+        return not self.failed
+
+    def add(self, outcome: BulkOutcome) -> None:
+        if outcome.error is not None:
+            self.failed[outcome.index] = outcome.error
+        else:
+            assert outcome.user is not None
+            self.created[outcome.index] = outcome.user
+
+    def __repr__(self) -> str:
+        return f"<BulkResult created={len(self.created)} failed={len(self.failed)}>"
+
+
+def check_bulk_args(*, users: object, chunk_size: object, concurrency: object, on_progress: object) -> None:
+    def is_int(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if isinstance(users, (str, bytes, Mapping, NewUser)) or not (
+        isinstance(users, (Iterable, AsyncIterable))
+    ):
+        raise TypeError(
+            "users must be an iterable or async iterable of {'name', 'email'} mappings or NewUser "
+            f"(a list, a generator, ...), got {type(users).__name__}"
+        )
+    if not is_int(chunk_size) or not 1 <= chunk_size <= MAX_BULK:  # type: ignore[operator]
+        raise ValueError(
+            f"chunk_size must be an integer from 1 to {MAX_BULK} (the server's bulk maximum), got {chunk_size!r}"
+        )
+    if not is_int(concurrency) or concurrency < 1:  # type: ignore[operator]
+        raise ValueError(f"concurrency must be an integer >= 1 (chunks in flight), got {concurrency!r}")
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(f"on_progress must be a callable (done, failed), got {on_progress!r}")
+
+
+def item_body(item: object, index: int) -> dict[str, str] | InvalidItemError:
+    """The JSON body of one record, or the client-side error that keeps it from being sent."""
+    if isinstance(item, NewUser):
+        item = item.to_json()
+    if not isinstance(item, Mapping):
+        return InvalidItemError(
+            f"bulk record {index} is a {type(item).__name__}, not a mapping with name and email",
+            index=index,
+            field=None,
+        )
+    for field in ("name", "email"):
+        value = item.get(field)
+        if not isinstance(value, str) or not value.strip():
+            what = "missing" if value is None else "not a non-empty string"
+            return InvalidItemError(f"bulk record {index}: {field!r} is {what}", index=index, field=field)
+    return {"name": item["name"], "email": item["email"]}
+
+
+@attrs.define(slots=True)
+class _Chunk:
+    number: int
+    pending: list[tuple[int, dict[str, str]]]  # (input index, body) still to send
+    invalid: list[BulkOutcome]
+
+
+class _Reader:
+    """Pulls the input lazily, `chunk_size` records per chunk, numbering records and chunks."""
+
+    __slots__ = ("_sync", "_async", "_chunk_size", "_index", "_chunk_number", "exhausted")
+
+    def __init__(self, users: Iterable[object] | AsyncIterable[object], chunk_size: int) -> None:
+        self._sync: Iterator[object] | None = None
+        self._async: AsyncIterator[object] | None = None
+        if isinstance(users, AsyncIterable):
+            self._async = users.__aiter__()
+        else:
+            self._sync = iter(users)
+        self._chunk_size = chunk_size
+        self._index = 0
+        self._chunk_number = 0
+        self.exhausted = False
+
+    async def next_chunk(self) -> _Chunk | None:
+        """The next chunk, or None at the end. The input's own exceptions propagate."""
+        if self.exhausted:
+            return None
+        pending: list[tuple[int, dict[str, str]]] = []
+        invalid: list[BulkOutcome] = []
+        for _ in range(self._chunk_size):
+            try:
+                if self._sync is not None:
+                    item = next(self._sync)
+                else:
+                    assert self._async is not None
+                    item = await self._async.__anext__()
+            except (StopIteration, StopAsyncIteration):
+                self.exhausted = True
+                break
+            except BaseException:
+                self.exhausted = True
+                raise
+            index = self._index
+            self._index += 1
+            body = item_body(item, index)
+            if isinstance(body, InvalidItemError):
+                invalid.append(BulkOutcome(index, error=body))
+            else:
+                pending.append((index, body))
+        if not pending and not invalid:
+            return None
+        number = self._chunk_number
+        self._chunk_number += 1
+        return _Chunk(number, pending, invalid)
+
+
+def _bad_index(error: APIStatusError, size: int) -> int | None:
+    """The request-relative index of the record the server blamed, if it is usable."""
+    if error.status_code not in _PER_ITEM_STATUSES or not isinstance(error.details, Mapping):
+        return None
+    index = error.details.get("index")
+    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < size:
+        return index
+    return None
+
+
+class BulkJob:
+    """`client.users.bulk_create_iter(...)`: an async iterable of `BulkOutcome`s, in the order
+    chunks complete (within a chunk, by input index). Use it as `async with ... as outcomes:`
+    for continuous concurrency, or iterate it bare; see the module docstring."""
+
+    def __init__(
+        self,
+        service: Service,
+        users: Iterable[UserInput] | AsyncIterable[UserInput],
+        *,
+        chunk_size: int = MAX_BULK,
+        concurrency: int = 8,
+        on_progress: BulkProgress | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        check_bulk_args(users=users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress)
+        if job_id is not None and (not isinstance(job_id, str) or not job_id or len(job_id) > 64):
+            raise ValueError("job_id must be a non-empty string of at most 64 characters")
+        self._service = service
+        self._reader = _Reader(users, chunk_size)
+        self._concurrency = concurrency
+        self._on_progress = on_progress
+        self.job_id = job_id or secrets.token_hex(8)
+        self._ready: collections.deque[list[BulkOutcome]] = collections.deque()
+        self._current: Iterator[BulkOutcome] = iter(())
+        self._in_flight = 0
+        self._producer_done = False
+        self._input_error: BaseException | None = None
+        self._fatal: BaseException | None = None
+        self._wakeup = anyio.Event()
+        self._slots: anyio.Semaphore | None = None
+        self._task_group: TaskGroup | None = None
+        self._started = False
+        self._closed = False
+        self.done = 0
+        self.failed = 0
+
+    # -- one chunk -----------------------------------------------------------------------------
+
+    def _key(self, chunk: _Chunk, payload: bytes) -> str:
+        digest = hashlib.sha256(payload).hexdigest()[:20]
+        return f"bulk-{self.job_id}-{chunk.number}-{digest}"
+
+    async def _send(self, chunk: _Chunk) -> list[BulkOutcome]:
+        """Send the chunk until every record in it has an outcome."""
+        outcomes = list(chunk.invalid)
+        replays = 0
+        while chunk.pending:
+            bodies = [body for _, body in chunk.pending]
+            payload = json.dumps(bodies, separators=(",", ":"), ensure_ascii=False).encode()
+            headers = {"idempotency-key": self._key(chunk, payload)}
+            try:
+                response = await self._service._call("POST", BULK_PATH, json_body=bodies, headers=headers)
+                users = decode_list(response, User)
+                if len(users) != len(chunk.pending):
+                    raise ResponseDecodeError.from_response(
+                        response, f"sent {len(chunk.pending)} users, the reply holds {len(users)}"
+                    )
+            except ResponseDecodeError as exc:
+                if replays < _DECODE_REPLAYS:
+                    replays += 1  # the same key: the server replays its stored reply, creates nothing
+                    _log.warning("bulk chunk %d: undecodable 2xx reply, replaying its key", chunk.number)
+                    continue
+                outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
+                chunk.pending = []
+            except APIStatusError as exc:
+                bad = _bad_index(exc, len(chunk.pending))
+                if bad is None:
+                    outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
+                    chunk.pending = []
+                else:
+                    index, _ = chunk.pending.pop(bad)
+                    outcomes.append(BulkOutcome(index, error=exc))
+                    _log.debug(
+                        "bulk chunk %d: record %d rejected (%s), re-sending the rest",
+                        chunk.number,
+                        index,
+                        exc.code,
+                    )
+            except APIError as exc:
+                outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
+                chunk.pending = []
+            else:
+                outcomes.extend(
+                    BulkOutcome(index, user=user)
+                    for (index, _), user in zip(chunk.pending, users, strict=True)
+                )
+                chunk.pending = []
+        outcomes.sort(key=lambda outcome: outcome.index)
+        return outcomes
+
+    async def _run_chunk(self, chunk: _Chunk) -> None:
+        # Never raises but for cancellation: the consumer's code may share this task group.
+        outcomes: list[BulkOutcome] = []
+        try:
+            outcomes = await self._send(chunk)
+        except anyio.get_cancelled_exc_class():
+            outcomes = self._abandoned(chunk)
+            raise
+        except Exception as exc:  # a bug or a user middleware's own exception: surface it
+            self._fatal = exc
+        finally:
+            self._ready.append(outcomes)
+            self._in_flight -= 1
+            self._wakeup.set()
+
+    @staticmethod
+    def _abandoned(chunk: _Chunk) -> list[BulkOutcome]:
+        error = APIConnectionError(
+            "the bulk job was cancelled while this chunk was in flight; its outcome is unknown "
+            "(re-running with the same job_id and input is safe)",
+            request_sent=None,
+        )
+        outcomes = list(chunk.invalid)
+        outcomes.extend(BulkOutcome(index, error=error) for index, _ in chunk.pending)
+        chunk.pending = []
+        return outcomes
+
+    # -- the two drivers -----------------------------------------------------------------------
+
+    async def _produce(self, tg: TaskGroup, slots: anyio.Semaphore) -> None:
+        """`async with` form: read a chunk whenever a slot is free, and start it."""
+        try:
+            while True:
+                await slots.acquire()
+                chunk = await self._reader.next_chunk()
+                if chunk is None:
+                    slots.release()
+                    break
+                self._in_flight += 1
+                tg.start_soon(self._run_chunk, chunk, name=f"asyncapi_client bulk chunk {chunk.number}")
+        except Exception as exc:
+            self._input_error = exc
+        finally:
+            self._producer_done = True
+            self._wakeup.set()
+
+    async def _round(self) -> None:
+        """Bare form: up to `concurrency` chunks, all settled before this returns."""
+        async with anyio.create_task_group() as tg:
+            for _ in range(self._concurrency):
+                try:
+                    chunk = await self._reader.next_chunk()
+                except Exception as exc:
+                    self._input_error = exc
+                    break
+                if chunk is None:
+                    break
+                self._in_flight += 1
+                tg.start_soon(self._run_chunk, chunk, name=f"asyncapi_client bulk chunk {chunk.number}")
+        if self._reader.exhausted:
+            self._producer_done = True
+
+    def __aiter__(self) -> BulkJob:
+        if self._started:
+            raise RuntimeError("a bulk job can be iterated once: its input is consumed as it goes")
+        self._started = True
+        return self
+
+    async def __anext__(self) -> BulkOutcome:
+        for outcome in self._current:
+            return outcome
+        while True:
+            if self._fatal is not None:
+                error, self._fatal = self._fatal, None
+                self._close()
+                raise error
+            if self._ready:
+                outcomes = self._ready.popleft()
+                if self._slots is not None:
+                    self._slots.release()
+                self._report(outcomes)
+                if outcomes:
+                    self._current = iter(outcomes)
+                    return next(self._current)
+                continue
+            if self._closed or (self._producer_done and self._in_flight == 0):
+                if self._input_error is not None:
+                    error, self._input_error = self._input_error, None
+                    self._close()
+                    raise error
+                self._close()
+                raise StopAsyncIteration
+            if self._task_group is None:
+                await self._round()
+            else:
+                self._wakeup = anyio.Event()
+                await self._wakeup.wait()
+
+    def _report(self, outcomes: list[BulkOutcome]) -> None:
+        failed = sum(1 for outcome in outcomes if outcome.error is not None)
+        self.done += len(outcomes)
+        self.failed += failed
+        if self._on_progress is not None and outcomes:
+            self._on_progress(self.done, self.failed)
+
+    def _close(self) -> None:
+        self._closed = True
+        self._producer_done = True
+
+    async def collect(self) -> BulkResult:
+        """Run the whole job and gather every outcome (what `bulk_create` does)."""
+        result = BulkResult()
+        async with self:
+            async for outcome in self:
+                result.add(outcome)
+        return result
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> BulkJob:
+        if self._task_group is not None or self._started:
+            raise RuntimeError("enter a bulk job's 'async with' once, before iterating it")
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._task_group = tg
+        self._slots = anyio.Semaphore(self._concurrency)
+        tg.start_soon(self._produce, tg, self._slots, name="asyncapi_client bulk reader")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        tg = self._task_group
+        self._task_group = None
+        self._close()
+        if tg is None:
+            return False
+        tg.cancel_scope.cancel()  # stop reading input and cancel chunks still in flight
+        try:
+            return bool(await tg.__aexit__(exc_type, exc, tb))
+        except BaseException as group:
+            inner = getattr(group, "exceptions", None)
+            if exc is not None and isinstance(inner, tuple) and len(inner) == 1 and inner[0] is exc:
+                return False
+            raise
+
+    async def aclose(self) -> None:
+        """Stop handing out outcomes (the `async with` block's exit cancels work in flight)."""
+        self._close()
+
+    def __repr__(self) -> str:
+        return f"<BulkJob job_id={self.job_id} done={self.done} failed={self.failed}>"

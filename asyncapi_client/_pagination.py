@@ -1,0 +1,366 @@
+"""Streaming pagination: `AsyncPager`, an async iterable over every item of a paginated list.
+
+    async with client.projects.list(limit=100, prefetch=8) as pager:   # recommended form
+        async for project in pager:
+            ...
+
+The pager walks `page=start_page, start_page+1, ...` and stops on the server's
+`meta.totalPages` (read from each page as it is handed over), never on the first short or empty
+page. The first page is fetched alone (it tells the total); after it, `prefetch=N` keeps up to N
+pages fetched or in flight ahead of the consumer, and pages are still handed over strictly in
+order. Memory is bounded by the window (N pages plus the one being read), whatever the total.
+
+Where the fetches run (structured concurrency, no task outlives its scope):
+
+- `async with pager:` owns an anyio task group for the whole block. Prefetches run in it while
+  your loop body runs (a true sliding window). Leaving the block, normally, by `break`, by an
+  exception or by cancellation, cancels whatever is still in flight and waits for it, so no task
+  and no connection is left behind. A failed fetch never cancels your code: its error is stored
+  and raised from the iteration when that page's turn comes.
+- A bare `async for item in client.projects.list(...)` has no block to own a task group, and an
+  async generator that held one across `yield` would be finalised from another task after a
+  `break`. So the bare form fetches in rounds: when the next page is not there yet, it fetches
+  the next `max(prefetch, 1)` pages concurrently inside that one `__anext__` call and returns
+  when all of them have landed. Nothing is ever in flight while your loop body runs, so `break`
+  and cancellation are safe by construction; it is a little slower than the sliding window when
+  your loop body does slow work per item.
+
+Fetch errors are raised when the failing page's turn comes, after every earlier item; the
+iteration then ends (pages already prefetched past it are discarded).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ._models import Page
+
+T = TypeVar("T")
+
+MAX_PAGE_LIMIT = 100
+
+FetchPage = Callable[[int, int], Awaitable[Page[T]]]
+PageProgress = Callable[[int, "int | None"], Any]
+"""`on_progress(done_items, expected_items)`: called after each page is handed over."""
+
+_log = logging.getLogger("asyncapi_client.pagination")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_list_args(
+    *,
+    limit: object,
+    prefetch: object,
+    start_page: object,
+    max_items: object,
+    on_progress: object,
+) -> None:
+    """Validate `list(...)` arguments at call time, with messages that say what to fix."""
+    if not _is_int(limit) or not 1 <= limit <= MAX_PAGE_LIMIT:  # type: ignore[operator]
+        raise ValueError(
+            f"limit must be an integer from 1 to {MAX_PAGE_LIMIT} (items per page), got {limit!r}"
+        )
+    if not _is_int(prefetch) or prefetch < 0:  # type: ignore[operator]
+        raise ValueError(f"prefetch must be an integer >= 0 (pages fetched ahead), got {prefetch!r}")
+    if not _is_int(start_page) or start_page < 1:  # type: ignore[operator]
+        raise ValueError(f"start_page must be an integer >= 1, got {start_page!r}")
+    if max_items is not None and (not _is_int(max_items) or max_items < 0):  # type: ignore[operator]
+        raise ValueError(f"max_items must be None or an integer >= 0, got {max_items!r}")
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(f"on_progress must be a callable (done_items, total_items), got {on_progress!r}")
+
+
+class _Slot(Generic[T]):
+    """One page fetch: its result or error once `done` is set. Done with neither = cancelled."""
+
+    __slots__ = ("number", "done", "page", "error", "scope")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.done = anyio.Event()
+        self.page: Page[T] | None = None
+        self.error: Exception | None = None
+        self.scope = anyio.CancelScope()
+
+    @property
+    def settled(self) -> bool:
+        return self.page is not None or self.error is not None
+
+
+class _PageStream(Generic[T]):
+    """One pass over the pages, in order, with its window of prefetches."""
+
+    def __init__(self, pager: AsyncPager[T]) -> None:
+        self._pager = pager
+        self._next = pager._start_page  # the page number handed over next
+        self._slots: dict[int, _Slot[T]] = {}
+        self._last_page: int | None = None  # meta.totalPages of the last page handed over
+        self._per_page = pager._limit
+        self._items_left = pager._max_items  # None: no cap
+        self._done_items = 0
+        self._expected: int | None = None
+        self._finished = pager._max_items == 0
+
+    # -- the window ----------------------------------------------------------------------
+
+    def _window_end(self) -> int:
+        """The last page number that may be fetched now."""
+        if self._last_page is None:
+            return self._next  # the total is unknown until a page lands: fetch one alone
+        end = min(self._next + max(self._pager._prefetch, 1) - 1, self._last_page)
+        if self._items_left is not None:
+            end = min(end, self._next + math.ceil(self._items_left / self._per_page) - 1)
+        return max(end, self._next)
+
+    def _fill(self, tg: TaskGroup) -> None:
+        for number in range(self._next, self._window_end() + 1):
+            slot = self._slots.get(number)
+            if slot is None or (slot.done.is_set() and not slot.settled):
+                slot = self._slots[number] = _Slot(number)
+                tg.start_soon(self._fetch, slot, name=f"asyncapi_client page {number}")
+
+    async def _fetch(self, slot: _Slot[T]) -> None:
+        # Never raises (except the task group's own cancellation): a failed page must not cancel
+        # the consumer's code, which runs inside the same task group in the `async with` form.
+        try:
+            with slot.scope:
+                slot.page = await self._pager._fetch_page(slot.number, self._pager._limit)
+        except Exception as exc:
+            slot.error = exc
+        finally:
+            slot.done.set()
+
+    async def _wait_next(self, tg: TaskGroup, *, eager: bool) -> _Slot[T] | None:
+        """The slot of page `self._next`, settled; None if the stream was closed meanwhile.
+        Raises only cancellation."""
+        while not self._finished:
+            slot = self._slots.get(self._next)
+            if slot is None or (slot.done.is_set() and not slot.settled):
+                self._fill(tg)  # we are about to wait: start the whole window
+                slot = self._slots[self._next]
+            elif eager and self._pager._prefetch:
+                self._fill(tg)
+            await slot.done.wait()
+            if slot.settled:
+                return slot
+        return None
+
+    # -- handing over ----------------------------------------------------------------------
+
+    async def next_page(self) -> Page[T]:
+        if self._finished:
+            raise StopAsyncIteration
+        tg = self._pager._task_group
+        if tg is not None:
+            slot = await self._wait_next(tg, eager=True)
+        else:
+            # Bare form: a task group that lives inside this one call; leaving it waits for the
+            # round's prefetches (or cancels them if we are cancelled), so nothing stays behind.
+            async with anyio.create_task_group() as round_tg:
+                slot = await self._wait_next(round_tg, eager=False)
+        if slot is None:
+            raise StopAsyncIteration
+        self._slots.pop(slot.number, None)
+        if slot.error is not None:
+            self.close()
+            raise slot.error
+        page = slot.page
+        assert page is not None
+        page = self._hand_over(page)
+        if tg is not None and self._pager._prefetch and not self._finished:
+            self._fill(tg)  # keep `prefetch` pages coming while the consumer reads this one
+        return page
+
+    def _hand_over(self, page: Page[T]) -> Page[T]:
+        pager = self._pager
+        meta = page.meta
+        number = self._next
+        if self._last_page is None:
+            self._per_page = max(meta.items_per_page, 1)
+            expected = max(0, meta.total_items - (pager._start_page - 1) * self._per_page)
+            if pager._max_items is not None:
+                expected = min(expected, pager._max_items)
+            self._expected = expected
+        self._last_page = meta.total_pages
+        pager.total_items = meta.total_items
+        pager.total_pages = meta.total_pages
+        if self._items_left is not None:
+            if len(page.data) >= self._items_left:
+                page = Page(page.data[: self._items_left], meta)
+                self._finished = True
+            self._items_left -= len(page.data)
+        self._done_items += len(page.data)
+        self._next = number + 1
+        if number >= meta.total_pages:
+            self._finished = True
+        if self._finished:
+            self.close()
+        _log.debug("page %d of %d handed over (%d items)", number, meta.total_pages, len(page.data))
+        if pager._on_progress is not None:
+            pager._on_progress(self._done_items, self._expected)
+        return page
+
+    def close(self) -> None:
+        """Stop: cancel every fetch still in flight (synchronous, safe from any task)."""
+        self._finished = True
+        for slot in self._slots.values():
+            slot.scope.cancel()
+        self._slots.clear()
+        self._pager._streams.discard(self)
+
+
+class _PageIterator(Generic[T]):
+    """`pager.pages()`: each `Page` (items and meta), in order."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: _PageStream[T]) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _PageIterator[T]:
+        return self
+
+    async def __anext__(self) -> Page[T]:
+        return await self._stream.next_page()
+
+    async def aclose(self) -> None:
+        self._stream.close()
+
+
+class _ItemIterator(Generic[T]):
+    """`async for item in pager`: the items of every page, in order."""
+
+    __slots__ = ("_stream", "_items")
+
+    def __init__(self, stream: _PageStream[T]) -> None:
+        self._stream = stream
+        self._items: Iterator[T] = iter(())
+
+    def __aiter__(self) -> _ItemIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        for item in self._items:
+            return item
+        while True:
+            page = await self._stream.next_page()  # StopAsyncIteration at the end
+            if page.data:
+                self._items = iter(page.data)
+                return next(self._items)
+
+    async def aclose(self) -> None:
+        self._stream.close()
+
+
+class AsyncPager(Generic[T]):
+    """Every item of a paginated list, streamed; see the module docstring.
+
+    `async for item in pager` yields items; `pager.pages()` yields each `Page` with its `meta`.
+    Each iteration starts afresh at `start_page`. `total_items` and `total_pages` are None until
+    the first page lands, then the server's latest figures. `on_progress(done, expected)` is
+    called after each page is handed over: `done` items so far, `expected` the number this
+    iteration should yield (from `meta.totalItems`, `start_page` and `max_items`).
+    """
+
+    def __init__(
+        self,
+        fetch_page: FetchPage[T],
+        *,
+        limit: int = MAX_PAGE_LIMIT,
+        prefetch: int = 0,
+        start_page: int = 1,
+        max_items: int | None = None,
+        on_progress: PageProgress | None = None,
+    ) -> None:
+        check_list_args(
+            limit=limit,
+            prefetch=prefetch,
+            start_page=start_page,
+            max_items=max_items,
+            on_progress=on_progress,
+        )
+        self._fetch_page = fetch_page
+        self._limit = limit
+        self._prefetch = prefetch
+        self._start_page = start_page
+        self._max_items = max_items
+        self._on_progress = on_progress
+        self._task_group: TaskGroup | None = None
+        self._entered = False
+        self._streams: set[_PageStream[T]] = set()
+        self.total_items: int | None = None
+        self.total_pages: int | None = None
+
+    def _stream(self) -> _PageStream[T]:
+        stream = _PageStream(self)
+        self._streams.add(stream)
+        return stream
+
+    def __aiter__(self) -> _ItemIterator[T]:
+        return _ItemIterator(self._stream())
+
+    def pages(self) -> _PageIterator[T]:
+        """Each page (`Page.data`, `Page.meta`), in order; the last is cut to `max_items`."""
+        return _PageIterator(self._stream())
+
+    async def to_list(self) -> list[T]:
+        """Every item in a list (for small lists: this holds them all in memory)."""
+        return [item async for item in self]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncPager[T]:
+        if self._entered:
+            raise RuntimeError("this pager is already in an 'async with' block; make a new one with list()")
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        self._task_group = tg
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        tg = self._task_group
+        self._task_group = None
+        self._close_streams()
+        if tg is None:
+            return False
+        tg.cancel_scope.cancel()  # nothing prefetched is wanted any more
+        try:
+            return bool(await tg.__aexit__(exc_type, exc, tb))
+        except BaseException as group:
+            # anyio wraps the block's own exception in an ExceptionGroup; our fetch tasks never
+            # raise, so hand the caller their exception as it was.
+            inner = getattr(group, "exceptions", None)
+            if exc is not None and isinstance(inner, tuple) and len(inner) == 1 and inner[0] is exc:
+                return False
+            raise
+
+    async def aclose(self) -> None:
+        """Cancel every fetch in flight for this pager's iterations (they end, yielding nothing
+        more). Leaving `async with` does this too."""
+        self._close_streams()
+
+    def _close_streams(self) -> None:
+        for stream in list(self._streams):
+            stream.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncPager limit={self._limit} prefetch={self._prefetch} start_page={self._start_page} "
+            f"total_items={self.total_items}>"
+        )
