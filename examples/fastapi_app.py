@@ -74,7 +74,8 @@ class UserOut(BaseModel):
 
 def client_from_env() -> AsyncClient:
     """The shared client, configured by `ASYNCAPI_BASE_URL`, `ASYNCAPI_CLIENT_ID` and
-    `ASYNCAPI_CLIENT_SECRET`. Called at startup (not at import), so a missing variable stops the
+    `ASYNCAPI_CLIENT_SECRET` (and `ASYNCAPI_TOKEN_URL`, by default `BASE/oauth/token`), the
+    variables the CLI reads too. Called at startup (not at import), so a missing variable stops the
     server with a message instead of failing the first request."""
     missing = [
         name
@@ -88,7 +89,7 @@ def client_from_env() -> AsyncClient:
     return AsyncClient(
         base_url,
         auth=ClientCredentials(
-            base_url + "/oauth/token",
+            os.environ.get("ASYNCAPI_TOKEN_URL") or base_url + "/oauth/token",
             os.environ["ASYNCAPI_CLIENT_ID"],
             os.environ["ASYNCAPI_CLIENT_SECRET"],
         ),
