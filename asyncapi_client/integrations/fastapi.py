@@ -37,7 +37,7 @@ Why this shape:
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from inspect import isawaitable
+from inspect import isawaitable, signature
 from typing import Annotated, Any, Final, Union
 
 from fastapi import Depends, HTTPException, Security
@@ -101,6 +101,11 @@ def client_lifespan(
             f"factory must be a callable returning an AsyncClient, got {type(factory).__name__}; "
             "pass a function so that each app start gets a fresh client"
         )
+    if client_kwargs:
+        try:  # a misspelt argument fails here, where the app is defined, not at startup
+            signature(AsyncClient).bind(**client_kwargs)
+        except TypeError as exc:
+            raise TypeError(f"client_lifespan: these are not AsyncClient arguments: {exc}") from None
     if not state_key.isidentifier():
         raise ValueError(f"state_key must be a Python identifier, got {state_key!r}")
 

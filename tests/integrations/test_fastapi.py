@@ -170,6 +170,8 @@ async def test_kwargs_async_factory_and_argument_errors() -> None:
         client_lifespan(lambda: new_client(transport), base_url="https://x.test")
     with pytest.raises(TypeError, match="needs a factory"):
         client_lifespan()
+    with pytest.raises(TypeError, match="not AsyncClient arguments"):
+        client_lifespan(base_url="https://x.test", retries=3)
     with pytest.raises(TypeError, match="callable"):
         client_lifespan(new_client(MockTransport(echo_auth)))  # type: ignore[arg-type]
 
