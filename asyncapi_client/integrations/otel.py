@@ -180,6 +180,9 @@ class CallTracingMiddleware:
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         name, attributes = _route(request.method, request.url.partition("?")[0])
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        if not span.get_span_context().is_valid:
+            # No tracer provider configured: nothing to record or propagate.
+            return await call_next(request)
         context_token = otel_context.attach(trace.set_span_in_context(span))
         state = _CallState()
         state_token = _call_state.set(state)
@@ -235,6 +238,8 @@ class AttemptTracingMiddleware:
         if attempt > 1:
             attributes["http.request.resend_count"] = attempt - 1
         span = self._tracer.start_span(name + " attempt", kind=SpanKind.INTERNAL, attributes=attributes)
+        if not span.get_span_context().is_valid:
+            return await call_next(request)
         context_token = otel_context.attach(trace.set_span_in_context(span))
         info, info_token = begin_attempt_info()
         try:
