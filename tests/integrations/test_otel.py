@@ -275,3 +275,32 @@ def test_spans_and_attempt_info_on_trio(
     assert waits == {"/api/v1/users/me": 0.5, "/api/v1/projects/{id}": 2.0}
     parents = {a.parent.span_id for a in attempts if a.parent is not None}
     assert parents == {c.context.span_id for c in calls}
+
+
+async def test_without_a_tracer_provider_the_middleware_steps_aside_but_passes_context_on() -> None:
+    from opentelemetry import context as otel_context
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, NoOpTracerProvider, SpanContext, TraceFlags
+
+    instrumentation = OpenTelemetryInstrumentation(NoOpTracerProvider())
+    client, transport = mock_client(
+        lambda r: Response.json_response(200, USER), **instrumentation.client_kwargs()
+    )
+    async with client:
+        await client.users.me()
+        assert "traceparent" not in transport.requests[-1].headers
+        # An incoming request's context (extracted by a server framework) still flows on.
+        parent = SpanContext(
+            trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+            span_id=0xB7AD6B7169203331,
+            is_remote=True,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        )
+        token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(parent)))
+        try:
+            await client.users.me()
+        finally:
+            otel_context.detach(token)
+    assert transport.requests[-1].headers["traceparent"] == (
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    )
