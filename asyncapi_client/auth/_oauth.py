@@ -29,6 +29,7 @@ import inspect
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
 from typing import Any, Final, Union
 
 import anyio
@@ -67,6 +68,8 @@ _RETRY_AHEAD_AFTER: Final = 5.0
 # 2-second sandbox token, a 60-second token with the default 30 s margin) is not refreshed on
 # (nearly) every call.
 _MAX_MARGIN_FRACTION: Final = 0.1
+# How long on_token may run shielded from the cancellation of the call that leads the refresh.
+_ON_TOKEN_TIMEOUT: Final = 30.0
 
 
 class _Current:
@@ -89,12 +92,13 @@ class _Flight:
 
     Neither set after `done` means the leader was cancelled: a waiter takes over."""
 
-    __slots__ = ("done", "result", "error")
+    __slots__ = ("done", "result", "error", "traceback")
 
     def __init__(self) -> None:
         self.done = anyio.Event()
         self.result: _Current | None = None
         self.error: Exception | None = None
+        self.traceback: TracebackType | None = None
 
 
 def _check_margin(value: float) -> float:
@@ -203,7 +207,9 @@ class TokenAuth:
                 return cur  # refreshing ahead of expiry elsewhere: this token is still valid
             await flight.done.wait()
             if flight.error is not None:
-                raise flight.error
+                # The same exception for every waiter, its traceback reset each time (as asyncio
+                # futures do) so that thousands of waiters do not grow one traceback chain.
+                raise flight.error.with_traceback(flight.traceback)
             if flight.result is not None:
                 return flight.result
             # The leader was cancelled: look again, and lead if nobody has yet.
@@ -213,7 +219,7 @@ class TokenAuth:
         try:
             cur = await self._refresh(transport, rejected)
         except Exception as exc:
-            flight.error = exc
+            flight.error, flight.traceback = exc, exc.__traceback__
             fallback = self._cur
             now = self._clock.monotonic()
             if fallback is not None and now < fallback.expires_at:
@@ -247,8 +253,9 @@ class TokenAuth:
                 return adopted
             token = await self._fetch(transport)
             self.refresh_count += 1
+            # In use at once: if this leader is cancelled from here on, the token is not lost.
+            cur = self._cur = self._current_for(token)
             await self._store_call("set", self._store.set(self._store_key, token))
-        cur = self._cur = self._current_for(token)
         if self._on_token is not None:
             await self._notify(token)
         return cur
@@ -282,13 +289,18 @@ class TokenAuth:
 
     async def _notify(self, token: TokenSet) -> None:
         assert self._on_token is not None
-        try:
-            result = self._on_token(token)
-            if inspect.isawaitable(result):
-                await result
-        except Exception as exc:
-            # The new token is already in use; failing the API call would not un-rotate it.
-            logger.error("on_token callback raised %s; the new token is in use", type(exc).__name__)
+        # Shielded (for a bounded time): a rotated refresh token that the callback was busy
+        # persisting must not be lost because the call that happened to lead was cancelled.
+        with anyio.move_on_after(_ON_TOKEN_TIMEOUT, shield=True) as scope:
+            try:
+                result = self._on_token(token)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                # The new token is already in use; failing the API call would not un-rotate it.
+                logger.error("on_token callback raised %s; the new token is in use", type(exc).__name__)
+        if scope.cancelled_caught:
+            logger.error("on_token callback did not finish within %ss", _ON_TOKEN_TIMEOUT)
 
     async def _store_call(self, what: str, call: Awaitable[Any]) -> Any:
         # A store that is down (Redis restarting) degrades to per-process tokens, not to failed
@@ -511,7 +523,8 @@ class RefreshToken(_EndpointAuth):
     hold.
 
     `RefreshToken(token_url, client_id, refresh_token, client_secret=None, on_token=callback)`.
-    The first call exchanges the refresh token for an access token. When the server rotates the
+    The first call exchanges the refresh token for an access token (unless you pass the
+    `access_token` you already hold, with its `expires_in`). When the server rotates the
     refresh token, the new one is used from then on and `on_token(token_set)` (sync or async)
     receives it, so it can be persisted; `on_token` is called for every token set this object
     obtains. A public client (no secret) sends its `client_id` in the form.
@@ -525,6 +538,8 @@ class RefreshToken(_EndpointAuth):
         client_secret: str | Secret | None = None,
         *,
         on_token: OnToken | None = None,
+        access_token: str | Secret | None = None,
+        expires_in: float | None = None,
         scope: str | Sequence[str] | None = None,
         extra_params: Mapping[str, str] | None = None,
         auth_method: str = "client_secret_basic",
@@ -554,6 +569,24 @@ class RefreshToken(_EndpointAuth):
             allow_insecure_http=allow_insecure_http,
             timeout=timeout,
         )
+        if access_token is not None:
+            # The access token the user already holds (from the login): used until it is due
+            # for refresh, so a fresh login does not spend a refresh (and a rotation) at once.
+            try:
+                lifetime = parse_lifetime(expires_in)
+            except ValueError as exc:
+                raise ValueError(f"RefreshToken: bad expires_in: {exc}") from None
+            now = self._clock.monotonic()
+            initial = TokenSet(
+                access_token=access_token,
+                expires_in=lifetime,
+                expires_at=None if lifetime is None else now + lifetime,
+                refresh_token=self._refresh_token,
+            )
+            _check_token_text(initial.access_token)
+            self._cur = self._current_for(initial)
+        elif expires_in is not None:
+            raise ValueError("RefreshToken: expires_in describes access_token; pass both or neither")
 
     @property
     def refresh_token(self) -> Secret:

@@ -242,6 +242,10 @@ async def test_failure_fans_out_the_same_error_and_the_next_call_tries_afresh() 
     assert len(server.token_requests) == 1
     assert len(errors) == 200
     assert all(e is errors[0] for e in errors)
+    frames, tb = 0, errors[0].__traceback__
+    while tb is not None:
+        frames, tb = frames + 1, tb.tb_next
+    assert frames < 40  # each waiter's raise does not pile onto one traceback
     error = errors[0]
     assert isinstance(error, OAuthError)
     assert (error.error, error.error_description, error.status_code) == (
@@ -664,3 +668,58 @@ def test_bad_configuration_fails_at_construction(kwargs: dict[str, Any], match: 
     params: dict[str, Any] = {"client_secret": CLIENT_SECRET, **kwargs}
     with pytest.raises((ValueError, TypeError), match=match):
         ClientCredentials(TOKEN_URL, CLIENT_ID, **params)
+
+
+async def test_a_leader_cancelled_while_on_token_runs_lets_it_finish() -> None:
+    server, clock = FakeOAuthServer(), FakeClock()
+    transport = server.transport()
+    in_callback, release = anyio.Event(), anyio.Event()
+    persisted: list[str] = []
+
+    async def slow_on_token(token_set: TokenSet) -> None:
+        in_callback.set()
+        await release.wait()  # persisting a rotated refresh token, say
+        persisted.append(token_set.access_token.get())
+
+    auth = make_cc(clock, on_token=slow_on_token)
+    results: list[str] = []
+
+    async def call() -> None:
+        results.append(bearer(await api_call(auth, transport)))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            leader_scope = anyio.CancelScope()
+
+            async def leader() -> None:
+                with leader_scope:
+                    await call()
+
+            tg.start_soon(leader)
+            await in_callback.wait()
+            for _ in range(20):
+                tg.start_soon(call)
+            await anyio.sleep(0.01)
+            # The new token is in use while on_token runs; only a next refresh would wait for it.
+            assert results == ["tok-1"] * 20
+            leader_scope.cancel()
+            await anyio.sleep(0.01)
+            assert not persisted and auth._flight is not None  # the callback is still running
+            release.set()
+    assert persisted == ["tok-1"]  # the cancellation did not cut the callback short
+    assert auth._flight is None
+    assert len(server.token_requests) == 1
+
+
+async def test_refresh_token_with_the_access_token_already_held() -> None:
+    server, clock = FakeOAuthServer(expires_in=300, rotate=True), FakeClock()
+    server.valid.add("from-login")
+    transport = server.transport()
+    auth = RefreshToken(TOKEN_URL, CLIENT_ID, "rt-0", access_token="from-login", expires_in=300, clock=clock)
+    assert bearer(await api_call(auth, transport)) == "from-login"
+    assert not server.token_requests
+    clock.advance(271)  # inside the 30 s margin
+    assert bearer(await api_call(auth, transport)) == "tok-1"
+    assert server.forms[0]["refresh_token"] == "rt-0"
+    with pytest.raises(ValueError, match="pass both or neither"):
+        RefreshToken(TOKEN_URL, CLIENT_ID, "rt-0", expires_in=300)
