@@ -117,7 +117,7 @@ class RedisTokenStore:
             return None
         try:
             return self._decode(raw)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):
             logger.warning("ignoring a malformed token entry in Redis under %s", self._key(key, "token"))
             return None
 

@@ -172,7 +172,7 @@ def parse_token_response(
     status = response.status_code
     try:
         body: Any = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         body = None
     secrets = tuple(secrets)
     if not 200 <= status < 300:

@@ -96,11 +96,20 @@ async def test_the_lock_excludes_and_a_crashed_holder_blocks_only_until_it_expir
     from asyncapi_client import MockTransport
 
     auth = ClientCredentials(TOKEN_URL, CLIENT_ID, CLIENT_SECRET, store=store, store_key="cred", clock=clock)
+    sets_before = await set_calls(redis_client)
     with anyio.fail_after(5):
         response = await api_call(auth, MockTransport(token_endpoint))
     assert response.status_code == 200
     assert len(owners) == 1 and owners[0] not in (None, b"crashed-holder")
     assert await redis_client.get(lock_key) is None  # released after the refresh
+    # While it waited ~300 ms, the backoff (5 ms doubling to 100 ms, jittered) polled a handful
+    # of times, not hundreds: the SETs are those polls, the lock taken, and the token written.
+    assert await set_calls(redis_client) - sets_before <= 20
+
+
+async def set_calls(redis_client: Any) -> int:
+    stats = await redis_client.info("commandstats")
+    return int(stats.get("cmdstat_set", {}).get("calls", 0))
 
 
 async def test_two_stores_two_auth_objects_one_token_request(
