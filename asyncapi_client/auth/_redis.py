@@ -64,7 +64,8 @@ class RedisTokenStore:
 
     Tokens are stored in clear in Redis: protect it as you would the client secret (ACLs, TLS
     with `rediss://` across hosts). Call `aclose()` (or use `async with`) to close a connection
-    pool the store opened from a URL; a client you pass in stays yours to close.
+    pool the store opened from a URL; a client you pass in stays yours to close. A store opened
+    from a URL bounds each Redis operation by `socket_timeout`. asyncio only (redis.asyncio).
     """
 
     def __init__(
@@ -76,12 +77,17 @@ class RedisTokenStore:
         poll_interval: float = 0.005,
         max_poll_interval: float = 0.1,
         refresh_token_ttl: float | None = None,
+        socket_timeout: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
         import redis.asyncio as aioredis
 
         if isinstance(redis, str):
-            self._redis: Any = aioredis.Redis.from_url(redis)
+            # Bounded socket waits: a Redis that hangs must not hang the refresh (a failed store
+            # operation degrades to a per-process token, see TokenAuth).
+            self._redis: Any = aioredis.Redis.from_url(
+                redis, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            )
             self._owns = True
         elif isinstance(redis, aioredis.Redis):
             self._redis = redis
