@@ -452,3 +452,20 @@ async def test_every_index_exactly_once_under_random_mixes(seed: int) -> None:
     assert {u.email for u in result.created.values()} == {u["email"] for u in fake.users}
     for index, user in result.created.items():
         assert user.email == records[index]["email"]
+
+
+def test_runs_on_trio() -> None:
+    fake = FakeBulk(delay=0.001)
+
+    async def main() -> tuple[BulkResult, list[int]]:
+        async with fake.client() as client:
+            result = await client.users.bulk_create(people(230, bad={7}), chunk_size=25, concurrency=4)
+            seen = [
+                o.index async for o in client.users.bulk_create_iter(people(60, start=500), chunk_size=25)
+            ]
+        return result, seen
+
+    result, seen = anyio.run(main, backend="trio")
+    assert_accounted(result, 230)
+    assert set(result.failed) == {7}
+    assert sorted(seen) == list(range(60))

@@ -8,6 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from asyncapi_client import AsyncPager, InternalServerError, Page, Project
 
@@ -375,3 +377,35 @@ async def test_users_list_streams_users() -> None:
     async with client as c, c.users.list(limit=10, prefetch=2) as pager:
         emails = [u.email async for u in pager]
     assert emails == [f"u{i}@x.io" for i in range(1, 31)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    total=st.integers(0, 620),
+    limit=st.integers(1, 100),
+    prefetch=st.integers(0, 9),
+    start_page=st.integers(1, 12),
+    max_items=st.none() | st.integers(0, 700),
+    form=st.sampled_from(FORMS),
+)
+def test_any_shape_yields_exactly_the_expected_slice(
+    total: int, limit: int, prefetch: int, start_page: int, max_items: int | None, form: str
+) -> None:
+    fake = FakeProjects(total)
+
+    async def main() -> list[int]:
+        async with fake.client() as client:
+            pager = client.projects.list(
+                limit=limit, prefetch=prefetch, start_page=start_page, max_items=max_items
+            )
+            return [p.id for p in await collect(pager, form)]
+
+    expected = list(range((start_page - 1) * limit + 1, total + 1))
+    if max_items is not None:
+        expected = expected[:max_items]
+    assert anyio.run(main) == expected
+    last = max(1, math.ceil(total / limit))
+    if max_items != 0:
+        # Never a page past the end (beyond the first page asked for), never a page twice.
+        assert len(fake.pages) == len(set(fake.pages))
+        assert max(fake.pages) <= max(last, start_page)
