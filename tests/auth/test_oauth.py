@@ -723,3 +723,30 @@ async def test_refresh_token_with_the_access_token_already_held() -> None:
     assert server.forms[0]["refresh_token"] == "rt-0"
     with pytest.raises(ValueError, match="pass both or neither"):
         RefreshToken(TOKEN_URL, CLIENT_ID, "rt-0", expires_in=300)
+
+
+async def test_a_retried_attempt_carries_the_token_valid_when_it_is_sent() -> None:
+    from asyncapi_client import RetryPolicy
+
+    server, clock = FakeOAuthServer(expires_in=1), FakeClock()
+    handle = server.handle
+    first = True
+
+    async def flaky(request: Request) -> Response:
+        nonlocal first
+        if request.url != TOKEN_URL and first:
+            first = False
+            server.api_requests.append(request)
+            return Response.json_response(503, {"error": {"code": "UNAVAILABLE", "message": "x"}})
+        return await handle(request)
+
+    auth = make_cc(clock)
+    retry = RetryPolicy(max_attempts=2, backoff_base=2.0, jitter="none")
+    async with AsyncClient(
+        BASE, auth=auth, transport=MockTransport(flaky), clock=clock, retry=retry
+    ) as client:
+        response = await client.request("GET", "/api/v1/users/me")
+    assert response.status_code == 200
+    # The backoff (2 s on the client's clock) outlived the 1 s token: the retry got a new one.
+    assert [r.headers["authorization"] for r in server.api_requests] == ["Bearer tok-1", "Bearer tok-2"]
+    assert len(server.token_requests) == 2
