@@ -163,7 +163,26 @@ async def measure(
     return Result(name, concurrency, done, t1 - t0, cpu1 - cpu0, errors)
 
 
-async def _run_for(call: Callable[[], Awaitable[object]], concurrency: int, seconds: float) -> tuple[int, int]:
+async def measure_interleaved(
+    calls: list[tuple[str, Callable[[], Awaitable[object]]]],
+    *,
+    concurrency: int,
+    seconds: float,
+    rounds: int = 3,
+) -> dict[str, Result]:
+    """Measure each call `rounds` times, interleaved (a, b, c, a, b, c, ...), and keep for each
+    the round with the median requests per second. Interleaving spreads the noise of a shared
+    machine over every client alike instead of landing on whichever ran during a burst."""
+    runs: dict[str, list[Result]] = {name: [] for name, _ in calls}
+    for _ in range(rounds):
+        for name, call in calls:
+            runs[name].append(await measure(name, call, concurrency=concurrency, seconds=seconds / rounds))
+    return {name: sorted(results, key=lambda r: r.rps)[len(results) // 2] for name, results in runs.items()}
+
+
+async def _run_for(
+    call: Callable[[], Awaitable[object]], concurrency: int, seconds: float
+) -> tuple[int, int]:
     deadline = time.perf_counter() + seconds
     counts = [0, 0]
 
@@ -202,11 +221,11 @@ def fmt_ratio(value: float, base: float) -> str:
 
 def print_table(headers: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     print(line)
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     print()
 
 

@@ -1,6 +1,6 @@
 """What the SDK costs over the raw HTTP clients, side by side, in one run.
 
-    python benchmarks/overhead.py            # about 40 s; needs nginx (apt-get install -y nginx)
+    python benchmarks/overhead.py            # about 30 s; needs nginx (apt-get install -y nginx)
     python benchmarks/overhead.py --quick    # shorter runs, noisier figures
 
 1. Against nginx (pinned to CPU 1; this process on CPU 0), concurrency 1 and 32: the SDK's
@@ -30,10 +30,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common as c  # noqa: E402
+import _common as c
 
-import asyncapi_client as sdk  # noqa: E402
-from asyncapi_client._models import structure  # noqa: E402
+import asyncapi_client as sdk
+from asyncapi_client._models import structure
 
 POOL = 100
 
@@ -96,21 +96,18 @@ async def network(base: str, seconds: float) -> list[tuple[str, int, c.Result, c
             return json.loads(await response.read())
 
     try:
-        for concurrency in (1, 32):
-            raw = await c.measure("raw httpx", raw_httpx_call, concurrency=concurrency, seconds=seconds)
-            ours = await c.measure(
-                "SDK over HttpxTransport", lambda: sdk_httpx.projects.get(1), concurrency=concurrency, seconds=seconds
-            )
-            pairs.append(("httpx", concurrency, ours, raw))
-        for concurrency in (1, 32):
-            raw = await c.measure("raw aiohttp", raw_aiohttp_call, concurrency=concurrency, seconds=seconds)
-            ours = await c.measure(
-                "SDK over AiohttpTransport",
-                lambda: sdk_aiohttp.projects.get(1),
-                concurrency=concurrency,
-                seconds=seconds,
-            )
-            pairs.append(("aiohttp", concurrency, ours, raw))
+        for kind, raw_call, sdk_client in (
+            ("httpx", raw_httpx_call, sdk_httpx),
+            ("aiohttp", raw_aiohttp_call, sdk_aiohttp),
+        ):
+            for concurrency in (1, 32):
+                raw_name, sdk_name = f"raw {kind}", f"SDK over {kind.capitalize()}Transport"
+                results = await c.measure_interleaved(
+                    [(raw_name, raw_call), (sdk_name, lambda client=sdk_client: client.projects.get(1))],
+                    concurrency=concurrency,
+                    seconds=seconds,
+                )
+                pairs.append((kind, concurrency, results[sdk_name], results[raw_name]))
     finally:
         await raw_httpx.aclose()
         await sdk_httpx.aclose()
@@ -233,11 +230,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement")
     args = parser.parse_args()
-    seconds = args.seconds or (1.0 if args.quick else 3.0)
+    seconds = args.seconds or (1.5 if args.quick else 4.5)
     n_mock = 5000 if args.quick else 20000
 
     print(f"machine: {c.machine_note()}; {c.pin_client()}; nginx pinned to CPU {c.SERVER_CPU}")
-    print(f"each network figure: {seconds:.1f} s after a 0.3 s warm-up\n")
+    print(
+        f"each network figure: the median of 3 interleaved runs of {seconds / 3:.1f} s "
+        "(each after a 0.3 s warm-up)\n"
+    )
     with c.running_nginx() as base:
         pairs = asyncio.run(network(base, seconds))
 
@@ -294,7 +294,11 @@ def main() -> None:
     rows = [[name, f"{value:,.1f}", f"{value - floor:,.1f}"] for name, value in costs.items()]
     if isinstance(stack, float):
         rows.append(
-            ["today's stack: authlib + aiolimiter + tenacity (same decode)", f"{stack:,.1f}", f"{stack - floor:,.1f}"]
+            [
+                "today's stack: authlib + aiolimiter + tenacity (same decode)",
+                f"{stack:,.1f}",
+                f"{stack - floor:,.1f}",
+            ]
         )
     c.print_table(["what", "us/call", "us/call above the floor"], rows)
     pipeline = costs["SDK projects.get(1), every layer"] - floor
@@ -302,7 +306,9 @@ def main() -> None:
         f"SDK pipeline's own cost: {pipeline:,.1f} us/call -> {'MET' if pipeline < 50 else 'NOT MET'} (target < 50 us)"
     )
     if isinstance(stack, float):
-        print(f"today's stack adds {stack - floor:,.1f} us/call: {(stack - floor) / max(pipeline, 0.1):.1f}x the SDK's")
+        print(
+            f"today's stack adds {stack - floor:,.1f} us/call: {(stack - floor) / max(pipeline, 0.1):.1f}x the SDK's"
+        )
     else:
         print(f"today's stack: {stack}")
 

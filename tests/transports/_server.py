@@ -9,6 +9,8 @@ under test (on asyncio or trio) talks to a real socket. Endpoints:
     /slow/{seconds}  200 after sleeping (the sleep ends when the server stops)
     /drop            promises 1000 bytes, sends 10, closes the connection
     /redirect        302 to /echo
+    /close           200, then the server closes the connection (no `Connection: close` header:
+                     what a keep-alive timeout on the server looks like to the client)
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _big_body(n: int) -> bytes:
 def _route(
     method: str, target: str, headers: dict[str, str], body: bytes
 ) -> tuple[int, list[tuple[str, str]], bytes] | tuple[str, float]:
-    """(status, headers, body) for a plain reply, or ("slow", seconds) / ("drop", 0)."""
+    """(status, headers, body) for a plain reply, or ("slow", seconds) / ("drop" | "close", 0)."""
     path, _, query = target.partition("?")
     if path == "/echo":
         payload = {
@@ -63,6 +65,8 @@ def _route(
         return "slow", float(path.rsplit("/", 1)[1])
     if path == "/drop":
         return "drop", 0.0
+    if path == "/close":
+        return "close", 0.0
     if path == "/redirect":
         return 302, [("Location", "/echo"), ("Content-Type", "text/plain")], b"see /echo"
     return 404, [("Content-Type", "text/plain")], b"no such endpoint"
@@ -145,6 +149,11 @@ class TestServer:
             if routed[0] == "slow":
                 await asyncio.sleep(float(routed[1]))
                 routed = (200, [("Content-Type", "text/plain")], b"slow done")
+            elif routed[0] == "close":
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nclosed")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+                return
             elif routed[0] == "drop":
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
                 await writer.drain()
@@ -184,6 +193,8 @@ async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
     if routed[0] == "slow":
         await anyio.sleep(float(routed[1]))
         routed = (200, [("Content-Type", "text/plain")], b"slow done")
+    elif routed[0] == "close":
+        routed = (200, [], b"closed")
     elif routed[0] == "drop":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
         await send({"type": "http.response.body", "body": b"0123456789", "more_body": True})
