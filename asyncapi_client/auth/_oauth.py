@@ -30,7 +30,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Final, Union
+from typing import Any, Final, Protocol, Union
 
 import anyio
 import attrs
@@ -57,7 +57,16 @@ from ._tokens import (
 logger = logging.getLogger("asyncapi_client.auth")
 
 OnToken = Callable[[TokenSet], Union[Awaitable[None], None]]
-ProvidedToken = Union[str, Secret, TokenSet, Mapping[str, Any]]
+
+
+class HasAccessToken(Protocol):
+    """Any token object with an `access_token` (and, optionally, an `expires_in`)."""
+
+    @property
+    def access_token(self) -> str | Secret: ...
+
+
+ProvidedToken = Union[str, Secret, TokenSet, Mapping[str, Any], HasAccessToken]
 
 DEFAULT_TOKEN_TIMEOUT: Final = 10.0
 # After a refresh ahead of expiry fails, the still-valid token is kept and the next attempt
@@ -623,8 +632,9 @@ class TokenProvider(TokenAuth):
     """Tokens obtained elsewhere: `TokenProvider(get_token)` calls `await get_token()` when it
     needs a token (first use, `refresh_margin` before a known expiry, after a 401), single
     flight. `get_token` returns the access token (a str or `Secret`, used until rejected), a
-    `TokenSet`, or a token-endpoint-like mapping (`{"access_token": ..., "expires_in": ...}`).
-    Sync callables work too.
+    `TokenSet`, a token-endpoint-like mapping (`{"access_token": ..., "expires_in": ...}`, such
+    as authlib's `OAuth2Token`), or any object with `access_token` and optional `expires_in`
+    attributes. Sync callables work too.
     """
 
     def __init__(
@@ -689,8 +699,15 @@ def _coerce_provided(value: object, issued_at: float) -> TokenSet:
                 if k not in ("access_token", "refresh_token", "expires_in", "scope")
             },
         )
+    access = getattr(value, "access_token", None)
+    if isinstance(access, (str, Secret)):
+        # Any object with `access_token` (and optionally `expires_in`) attributes.
+        return _coerce_provided(
+            {"access_token": access, "expires_in": getattr(value, "expires_in", None)}, issued_at
+        )
     raise TypeError(
-        f"the token provider must return a str, Secret, TokenSet or mapping, got {type(value).__name__}"
+        "the token provider must return a str, Secret, TokenSet, mapping or an object with an "
+        f"access_token attribute, got {type(value).__name__}"
     )
 
 

@@ -526,6 +526,21 @@ async def test_token_provider_with_expiry_refreshes_ahead() -> None:
     assert bearer(await api_call(auth, transport)) == "p-2"
 
 
+async def test_token_provider_accepts_an_object_with_expiry() -> None:
+    import attrs as _attrs
+
+    @_attrs.define
+    class UserToken:
+        access_token: str
+        expires_in: float
+
+    server, clock = FakeOAuthServer(), FakeClock()
+    server.valid.add("obj-token")
+    auth = TokenProvider(lambda: UserToken("obj-token", 60), clock=clock)
+    assert bearer(await api_call(auth, server.transport())) == "obj-token"
+    assert auth.token is not None and auth.token.expires_at == clock.now + 60
+
+
 async def test_token_provider_rejects_bad_values() -> None:
     server, clock = FakeOAuthServer(), FakeClock()
     auth = TokenProvider(lambda: 42, clock=clock)  # type: ignore[arg-type,return-value]
