@@ -203,3 +203,28 @@ def test_four_processes_500_concurrent_calls_each_make_one_token_request(redis_s
     assert stats["token_requests"]["client_credentials"] == 1
     assert sum(o["refresh_count"] for o in outcomes) == 1
     assert len({o["token"] for o in outcomes}) == 1
+
+
+async def test_a_rotated_refresh_token_is_shared_between_processes(
+    redis_server_url: str, prefix: str
+) -> None:
+    from asyncapi_client import RefreshToken
+
+    server, clock = FakeOAuthServer(expires_in=100, rotate=True), FakeClock()
+    transport = server.transport()
+    stores = [RedisTokenStore(redis_server_url, key=prefix, clock=clock) for _ in range(2)]
+    # Both "processes" start from the refresh token persisted at login.
+    a, b = (
+        RefreshToken(TOKEN_URL, CLIENT_ID, "rt-0", store=s, store_key="user-7", clock=clock) for s in stores
+    )
+    await api_call(a, transport)  # a spends rt-0 and gets rt-1
+    await api_call(b, transport)  # b picks a's token up: no token request
+    assert len(server.token_requests) == 1
+    clock.advance(101)
+    await api_call(b, transport)  # b refreshes with rt-1 (from Redis), not its stale rt-0
+    clock.advance(1)
+    await api_call(a, transport)  # and a picks that up in turn
+    assert [f["refresh_token"] for f in server.forms] == ["rt-0", "rt-1"]
+    assert a.refresh_token.get() == b.refresh_token.get() == "rt-2"
+    for store in stores:
+        await store.aclose()
