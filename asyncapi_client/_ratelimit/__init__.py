@@ -1,32 +1,37 @@
-"""Client-side rate limiting (placeholder until the rate-limit issue lands)."""
+"""Client-side rate limiting: a token bucket that paces itself by the server's headers.
+
+`RateLimit` configures it; `RateLimitMiddleware` runs it once per attempt inside the retry
+loop; `RedisRateLimitBackend` (extra `redis`) shares one bucket per key between processes.
+Header parsing lives in `_headers` (pure functions).
+"""
 
 from __future__ import annotations
 
-import attrs
+from typing import TYPE_CHECKING, Any
 
-from .._clock import Clock
-from .._pipeline import CallNext
-from .._stats import ClientStats
-from .._types import Request, Response
+from ._config import RateLimit, RateLimitBackend
+from ._headers import RateLimitInfo, parse_rate_limit_headers
+from ._middleware import RateLimitMiddleware, RateLimitStatus, token_partition_key
+
+if TYPE_CHECKING:
+    from ._redis import RedisRateLimitBackend
+
+__all__ = [
+    "RateLimit",
+    "RateLimitBackend",
+    "RateLimitInfo",
+    "RateLimitMiddleware",
+    "RateLimitStatus",
+    "RedisRateLimitBackend",
+    "parse_rate_limit_headers",
+    "token_partition_key",
+]
 
 
-@attrs.frozen
-class RateLimit:
-    rate: float | None = None
-    burst: int | None = None
+def __getattr__(name: str) -> Any:
+    # The Redis backend imports redis only when asked for: `import asyncapi_client` stays light.
+    if name == "RedisRateLimitBackend":
+        from ._redis import RedisRateLimitBackend
 
-
-class RateLimitMiddleware:
-    def __init__(self, config: RateLimit | None, *, clock: Clock, stats: ClientStats) -> None:
-        self.config = config
-        self._clock = clock
-        self._stats = stats
-
-    def status(self) -> dict[str, object]:
-        return {"rate_limited": self._stats.rate_limited}
-
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        response = await call_next(request)
-        if response.status_code == 429:
-            self._stats.rate_limited += 1
-        return response
+        return RedisRateLimitBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

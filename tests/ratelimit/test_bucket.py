@@ -1,0 +1,163 @@
+"""The token bucket in virtual time: refill, burst, FIFO fairness, cancellation, no busy loop."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from asyncapi_client._ratelimit._bucket import TokenBucket, WaitTooLong
+
+from ._virtual import VirtualClock, virtual_time
+
+
+async def test_refill_arithmetic() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=10.0, capacity=5.0, tokens=0.0)
+        await anyio.sleep(0.25)
+        bucket.refill(clock.monotonic())
+        assert bucket.tokens == pytest.approx(2.5)
+        await anyio.sleep(10)
+        bucket.refill(clock.monotonic())
+        assert bucket.tokens == 5.0  # capped at capacity
+
+
+async def test_burst_then_paced() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=10.0, capacity=5.0)
+        start = clock.monotonic()
+        times = []
+        for _ in range(8):
+            await bucket.acquire()
+            times.append(round(clock.monotonic() - start, 9))
+        assert times == [0, 0, 0, 0, 0, 0.1, 0.2, 0.3]
+
+
+async def _grant_times(clock: VirtualClock, bucket: TokenBucket, n: int) -> list[tuple[int, float]]:
+    granted: list[tuple[int, float]] = []
+    start = clock.monotonic()
+
+    async def waiter(i: int) -> None:
+        await bucket.acquire()
+        granted.append((i, round(clock.monotonic() - start, 9)))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            tg.start_soon(waiter, i)
+            await anyio.sleep(0.001)  # arrive in order 0, 1, 2, ...
+    return granted
+
+
+async def test_fifo_fairness_and_exact_spacing() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=4.0, capacity=1.0, tokens=0.0)
+        granted = await _grant_times(clock, bucket, 6)
+        assert [i for i, _ in granted] == list(range(6))
+        assert [t for _, t in granted] == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
+
+
+async def test_no_busy_loop_one_sleep_per_grant() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=100.0, capacity=1.0, tokens=0.0)
+        await _grant_times(clock, bucket, 20)
+        # Each waiter sleeps once, as the head, exactly until its token is due.
+        assert len(clock.sleeps) == 20
+        assert all(s == pytest.approx(0.01, abs=1e-3) or s < 0.01 for s in clock.sleeps)
+
+
+async def test_cancelled_waiter_gives_back_its_place() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=1.0, capacity=1.0, tokens=0.0)
+        start = clock.monotonic()
+        granted: dict[str, float] = {}
+
+        async def waiter(name: str) -> None:
+            await bucket.acquire()
+            granted[name] = clock.monotonic() - start
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, "a")
+            await anyio.sleep(0.01)
+            b_scope = anyio.CancelScope()
+            tg.start_soon(_run_in, b_scope, waiter, "b")
+            await anyio.sleep(0.01)
+            tg.start_soon(waiter, "c")
+            await anyio.sleep(0.01)
+            b_scope.cancel()  # b leaves the line while a is the sleeping head
+        assert "b" not in granted
+        # c takes b's place: granted one token after a, no token lost.
+        assert granted["a"] == pytest.approx(1.0)
+        assert granted["c"] == pytest.approx(2.0)
+        assert bucket.waiting == 0
+
+
+async def _run_in(scope: anyio.CancelScope, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    with scope:
+        await fn(*args)
+
+
+async def test_cancelled_head_hands_over() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=2.0, capacity=1.0, tokens=0.0)
+        start = clock.monotonic()
+        done: list[float] = []
+
+        async def second() -> None:
+            await bucket.acquire()
+            done.append(clock.monotonic() - start)
+
+        async with anyio.create_task_group() as tg:
+            with anyio.move_on_after(0.2):
+                tg.start_soon(second)
+                await bucket.acquire()  # this task is the head... and gets cancelled at 0.2
+                pytest.fail("should have been cancelled")  # pragma: no cover
+        # The token due at 0.5 went to the next in line, not lost with the cancelled head.
+        assert done == [pytest.approx(0.5)]
+        assert bucket.tokens == pytest.approx(0.0, abs=1e-9)
+
+
+async def test_wait_past_deadline_raises_at_once() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=1.0, capacity=1.0, tokens=0.0)
+        now = clock.monotonic()
+        with pytest.raises(WaitTooLong) as info:
+            await bucket.acquire(deadline=now + 0.5)
+        assert info.value.deadline_hit and info.value.wait == pytest.approx(1.0)
+        assert clock.monotonic() == now  # did not sleep
+        assert bucket.waiting == 0
+        with pytest.raises(WaitTooLong):
+            await bucket.acquire(max_wait=0.9)
+        assert await bucket.acquire(max_wait=1.0) == pytest.approx(1.0)
+
+
+async def test_pause_blocks_every_grant() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=100.0, capacity=10.0)
+        start = clock.monotonic()
+        bucket.pause_until(start + 3.0)
+        assert not bucket.try_take(start)
+        waited = await bucket.acquire()
+        assert waited == pytest.approx(3.0)
+
+
+async def test_rate_rise_wakes_the_sleeping_head() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=0.1, capacity=1.0, tokens=0.0)
+        start = clock.monotonic()
+        got: list[float] = []
+
+        async def take() -> None:
+            await bucket.acquire()
+            got.append(clock.monotonic() - start)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(take)
+            await anyio.sleep(1.0)  # 0.1 token so far
+            bucket.set_rate(10.0, clock.monotonic())  # the other 0.9 takes 0.09 s now
+        assert got == [pytest.approx(1.09)]
+
+
+async def test_debt_is_paid_before_the_next_grant() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=10.0, capacity=5.0)
+        bucket.cap_tokens(-2.0, clock.monotonic())
+        assert await bucket.acquire() == pytest.approx(0.3)

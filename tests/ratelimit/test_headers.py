@@ -1,0 +1,186 @@
+"""Rate-limit header parsing: pure functions, every dialect, and garbage that must never raise."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asyncapi_client._ratelimit._headers import (
+    RateLimitInfo,
+    parse_ietf_ratelimit,
+    parse_int,
+    parse_number,
+    parse_rate_limit_headers,
+    reset_seconds,
+)
+
+NOW = 1_700_000_000.0
+
+
+def test_contract_headers_epoch_reset() -> None:
+    info = parse_rate_limit_headers(
+        {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "1700000005"}, NOW
+    )
+    assert info == RateLimitInfo(limit=10, remaining=3, reset_after=5.0, model="bucket")
+
+
+def test_contract_headers_delta_reset_detected() -> None:
+    info = parse_rate_limit_headers(
+        {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "7"}, NOW
+    )
+    assert info is not None and info.reset_after == 7.0
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "expected"),
+    [
+        ("1700000030", "auto", 30.0),
+        ("30", "auto", 30.0),
+        ("1700000030000", "auto", 30.0),  # epoch milliseconds
+        ("1699999990", "auto", 0.0),  # in the past: now
+        ("30", "epoch", 0.0),  # forced epoch: 1970 is long past
+        ("1700000030", "delta", 1_700_000_030.0),  # forced delta: taken as given
+        ("2.5", "auto", 2.5),
+        ("-3", "auto", None),
+        ("soon", "auto", None),
+        ("", "auto", None),
+        ("1e3", "auto", None),
+        ("nan", "auto", None),
+        ("inf", "auto", None),
+        ("٣", "auto", None),  # a non-ASCII digit
+    ],
+)
+def test_reset_forms(value: str, fmt: str, expected: float | None) -> None:
+    assert reset_seconds(value, NOW, fmt) == expected  # type: ignore[arg-type]
+
+
+def test_reset_format_is_applied() -> None:
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000004"}
+    info = parse_rate_limit_headers(headers, NOW, "delta")
+    assert info is not None and info.reset_after == 1_700_000_004.0
+    info = parse_rate_limit_headers(headers, NOW, "epoch")
+    assert info is not None and info.reset_after == 4.0
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    info = parse_rate_limit_headers({"retry-after": "3"}, NOW)
+    assert info == RateLimitInfo(retry_after=3.0)
+    date = email.utils.formatdate(NOW + 12, usegmt=True)
+    info = parse_rate_limit_headers({"retry-after": date, "x-ratelimit-remaining": "0"}, NOW)
+    assert info is not None and info.retry_after == pytest.approx(12.0) and info.remaining == 0
+
+
+def test_ietf_structured_fields_draft_08() -> None:
+    info = parse_rate_limit_headers(
+        {"ratelimit-policy": '"default";q=100;w=60', "ratelimit": '"default";r=50;t=30'}, NOW
+    )
+    assert info == RateLimitInfo(
+        limit=100, remaining=50, reset_after=30.0, quota=100, window=60.0, model="window"
+    )
+
+
+def test_ietf_most_restrictive_member_and_its_policy() -> None:
+    info = parse_rate_limit_headers(
+        {
+            "ratelimit-policy": '"burst";q=100;w=1, "daily";q=1000;w=86400',
+            "ratelimit": '"burst";r=80;t=1, "daily";r=5;t=3600',
+        },
+        NOW,
+    )
+    assert info is not None
+    assert (info.remaining, info.reset_after, info.quota, info.window) == (5, 3600.0, 1000, 86400.0)
+
+
+def test_ietf_dictionary_form_and_old_policy() -> None:
+    info = parse_rate_limit_headers(
+        {"ratelimit": "limit=100, remaining=50, reset=30", "ratelimit-policy": "100;w=60"}, NOW
+    )
+    assert info is not None
+    assert (info.limit, info.remaining, info.reset_after, info.quota, info.window) == (
+        100,
+        50,
+        30.0,
+        100,
+        60.0,
+    )
+
+
+def test_ietf_separate_fields_reset_is_delta() -> None:
+    info = parse_rate_limit_headers(
+        {"ratelimit-limit": "100", "ratelimit-remaining": "0", "ratelimit-reset": "1700000000"}, NOW
+    )
+    assert info is not None and info.remaining == 0 and info.reset_after == 1_700_000_000.0
+    assert info.model == "window"
+
+
+def test_policy_only_gives_quota() -> None:
+    limit, remaining, reset, quota, window = parse_ietf_ratelimit(None, '"p";q=10;w=2')
+    assert (limit, remaining, reset, quota, window) == (10, None, None, 10, 2.0)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-ratelimit-limit": "ten", "x-ratelimit-remaining": "-1", "x-ratelimit-reset": "tomorrow"},
+        {"x-ratelimit-remaining": "9" * 40},
+        {"ratelimit": '"unterminated;r=5'},
+        {"ratelimit": ";;;,,,==="},
+        {"ratelimit-policy": "q=;w=", "ratelimit": '"x";r=;t=-5'},
+        {"retry-after": "Wed, 99 Foo 2024 99:99:99 GMT"},
+        {"retry-after": "-5"},
+        {"ratelimit": "x" * 10_000},
+    ],
+)
+def test_garbage_is_ignored(headers: dict[str, str]) -> None:
+    info = parse_rate_limit_headers(headers, NOW)
+    assert info is None or (info.remaining is None and info.retry_after is None and info.reset_after is None)
+
+
+def test_no_headers_no_info() -> None:
+    assert parse_rate_limit_headers({"content-type": "application/json"}, NOW) is None
+
+
+def test_numbers() -> None:
+    assert parse_int(" 42 ") == 42
+    assert parse_int("4.2") is None
+    assert parse_int("") is None
+    assert parse_number("0.25") == 0.25
+    assert parse_number(".") is None
+    assert parse_number("1.2.3") is None
+
+
+_HEADER_NAMES = [
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "ratelimit",
+    "ratelimit-policy",
+    "ratelimit-limit",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "retry-after",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(_HEADER_NAMES),
+        st.one_of(
+            st.text(max_size=40),
+            st.from_regex(r'("[a-z]*";)?[qrtw]=-?[0-9.]{0,6}(;[qrtw]=[0-9]{0,4})*', fullmatch=True),
+            st.integers(-(10**20), 10**20).map(str),
+        ),
+    ),
+    st.floats(0, 4e9),
+)
+def test_fuzz_never_raises(headers: dict[str, str], now: float) -> None:
+    info = parse_rate_limit_headers(headers, now)
+    if info is not None:
+        for value in (info.limit, info.remaining, info.quota):
+            assert value is None or value >= 0
+        for number in (info.reset_after, info.retry_after, info.window):
+            assert number is None or number >= 0
