@@ -406,7 +406,8 @@ class _EndpointAuth(TokenAuth):
         allow_insecure_http: bool,
         timeout: float | None,
     ) -> None:
-        self._token_url = check_url(token_url, what="token_url", allow_insecure_http=allow_insecure_http)
+        check_url(token_url, what="token_url", allow_insecure_http=allow_insecure_http)
+        self._token_url = token_url  # as given: a trailing slash (`/o/token/`) is significant
         if not isinstance(client_id, str) or not client_id:
             raise ValueError("client_id must be a non-empty string")
         self._client_id = client_id

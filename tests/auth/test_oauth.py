@@ -658,6 +658,18 @@ async def test_secrets_never_show_in_repr_str_exceptions_or_logs(caplog: Any) ->
     assert "Secret('***')" in repr(cc)
 
 
+async def test_the_token_url_is_used_as_given() -> None:
+    seen: list[str] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(request.url)
+        return Response.json_response(200, {"access_token": "t", "token_type": "bearer"})
+
+    auth = ClientCredentials("https://auth.example.com/o/token/", CLIENT_ID, CLIENT_SECRET)
+    await api_call(auth, MockTransport(handler))
+    assert seen[0] == "https://auth.example.com/o/token/"
+
+
 def test_plain_http_token_url_is_refused_unless_loopback_or_allowed() -> None:
     with pytest.raises(ValueError, match="plain http"):
         ClientCredentials("http://auth.example.com/token", CLIENT_ID, CLIENT_SECRET)
