@@ -390,15 +390,15 @@ class BulkJob:
             self._producer_done = True
 
     def __aiter__(self) -> BulkJob:
-        if self._started:
-            raise RuntimeError("a bulk job can be iterated once: its input is consumed as it goes")
+        # An iterator, like a generator: iterating it again continues (or finds it exhausted);
+        # its input is consumed as it goes.
         self._started = True
         return self
 
     async def __anext__(self) -> BulkOutcome:
         for outcome in self._current:
             return outcome
-        while True:
+        while not self._closed:
             if self._fatal is not None:
                 error, self._fatal = self._fatal, None
                 self._close()
@@ -412,7 +412,7 @@ class BulkJob:
                     self._current = iter(outcomes)
                     return next(self._current)
                 continue
-            if self._closed or (self._producer_done and self._in_flight == 0):
+            if self._producer_done and self._in_flight == 0:
                 if self._input_error is not None:
                     error, self._input_error = self._input_error, None
                     self._close()
@@ -424,6 +424,7 @@ class BulkJob:
             else:
                 self._wakeup = anyio.Event()
                 await self._wakeup.wait()
+        raise StopAsyncIteration
 
     def _report(self, outcomes: list[BulkOutcome]) -> None:
         failed = sum(1 for outcome in outcomes if outcome.error is not None)

@@ -416,8 +416,9 @@ async def test_a_job_is_iterated_once() -> None:
     async with fake.client() as client:
         job = client.users.bulk_create_iter(people(3))
         assert len([o async for o in job]) == 3
+        assert [o async for o in job] == []  # like a generator: exhausted
         with pytest.raises(RuntimeError):
-            aiter(job)
+            await job.__aenter__()  # too late to own a task group
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -469,3 +470,15 @@ def test_runs_on_trio() -> None:
     assert_accounted(result, 230)
     assert set(result.failed) == {7}
     assert sorted(seen) == list(range(60))
+
+
+async def test_aclose_stops_handing_out_outcomes() -> None:
+    fake = FakeBulk()
+    async with fake.client() as client:
+        job = client.users.bulk_create_iter(people(100), chunk_size=10, concurrency=2)
+        it = aiter(job)
+        first = await anext(it)
+        await job.aclose()
+        rest = [o.index async for o in it]
+    # What was already handed over in the current chunk comes out; nothing after it.
+    assert first.index == 0 and rest == list(range(1, 10))
