@@ -39,6 +39,7 @@ from asyncapi_client import (
     AuthenticationError,
     ClientCredentials,
     LoggingMiddleware,
+    RateLimit,
     RateLimitError,
 )
 from asyncapi_client.integrations.fastapi import (
@@ -93,6 +94,9 @@ def client_from_env() -> AsyncClient:
             os.environ["ASYNCAPI_CLIENT_ID"],
             os.environ["ASYNCAPI_CLIENT_SECRET"],
         ),
+        # The API limits each access token separately: one limiter partition per token, so one
+        # busy caller does not slow the others (or the app's own calls) down.
+        rate_limit=RateLimit(partition="token"),
         middleware=[LoggingMiddleware()],
     )
 

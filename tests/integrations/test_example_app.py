@@ -158,3 +158,25 @@ async def test_an_unreachable_api_becomes_a_504(example: ModuleType) -> None:
         answer = await browser.get("/projects")
     assert answer.status_code == 504
     assert answer.json()["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+
+
+async def test_each_callers_token_has_its_own_rate_limit(
+    example: ModuleType, env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API limits per access token; the example app's limiter partitions by token, so a caller
+    who spent their budget does not hold up another caller (a shared partition would wait ~1 s)."""
+    async with Sandbox(rate=1, burst=3) as sb:
+        alice, bob = await user_token(sb), await user_token(sb)
+        monkeypatch.setenv("ASYNCAPI_BASE_URL", sb.base_url)
+        async with serve(example.create_app()) as browser:
+            for _ in range(3):
+                assert (
+                    await browser.get("/me", headers={"Authorization": f"Bearer {alice}"})
+                ).status_code == 200
+            before = (await browser.get("/stats")).json()
+            assert (await browser.get("/me", headers={"Authorization": f"Bearer {bob}"})).status_code == 200
+            after = (await browser.get("/stats")).json()
+        server = await sb.stats()
+    assert server["rate_limited"] == 0
+    assert after["requests"] == before["requests"] + 1
+    assert after["limiter_wait_seconds"] - before["limiter_wait_seconds"] < 0.2, (before, after)
