@@ -169,8 +169,13 @@ class RateLimitMiddleware:
         self._stats = stats
         self._enabled = config is not None
         cfg = config or RateLimit(adaptive=False)
-        self._rate = cfg.rate
-        self._burst = cfg.burst
+        # With a shared backend, the configured rate and burst are the shared bucket's; the
+        # local bucket then only follows the server's headers (and 429s).
+        shared = cfg.backend is not None
+        self._shared_rate = cfg.rate or 1.0
+        self._shared_burst = cfg.burst or 1
+        self._rate = None if shared else cfg.rate
+        self._burst = None if shared else cfg.burst
         self._max_wait = cfg.max_wait
         self._adaptive = cfg.adaptive and self._enabled
         self._learn = cfg.respect_headers
@@ -254,9 +259,9 @@ class RateLimitMiddleware:
         pause = self._observe(part, response, seq, sent_at)
         if part.probing:
             self._probe_finished(part)
-        if pause is not None and self._backend is not None and self._rate is not None:
+        if pause is not None and self._backend is not None:
             # Retry-After: every process sharing the bucket pauses, not only this one.
-            await self._backend.pause(part.key, pause, rate=self._rate, burst=self._burst or 1)
+            await self._backend.pause(part.key, pause, rate=self._shared_rate, burst=self._shared_burst)
         return response
 
     async def _wait(self, part: _Partition, request: Request) -> None:
@@ -284,10 +289,10 @@ class RateLimitMiddleware:
 
     async def _wait_shared(self, part: _Partition, request: Request) -> None:
         backend = self._backend
-        assert backend is not None and self._rate is not None
+        assert backend is not None
         clock = self._clock
-        rate = self._rate
-        burst = self._burst or 1
+        rate = self._shared_rate
+        burst = self._shared_burst
         max_wait = self._max_wait
         deadline = request.extensions.get("deadline")
         if deadline is not None:
