@@ -175,8 +175,10 @@ def parse_token_response(
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         body = None
     secrets = tuple(secrets)
-    if not 200 <= status < 300:
-        if isinstance(body, Mapping) and isinstance(body.get("error"), str) and body["error"]:
+    # Some servers answer 200 with an RFC 6749 error body: an error all the same.
+    is_error_body = isinstance(body, Mapping) and isinstance(body.get("error"), str) and bool(body["error"])
+    if not 200 <= status < 300 or (is_error_body and "access_token" not in body):
+        if is_error_body:
             error = redact(body["error"][:100])
             description = body.get("error_description")
             description = description[:500] if isinstance(description, str) else None

@@ -576,6 +576,7 @@ def reply_with(status: int, content: bytes, content_type: str = "application/jso
         (200, b'{"access_token": "a", "refresh_token": 5}', "invalid_token_response"),
         (200, b'{"access_token": "a", "token_type": "mac"}', "unsupported_token_type"),
         (400, b'{"error": "invalid_scope"}', "invalid_scope"),
+        (200, b'{"error": "invalid_client"}', "invalid_client"),  # a 200 with an error body
         (400, b'{"error": 7}', "unexpected_response"),
         (502, b"<html>Bad gateway</html>", "unexpected_response"),
         (500, b"", "unexpected_response"),
