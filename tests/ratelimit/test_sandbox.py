@@ -1,0 +1,83 @@
+"""The limiter against the real sandbox over HTTP (50 requests/s, burst 10). Small counts: the
+long runs are in benchmarks/ratelimit.py."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import anyio
+import httpx
+import pytest
+
+from asyncapi_client import AsyncClient, BearerToken, RateLimit, RetryPolicy
+from asyncapi_client.sandbox import Sandbox
+
+
+async def fetch_token(sb: Sandbox) -> str:
+    async with httpx.AsyncClient() as http:
+        reply = await http.post(
+            sb.token_url,
+            data={"grant_type": "client_credentials"},
+            auth=(sb.client_id, sb.client_secret),
+        )
+        reply.raise_for_status()
+        token: str = reply.json()["access_token"]
+        return token
+
+
+async def hammer(client: AsyncClient, n: int, concurrency: int) -> dict[int, int]:
+    statuses: dict[int, int] = {}
+    jobs = iter(range(n))
+
+    async def worker() -> None:
+        for _ in jobs:
+            response = await client.send(client.build_request("GET", "/api/v1/users/me"))
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    return statuses
+
+
+@pytest.mark.parametrize("config", [RateLimit(rate=50, burst=10), RateLimit()], ids=["configured", "learned"])
+async def test_paces_to_the_sandbox_without_429s(config: RateLimit) -> None:
+    async with Sandbox(rate=50, burst=10) as sb:
+        token = await fetch_token(sb)
+        async with AsyncClient(
+            sb.base_url,
+            auth=BearerToken(token),
+            rate_limit=config,
+            retry=RetryPolicy(max_attempts=1),
+            allow_insecure_http=True,
+        ) as client:
+            n = 110
+            start = time.monotonic()
+            statuses = await hammer(client, n, concurrency=16)
+            elapsed = time.monotonic() - start
+            stats = await sb.stats()
+            status = client.rate_limit_status()
+        assert statuses == {200: n}
+        assert stats["rate_limited"] <= 1
+        # 10 from the burst, then 50/s: ~2 s. Paced, not slower than 70% of the server's rate.
+        assert (n - 10) / 50 * 0.9 <= elapsed <= (n - 10) / 50 / 0.7 + 0.5
+        assert status.limit == 10
+        assert status.remaining is not None and 0 <= status.remaining <= 10
+        assert status.reset is not None and math.isclose(status.reset, time.time(), abs_tol=3)
+
+
+async def test_without_the_limiter_the_sandbox_answers_429() -> None:
+    """The control: the same load with no limiter spends most of itself on 429s."""
+    async with Sandbox(rate=50, burst=10) as sb:
+        token = await fetch_token(sb)
+        async with AsyncClient(
+            sb.base_url,
+            auth=BearerToken(token),
+            retry=RetryPolicy(max_attempts=1),
+            allow_insecure_http=True,
+        ) as client:
+            statuses = await hammer(client, 60, concurrency=16)
+            assert statuses.get(429, 0) >= 20
+            assert client.stats().rate_limited == statuses[429]
+            assert client.rate_limit_status().limit == 10
