@@ -228,3 +228,38 @@ async def test_a_rotated_refresh_token_is_shared_between_processes(
     assert a.refresh_token.get() == b.refresh_token.get() == "rt-2"
     for store in stores:
         await store.aclose()
+
+
+async def test_a_cancelled_leader_releases_the_redis_lock(redis_client: Any, prefix: str) -> None:
+    server, clock = FakeOAuthServer(), FakeClock()
+    server.gate = anyio.Event()
+    transport = server.transport()
+    store = make_store(redis_client, prefix, clock, lock_ttl=30.0)
+    auth = ClientCredentials(TOKEN_URL, CLIENT_ID, CLIENT_SECRET, store=store, store_key="cred", clock=clock)
+    results: list[int] = []
+
+    async def call() -> None:
+        results.append((await api_call(auth, transport)).status_code)
+
+    # Far less than the lock's 30 s expiry: the takeover finds the lock released, not expired.
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            leader_scope = anyio.CancelScope()
+
+            async def leader() -> None:
+                with leader_scope:
+                    await call()
+
+            tg.start_soon(leader)
+            await server.entered.wait()
+            assert await redis_client.get(f"{prefix}:cred:lock") is not None
+            for _ in range(10):
+                tg.start_soon(call)
+            await anyio.sleep(0.01)
+            server.entered = anyio.Event()
+            leader_scope.cancel()
+            await server.entered.wait()  # a waiter took the lock and asked for a token
+            server.gate.set()
+    assert results == [200] * 10
+    assert len(server.token_requests) == 2
+    assert await redis_client.get(f"{prefix}:cred:lock") is None
