@@ -175,13 +175,13 @@ async def run_all(base: str, seconds: float) -> dict[tuple[str, int], c.Result]:
     results: dict[tuple[str, int], c.Result] = {}
     try:
         for concurrency in CONCURRENCY:
-            for label, _raw, call in configs:
-                # Fewer seconds at 1 (slow clients) would cost precision for nothing: keep equal.
-                results[(label, concurrency)] = await c.measure(
-                    label, call, concurrency=concurrency, seconds=seconds, warmup=0.3
-                )
+            measured = await c.measure_interleaved(
+                [(label, call) for label, _raw, call in configs], concurrency=concurrency, seconds=seconds
+            )
+            for label, result in measured.items():
+                results[(label, concurrency)] = result
                 print(
-                    f"  c={concurrency:<3} {label:36s} {results[(label, concurrency)].rps:9,.0f} req/s",
+                    f"  c={concurrency:<3} {label:36s} {result.rps:9,.0f} req/s {result.cpu_us:7,.0f} us",
                     flush=True,
                 )
     finally:
@@ -334,10 +334,12 @@ def main() -> None:
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "transports.png")
     args = parser.parse_args()
-    seconds = args.seconds or (0.6 if args.quick else 1.5)
+    seconds = args.seconds or (0.9 if args.quick else 2.1)
 
     print(f"machine: {c.machine_note()}; {c.pin_client()}; nginx pinned to CPU {c.SERVER_CPU}")
-    print(f"each figure: {seconds:.1f} s after a 0.3 s warm-up\n")
+    print(
+        f"each figure: the median of 3 interleaved runs of {seconds / 3:.1f} s (each after a 0.3 s warm-up)\n"
+    )
     with c.running_nginx() as base:
         results = asyncio.run(run_all(base, seconds))
         open_conns, pool = asyncio.run(views_share_one_pool(base))

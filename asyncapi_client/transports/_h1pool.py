@@ -22,6 +22,7 @@ HTTP/2 (one connection, many streams) stays on httpcore's own pool.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import select
 import time
@@ -30,13 +31,18 @@ from typing import Any
 
 import anyio
 
+from ._asyncio_net import AsyncioBackend, AsyncioStream
+
 _CHECK_IDLE_AFTER = 0.5
+_HAS_UNCANCEL = hasattr(asyncio.Task, "uncancel")  # Python 3.11+: the asyncio backend's deadlines
 _SWEEP_EVERY = 5.0
 
 
 class Http1Pool:
     def __init__(self, core: Any, *, ssl_context: Any, max_connections: int, keepalive_expiry: float) -> None:
         self._connection_cls = core.AsyncHTTPConnection
+        # Our lean asyncio socket layer (see _asyncio_net.py); None: httpcore's automatic one.
+        self._asyncio_backend = AsyncioBackend(core) if _HAS_UNCANCEL else None
         self._ssl_context = ssl_context
         self._keepalive_expiry = keepalive_expiry
         self._max = max_connections
@@ -127,6 +133,9 @@ class Http1Pool:
                 stale.append(victim)
         if stale:
             await _close(stale)
+        backend = self._asyncio_backend
+        if backend is not None and asyncio._get_running_loop() is None:
+            backend = None  # trio (or another loop): httpcore picks its own
         return self._connection_cls(
             origin=origin,
             ssl_context=self._ssl_context,
@@ -134,6 +143,7 @@ class Http1Pool:
             http1=True,
             http2=False,
             retries=0,
+            network_backend=backend,
         )
 
     def _evict(self) -> Any:
@@ -186,15 +196,20 @@ _UNKNOWN = object()
 
 
 def _server_closed(conn: Any) -> bool:
-    """Has the server closed this idle connection? A poll of its socket (about 1 microsecond);
-    `has_expired()` asks the same question through anyio's attribute machinery (about 10)."""
+    """Has the server closed this idle connection? Our asyncio stream knows without a system
+    call; otherwise a poll of the socket (about 1 microsecond), where `has_expired()` asks the
+    same question through anyio's attribute machinery (about 10)."""
     sock = conn.__dict__.get("_asyncapi_socket", _UNKNOWN)
     if sock is _UNKNOWN:
         try:
-            sock = conn._connection._network_stream.get_extra_info("socket")
+            stream = conn._connection._network_stream
         except AttributeError:  # not httpcore's HTTP/1.1 layout: ask the slow way
-            sock = None
+            stream = sock = None
+        else:
+            sock = stream if isinstance(stream, AsyncioStream) else stream.get_extra_info("socket")
         conn._asyncapi_socket = sock
+    if isinstance(sock, AsyncioStream):
+        return sock.server_closed()
     if sock is None:
         return bool(conn.has_expired())
     fd = sock.fileno()

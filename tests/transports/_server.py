@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
@@ -77,7 +78,8 @@ class TestServer:
 
     __test__ = False
 
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.ssl_context = ssl_context
         self.port = 0
         self.connections = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,7 +89,8 @@ class TestServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def __enter__(self) -> TestServer:
         self._thread.start()
@@ -115,13 +118,13 @@ class TestServer:
             self.connections += 1
             try:
                 await self._serve(reader, writer)
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError, ssl.SSLError):
                 pass
             finally:
                 tasks.discard(task)
                 writer.close()
 
-        server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+        server = await asyncio.start_server(on_connect, "127.0.0.1", 0, ssl=self.ssl_context)
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
         async with server:
