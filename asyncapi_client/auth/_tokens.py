@@ -20,6 +20,7 @@ from .._errors import OAuthError
 from .._redact import redact
 from .._secret import Secret, as_secret
 from .._types import Request, Response
+from .._version import __version__
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "none")
@@ -100,6 +101,7 @@ def build_token_request(
     headers = {
         "content-type": "application/x-www-form-urlencoded",
         "accept": "application/json",
+        "user-agent": f"asyncapi-client/{__version__}",
     }
     secret = client_secret.get() if client_secret is not None else None
     _, headers, body = ClientAuth(client_id, secret, auth_method).prepare("POST", token_url, headers, body)
