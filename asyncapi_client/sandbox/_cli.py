@@ -32,6 +32,22 @@ _HELP: Final = {
     "webhook_timeout": "seconds a webhook receiver has to answer (default 5)",
 }
 _TYPES: Final = {"float": float, "int": int, "str": str}
+_METAVARS: Final = {
+    "token_ttl": "SECONDS",
+    "rate": "PER_SECOND",
+    "burst": "N",
+    "latency_ms": "MS",
+    "jitter_ms": "MS",
+    "max_bulk": "N",
+    "projects": "N",
+    "users": "N",
+    "seed": "N",
+    "client_id": "ID",
+    "client_secret": "SECRET",
+    "webhook_max_attempts": "N",
+    "webhook_backoff_base": "SECONDS",
+    "webhook_timeout": "SECONDS",
+}
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +58,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
             dest=field.name,
             type=_TYPES[str(field.type)],
             default=default,
-            metavar=field.name.upper(),
+            metavar=_METAVARS.get(field.name, "F" if field.name.endswith("_rate") else field.name.upper()),
             help=_HELP.get(field.name),
         )
 
@@ -63,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ValueError as exc:
         raise SystemExit(f"asyncapi-client sandbox: {exc}") from None
-    serve_forever(config, exit_with_parent=getattr(args, "exit_with_parent", False))
+    try:
+        serve_forever(config, exit_with_parent=getattr(args, "exit_with_parent", False))
+    except OSError as exc:
+        raise SystemExit(
+            f"asyncapi-client sandbox: cannot listen on {config.host}:{config.port}: {exc}"
+        ) from None
     return 0
 
 
