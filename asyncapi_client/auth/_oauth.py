@@ -35,6 +35,7 @@ from typing import Any, Final, Protocol, Union
 import anyio
 import attrs
 
+from .._attempt_info import record_token_refresh
 from .._clock import SYSTEM_CLOCK, Clock
 from .._config import check_url
 from .._errors import APITimeoutError
@@ -262,6 +263,7 @@ class TokenAuth:
                 return adopted
             token = await self._fetch(transport)
             self.refresh_count += 1
+            record_token_refresh()
             # In use at once: if this leader is cancelled from here on, the token is not lost.
             cur = self._cur = self._current_for(token)
             await self._store_call("set", self._store.set(self._store_key, token))
