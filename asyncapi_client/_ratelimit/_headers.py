@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import attrs
 
@@ -42,9 +42,9 @@ _IETF_RESET: Final = "ratelimit-reset"
 _RETRY_AFTER: Final = "retry-after"
 
 
-@attrs.frozen(slots=True)
-class RateLimitInfo:
+class RateLimitInfo(NamedTuple):
     """What one response said about the quota. Every field is None when absent or malformed.
+    (A NamedTuple rather than an attrs class: one is built per response, on the hot path.)
 
     `reset_after` is seconds from `now` (the time passed to the parser) until the quota is
     restored (our contract: the bucket is full again). `quota`/`window` are an IETF policy
@@ -75,6 +75,8 @@ def parse_int(value: str | None) -> int | None:
     """A non-negative decimal integer, or None."""
     if value is None:
         return None
+    if value.isdigit() and value.isascii() and len(value) <= _MAX_DIGITS:
+        return int(value)  # the common case, first
     value = value.strip()
     if not value or len(value) > _MAX_DIGITS or not value.isdigit() or not value.isascii():
         return None
@@ -85,6 +87,8 @@ def parse_number(value: str | None) -> float | None:
     """A finite non-negative decimal number (integer or fraction), or None."""
     if value is None:
         return None
+    if value.isdigit() and value.isascii() and len(value) <= _MAX_DIGITS:
+        return float(int(value))  # the common case, first
     value = value.strip()
     if not value or len(value) > 32:
         return None
@@ -231,16 +235,24 @@ def parse_rate_limit_headers(
     """
     get = headers.get
     x_remaining = get(_X_REMAINING)
+    x_limit = get(_X_LIMIT)
     retry_raw = get(_RETRY_AFTER)
-    if x_remaining is not None or get(_X_LIMIT) is not None:
-        info = RateLimitInfo(
-            limit=parse_int(get(_X_LIMIT)),
-            remaining=parse_int(x_remaining),
-            reset_after=reset_seconds(get(_X_RESET), now, reset_format),
-            retry_after=None if retry_raw is None else parse_retry_after(retry_raw, now),
-            model="bucket",
-        )
-        return None if info.empty else info
+    if x_remaining is not None or x_limit is not None:
+        limit = parse_int(x_limit)
+        remaining = parse_int(x_remaining)
+        raw_reset = get(_X_RESET)
+        reset_after: float | None
+        if raw_reset is not None and len(raw_reset) == 10 and reset_format != "delta" and raw_reset.isdigit():
+            # The contract's form (epoch seconds, ten digits until 2286), without the detour.
+            reset_after = int(raw_reset) - now if raw_reset.isascii() else None
+            if reset_after is not None and reset_after < 0:
+                reset_after = 0.0
+        else:
+            reset_after = reset_seconds(raw_reset, now, reset_format)
+        retry_after = None if retry_raw is None else parse_retry_after(retry_raw, now)
+        if limit is None and remaining is None and reset_after is None and retry_after is None:
+            return None
+        return RateLimitInfo(limit, remaining, reset_after, None, None, retry_after, "bucket")
     ietf = get(_IETF_FIELD)
     policy = get(_IETF_POLICY)
     if ietf is not None or policy is not None:

@@ -240,14 +240,16 @@ class RateLimitMiddleware:
         part = self._default if self._key_of is None else self._partition_for(request)
         self._last = part
         clock = self._clock
-        if self._enabled and not (part.ready and part.bucket.try_take(clock.monotonic())):
+        sent_at = clock.monotonic()
+        if self._enabled and not (part.ready and part.bucket.try_take(sent_at)):
             await self._wait(part, request)
+            sent_at = clock.monotonic()
         if self._backend is not None:
             await self._wait_shared(part, request)
+            sent_at = clock.monotonic()
         part.sent += 1
         seq = part.sent
         part.inflight += 1
-        sent_at = clock.monotonic()
         try:
             response = await call_next(request)
         except BaseException:
@@ -336,17 +338,25 @@ class RateLimitMiddleware:
         status = response.status_code
         info: RateLimitInfo | None = None
         headers = response.headers
+        wall = 0.0
         if self._learn and headers:
-            info = parse_rate_limit_headers(headers, self._clock.time(), self._reset_format)
+            wall = self._clock.time()
+            info = parse_rate_limit_headers(headers, wall, self._reset_format)
         if status == 429:
             self._stats.rate_limited += 1
             part.rate_limited += 1
         if info is None and status != 429 and part.cubic is None:
             return None  # nothing to learn: the common case for servers without rate-limit headers
-        return self._learn_from(part, info, status, seq, sent_at)
+        return self._learn_from(part, info, status, seq, sent_at, wall)
 
     def _learn_from(
-        self, part: _Partition, info: RateLimitInfo | None, status: int, seq: int, sent_at: float
+        self,
+        part: _Partition,
+        info: RateLimitInfo | None,
+        status: int,
+        seq: int,
+        sent_at: float,
+        wall: float,
     ) -> float | None:
         clock = self._clock
         now = clock.monotonic()
@@ -366,7 +376,7 @@ class RateLimitMiddleware:
                 part.remaining = remaining
             reset_after = info.reset_after
             if reset_after is not None:
-                part.reset_wall = clock.time() + reset_after
+                part.reset_wall = wall + reset_after
             part.model = info.model
             if info.model == "bucket":
                 if info.limit is not None and remaining is not None and reset_after is not None:
@@ -384,7 +394,8 @@ class RateLimitMiddleware:
             if remaining is not None and part.limit:
                 self._probe_up(part, remaining - later, now)
             if enabled:
-                self._retune(part, now)
+                if self._rate is None or self._burst is None or part.cubic is not None:
+                    self._retune(part, now)  # with rate and burst configured, nothing to tune
                 if remaining is not None:
                     left = remaining - later
                     reserve = _RESERVE if (part.limit or 0) >= _RESERVE_FROM else 0.0
