@@ -32,7 +32,7 @@ from ._logging import LoggingMiddleware, RedactingFilter
 from ._models import NewUser, Page, PageMeta, Project, User, Webhook
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
-from ._ratelimit import RateLimit
+from ._ratelimit import RateLimit, RateLimitStatus, RedisRateLimitBackend
 from ._retry import RetryPolicy
 from ._secret import Secret
 from ._stats import StatsSnapshot
@@ -92,6 +92,8 @@ __all__ = [
     "Project",
     "PyreqwestTransport",
     "RateLimit",
+    "RateLimitStatus",
+    "RedisRateLimitBackend",
     "RateLimitError",
     "RedisTokenStore",
     "RefreshToken",
