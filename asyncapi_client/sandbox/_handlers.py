@@ -151,11 +151,11 @@ def _page_args(query: bytes) -> tuple[int, int]:
     if query:
         for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
             if key == "page":
-                if not value.isdigit() or int(value) < 1:
+                if not (value.isascii() and value.isdigit()) or int(value) < 1:
                     raise invalid("page", value, f"page must be an integer >= 1, got {value!r}")
                 page = int(value)
             elif key == "limit":
-                if not value.isdigit() or not 1 <= int(value) <= _MAX_LIMIT:
+                if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= _MAX_LIMIT:
                     raise invalid(
                         "limit", value, f"limit must be an integer from 1 to {_MAX_LIMIT}, got {value!r}"
                     )
@@ -193,7 +193,7 @@ def _page(items: list[dict[str, Any]], page: int, limit: int) -> dict[str, Any]:
 
 
 def _id(raw: str, what: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise not_found(what, raw)
     return int(raw)
 

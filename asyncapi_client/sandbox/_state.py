@@ -10,6 +10,7 @@ import math
 import random
 import secrets
 import time
+import unicodedata
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
@@ -214,7 +215,10 @@ class State:
         self.me_ids[config.client_id] = me["id"]
         for index in range(1, config.users):
             first, last = data_random.choice(_FIRST), data_random.choice(_LAST)
-            email = f"{first}.{last}.{index}@example.com".lower()
+            local = (
+                unicodedata.normalize("NFKD", f"{first}.{last}.{index}").encode("ascii", "ignore").decode()
+            )
+            email = f"{local}@example.com".lower()
             self.add_user(f"{first} {last}", email, _seeded_time(index))
         for index in range(config.projects):
             name = f"{data_random.choice(_ADJECTIVES)} {data_random.choice(_NOUNS)} {index + 1}"

@@ -70,6 +70,7 @@ async def test_pagination_meta_at_the_edges(api: httpx.AsyncClient) -> None:
         ("page", "-1"),
         ("page", ""),
         ("limit", "1.5"),
+        ("page", "\u0661"),  # a digit, but not an ASCII one
     ],
 )
 async def test_invalid_page_or_limit(api: httpx.AsyncClient, field: str, value: str) -> None:
