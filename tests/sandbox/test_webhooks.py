@@ -162,7 +162,7 @@ async def test_resource_changes_emit_events_to_subscribers(
 async def test_failed_deliveries_are_retried_with_backoff(
     sb: Sandbox, api: httpx.AsyncClient, receiver: Receiver
 ) -> None:
-    await sb.configure(webhook_backoff_base=0.05, webhook_timeout=0.3)
+    await sb.configure(webhook_backoff_base=0.05, webhook_timeout=1.0)
     receiver.statuses = [500, 0, 200]  # an error, a timeout, then success
     hook = await register(api, receiver.url, ["project.created"])
     await api.post("/api/v1/projects", json={"name": "Retry me"})
@@ -213,12 +213,12 @@ async def test_deliveries_give_up_after_max_attempts(
 async def test_deleting_a_webhook_stops_its_redeliveries(
     sb: Sandbox, api: httpx.AsyncClient, receiver: Receiver
 ) -> None:
-    await sb.configure(webhook_backoff_base=0.2, webhook_max_attempts=5)
+    await sb.configure(webhook_backoff_base=0.5, webhook_max_attempts=5)
     receiver.statuses = [500] * 10
     hook = await register(api, receiver.url, ["project.created"])
     await api.post("/api/v1/projects", json={"name": "Doomed"})
     await receiver.wait_for(1)
     assert (await api.delete(f"/api/v1/webhooks/{hook['id']}")).status_code == 204
-    await asyncio.sleep(0.5)  # past the first re-delivery time
+    await asyncio.sleep(0.8)  # past the first re-delivery time
     assert len(receiver.received) == 1
     assert (await sb.stats())["webhook_deliveries"] == {"succeeded": 0, "failed": 1}
