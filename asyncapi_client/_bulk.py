@@ -53,6 +53,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Union
 
 import anyio
+import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
 
@@ -418,6 +419,10 @@ class BulkJob:
                     self._close()
                     raise error
                 self._close()
+                # A cancellation that cut chunks short may not have reached this task yet (it
+                # was woken by their outcomes, not by a checkpoint): raise it here rather than
+                # end as if the job were complete with records missing.
+                await anyio.lowlevel.checkpoint()
                 raise StopAsyncIteration
             if self._task_group is None:
                 await self._round()
