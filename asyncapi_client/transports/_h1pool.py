@@ -115,11 +115,13 @@ class Http1Pool:
         if not idle:
             return None
         now = time.monotonic()
+        # Past this much idle time, the full check (keep-alive expiry included) is worth it.
+        full_check_after = min(_CHECK_IDLE_AFTER, self._keepalive_expiry)
         while idle:
             since, conn = idle.pop()
             self._n_idle -= 1
             if conn.is_available() and not (
-                conn.has_expired() if now - since >= _CHECK_IDLE_AFTER else _server_closed(conn)
+                conn.has_expired() if now - since >= full_check_after else _server_closed(conn)
             ):
                 return conn
             self._stale.append(conn)

@@ -135,7 +135,6 @@ def test_a_connection_the_server_closed_is_not_reused(kind: str, server: TestSer
 def test_expired_keepalive_connections_are_replaced_and_swept(
     kind: str, server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_h1pool, "_CHECK_IDLE_AFTER", 0.0)
     monkeypatch.setattr(_h1pool, "_SWEEP_EVERY", 0.0)
 
     async def body() -> None:
