@@ -126,7 +126,7 @@ def _redis_worker(
 
 async def _redis_load(
     base_url: str, token: str, redis_url: str, prefix: str, start_at: float, window: float
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, float]:
     from asyncapi_client._ratelimit import RedisRateLimitBackend
 
     backend = RedisRateLimitBackend(redis_url, prefix=prefix)
@@ -136,6 +136,7 @@ async def _redis_load(
         base_url, auth=BearerToken(token), rate_limit=config, allow_insecure_http=True
     ) as client:
         await asyncio.sleep(max(0.0, start_at - time.time()))
+        started = time.time()  # later than start_at if this process was slow to start
         end = start_at + window
 
         async def worker() -> None:
@@ -151,7 +152,7 @@ async def _redis_load(
                     limited += response.status_code == 429
 
         await asyncio.gather(*(worker() for _ in range(16)))
-    return done, limited, errors
+    return done, limited, errors, started
 
 
 async def redis_run(processes: int = 4, window: float = 12.0) -> None:
@@ -163,7 +164,7 @@ async def redis_run(processes: int = 4, window: float = 12.0) -> None:
             tokens = [await fetch_token(sb) for _ in range(processes)]
             ctx = multiprocessing.get_context("spawn")
             queue = ctx.Queue()
-            start_at = time.time() + 3.0  # time for the children to start and connect
+            start_at = time.time() + 8.0  # time for the children to start and connect
             prefix = f"bench:{os.getpid()}:{time.time()}:"
             procs = [
                 ctx.Process(
@@ -179,12 +180,18 @@ async def redis_run(processes: int = 4, window: float = 12.0) -> None:
             stats = await sb.stats()
     done = sum(r[0] for r in results)
     errors = sum(r[2] for r in results)
-    aggregate = done / window
-    per_process = ", ".join(f"{r[0] / window:.1f}" for r in results)
+    # The shared bucket starts when the first process does; a process slow to start (spawn
+    # and imports on a busy machine) only shortens the measured window.
+    first = min(r[3] for r in results)
+    last = max(r[3] for r in results)
+    effective = window - (first - start_at)
+    aggregate = done / effective
+    per_process = ", ".join(f"{r[0] / effective:.1f}" for r in results)
     report("aggregate rate", f"{aggregate:.2f}/s", "95..105/s", abs(aggregate - 100) <= 5)
     report("per process (/s)", per_process, "", None)
     report("answered 429 (sandbox count)", f"{stats['rate_limited']}", "", None)
     report("errors", f"{errors}", "0", errors == 0)
+    report("start skew between processes", f"{last - first:.3f}s", "", None)
 
 
 # -- the limiter's own cost -------------------------------------------------------------------
