@@ -478,7 +478,9 @@ class SandboxApp:
         reply: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
-            "expires_in": max(1, int(-(-state.config.token_ttl // 1))),
+            # Rounded down: a client that trusts expires_in must never use a token the server
+            # already considers expired (1.5 s is announced as 1, not 2).
+            "expires_in": max(1, int(state.config.token_ttl)),
             "refresh_token": refresh,
         }
         if scope:
