@@ -241,11 +241,17 @@ class RateLimitMiddleware:
         self._last = part
         clock = self._clock
         sent_at = clock.monotonic()
+        probe = False
         if self._enabled and not (part.ready and part.bucket.try_take(sent_at)):
-            await self._wait(part, request)
+            probe = await self._wait(part, request)
             sent_at = clock.monotonic()
         if self._backend is not None:
-            await self._wait_shared(part, request)
+            try:
+                await self._wait_shared(part, request)
+            except BaseException:
+                if probe:
+                    self._probe_finished(part, sent=False)
+                raise
             sent_at = clock.monotonic()
         part.sent += 1
         seq = part.sent
@@ -254,30 +260,37 @@ class RateLimitMiddleware:
             response = await call_next(request)
         except BaseException:
             part.inflight -= 1
-            if part.probing and seq == 1:
-                self._probe_finished(part)
+            if probe:
+                # It failed without headers; do not hold everyone back on a second probe.
+                self._probe_finished(part, sent=True)
             raise
         part.inflight -= 1
         pause = self._observe(part, response, seq, sent_at)
-        if part.probing:
-            self._probe_finished(part)
+        if probe:
+            self._probe_finished(part, sent=True)
         if pause is not None and self._backend is not None:
             # Retry-After: every process sharing the bucket pauses, not only this one.
             await self._backend.pause(part.key, pause, rate=self._shared_rate, burst=self._shared_burst)
         return response
 
-    async def _wait(self, part: _Partition, request: Request) -> None:
-        if not part.ready:
+    async def _wait(self, part: _Partition, request: Request) -> bool:
+        """Wait for a local token; True when this request is the partition's probe."""
+        while not part.ready:
             if not part.probing:
                 # This request is the probe: it goes alone; the others wait for its headers.
                 part.probing = True
                 part.probe_done = anyio.Event()
-                await self._take(part, request)
-                return
+                try:
+                    await self._take(part, request)
+                except BaseException:
+                    self._probe_finished(part, sent=False)  # the next waiter probes instead
+                    raise
+                return True
             done = part.probe_done
             if done is not None:
                 await done.wait()
         await self._take(part, request)
+        return False
 
     async def _take(self, part: _Partition, request: Request) -> None:
         deadline = request.extensions.get("deadline")
@@ -323,9 +336,10 @@ class RateLimitMiddleware:
             request_sent=False,
         )
 
-    def _probe_finished(self, part: _Partition) -> None:
+    def _probe_finished(self, part: _Partition, *, sent: bool) -> None:
         part.probing = False
-        part.ready = True
+        if sent:
+            part.ready = True
         done = part.probe_done
         part.probe_done = None
         if done is not None:

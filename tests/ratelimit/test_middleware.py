@@ -374,6 +374,32 @@ async def test_first_request_probes_alone() -> None:
         assert peak[0] == 1 and peak[1] == 1  # nobody went with the probe
 
 
+async def test_a_probe_that_never_leaves_hands_over() -> None:
+    """The probe times out in the limiter (before sending): the next waiter probes instead of
+    everyone waiting forever."""
+    with virtual_time() as clock:
+        client, transport = make_client(
+            clock, lambda r: ok(x_ratelimit_limit="5", x_ratelimit_remaining="4"), RateLimit(rate=1, burst=1)
+        )
+        client._shared.limiter._default.bucket.pause_until(clock.monotonic() + 10)
+        hurried = client.with_options(timeout=1.0)
+        results: list[str] = []
+
+        async def call(c: AsyncClient, name: str) -> None:
+            try:
+                await get(c)
+                results.append(name)
+            except APITimeoutError:
+                results.append(name + " timed out")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, hurried, "probe")
+            await anyio.sleep(0.001)
+            tg.start_soon(call, client, "patient")
+        assert results == ["probe timed out", "patient"]
+        assert len(transport.requests) == 1
+
+
 @pytest.mark.parametrize("config", [RateLimit(rate=50, burst=10), RateLimit()], ids=["configured", "learned"])
 @pytest.mark.parametrize("reset_format", ["epoch", "delta"])
 async def test_sustains_the_server_rate_without_429s(config: RateLimit, reset_format: str) -> None:
