@@ -17,7 +17,7 @@ def status_error(response: Response, now: float) -> APIStatusError:
     """The typed error for a non-2xx response (`now` is Unix seconds, for Retry-After dates)."""
     try:
         body: Any = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         body = None
     return error_from_envelope(
         response.status_code,

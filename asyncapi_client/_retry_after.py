@@ -17,7 +17,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     value = value.strip()
     if not value or len(value) > 64:
         return None
-    if value.isdigit():
+    if value.isdigit() and value.isascii():  # "²".isdigit() is True, int("²") raises
         return float(int(value))
     try:
         seconds = float(value)

@@ -39,7 +39,10 @@ class Secret:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Secret):
-            return hmac.compare_digest(self._value, other._value)
+            # compare_digest refuses non-ASCII str (TypeError): compare the encoded bytes.
+            return hmac.compare_digest(
+                self._value.encode("utf-8", "surrogatepass"), other._value.encode("utf-8", "surrogatepass")
+            )
         return NotImplemented
 
     def __hash__(self) -> int:

@@ -172,7 +172,7 @@ class Response:
         """The body decoded as JSON; anything else raises `ResponseDecodeError`."""
         try:
             return json.loads(self.content)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             raise _decode_error(self, f"the body is not valid JSON ({type(exc).__name__})") from None
 
     def __repr__(self) -> str:

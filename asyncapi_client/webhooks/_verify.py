@@ -131,6 +131,12 @@ def check_delivery(
     msg_id = _single(found, ID_HEADER)
     if len(msg_id) > _MAX_ID_CHARS:
         raise WebhookVerificationError(f"the {ID_HEADER} header is too long", reason="invalid_header")
+    try:
+        msg_id.encode()  # a lone surrogate (aiohttp's surrogateescape) cannot be signed over
+    except UnicodeEncodeError:
+        raise WebhookVerificationError(
+            f"the {ID_HEADER} header is not valid text", reason="invalid_header"
+        ) from None
     timestamp_text = _single(found, TIMESTAMP_HEADER)
     if not any(found[SIGNATURE_HEADER]):
         raise WebhookVerificationError(f"the {SIGNATURE_HEADER} header is missing", reason="missing_header")
