@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Protocol, Union, runtime_checkable
 
 import attrs
 
 from .._types import Request
 from ._headers import ResetFormat
-
-if TYPE_CHECKING:
-    pass
 
 PartitionKey = Callable[[Request], Union[Hashable, None]]
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asyncapi_client._ratelimit._bucket import TokenBucket, WaitTooLong
 
@@ -161,3 +166,54 @@ async def test_debt_is_paid_before_the_next_grant() -> None:
         bucket = TokenBucket(clock, rate=10.0, capacity=5.0)
         bucket.cap_tokens(-2.0, clock.monotonic())
         assert await bucket.acquire() == pytest.approx(0.3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rate=st.sampled_from([0.5, 3.0, 10.0, 100.0]),
+    capacity=st.integers(1, 5),
+    plan=st.lists(
+        st.tuples(st.floats(0, 0.5), st.one_of(st.none(), st.floats(0, 2.0))), min_size=1, max_size=25
+    ),
+)
+def test_property_conformant_fifo_and_nothing_lost(
+    rate: float, capacity: int, plan: list[tuple[float, float | None]]
+) -> None:
+    """Random arrivals, some cancelled while waiting: grants never exceed the bucket's envelope
+    (capacity + rate * t), come in arrival order, and a cancelled waiter's token is not lost
+    (the grants stay as dense as the envelope allows)."""
+
+    async def main() -> tuple[list[tuple[int, float]], float]:
+        with virtual_time() as clock:
+            bucket = TokenBucket(clock, rate=rate, capacity=float(capacity))
+            start = clock.monotonic()
+            grants: list[tuple[int, float]] = []
+
+            async def waiter(i: int, cancel_after: float | None) -> None:
+                with anyio.move_on_after(cancel_after if cancel_after is not None else math.inf):
+                    await bucket.acquire()
+                    grants.append((i, clock.monotonic() - start))
+
+            async with anyio.create_task_group() as tg:
+                for i, (gap, cancel_after) in enumerate(plan):
+                    await anyio.sleep(gap)
+                    tg.start_soon(waiter, i, cancel_after)
+            return grants, clock.monotonic() - start
+
+    grants, _ = asyncio.run(main())
+    order = [i for i, _ in grants]
+    assert order == sorted(order)  # FIFO among those granted
+    times = [t for _, t in grants]
+    for k, t in enumerate(times, start=1):
+        assert k <= capacity + rate * t + 1e-6  # never faster than the bucket allows
+    # Nothing lost: each grant after the first `capacity` comes no later than one token after
+    # the previous grant or its own arrival, whichever is later.
+    arrivals = []
+    clock_t = 0.0
+    for gap, _ in plan:
+        clock_t += gap
+        arrivals.append(clock_t)
+    for k in range(1, len(grants)):
+        i, t = grants[k]
+        prev = grants[k - 1][1]
+        assert t <= max(prev, arrivals[i]) + 1 / rate + 1e-6
