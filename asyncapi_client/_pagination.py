@@ -8,7 +8,8 @@ The pager walks `page=start_page, start_page+1, ...` and stops on the server's
 `meta.totalPages` (read from each page as it is handed over), never on the first short or empty
 page. The first page is fetched alone (it tells the total); after it, `prefetch=N` keeps up to N
 pages fetched or in flight ahead of the consumer, and pages are still handed over strictly in
-order. Memory is bounded by the window (N pages plus the one being read), whatever the total.
+order: at most N+1 requests are in flight (the page the consumer waits for and N past it), and
+memory is bounded by that window plus the page being read, whatever the total.
 
 Where the fetches run (structured concurrency, no task outlives its scope):
 
@@ -20,7 +21,7 @@ Where the fetches run (structured concurrency, no task outlives its scope):
 - A bare `async for item in client.projects.list(...)` has no block to own a task group, and an
   async generator that held one across `yield` would be finalised from another task after a
   `break`. So the bare form fetches in rounds: when the next page is not there yet, it fetches
-  the next `max(prefetch, 1)` pages concurrently inside that one `__anext__` call and returns
+  that page and the `prefetch` after it concurrently inside that one `__anext__` call, returning
   when all of them have landed. Nothing is ever in flight while your loop body runs, so `break`
   and cancellation are safe by construction; it is a little slower than the sliding window when
   your loop body does slow work per item.
@@ -113,17 +114,19 @@ class _PageStream(Generic[T]):
 
     # -- the window ----------------------------------------------------------------------
 
-    def _window_end(self) -> int:
-        """The last page number that may be fetched now."""
+    def _window_end(self, *, waiting: bool) -> int:
+        """The last page number that may be fetched now: `prefetch` pages past the page the
+        consumer is on (the one it waits for, or the one it is reading)."""
         if self._last_page is None:
             return self._next  # the total is unknown until a page lands: fetch one alone
-        end = min(self._next + max(self._pager._prefetch, 1) - 1, self._last_page)
+        on = self._next if waiting else self._next - 1
+        end = min(on + self._pager._prefetch, self._last_page)
         if self._items_left is not None:
             end = min(end, self._next + math.ceil(self._items_left / self._per_page) - 1)
         return max(end, self._next)
 
-    def _fill(self, tg: TaskGroup) -> None:
-        for number in range(self._next, self._window_end() + 1):
+    def _fill(self, tg: TaskGroup, *, waiting: bool = True) -> None:
+        for number in range(self._next, self._window_end(waiting=waiting) + 1):
             slot = self._slots.get(number)
             if slot is None or (slot.done.is_set() and not slot.settled):
                 slot = self._slots[number] = _Slot(number)
@@ -178,7 +181,7 @@ class _PageStream(Generic[T]):
         assert page is not None
         page = self._hand_over(page)
         if tg is not None and self._pager._prefetch and not self._finished:
-            self._fill(tg)  # keep `prefetch` pages coming while the consumer reads this one
+            self._fill(tg, waiting=False)  # keep `prefetch` pages coming while this one is read
         return page
 
     def _hand_over(self, page: Page[T]) -> Page[T]:

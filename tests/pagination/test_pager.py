@@ -189,7 +189,7 @@ async def test_prefetch_window_is_bounded_and_the_first_page_goes_alone() -> Non
                 assert fake.pages[0] == 1
             count += 1
     assert count == 5000
-    assert fake.max_in_flight == 6
+    assert fake.max_in_flight == 7  # the page waited for and 6 past it
     assert fake.pages[:2] == [1, 2]
 
 
@@ -198,7 +198,7 @@ async def test_bare_form_prefetches_in_rounds_within_the_bound() -> None:
     async with fake.client() as client:
         count = sum([1 async for _ in client.projects.list(limit=100, prefetch=4)])
     assert count == 2000
-    assert fake.max_in_flight == 4
+    assert fake.max_in_flight == 5  # rounds of the page waited for and 4 past it
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -285,7 +285,7 @@ async def test_cancelling_mid_stream_cancels_fetches_and_leaves_no_task(form: st
                 tg.start_soon(consume)
                 await fake.held.wait()  # page 3 is in flight and will never answer
                 # The context form hands over pages 1 and 2 while 3 hangs; the bare form's round
-                # (pages 2-5) waits for all of its pages, so only page 1 gets through.
+                # (pages 2-6) waits for all of its pages, so only page 1 gets through.
                 while len(got) < (200 if form == "context" else 100):  # noqa: ASYNC110
                     await anyio.sleep(0.001)
                 scope.cancel()
@@ -409,3 +409,14 @@ def test_any_shape_yields_exactly_the_expected_slice(
         # Never a page past the end (beyond the first page asked for), never a page twice.
         assert len(fake.pages) == len(set(fake.pages))
         assert max(fake.pages) <= max(last, start_page)
+
+
+async def test_prefetch_one_already_overlaps_requests_for_a_fast_consumer() -> None:
+    fake = FakeProjects(1000, delay=0.002)
+    async with fake.client() as client, client.projects.list(limit=100, prefetch=1) as pager:
+        assert len([p async for p in pager]) == 1000
+    assert fake.max_in_flight == 2
+    fake = FakeProjects(1000, delay=0.002)
+    async with fake.client() as client, client.projects.list(limit=100, prefetch=0) as pager:
+        assert len([p async for p in pager]) == 1000
+    assert fake.max_in_flight == 1
