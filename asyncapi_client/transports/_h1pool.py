@@ -102,6 +102,8 @@ class Http1Pool:
                 if conn.is_closed():
                     pass
                 elif conn.is_idle():
+                    if "_asyncapi_locks" in conn.__dict__:
+                        _use_asyncio_locks(conn)
                     self._idle.setdefault(key, []).append((time.monotonic(), conn))
                     self._n_idle += 1
                 elif not conn.is_closed():
@@ -138,7 +140,7 @@ class Http1Pool:
         backend = self._asyncio_backend
         if backend is not None and asyncio._get_running_loop() is None:
             backend = None  # trio (or another loop): httpcore picks its own
-        return self._connection_cls(
+        conn = self._connection_cls(
             origin=origin,
             ssl_context=self._ssl_context,
             keepalive_expiry=self._keepalive_expiry,
@@ -147,6 +149,9 @@ class Http1Pool:
             retries=0,
             network_backend=backend,
         )
+        if backend is not None:
+            _use_asyncio_locks(conn)
+        return conn
 
     def _evict(self) -> Any:
         """Take the least recently used idle connection (any origin) out of the pool."""
@@ -195,6 +200,27 @@ class Http1Pool:
 
 
 _UNKNOWN = object()
+
+
+def _use_asyncio_locks(conn: Any) -> None:
+    """Swap httpcore's per-connection anyio locks for asyncio's.
+
+    This pool gives a connection to one request at a time, so its locks are never contended,
+    yet an anyio `Lock` takes a shielded checkpoint (a trip through the event loop) on every
+    acquire: about 10% of a request's CPU at concurrency 32. `asyncio.Lock` acquires an
+    unheld lock without yielding. Only on asyncio (with our socket layer); the connection's
+    HTTP/1.1 state lock exists once it has connected, so the swap completes on its first return
+    to the pool. Anything that does not look like httpcore's layout is left alone.
+    """
+    if conn.__dict__.pop("_asyncapi_locks", None) is None:
+        # First call, at creation: the connection-level lock.
+        if hasattr(conn, "_request_lock"):
+            conn._request_lock = asyncio.Lock()
+        conn._asyncapi_locks = True
+        return
+    inner = getattr(conn, "_connection", None)
+    if inner is not None and hasattr(inner, "_state_lock"):
+        inner._state_lock = asyncio.Lock()
 
 
 def _server_closed(conn: Any) -> bool:
