@@ -46,6 +46,7 @@ from asyncapi_client.sandbox import Sandbox
 
 LATENCY_MS = 30
 REPEATS = 3
+BULK_REPEATS = 2
 RESULTS: list[tuple[str, str, str, bool]] = []
 
 
@@ -199,12 +200,8 @@ def server_cpu(sb: Sandbox) -> float | None:
         return None
 
 
-async def bench_bulk(n: int = 100_000, chunk: int = 100, concurrency: int = 16) -> None:
-    bound = concurrency * chunk / (LATENCY_MS / 1000)
-    print(
-        f"\n3. bulk-creating {n:,} users, chunk {chunk}, concurrency {concurrency}, latency {LATENCY_MS} ms",
-        flush=True,
-    )
+async def _bulk_once(n: int, chunk: int, concurrency: int) -> dict[str, Any]:
+    """One bulk run in a fresh sandbox: its rate, CPU times, the one-chunk round trip, counters."""
     async with Sandbox(users=0, projects=0, latency_ms=LATENCY_MS, isolated=True) as sb:
         async with AsyncClient(
             sb.base_url, auth=await bearer(sb), allow_insecure_http=True, timeout=Timeout(total=120.0)
@@ -223,17 +220,39 @@ async def bench_bulk(n: int = 100_000, chunk: int = 100, concurrency: int = 16) 
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             server_after = server_cpu(sb)
         stats = await sb.stats()
-    rate = n / elapsed
+    server = None if server_before is None or server_after is None else server_after - server_before
+    return {
+        "rate": n / elapsed,
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "server": server,
+        "rtt": rtt,
+        "result": result,
+        "created_on_server": stats["users_created"] - 20 * chunk,
+        "duplicates": stats["duplicate_creates"],
+    }
+
+
+async def bench_bulk(n: int = 100_000, chunk: int = 100, concurrency: int = 16) -> None:
+    bound = concurrency * chunk / (LATENCY_MS / 1000)
+    print(
+        f"\n3. bulk-creating {n:,} users, chunk {chunk}, concurrency {concurrency}, latency {LATENCY_MS} ms "
+        f"(best of {BULK_REPEATS}, a fresh sandbox each)",
+        flush=True,
+    )
+    runs = [await _bulk_once(n, chunk, concurrency) for _ in range(BULK_REPEATS)]
+    print("  runs: " + ", ".join(f"{r['rate']:,.0f}/s" for r in runs))
+    best = max(runs, key=lambda r: float(r["rate"]))
+    rate, elapsed, cpu, result = best["rate"], best["elapsed"], best["cpu"], best["result"]
     print(
         f"  {len(result.created):,} created, {len(result.failed)} failed in {elapsed:.2f} s; "
-        f"server: users_created={stats['users_created'] - 20 * chunk:,} (+{20 * chunk:,} for the round trip), "
-        f"duplicates={stats['duplicate_creates']}"
+        f"server: users_created={best['created_on_server']:,}, duplicates={best['duplicates']}"
     )
     # Where the time goes: each chunk costs the client CPU (encode, decode 100 users) and the
     # sandbox CPU (validate, store, serialise) on one core each, and the machine has two cores.
     line = f"  CPU: client {cpu:.2f} s ({cpu / elapsed:.0%} of wall, {cpu / n * 1e6:.0f} us/user)"
-    if server_before is not None and server_after is not None:
-        used = server_after - server_before
+    if best["server"] is not None:
+        used = best["server"]
         line += (
             f", sandbox {used:.2f} s ({used / elapsed:.0%} of wall, {used / (n / chunk) * 1e3:.1f} ms/chunk)"
         )
@@ -244,15 +263,15 @@ async def bench_bulk(n: int = 100_000, chunk: int = 100, concurrency: int = 16) 
         f"<= {bound:,.0f}/s (16x100/30ms)",
         result.ok,
     )
-    measured = concurrency * chunk / rtt
+    measured = concurrency * chunk / best["rtt"]
     report(
         "  vs. the measured one-chunk round trip",
         f"{rate / measured:.0%} of {measured:,.0f}/s",
-        f"16x100/{rtt * 1000:.1f}ms",
+        f"16x100/{best['rtt'] * 1000:.1f}ms",
         None,
     )
-    ok = stats["users_created"] - 20 * chunk == len(result.created) == n
-    report("every user created once", str(ok), "True", ok)
+    ok = all(r["created_on_server"] == len(r["result"].created) == n and r["duplicates"] == 0 for r in runs)
+    report("every user created once (every run)", str(ok), "True", ok)
 
 
 # -- 4. under a rate limit -----------------------------------------------------------------------
