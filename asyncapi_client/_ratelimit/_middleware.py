@@ -291,7 +291,11 @@ class RateLimitMiddleware:
                 return True
             done = part.probe_done
             if done is not None:
+                began = self._clock.monotonic()
                 await done.wait()
+                waited = self._clock.monotonic() - began
+                part.wait_seconds += waited
+                self._stats.limiter_wait_seconds += waited
         await self._take(part, request)
         return False
 
