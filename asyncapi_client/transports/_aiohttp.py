@@ -7,6 +7,7 @@ Redirects are not followed, so `Authorization` never reaches another origin.
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from typing import Any
 
@@ -39,7 +40,7 @@ class AiohttpTransport:
         self._keepalive_expiry = keepalive_expiry
         self._verify = verify
         self._session: Any = None
-        self._timeouts: dict[tuple[float | None, float], Any] = {}
+        self._timeouts: dict[int, Any] = {}
         # Looked up once: the hot path neither imports nor builds tuples.
         self._timeout_errors: tuple[type[BaseException], ...] = (
             asyncio.TimeoutError,
@@ -72,14 +73,19 @@ class AiohttpTransport:
             )
         return self._session
 
-    def _timeout(self, total: float | None, connect: float) -> Any:
+    def _timeout(self, connect: float) -> Any:
+        """aiohttp's ClientTimeout for this connect bound, cached.
+
+        Only `connect` goes to aiohttp (the attempt is bounded by our deadline), and it is cached
+        by its value rounded up to 10 ms: the retry layer cuts each attempt's timeout to what is
+        left of the call, so keying on that float made a new ClientTimeout per request."""
         import aiohttp
 
-        key = (total, connect)
+        key = math.ceil(connect * 100)
         timeout = self._timeouts.get(key)
         if timeout is None:
-            timeout = aiohttp.ClientTimeout(total=None, connect=connect)
-            if len(self._timeouts) < 256:
+            timeout = aiohttp.ClientTimeout(total=None, connect=key / 100)
+            if len(self._timeouts) < 1024:
                 self._timeouts[key] = timeout
         return timeout
 
@@ -91,9 +97,9 @@ class AiohttpTransport:
         connect = request.extensions.get("connect_timeout") or _CONNECT_TIMEOUT
         if timeout is not None and timeout < connect:
             connect = timeout
-        client_timeout = self._timeouts.get((timeout, connect))
+        client_timeout = self._timeouts.get(math.ceil(connect * 100))
         if client_timeout is None:
-            client_timeout = self._timeout(timeout, connect)
+            client_timeout = self._timeout(connect)
         try:
             # The attempt's bound is our shared-wheel deadline rather than aiohttp's `total`,
             # which costs a timer handle per request; aiohttp's `connect` bounds waiting for a
@@ -108,7 +114,7 @@ class AiohttpTransport:
                     timeout=client_timeout,
                 ) as raw:
                     content = await raw.read()
-                    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw.raw_headers}
+                    headers = {k.lower(): v for k, v in raw.headers.items()}
                     return Response._trusted(raw.status, headers, content, request)
         except self._timeout_errors as exc:
             raise APITimeoutError(
