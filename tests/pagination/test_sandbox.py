@@ -46,13 +46,13 @@ async def reference(client: AsyncClient, total: int) -> list[int]:
     return ids
 
 
-@pytest.mark.parametrize("total", [0, 1, 100, 250])
+@pytest.mark.parametrize("total", [0, 1, 100, 101, 250])
 async def test_every_item_once_and_in_order_at_the_edges(total: int) -> None:
     async with Sandbox(projects=total, users=0) as sb, await client_for(sb) as client:
         expected = await reference(client, total)
-        for limit in (
-            (1, 50, 100) if total <= 100 else (50, 100)
-        ):  # 250: one more than 2x100, a multiple of 50
+        # 100: a multiple of the limit; 101: one more; 250: half a page more, a multiple of 50.
+        limits = (1, 50, 100) if total <= 101 else (50, 100)
+        for limit in limits:
             for prefetch in (0, 8):
                 pager = client.projects.list(limit=limit, prefetch=prefetch)
                 assert [p.id for p in await pager.to_list()] == expected, (limit, prefetch)
