@@ -43,7 +43,7 @@ RESULTS: list[tuple[str, bool]] = []
 
 def report(name: str, value: str, bound: str, ok: bool | None) -> None:
     mark = "" if ok is None else ("PASS" if ok else "FAIL")
-    print(f"  {name:<44} {value:>16}   bound {bound:<18} {mark}", flush=True)
+    print(f"  {name:<48} {value:>16}   bound {bound:<18} {mark}", flush=True)
     if ok is not None:
         RESULTS.append((name, ok))
 
