@@ -9,7 +9,7 @@ Needs the `fastapi` extra (`pip install 'asyncapi-client[fastapi]'`).
 
     @app.get("/projects")
     async def projects(client: ClientDep) -> list[dict[str, Any]]:
-        page = await client.projects.list_page(1, 20) # the app's own credentials
+        page = await client.projects.list_page(1, 20)  # the app's own credentials
         ...
 
     @app.get("/me")
