@@ -422,7 +422,7 @@ class RateLimitMiddleware:
                     reserve = _RESERVE if (part.limit or 0) >= _RESERVE_FROM else 0.0
                     bucket.cap_tokens(max(left - reserve, -bucket.capacity), now)
                     if left <= 0:
-                        wait = self._empty_wait(part, reset_after, reserve)
+                        wait = self._empty_wait(part, reset_after, reserve - left)
                         part.empty_early = reset_after is not None and wait < reset_after
                         if wait > 0:
                             bucket.pause_until(now + wait)
@@ -444,7 +444,8 @@ class RateLimitMiddleware:
 
     def _empty_wait(self, part: _Partition, reset_after: float | None, reserve: float) -> float:
         """How long to pause when the server's bucket is empty: until one token (plus the
-        reserve) is due at a rate we trust, and never past Reset."""
+        reserve, plus one for each request still in flight) is due at a rate we trust, and
+        never past Reset."""
         trusted = self._rate
         if part.window_like or (part.model == "window" and trusted is None):
             # A quota per window (IETF), or a 429 proved it: nothing comes back before Reset.
@@ -498,20 +499,21 @@ class RateLimitMiddleware:
             part.probe_rate = max(part.probe_rate or 0.0, base) * (1.0 + 0.5 * elapsed)
 
     def _base_rate(self, part: _Partition) -> float:
+        """The local bucket's refill rate before any 429 cap: the configured rate; else the
+        learned one (the upper bound for a token bucket, q/w for an IETF window), never slower
+        than `Remaining / (Reset - now)` nor than the proven lower bound, and probing upwards
+        while nothing better is known. An overshoot is held back by the sync to Remaining and
+        the pause when it reaches 0."""
         if self._rate is not None:
             return self._rate
-        learned = part.refill.rate() if part.model == "bucket" else part.policy_rate
-        spread = part.spread_rate
+        refill = part.refill
+        learned = refill.rate() if part.model == "bucket" else part.policy_rate
+        rate = max(learned or 0.0, part.spread_rate or 0.0, refill.low)
         if learned is None:
-            # Nothing learned yet: spend what remains over the time to Reset (open if unknown),
-            # or faster if probing found the server keeps up; never below the proven rate.
-            floor = max(part.refill.low, spread or 0.0, part.probe_rate or 0.0)
-            if floor == 0 and part.rough_rate:
-                floor = part.rough_rate
-            return floor if floor > 0 else math.inf
-        if spread is not None and spread > learned:
-            return spread
-        return learned
+            rate = max(rate, part.probe_rate or 0.0)
+            if rate == 0 and part.rough_rate:
+                rate = part.rough_rate
+        return rate if rate > 0 else math.inf
 
     def _retune(self, part: _Partition, now: float) -> None:
         """Set the bucket's rate and capacity from the config, the headers and the 429 history."""
