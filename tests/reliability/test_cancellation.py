@@ -184,11 +184,12 @@ async def test_a_thousand_cancelled_calls_leave_nothing_behind() -> None:
                 call = {"pagination": wave.pages, "bulk": wave.bulk}.get(scenario, wave.get)
 
                 async def one(
-                    n: int, delay: float, native: bool, call: Callable[[int], Awaitable[None]]
+                    n: int, delay: float, native: bool, call: Callable[[int], Awaitable[None]], scenario: str
                 ) -> None:
                     try:
                         if await _cancel_after(delay, native, lambda: call(n)):
                             counts["cancelled"] += 1
+                            counts[f"cancelled in {scenario} wave"] += 1
                         else:
                             counts["completed"] += 1
                     except Exception as exc:
@@ -199,7 +200,9 @@ async def test_a_thousand_cancelled_calls_leave_nothing_behind() -> None:
                     async with anyio.create_task_group() as tg:
                         for i in range(WAVE):
                             n = number * WAVE + i
-                            tg.start_soon(one, n, rng.uniform(0, SPANS[scenario]), bool(i % 2), call)
+                            tg.start_soon(
+                                one, n, rng.uniform(0, SPANS[scenario]), bool(i % 2), call, scenario
+                            )
                 counts[f"wave {scenario}"] += 1
 
             # -- nothing left behind ------------------------------------------------------
@@ -248,6 +251,7 @@ async def test_a_thousand_cancelled_calls_leave_nothing_behind() -> None:
             "cancelled": counts["cancelled"],
             "completed_before_cancel": counts["completed"],
             "cancelled_at": cancelled_at,
+            "cancelled_by_wave": {s: counts[f"cancelled in {s} wave"] for s in SCENARIOS},
             "sdk_errors": dict(outcomes.errors),
             "sdk_error_samples": outcomes.samples,
             "follow_up_calls_ok": after.ok,
@@ -261,6 +265,8 @@ async def test_a_thousand_cancelled_calls_leave_nothing_behind() -> None:
     assert counts["cancelled"] >= CALLS // 2, f"only {counts['cancelled']} of {CALLS} calls were cancelled"
     for point in ("backoff", "limiter", "token request", "api request"):
         assert cancelled_at.get(point, 0) > 0, f"no call was cancelled at {point}: {cancelled_at}"
+    for scenario in SCENARIOS:
+        assert counts[f"cancelled in {scenario} wave"] > 0, f"no call was cancelled in the {scenario} wave"
 
 
 async def _set_up(
