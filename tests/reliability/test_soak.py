@@ -162,7 +162,9 @@ async def test_soak_memory_is_flat_over_100_000_requests() -> None:
     assert per_call.seen == REQUESTS, f"{per_call.seen} calls seen by the user middleware, not {REQUESTS}"
     assert per_attempt.seen == stats.attempts >= REQUESTS
     assert stats.retries > 0 and server["token_requests"]["client_credentials"] >= 2
-    assert sum(errors.values()) < REQUESTS * 0.001, f"too many failed calls: {dict(errors)}"
+    # Every failure is an APIError (anything else propagates and fails the test); a loaded
+    # machine may push a few calls past their 1.5 s deadline, but not many.
+    assert sum(errors.values()) < REQUESTS * 0.01, f"too many failed calls: {dict(errors)}"
     rss_growth = (samples[-1][2] - samples[0][2]) / samples[0][2]
     assert rss_growth <= TOLERANCE, f"RSS grew {100 * rss_growth:+.1f}% from 10,000 requests to the end"
     assert abs(growth) <= TOLERANCE, (
