@@ -35,6 +35,8 @@ class APIError(Exception):
     """Base of every error the SDK raises about a call."""
 
     message: str
+    # False when a layer knows a retry cannot help (the retry layer then gives up at once).
+    retryable: bool = True
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

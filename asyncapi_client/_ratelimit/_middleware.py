@@ -41,6 +41,7 @@ from typing import Final
 import anyio
 import attrs
 
+from .._attempt_info import record_limiter_wait
 from .._clock import Clock
 from .._errors import APITimeoutError
 from .._pipeline import CallNext
@@ -293,9 +294,7 @@ class RateLimitMiddleware:
             if done is not None:
                 began = self._clock.monotonic()
                 await done.wait()
-                waited = self._clock.monotonic() - began
-                part.wait_seconds += waited
-                self._stats.limiter_wait_seconds += waited
+                self._waited(part, self._clock.monotonic() - began)
         await self._take(part, request)
         return False
 
@@ -306,8 +305,7 @@ class RateLimitMiddleware:
         except WaitTooLong as exc:
             raise self._too_long(request, exc.wait, exc.deadline_hit) from None
         if waited:
-            part.wait_seconds += waited
-            self._stats.limiter_wait_seconds += waited
+            self._waited(part, waited)
 
     async def _wait_shared(self, part: _Partition, request: Request) -> None:
         backend = self._backend
@@ -331,17 +329,26 @@ class RateLimitMiddleware:
                 with anyio.CancelScope(shield=True):
                     await backend.release(part.key, rate=rate, burst=burst)
                 raise
-            part.wait_seconds += wait
-            self._stats.limiter_wait_seconds += wait
+            self._waited(part, wait)
+
+    def _waited(self, part: _Partition, seconds: float) -> None:
+        """Account for time an attempt spent waiting: the partition, the client's stats, and the
+        attempt's observer (telemetry), if one listens."""
+        part.wait_seconds += seconds
+        self._stats.limiter_wait_seconds += seconds
+        record_limiter_wait(seconds)
 
     def _too_long(self, request: Request, wait: float, deadline_hit: bool) -> APITimeoutError:
         what = "the call's deadline" if deadline_hit else f"max_wait ({self._max_wait}s)"
         shown = "an unbounded time" if wait == math.inf else f"{wait:.3f}s"
-        return APITimeoutError(
+        error = APITimeoutError(
             f"{request.method} {request.url}: the rate limiter would wait {shown}, past {what}",
             request=request,
             request_sent=False,
         )
+        # A retry would meet the same wait: the retry layer must not spend an attempt on it.
+        error.retryable = False
+        return error
 
     def _probe_finished(self, part: _Partition, *, sent: bool) -> None:
         part.probing = False
