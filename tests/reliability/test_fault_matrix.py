@@ -22,7 +22,8 @@ What must hold, and is asserted:
   this run found on the server; no `duplicate_creates`; no `ConflictError` (every email is new,
   so a 409 would mean a retried create was executed twice).
 
-`ASYNCAPI_RELIABILITY_OPS` changes the number of operations (default 10,000).
+`ASYNCAPI_RELIABILITY_OPS` changes the number of operations (default 10,000). The optional
+transports (aiohttp, httpx2, pyreqwest) each run the same matrix with 2,000 operations.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import random
 import time
 from collections import Counter
+from typing import Any
 
 import anyio
 import pytest
@@ -43,6 +45,7 @@ from ._support import Outcomes, report
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 OPS = int(os.environ.get("ASYNCAPI_RELIABILITY_OPS", "10000"))
+OTHER_TRANSPORT_OPS = 2000
 CONCURRENCY = 100
 CALL_TIMEOUT = sdk.Timeout(total=10.0, attempt=1.0, connect=1.0)
 OP_DEADLINE = 15.0  # one call: the client's 10 s deadline, its 1 s backstop, and slack
@@ -55,6 +58,7 @@ FAULTS = dict(fail_rate=0.05, drop_rate=0.01, truncate_rate=0.01, malformed_rate
 JITTER_MS = 40.0
 SPIKE_MS = 1500.0  # longer than the attempt timeout: the spiked attempts time out and retry
 SPIKE_EVERY = 1.5
+FIRST_SPIKE = 0.3
 SPIKE_FOR = 0.15
 
 # Errors after which a create may or may not have happened on the server.
@@ -167,10 +171,13 @@ async def _guarded(client: sdk.AsyncClient, run: Run, n: int, seed: int) -> None
 
 
 async def _spikes(sb: Sandbox, stop: anyio.Event, count: list[int]) -> None:
-    """Every SPIKE_EVERY seconds, make replies take SPIKE_MS for SPIKE_FOR seconds."""
+    """Every SPIKE_EVERY seconds (the first after FIRST_SPIKE), make replies take SPIKE_MS for
+    SPIKE_FOR seconds."""
+    wait = FIRST_SPIKE
     while not stop.is_set():
-        with anyio.move_on_after(SPIKE_EVERY):
+        with anyio.move_on_after(wait):
             await stop.wait()
+        wait = SPIKE_EVERY
         if stop.is_set():
             return
         await sb.configure(latency_ms=SPIKE_MS)
@@ -203,6 +210,28 @@ async def test_fault_matrix_ten_thousand_mixed_operations() -> None:
     """10,000 operations (gets, list pages, creates, bulk creates) at concurrency 100 under 5%
     5xx, 1% drops, 1% truncations, 1% malformed JSON, jitter and latency spikes: every result
     right or an APIError, none past its deadline, no record lost, none created twice."""
+    await _matrix(OPS, sdk.HttpxTransport, "fault_matrix")
+
+
+def _optional_transports() -> list[str]:
+    found = []
+    for name in ("AiohttpTransport", "Httpx2Transport", "PyreqwestTransport"):
+        try:
+            getattr(sdk.transports, name)()
+        except Exception:  # the optional dependency is missing
+            continue
+        found.append(name)
+    return found
+
+
+@pytest.mark.parametrize("name", _optional_transports())
+async def test_fault_matrix_on_every_other_transport(name: str) -> None:
+    """The same matrix, 2,000 operations, on each optional transport: each maps drops and
+    truncations to APIConnectionError, and every figure checked above holds."""
+    await _matrix(OTHER_TRANSPORT_OPS, getattr(sdk.transports, name), f"fault_matrix[{name}]")
+
+
+async def _matrix(operations: int, make_transport: Any, label: str) -> None:
     run = Run()
     async with Sandbox(isolated=True, token_ttl=2, jitter_ms=JITTER_MS, seed=7, **FAULTS) as sb:
         auth = sdk.ClientCredentials(sb.token_url, sb.client_id, sb.client_secret)
@@ -211,7 +240,7 @@ async def test_fault_matrix_ten_thousand_mixed_operations() -> None:
             auth=auth,
             retry=sdk.RetryPolicy(max_attempts=4, backoff_base=0.05, backoff_max=1.0, budget=5000),
             timeout=CALL_TIMEOUT,
-            transport=sdk.HttpxTransport(max_connections=CONCURRENCY),
+            transport=make_transport(max_connections=CONCURRENCY),
         )
         spikes = [0]
         started = time.monotonic()
@@ -229,7 +258,7 @@ async def test_fault_matrix_ten_thousand_mixed_operations() -> None:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_spikes, sb, stop, spikes)
                     async with anyio.create_task_group() as ops:
-                        for n in range(OPS):
+                        for n in range(operations):
                             await limiter.acquire()
                             ops.start_soon(one, n)
                     stop.set()
@@ -239,10 +268,10 @@ async def test_fault_matrix_ten_thousand_mixed_operations() -> None:
         emails, user_ids, names, project_ids = await _all_records(sb)
 
     figures = {
-        "operations": OPS,
+        "operations": operations,
         "concurrency": CONCURRENCY,
         "seconds": round(elapsed, 1),
-        "ops_per_second": round(OPS / elapsed),
+        "ops_per_second": round(operations / elapsed),
         "kinds": dict(run.kinds),
         "right_results": run.outcomes.ok,
         "sdk_errors": dict(run.outcomes.errors),
@@ -260,12 +289,13 @@ async def test_fault_matrix_ten_thousand_mixed_operations() -> None:
         "creates_ok": len(run.created_users) + len(run.created_projects),
         "ambiguous_creates": len(run.ambiguous_emails) + len(run.ambiguous_names),
     }
-    report("fault_matrix", figures)
+    report(label, figures)
 
     run.outcomes.assert_clean()
     assert not run.hung, f"{len(run.hung)} operations outlived their deadline: {run.hung[:5]}"
-    assert sum(run.kinds.values()) + sum(run.outcomes.errors.values()) >= OPS, "an operation vanished"
+    assert sum(run.kinds.values()) + sum(run.outcomes.errors.values()) >= operations, "an operation vanished"
     assert run.conflicts == 0, f"{run.conflicts} creates of a new email got 409: a retry created twice"
+    assert spikes[0] >= 1, "no latency spike happened during the run"
     for kind in ("fail", "drop", "truncate", "malformed"):
         assert stats["faults"][kind] > 0, f"the sandbox injected no {kind} faults: {stats['faults']}"
 
