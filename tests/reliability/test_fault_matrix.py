@@ -323,3 +323,10 @@ async def _matrix(operations: int, make_transport: Any, label: str) -> None:
     assert sum(emails.values()) == SEEDED_USERS + len(found_users)
     assert sum(names.values()) == SEEDED_PROJECTS + len(found_projects)
     assert isinstance(client_stats, sdk.StatsSnapshot) and client_stats.retries > 0
+
+
+def test_fault_matrix_on_trio() -> None:
+    """The same matrix, 2,000 operations, with the client running on trio (the SDK is anyio
+    throughout): every figure checked above holds there too."""
+    pytest.importorskip("trio")
+    anyio.run(_matrix, OTHER_TRANSPORT_OPS, sdk.HttpxTransport, "fault_matrix[trio]", backend="trio")
