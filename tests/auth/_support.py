@@ -1,4 +1,4 @@
-"""Fakes for the auth tests: a virtual clock and a scripted OAuth server behind MockTransport."""
+"""Fakes for the auth tests: a scripted OAuth server behind MockTransport."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
-import anyio.lowlevel
 
 from asyncapi_client import MockTransport, Request, Response
 
@@ -17,26 +16,6 @@ TOKEN_URL = "https://auth.example.com/oauth/token"
 BASE = "https://api.example.com"
 CLIENT_ID = "client-1"
 CLIENT_SECRET = "s3cr3t-client-value"
-
-
-class FakeClock:
-    """Virtual time: `advance()` moves it; `sleep()` advances at once."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return 1_790_000_000.0 + self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
 
 
 def form(request: Request) -> dict[str, str]:

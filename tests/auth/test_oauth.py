@@ -25,13 +25,13 @@ from asyncapi_client import (
     TokenProvider,
     TokenSet,
 )
+from asyncapi_client.testing import FakeClock
 
 from ._support import (
     BASE,
     CLIENT_ID,
     CLIENT_SECRET,
     TOKEN_URL,
-    FakeClock,
     FakeOAuthServer,
     api_call,
     bearer,

@@ -11,8 +11,9 @@ import anyio
 import pytest
 
 from asyncapi_client import ClientCredentials, RedisTokenStore, Request, Response, TokenSet
+from asyncapi_client.testing import FakeClock
 
-from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeClock, FakeOAuthServer, api_call
+from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeOAuthServer, api_call
 
 pytestmark = pytest.mark.redis
 

@@ -5,6 +5,10 @@ is waiting, the loop jumps straight to the next timer instead of sleeping (the a
 aiotools' VirtualClock). `anyio.sleep`, cancel-scope deadlines and the `VirtualClock` below all
 read that one clock, so tests are exact, deterministic and take no wall time. Only for tests
 that do no real I/O.
+
+Not `asyncapi_client.testing.FakeClock`: that one moves only on the SDK's own `clock.sleep()`,
+while the limiter's tests also need anyio's timers (waiters parked on events, cancel-scope
+deadlines, a simulated server's latency) to run on the same virtual time.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ from asyncapi_client._ratelimit._headers import (
 from asyncapi_client._retry_after import parse_retry_after
 from asyncapi_client._secret import Secret
 from asyncapi_client.auth._tokens import MAX_LIFETIME, TokenSet, parse_token_response
+from asyncapi_client.testing import FakeClock
 from asyncapi_client.webhooks import WebhookReceiver, construct_event, sign, verify
 from asyncapi_client.webhooks._delivery import structure_delivery
 
@@ -562,24 +563,6 @@ def test_rate_limit_headers_parse_or_are_ignored(headers: dict[str, str], now: f
     assert info.window is None or (math.isfinite(info.window) and info.window > 0)
 
 
-class _InstantClock:
-    """The SDK's Clock with sleeps that take no wall time: a hostile Retry-After of a year is
-    slept through at once, so the test sees what the limiter and retry layer decide, fast."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return NOW + self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
-
-
 @PIPELINE
 @given(
     first=st.tuples(st.sampled_from([200, 429, 503, 500]), rate_limit_headers),
@@ -598,7 +581,7 @@ async def test_limiter_and_retries_survive_hostile_headers(
         return Response.json_response(status, PROJECT if status == 200 else {"error": {"code": "X"}}, headers)
 
     transport = MockTransport(handler)
-    clock = _InstantClock()
+    clock = FakeClock(1000.0, epoch=NOW)
     client = sdk.AsyncClient(
         "http://127.0.0.1:1",
         transport=transport,
@@ -696,7 +679,7 @@ def test_webhook_receiver_answers_every_delivery(delivery: tuple[bytes, Any]) ->
     handler sees only verified events; nothing raises."""
     body, headers = delivery
     seen: list[Any] = []
-    receiver = WebhookReceiver(SECRET, clock=_InstantClock())
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(1000.0, epoch=NOW))
     receiver.on("*")(seen.append)
 
     async def run() -> tuple[int, dict[str, str]]:
@@ -800,7 +783,7 @@ async def test_oauth_flow_with_hostile_token_endpoint(tokens: list[str], expires
         transport=MockTransport(handler),
         retry=sdk.RetryPolicy(max_attempts=2),
         timeout=sdk.Timeout(total=5.0),
-        clock=_InstantClock(),
+        clock=FakeClock(1000.0, epoch=NOW),
     )
     async with client:
         with anyio.fail_after(10):

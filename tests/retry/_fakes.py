@@ -1,42 +1,15 @@
-"""A virtual clock and a scripted random source for exact, instant retry tests."""
+"""The virtual clock (the SDK's public `FakeClock`) and a scripted random source for exact,
+instant retry tests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import anyio
-import anyio.lowlevel
+from asyncapi_client.testing import DEFAULT_EPOCH as WALL_EPOCH
+from asyncapi_client.testing import FakeClock
 
-WALL_EPOCH = 1_790_000_000.0  # 2026-09-21: what time() reads at monotonic 0
-
-
-class FakeClock:
-    """`sleep()` advances virtual time at once and records the delay; `advance()` lets a
-    handler pretend an attempt took time. With `block=True`, sleep waits forever (until
-    cancelled), for cancellation tests."""
-
-    def __init__(self, *, start: float = 0.0, block: bool = False) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self.block = block
-        self.sleeping = anyio.Event()
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return WALL_EPOCH + self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        if self.block:
-            self.sleeping.set()
-            await anyio.sleep_forever()
-        self.now += max(0.0, seconds)
-        await anyio.lowlevel.checkpoint()
+# Re-exported: the retry and pipeline tests import their clock from here.
+__all__ = ["WALL_EPOCH", "FakeClock", "ScriptedRandom"]
 
 
 class ScriptedRandom:

@@ -1,4 +1,4 @@
-"""Shared helpers: build signed deliveries, and a fake clock."""
+"""Shared helpers: build signed deliveries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from asyncapi_client.webhooks import signed_headers
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-NOW = 1_700_000_000
+NOW = 1_700_000_000  # the wall time of the deliveries: give a FakeClock epoch=NOW
 
 PROJECT = {
     "id": 7,
@@ -40,23 +40,3 @@ def delivery(
 ) -> tuple[bytes, dict[str, str]]:
     body = event_body(event_type, data)
     return body, signed_headers(secret, body, msg_id=msg_id, timestamp=timestamp)
-
-
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = float(now)
-        self.mono = 1000.0
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.mono += seconds
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.mono += seconds
-        self.now += seconds

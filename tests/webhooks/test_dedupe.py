@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from asyncapi_client.testing import FakeClock
 from asyncapi_client.webhooks import Claim, DedupeStore, InMemoryDedupeStore, RedisDedupeStore
-
-from .helpers import FakeClock
 
 
 async def test_in_memory_lifecycle() -> None:

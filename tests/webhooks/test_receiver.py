@@ -14,6 +14,7 @@ import pytest
 from fastapi import Request as FastAPIRequest  # module level: FastAPI resolves annotations here
 
 from asyncapi_client import ASGITransport, Project, Request, WebhookVerificationError
+from asyncapi_client.testing import FakeClock
 from asyncapi_client.webhooks import (
     Claim,
     InMemoryDedupeStore,
@@ -23,13 +24,13 @@ from asyncapi_client.webhooks import (
     signed_headers,
 )
 
-from .helpers import NOW, SECRET, USER, FakeClock, delivery
+from .helpers import NOW, SECRET, USER, delivery
 
 OTHER_SECRET = "whsec_YW5vdGhlciBrZXkgb2YgdGhpcnR5LXR3byBieXRlcyE="
 
 
 def make_receiver(**kwargs: Any) -> tuple[WebhookReceiver, list[WebhookEvent[Any]]]:
-    kwargs.setdefault("clock", FakeClock())
+    kwargs.setdefault("clock", FakeClock(epoch=NOW))
     receiver = WebhookReceiver(SECRET, **kwargs)
     seen: list[WebhookEvent[Any]] = []
 
@@ -77,7 +78,7 @@ async def test_processes_once_then_answers_duplicate(http: Any) -> None:
 
 
 async def test_failed_handler_gets_the_event_again(http: Any, caplog: pytest.LogCaptureFixture) -> None:
-    receiver = WebhookReceiver(SECRET, clock=FakeClock())
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(epoch=NOW))
     calls: list[str] = []
 
     @receiver.on("project.created")
@@ -164,7 +165,7 @@ async def test_body_size_limit(http: Any) -> None:
 
 
 async def test_concurrent_deliveries_of_one_id_run_once(http: Any) -> None:
-    receiver = WebhookReceiver(SECRET, clock=FakeClock())
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(epoch=NOW))
     started, release = anyio.Event(), anyio.Event()
     runs: list[str] = []
 
@@ -193,7 +194,7 @@ async def test_concurrent_deliveries_of_one_id_run_once(http: Any) -> None:
 
 
 async def test_sync_handlers_run_in_a_thread(http: Any) -> None:
-    receiver = WebhookReceiver(SECRET, clock=FakeClock())
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(epoch=NOW))
     threads: list[int] = []
 
     @receiver.on("user.created")
@@ -206,7 +207,7 @@ async def test_sync_handlers_run_in_a_thread(http: Any) -> None:
 
 
 async def test_routing_exact_prefix_catch_all_and_ignored(http: Any) -> None:
-    receiver = WebhookReceiver(SECRET, clock=FakeClock())
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(epoch=NOW))
     order: list[str] = []
     receiver.add_handler("*", lambda e: order.append("*:" + e.type))
     receiver.add_handler("project.*", lambda e: order.append("prefix:" + e.type))
@@ -218,14 +219,14 @@ async def test_routing_exact_prefix_catch_all_and_ignored(http: Any) -> None:
     assert (await post(client, *delivery("ping", {}, msg_id="m2"))).json() == {"status": "processed"}
     assert order == ["*:ping"]
 
-    bare = WebhookReceiver(SECRET, clock=FakeClock())
+    bare = WebhookReceiver(SECRET, clock=FakeClock(epoch=NOW))
     bare.add_handler("project.created", lambda e: order.append("never"))
     response = await post(http(bare), *delivery("ping", {}, msg_id="m3"))
     assert response.status_code == 200 and response.json() == {"status": "ignored"}
 
 
 async def test_key_rotation_and_tolerance_follow_the_clock(http: Any) -> None:
-    clock = FakeClock()
+    clock = FakeClock(epoch=NOW)
     receiver = WebhookReceiver([OTHER_SECRET, SECRET], tolerance=60, clock=clock)
     receiver.add_handler("*", lambda e: None)
     client = http(receiver)
@@ -342,7 +343,7 @@ def test_in_memory_store_is_the_default() -> None:
 def test_receiver_runs_on_trio() -> None:
     """anyio throughout: the receiver (sync handlers in threads included) works under trio."""
     trio = pytest.importorskip("trio")
-    receiver = WebhookReceiver(SECRET, clock=FakeClock())
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(epoch=NOW))
     seen: list[str] = []
     receiver.add_handler("project.created", lambda e: seen.append(e.id))
 
@@ -398,7 +399,7 @@ async def test_documented_fastapi_routes(http: Any) -> None:
 
 
 async def test_handler_timeout_releases_the_id(http: Any) -> None:
-    receiver = WebhookReceiver(SECRET, clock=FakeClock(), handler_timeout=0.05)
+    receiver = WebhookReceiver(SECRET, clock=FakeClock(epoch=NOW), handler_timeout=0.05)
     hang = True
     runs: list[str] = []
 
