@@ -66,5 +66,12 @@ def other_tasks() -> set[asyncio.Task[Any]]:
     return {task for task in asyncio.all_tasks() if task is not current and not task.done()}
 
 
-def describe_tasks(tasks: set[asyncio.Task[Any]]) -> str:
-    return "; ".join(sorted(f"{task.get_name()}: {task.get_coro()!r}" for task in tasks))[:2000]
+def describe_tasks(tasks: set[Any]) -> str:
+    """Names (and coroutines) of asyncio or trio tasks, for an assertion message."""
+    names = []
+    for task in tasks:
+        if isinstance(task, asyncio.Task):
+            names.append(f"{task.get_name()}: {task.get_coro()!r}")
+        else:
+            names.append(f"{getattr(task, 'name', task)!r}: {getattr(task, 'coro', None)!r}")
+    return "; ".join(sorted(names))[:2000]
