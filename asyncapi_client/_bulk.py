@@ -60,6 +60,7 @@ from anyio.abc import TaskGroup
 from ._decode import decode_list
 from ._errors import APIConnectionError, APIError, APIStatusError, ResponseDecodeError
 from ._models import NewUser, User
+from ._task_group import cancel_and_exit
 
 if TYPE_CHECKING:
     from .services._base import Service
@@ -473,14 +474,7 @@ class BulkJob:
         self._close()
         if tg is None:
             return False
-        tg.cancel_scope.cancel()  # stop reading input and cancel chunks still in flight
-        try:
-            return bool(await tg.__aexit__(exc_type, exc, tb))
-        except BaseException as group:
-            inner = getattr(group, "exceptions", None)
-            if exc is not None and isinstance(inner, tuple) and len(inner) == 1 and inner[0] is exc:
-                return False
-            raise
+        return await cancel_and_exit(tg, exc_type, exc, tb)  # stop reading input, cancel chunks in flight
 
     async def aclose(self) -> None:
         """Stop handing out outcomes (the `async with` block's exit cancels work in flight)."""

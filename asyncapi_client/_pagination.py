@@ -42,6 +42,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ._models import Page
+from ._task_group import cancel_and_exit
 
 T = TypeVar("T")
 
@@ -342,16 +343,7 @@ class AsyncPager(Generic[T]):
         self._close_streams()
         if tg is None:
             return False
-        tg.cancel_scope.cancel()  # nothing prefetched is wanted any more
-        try:
-            return bool(await tg.__aexit__(exc_type, exc, tb))
-        except BaseException as group:
-            # anyio wraps the block's own exception in an ExceptionGroup; our fetch tasks never
-            # raise, so hand the caller their exception as it was.
-            inner = getattr(group, "exceptions", None)
-            if exc is not None and isinstance(inner, tuple) and len(inner) == 1 and inner[0] is exc:
-                return False
-            raise
+        return await cancel_and_exit(tg, exc_type, exc, tb)  # nothing prefetched is wanted any more
 
     async def aclose(self) -> None:
         """Cancel every fetch in flight for this pager's iterations (they end, yielding nothing

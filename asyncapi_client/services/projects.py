@@ -6,7 +6,7 @@ from typing import Any
 
 from .._decode import decode_model, decode_page
 from .._models import Page, Project
-from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress, check_list_args
+from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
 from ._base import Service
 
 _UNSET: Any = object()
@@ -61,13 +61,6 @@ class ProjectsService(Service):
     ) -> AsyncPager[Project]:
         """Every project, streamed: `async with client.projects.list(prefetch=8) as pager:
         async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
-        check_list_args(
-            limit=limit,
-            prefetch=prefetch,
-            start_page=start_page,
-            max_items=max_items,
-            on_progress=on_progress,
-        )
         return AsyncPager(
             self.list_page,
             limit=limit,

@@ -8,7 +8,7 @@ from typing import Any
 from .._bulk import MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
 from .._decode import decode_model, decode_page
 from .._models import NewUser, Page, User
-from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress, check_list_args
+from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
 from ._base import Service
 
 
@@ -59,13 +59,6 @@ class UsersService(Service):
     ) -> AsyncPager[User]:
         """Every user, streamed: `async with client.users.list(prefetch=8) as pager:
         async for user in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
-        check_list_args(
-            limit=limit,
-            prefetch=prefetch,
-            start_page=start_page,
-            max_items=max_items,
-            on_progress=on_progress,
-        )
         return AsyncPager(
             self.list_page,
             limit=limit,
