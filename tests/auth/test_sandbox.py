@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 from asyncapi_client import AsyncClient, ClientCredentials, RefreshToken, TokenSet
+from tests.support.sandbox_token import token_reply
 
 pytestmark = pytest.mark.slow
 
@@ -66,13 +66,7 @@ async def test_refresh_token_rotation_across_expiries_against_the_sandbox() -> N
     from asyncapi_client.sandbox import Sandbox
 
     async with Sandbox(token_ttl=1.0) as sb:
-        async with httpx.AsyncClient(trust_env=False) as http:
-            reply = await http.post(
-                sb.token_url,
-                data={"grant_type": "client_credentials"},
-                auth=(sb.client_id, sb.client_secret),
-            )
-        first_refresh = reply.json()["refresh_token"]
+        first_refresh = (await token_reply(sb))["refresh_token"]
         received: list[TokenSet] = []
 
         def persist(token_set: TokenSet) -> None:

@@ -6,39 +6,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from asyncapi_client import (
     AsyncClient,
     BadRequestError,
-    BearerToken,
     BulkResult,
     ConflictError,
     RateLimit,
     RetryPolicy,
     Timeout,
 )
-
-try:
-    from asyncapi_client.sandbox import Sandbox
-except ImportError:  # pragma: no cover - the sandbox lands in its own issue
-    pytest.skip("asyncapi_client.sandbox does not export Sandbox yet", allow_module_level=True)
-
-
-async def bearer(sb: Any) -> BearerToken:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        reply = await http.post(
-            sb.token_url, data={"grant_type": "client_credentials"}, auth=(sb.client_id, sb.client_secret)
-        )
-        reply.raise_for_status()
-        return BearerToken(reply.json()["access_token"])
+from asyncapi_client.sandbox import Sandbox
+from tests.support.sandbox_token import sandbox_client
 
 
 async def client_for(sb: Any, **kwargs: Any) -> AsyncClient:
-    kwargs.setdefault("retry", RetryPolicy(max_attempts=1))
     kwargs.setdefault("timeout", Timeout(total=60.0, attempt=20.0))
-    return AsyncClient(sb.base_url, auth=await bearer(sb), allow_insecure_http=True, **kwargs)
+    return await sandbox_client(sb, **kwargs)
 
 
 def records(n: int, *, bad: set[int] = frozenset(), prefix: str = "bulk") -> list[dict[str, str]]:  # type: ignore[assignment]

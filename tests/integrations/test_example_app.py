@@ -16,6 +16,7 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client.sandbox import Sandbox
+from tests.support.sandbox_token import fetch_token
 
 from ._asgi import LifespanFailed, running
 
@@ -60,19 +61,6 @@ async def serve(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def user_token(sandbox: Sandbox) -> str:
-    """A token the way a caller of the app would hold one: from the token endpoint, by hand."""
-    async with httpx.AsyncClient() as plain:
-        reply = await plain.post(
-            sandbox.token_url,
-            data={"grant_type": "client_credentials"},
-            auth=(sandbox.client_id, sandbox.client_secret),
-        )
-    reply.raise_for_status()
-    token: str = reply.json()["access_token"]
-    return token
-
-
 async def test_projects_are_listed_with_the_apps_own_credentials(
     example: ModuleType, sandbox: Sandbox, env: None
 ) -> None:
@@ -86,7 +74,7 @@ async def check_projects(browser: httpx.AsyncClient, sandbox: Sandbox) -> None:
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["page"] == 2 and body["total_items"] == 150 and body["total_pages"] == 15
-    async with sdk.AsyncClient(sandbox.base_url, auth=sdk.BearerToken(await user_token(sandbox))) as direct:
+    async with sdk.AsyncClient(sandbox.base_url, auth=sdk.BearerToken(await fetch_token(sandbox))) as direct:
         expected = await direct.projects.list_page(2, 10)
     assert [p["id"] for p in body["projects"]] == [p.id for p in expected.data]
     assert body["projects"][0]["name"] == expected.data[0].name
@@ -108,7 +96,7 @@ async def test_me_forwards_the_callers_token(example: ModuleType, sandbox: Sandb
 
 
 async def check_me(browser: httpx.AsyncClient, sandbox: Sandbox) -> None:
-    token = await user_token(sandbox)
+    token = await fetch_token(sandbox)
     answer = await browser.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.text
     async with sdk.AsyncClient(sandbox.base_url, auth=sdk.BearerToken(token)) as direct:
@@ -166,7 +154,7 @@ async def test_each_callers_token_has_its_own_rate_limit(
     """The API limits per access token; the example app's limiter partitions by token, so a caller
     who spent their budget does not hold up another caller (a shared partition would wait ~1 s)."""
     async with Sandbox(rate=1, burst=3) as sb:
-        alice, bob = await user_token(sb), await user_token(sb)
+        alice, bob = await fetch_token(sb), await fetch_token(sb)
         monkeypatch.setenv("ASYNCAPI_BASE_URL", sb.base_url)
         async with serve(example.create_app()) as browser:
             for _ in range(3):

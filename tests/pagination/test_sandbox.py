@@ -4,32 +4,13 @@ resuming, and break / cancel with no task and no pool slot lost (a pool of 10)."
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import anyio
-import httpx
 import pytest
 
-from asyncapi_client import AsyncClient, BearerToken, HttpxTransport, Project, RetryPolicy
-
-try:
-    from asyncapi_client.sandbox import Sandbox
-except ImportError:  # pragma: no cover - the sandbox lands in its own issue
-    pytest.skip("asyncapi_client.sandbox does not export Sandbox yet", allow_module_level=True)
-
-
-async def bearer(sb: Any) -> BearerToken:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        reply = await http.post(
-            sb.token_url, data={"grant_type": "client_credentials"}, auth=(sb.client_id, sb.client_secret)
-        )
-        reply.raise_for_status()
-        return BearerToken(reply.json()["access_token"])
-
-
-async def client_for(sb: Any, **kwargs: Any) -> AsyncClient:
-    kwargs.setdefault("retry", RetryPolicy(max_attempts=1))
-    return AsyncClient(sb.base_url, auth=await bearer(sb), allow_insecure_http=True, **kwargs)
+from asyncapi_client import AsyncClient, HttpxTransport, Project
+from asyncapi_client.sandbox import Sandbox
+from tests.support.sandbox_token import sandbox_client
 
 
 async def reference(client: AsyncClient, total: int) -> list[int]:
@@ -48,7 +29,7 @@ async def reference(client: AsyncClient, total: int) -> list[int]:
 
 @pytest.mark.parametrize("total", [0, 1, 100, 101, 250])
 async def test_every_item_once_and_in_order_at_the_edges(total: int) -> None:
-    async with Sandbox(projects=total, users=0) as sb, await client_for(sb) as client:
+    async with Sandbox(projects=total, users=0) as sb, await sandbox_client(sb) as client:
         expected = await reference(client, total)
         # 100: a multiple of the limit; 101: one more; 250: half a page more, a multiple of 50.
         limits = (1, 50, 100) if total <= 101 else (50, 100)
@@ -64,7 +45,7 @@ async def test_every_item_once_and_in_order_at_the_edges(total: int) -> None:
 
 
 async def test_pages_meta_resume_and_max_items() -> None:
-    async with Sandbox(projects=250, users=0) as sb, await client_for(sb) as client:
+    async with Sandbox(projects=250, users=0) as sb, await sandbox_client(sb) as client:
         expected = await reference(client, 250)
         async with client.projects.list(limit=100, prefetch=4) as pager:
             pages = [page async for page in pager.pages()]
@@ -80,7 +61,7 @@ async def test_pages_meta_resume_and_max_items() -> None:
 async def test_users_list_streams_from_the_server() -> None:
     async with (
         Sandbox(projects=0, users=130) as sb,
-        await client_for(sb) as client,
+        await sandbox_client(sb) as client,
         client.users.list(limit=40, prefetch=3) as pager,
     ):
         users = [u async for u in pager]
@@ -108,7 +89,7 @@ async def _hundred_requests(client: AsyncClient) -> None:
 async def test_break_and_cancel_lose_no_task_and_no_pool_slot(form: str) -> None:
     transport = HttpxTransport(max_connections=10)
     sandbox = Sandbox(projects=3000, users=0, latency_ms=40)
-    async with sandbox as sb, await client_for(sb, transport=transport, timeout=30.0) as client:
+    async with sandbox as sb, await sandbox_client(sb, transport=transport, timeout=30.0) as client:
         before = len(asyncio.all_tasks())
         for round_ in range(3):
             # break mid-stream, with prefetches in flight (context form) ...

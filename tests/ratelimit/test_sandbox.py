@@ -7,23 +7,11 @@ import math
 import time
 
 import anyio
-import httpx
 import pytest
 
-from asyncapi_client import AsyncClient, BearerToken, RateLimit, RetryPolicy
+from asyncapi_client import AsyncClient, RateLimit, RetryPolicy
 from asyncapi_client.sandbox import Sandbox
-
-
-async def fetch_token(sb: Sandbox) -> str:
-    async with httpx.AsyncClient() as http:
-        reply = await http.post(
-            sb.token_url,
-            data={"grant_type": "client_credentials"},
-            auth=(sb.client_id, sb.client_secret),
-        )
-        reply.raise_for_status()
-        token: str = reply.json()["access_token"]
-        return token
+from tests.support.sandbox_token import bearer
 
 
 async def hammer(client: AsyncClient, n: int, concurrency: int) -> dict[int, int]:
@@ -44,10 +32,9 @@ async def hammer(client: AsyncClient, n: int, concurrency: int) -> dict[int, int
 @pytest.mark.parametrize("config", [RateLimit(rate=50, burst=10), RateLimit()], ids=["configured", "learned"])
 async def test_paces_to_the_sandbox_without_429s(config: RateLimit) -> None:
     async with Sandbox(rate=50, burst=10) as sb:
-        token = await fetch_token(sb)
         async with AsyncClient(
             sb.base_url,
-            auth=BearerToken(token),
+            auth=await bearer(sb),
             rate_limit=config,
             retry=RetryPolicy(max_attempts=1),
             allow_insecure_http=True,
@@ -71,15 +58,16 @@ async def test_paces_to_the_sandbox_without_429s(config: RateLimit) -> None:
 
 async def test_without_the_limiter_the_sandbox_answers_429() -> None:
     """The control: the same load with no limiter spends most of itself on 429s."""
-    async with Sandbox(rate=50, burst=10) as sb:
-        token = await fetch_token(sb)
-        async with AsyncClient(
+    async with (
+        Sandbox(rate=50, burst=10) as sb,
+        AsyncClient(
             sb.base_url,
-            auth=BearerToken(token),
+            auth=await bearer(sb),
             retry=RetryPolicy(max_attempts=1),
             allow_insecure_http=True,
-        ) as client:
-            statuses = await hammer(client, 60, concurrency=16)
-            assert statuses.get(429, 0) >= 20
-            assert client.stats().rate_limited == statuses[429]
-            assert client.rate_limit_status().limit == 10
+        ) as client,
+    ):
+        statuses = await hammer(client, 60, concurrency=16)
+        assert statuses.get(429, 0) >= 20
+        assert client.stats().rate_limited == statuses[429]
+        assert client.rate_limit_status().limit == 10

@@ -10,15 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
-from asyncapi_client import AsyncClient, BearerToken, RetryPolicy, Timeout, User
-
-try:
-    from asyncapi_client.sandbox import Sandbox
-except ImportError:  # pragma: no cover - the sandbox lands in its own issue
-    pytest.skip("asyncapi_client.sandbox does not export Sandbox yet", allow_module_level=True)
+from asyncapi_client import AsyncClient, RetryPolicy, Timeout, User
+from asyncapi_client.sandbox import Sandbox
+from tests.support.sandbox_token import bearer
 
 pytestmark = pytest.mark.slow
 
@@ -30,17 +26,6 @@ TIMEOUT = Timeout(total=120.0, attempt=60.0)
 def fast(max_attempts: int, budget: int | None = 500) -> RetryPolicy:
     """Quick backoff: these tests are about what gets retried, not about waiting."""
     return RetryPolicy(max_attempts=max_attempts, budget=budget, backoff_base=0.005, backoff_max=0.05)
-
-
-async def bearer(sb: Any) -> BearerToken:
-    async with httpx.AsyncClient() as http:
-        reply = await http.post(
-            sb.token_url,
-            data={"grant_type": "client_credentials"},
-            auth=(sb.client_id, sb.client_secret),
-        )
-        reply.raise_for_status()
-        return BearerToken(reply.json()["access_token"])
 
 
 async def client_for(sb: Any, policy: RetryPolicy) -> AsyncClient:

@@ -11,11 +11,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
-from asyncapi_client import AsyncClient, BearerToken, Project, User
+from asyncapi_client import AsyncClient, Project, User
 from asyncapi_client.webhooks import WebhookDelivery, WebhookEvent, WebhookReceiver
+from tests.support.sandbox_token import bearer
 
 pytest.importorskip("uvicorn")
 sandbox_module = pytest.importorskip("asyncapi_client.sandbox")
@@ -70,13 +70,7 @@ async def wait_for_async(condition: Callable[[], Awaitable[bool]], *, what: str)
 
 @asynccontextmanager
 async def api_client(sb: Any) -> AsyncIterator[AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        reply = await http.post(
-            sb.token_url, data={"grant_type": "client_credentials"}, auth=(sb.client_id, sb.client_secret)
-        )
-        reply.raise_for_status()
-        token = reply.json()["access_token"]
-    async with AsyncClient(sb.base_url, auth=BearerToken(token), allow_insecure_http=True) as client:
+    async with AsyncClient(sb.base_url, auth=await bearer(sb), allow_insecure_http=True) as client:
         yield client
 
 

@@ -1,0 +1,46 @@
+"""A sandbox access token fetched by hand, for tests about something other than auth.
+
+A plain `client_credentials` POST to the token URL, then a fixed `BearerToken`: the client under
+test runs no OAuth strategy of its own, so it never calls the token endpoint mid-test and the
+sandbox's counters hold only the requests the test is about.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from asyncapi_client import AsyncClient, BearerToken, RetryPolicy
+
+if TYPE_CHECKING:
+    from asyncapi_client.sandbox import Sandbox
+
+
+async def token_reply(sb: Sandbox) -> dict[str, Any]:
+    """The token endpoint's JSON reply for the sandbox's demo client."""
+    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+        reply = await http.post(
+            sb.token_url, data={"grant_type": "client_credentials"}, auth=(sb.client_id, sb.client_secret)
+        )
+        reply.raise_for_status()
+        data: dict[str, Any] = reply.json()
+        return data
+
+
+async def fetch_token(sb: Sandbox) -> str:
+    """An access token for the sandbox's demo client."""
+    token: str = (await token_reply(sb))["access_token"]
+    return token
+
+
+async def bearer(sb: Sandbox) -> BearerToken:
+    """A fixed-token auth for the sandbox's demo client."""
+    return BearerToken(await fetch_token(sb))
+
+
+async def sandbox_client(sb: Sandbox, **kwargs: Any) -> AsyncClient:
+    """An `AsyncClient` on `sb` with a `bearer()` token; one attempt per call unless `retry=`
+    says otherwise, so a test sees the sandbox's replies as they were."""
+    kwargs.setdefault("retry", RetryPolicy(max_attempts=1))
+    return AsyncClient(sb.base_url, auth=await bearer(sb), allow_insecure_http=True, **kwargs)
