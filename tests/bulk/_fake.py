@@ -8,11 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import anyio
-import anyio.lowlevel
-
-from asyncapi_client import AsyncClient, BearerToken, MockTransport, RetryPolicy
 from asyncapi_client._types import Request, Response
+from tests.support.fake_api import FakeAPI
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -21,10 +18,11 @@ def error(status: int, code: str, message: str, details: dict[str, Any]) -> Resp
     return Response.json_response(status, {"error": {"code": code, "message": message, "details": details}})
 
 
-class FakeBulk:
+class FakeBulk(FakeAPI):
     """Creates users in memory. `existing` emails conflict. `fault(n, items)` may return a
     Response (or raise) for the n-th request before it is processed; `after(n, response)` may
-    replace a processed reply (the change is kept, as a lost reply would)."""
+    replace a processed reply (the change is kept, as a lost reply would). Requests from number
+    `hold_from` on never answer; in-flight accounting as in `FakeAPI`."""
 
     def __init__(
         self,
@@ -36,25 +34,16 @@ class FakeBulk:
         after: Callable[[int, Response], Response] | None = None,
         hold_from: int | None = None,
     ) -> None:
+        super().__init__(delay=delay)
         self.emails: set[str] = {e.lower() for e in existing}
         self.users: list[dict[str, Any]] = []
-        self.delay = delay
         self.max_bulk = max_bulk
         self.fault = fault
         self.after = after
-        self.hold_from = hold_from  # requests from this number on never answer
+        self.hold_from = hold_from
         self.requests: list[tuple[str | None, list[Any]]] = []  # (key, body)
         self.replays = 0
         self.stored: dict[str, tuple[bytes, Response]] = {}
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.cancelled = 0
-
-    def client(self, **kwargs: Any) -> AsyncClient:
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=1))
-        return AsyncClient(
-            "https://api.test", auth=BearerToken("token"), transport=MockTransport(self.handler), **kwargs
-        )
 
     @property
     def sent_emails(self) -> list[str]:
@@ -66,20 +55,7 @@ class FakeBulk:
         key = request.headers.get("idempotency-key")
         number = len(self.requests)
         self.requests.append((key, body))
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.hold_from is not None and number >= self.hold_from:
-                await anyio.sleep_forever()
-            if self.delay:
-                await anyio.sleep(self.delay)
-            else:
-                await anyio.lowlevel.checkpoint()
-        except anyio.get_cancelled_exc_class():
-            self.cancelled += 1
-            raise
-        finally:
-            self.in_flight -= 1
+        await self.wait_to_reply(hold=self.hold_from is not None and number >= self.hold_from)
         if self.fault is not None:
             faulty = self.fault(number, body)
             if faulty is not None:

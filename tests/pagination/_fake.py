@@ -6,11 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import anyio
-import anyio.lowlevel
-
-from asyncapi_client import AsyncClient, BearerToken, MockTransport, RetryPolicy
 from asyncapi_client._types import Request, Response
+from tests.support.fake_api import FakeAPI
 
 STAMP = "2026-01-01T00:00:00Z"
 
@@ -25,9 +22,10 @@ def project(index: int) -> dict[str, Any]:
     }
 
 
-class FakeProjects:
+class FakeProjects(FakeAPI):
     """Serves `total` projects. Records the pages asked for, tracks requests in flight and the
-    ones cancelled. `delay` (seconds) or `gate` (an event per page) hold replies back."""
+    ones cancelled (see `FakeAPI`). `delay` (seconds) holds every reply back, `hold_pages`
+    never answer."""
 
     def __init__(
         self,
@@ -40,27 +38,14 @@ class FakeProjects:
         total_pages_override: Callable[[int], int | None] | None = None,
         record: bool = True,
     ) -> None:
+        super().__init__(delay=delay)
         self.total = total
-        self.delay = delay
         self.fail_pages = set(fail_pages)
-        self.hold_pages = set(hold_pages)  # these never answer (until cancelled)
+        self.hold_pages = set(hold_pages)
         self.data_override = data_override
         self.total_pages_override = total_pages_override
         self.record = record
         self.pages: list[int] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.cancelled = 0
-        self.held = anyio.Event()  # set when a held page is being waited on
-
-    def transport(self) -> MockTransport:
-        return MockTransport(self.handler, record=False)
-
-    def client(self, **kwargs: Any) -> AsyncClient:
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=1))
-        return AsyncClient(
-            "https://api.test", auth=BearerToken("token"), transport=self.transport(), **kwargs
-        )
 
     async def handler(self, request: Request) -> Response:
         query = parse_qs(urlsplit(request.url).query)
@@ -68,21 +53,7 @@ class FakeProjects:
         limit = int(query.get("limit", ["20"])[0])
         if self.record:
             self.pages.append(page)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if page in self.hold_pages:
-                self.held.set()
-                await anyio.sleep_forever()
-            if self.delay:
-                await anyio.sleep(self.delay)
-            else:
-                await anyio.lowlevel.checkpoint()
-        except anyio.get_cancelled_exc_class():
-            self.cancelled += 1
-            raise
-        finally:
-            self.in_flight -= 1
+        await self.wait_to_reply(hold=page in self.hold_pages)
         if page in self.fail_pages:
             return Response.json_response(
                 500, {"error": {"code": "INTERNAL", "message": "boom", "details": {}}}
