@@ -132,23 +132,10 @@ def sandbox_session() -> Iterator[Sandbox]:
 
 
 async def sandbox_auth(server: Sandbox) -> Auth:
-    """An auth strategy for the sandbox's demo client: `ClientCredentials` when available."""
-    import asyncapi_client
+    """An auth strategy for the sandbox's demo client: `ClientCredentials`."""
+    from asyncapi_client import ClientCredentials
 
-    credentials: Any = getattr(asyncapi_client, "ClientCredentials", None)
-    if credentials is not None:
-        auth: Auth = credentials(server.token_url, server.client_id, server.client_secret)
-        return auth
-    import httpx
-
-    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-        reply = await http.post(
-            server.token_url,
-            data={"grant_type": "client_credentials"},
-            auth=(server.client_id, server.client_secret),
-        )
-        reply.raise_for_status()
-    return asyncapi_client.BearerToken(reply.json()["access_token"])
+    return ClientCredentials(server.token_url, server.client_id, server.client_secret)
 
 
 @_async_fixture
