@@ -175,9 +175,10 @@ async def test_bare_asgi_app_in_process() -> None:
         assert (await http.get("/_sandbox/stats")).json()["requests_total"] == 2
 
 
-def test_importing_the_sdk_does_not_import_the_sandbox() -> None:
+@pytest.mark.parametrize("module", ["asyncapi_client", "asyncapi_client.testing"])
+def test_importing_the_sdk_or_its_pytest_plugin_does_not_import_the_sandbox(module: str) -> None:
     code = (
-        "import sys, asyncapi_client; "
+        f"import sys, {module}; "
         "bad = [m for m in ('asyncapi_client.sandbox', 'uvicorn', 'starlette') if m in sys.modules]; "
         "assert not bad, bad"
     )
