@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
+from anyio.abc import TaskGroup
 
 from asyncapi_client import MockTransport, Request, Response
 
@@ -16,6 +17,19 @@ TOKEN_URL = "https://auth.example.com/oauth/token"
 BASE = "https://api.example.com"
 CLIENT_ID = "client-1"
 CLIENT_SECRET = "s3cr3t-client-value"
+
+
+def start_cancellable(tg: TaskGroup, call: Callable[[], Awaitable[None]]) -> anyio.CancelScope:
+    """Start `call()` in `tg` inside a scope of its own, returned so that this one task (a
+    refresh's leader, say) can be cancelled while the others go on."""
+    scope = anyio.CancelScope()
+
+    async def run() -> None:
+        with scope:
+            await call()
+
+    tg.start_soon(run)
+    return scope
 
 
 def form(request: Request) -> dict[str, str]:

@@ -36,6 +36,7 @@ from ._support import (
     api_call,
     bearer,
     form,
+    start_cancellable,
 )
 
 
@@ -272,14 +273,7 @@ async def test_a_cancelled_refresh_leaves_no_one_hanging_and_no_poisoned_state()
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
-            leader_scope = anyio.CancelScope()
-
-            async def leader() -> None:
-                # In its own scope, so that the leader alone can be cancelled.
-                with leader_scope:
-                    await call()
-
-            tg.start_soon(leader)
+            leader_scope = start_cancellable(tg, call)
             await server.entered.wait()
             for _ in range(50):
                 tg.start_soon(call)
@@ -717,13 +711,7 @@ async def test_a_leader_cancelled_while_on_token_runs_lets_it_finish() -> None:
 
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
-            leader_scope = anyio.CancelScope()
-
-            async def leader() -> None:
-                with leader_scope:
-                    await call()
-
-            tg.start_soon(leader)
+            leader_scope = start_cancellable(tg, call)
             await in_callback.wait()
             for _ in range(20):
                 tg.start_soon(call)

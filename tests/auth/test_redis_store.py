@@ -13,7 +13,7 @@ import pytest
 from asyncapi_client import ClientCredentials, RedisTokenStore, Request, Response, TokenSet
 from asyncapi_client.testing import FakeClock
 
-from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeOAuthServer, api_call
+from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeOAuthServer, api_call, start_cancellable
 
 pytestmark = pytest.mark.redis
 
@@ -245,13 +245,7 @@ async def test_a_cancelled_leader_releases_the_redis_lock(redis_client: Any, pre
     # Far less than the lock's 30 s expiry: the takeover finds the lock released, not expired.
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
-            leader_scope = anyio.CancelScope()
-
-            async def leader() -> None:
-                with leader_scope:
-                    await call()
-
-            tg.start_soon(leader)
+            leader_scope = start_cancellable(tg, call)
             await server.entered.wait()
             assert await redis_client.get(f"{prefix}:cred:lock") is not None
             for _ in range(10):
