@@ -17,7 +17,7 @@ Three dialects are understood, in this order of trust:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final, Literal, NamedTuple
 
 import attrs
@@ -113,6 +113,11 @@ def reset_seconds(value: str | None, now: float, reset_format: ResetFormat = "au
     number = parse_number(value)
     if number is None:
         return None
+    return _reset_after(number, now, reset_format)
+
+
+def _reset_after(number: float, now: float, reset_format: ResetFormat) -> float:
+    """`reset_seconds` once the value is parsed."""
     if reset_format == "delta":
         return number
     if reset_format == "epoch":
@@ -236,23 +241,17 @@ def parse_rate_limit_headers(
     get = headers.get
     x_remaining = get(_X_REMAINING)
     x_limit = get(_X_LIMIT)
-    retry_raw = get(_RETRY_AFTER)
     if x_remaining is not None or x_limit is not None:
-        limit = parse_int(x_limit)
-        remaining = parse_int(x_remaining)
         raw_reset = get(_X_RESET)
-        reset_after: float | None
-        if raw_reset is not None and len(raw_reset) == 10 and reset_format != "delta" and raw_reset.isdigit():
-            # The contract's form (epoch seconds, ten digits until 2286), without the detour.
-            reset_after = int(raw_reset) - now if raw_reset.isascii() else None
-            if reset_after is not None and reset_after < 0:
-                reset_after = 0.0
-        else:
-            reset_after = reset_seconds(raw_reset, now, reset_format)
-        retry_after = None if retry_raw is None else parse_retry_after(retry_raw, now)
-        if limit is None and remaining is None and reset_after is None and retry_after is None:
-            return None
-        return RateLimitInfo(limit, remaining, reset_after, None, None, retry_after, "bucket")
+        parsed = _parse_x(x_limit, x_remaining, raw_reset, reset_format)
+        return _x_info(parsed, get(_RETRY_AFTER), now, reset_format)
+    return _parse_other(headers, now)
+
+
+def _parse_other(headers: Mapping[str, str], now: float) -> RateLimitInfo | None:
+    """`parse_rate_limit_headers` for a response without `X-RateLimit-Limit`/`-Remaining`."""
+    get = headers.get
+    retry_raw = get(_RETRY_AFTER)
     ietf = get(_IETF_FIELD)
     policy = get(_IETF_POLICY)
     if ietf is not None or policy is not None:
@@ -290,3 +289,86 @@ def parse_rate_limit_headers(
         if retry_after is not None:
             return RateLimitInfo(retry_after=retry_after)
     return None
+
+
+# (limit, remaining, reset): the X-RateLimit values parsed, before the clock is read. `reset` is
+# (True, epoch seconds) for the contract's ten-digit form, (False, number) for any other.
+_ParsedX = tuple[int | None, int | None, tuple[bool, float] | None]
+
+
+def _parse_x(
+    x_limit: str | None, x_remaining: str | None, raw_reset: str | None, reset_format: ResetFormat
+) -> _ParsedX:
+    reset: tuple[bool, float] | None = None
+    if raw_reset is not None and len(raw_reset) == 10 and reset_format != "delta" and raw_reset.isdigit():
+        # The contract's form (epoch seconds, ten digits until 2286), without the detour.
+        if raw_reset.isascii():
+            reset = (True, int(raw_reset))
+    else:
+        number = parse_number(raw_reset)
+        if number is not None:
+            reset = (False, number)
+    return parse_int(x_limit), parse_int(x_remaining), reset
+
+
+def _x_info(
+    parsed: _ParsedX, retry_raw: str | None, now: float, reset_format: ResetFormat
+) -> RateLimitInfo | None:
+    limit, remaining, reset = parsed
+    reset_after: float | None = None
+    if reset is not None:
+        epoch, number = reset
+        if epoch:
+            reset_after = number - now
+            if reset_after < 0:
+                reset_after = 0.0
+        else:
+            reset_after = _reset_after(number, now, reset_format)
+    retry_after = None if retry_raw is None else parse_retry_after(retry_raw, now)
+    if limit is None and remaining is None and reset_after is None and retry_after is None:
+        return None
+    # tuple.__new__ directly: the NamedTuple's generated __new__ costs a Python call more.
+    return _new_tuple(RateLimitInfo, (limit, remaining, reset_after, None, None, retry_after, "bucket"))
+
+
+_new_tuple: Final = tuple.__new__
+_OTHER_FIELDS: Final = (_RETRY_AFTER, _IETF_FIELD, _IETF_POLICY, _IETF_REMAINING, _IETF_LIMIT)
+
+
+class RateLimitHeaderReader:
+    """`parse_rate_limit_headers` for one limiter, on the hot path: it reads the clock only when
+    a response carries rate-limit fields, and remembers the last X-RateLimit values it parsed
+    (a server repeats Limit and Reset, and often Remaining, from one response to the next), so
+    that identical strings are compared rather than parsed again. Same results as the function.
+    """
+
+    __slots__ = ("reset_format", "_last")
+
+    def __init__(self, reset_format: ResetFormat = "auto") -> None:
+        self.reset_format: ResetFormat = reset_format
+        # ((Limit, Remaining, Reset) as sent, what they parsed to): replaced whole, never mutated.
+        self._last: tuple[tuple[str | None, str | None, str | None], _ParsedX] = (
+            (None, None, None),
+            (None, None, None),
+        )
+
+    def read(
+        self, headers: Mapping[str, str], time: Callable[[], float]
+    ) -> tuple[RateLimitInfo | None, float]:
+        """(what the headers say, or None; the Unix time it was read at, 0.0 when none was needed)."""
+        get = headers.get
+        x_remaining = get(_X_REMAINING)
+        x_limit = get(_X_LIMIT)
+        if x_remaining is None and x_limit is None:
+            for name in _OTHER_FIELDS:
+                if name in headers:
+                    now = time()
+                    return _parse_other(headers, now), now
+            return None, 0.0
+        raw_reset = get(_X_RESET)
+        last_raw, parsed = self._last
+        if x_remaining != last_raw[1] or x_limit != last_raw[0] or raw_reset != last_raw[2]:
+            parsed = _parse_x(x_limit, x_remaining, raw_reset, self.reset_format)
+            self._last = ((x_limit, x_remaining, raw_reset), parsed)
+        now = time()
+        return _x_info(parsed, get(_RETRY_AFTER), now, self.reset_format), now

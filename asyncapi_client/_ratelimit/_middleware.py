@@ -50,7 +50,7 @@ from .._types import Request, Response
 from ._adaptive import Cubic, RefillEstimate
 from ._bucket import TokenBucket, WaitTooLong
 from ._config import RateLimit
-from ._headers import RateLimitInfo, parse_rate_limit_headers
+from ._headers import RateLimitHeaderReader, RateLimitInfo
 
 logger = logging.getLogger("asyncapi_client.ratelimit")
 
@@ -181,7 +181,7 @@ class RateLimitMiddleware:
         self._max_wait = cfg.max_wait
         self._adaptive = cfg.adaptive and self._enabled
         self._learn = cfg.respect_headers
-        self._reset_format = cfg.reset_format
+        self._headers = RateLimitHeaderReader(cfg.reset_format)
         self._backend = cfg.backend
         self._max_partitions = cfg.max_partitions
         partition = cfg.partition
@@ -365,11 +365,11 @@ class RateLimitMiddleware:
         """Learn from one response; return a Retry-After pause to share, if any."""
         status = response.status_code
         info: RateLimitInfo | None = None
-        headers = response.headers
         wall = 0.0
-        if self._learn and headers:
-            wall = self._clock.time()
-            info = parse_rate_limit_headers(headers, wall, self._reset_format)
+        if self._learn:
+            headers = response.headers
+            if headers:
+                info, wall = self._headers.read(headers, self._clock.time)
         if status == 429:
             self._stats.rate_limited += 1
             part.rate_limited += 1
@@ -386,8 +386,7 @@ class RateLimitMiddleware:
         sent_at: float,
         wall: float,
     ) -> float | None:
-        clock = self._clock
-        now = clock.monotonic()
+        now = self._clock.monotonic()
         bucket = part.bucket
         later = part.sent - seq  # requests sent after this one: they take from the server too
         enabled = self._enabled
@@ -397,29 +396,36 @@ class RateLimitMiddleware:
             # 429 says this server is a fixed window: from now on, an empty quota waits for Reset.
             part.window_like = True
         if info is not None:
-            if info.limit is not None:
-                part.limit = info.limit
-            remaining = info.remaining
+            limit, remaining, reset_after, quota, window, retry_after, model = info
+            if limit is not None:
+                part.limit = limit
             if remaining is not None:
                 part.remaining = remaining
-            reset_after = info.reset_after
             if reset_after is not None:
                 part.reset_wall = wall + reset_after
-            part.model = info.model
-            if info.model == "bucket":
-                if info.limit is not None and remaining is not None and reset_after is not None:
-                    part.refill.observe(info.limit, remaining, reset_after, sent_at, now)
+            part.model = model
+            if model == "bucket":
+                if limit is not None and remaining is not None and reset_after is not None:
+                    part.refill.observe(limit, remaining, reset_after, sent_at, now)
                 if remaining is not None:
-                    self._drain(part, remaining, status, sent_at, now)
-            elif info.quota is not None and info.window:
-                part.policy_rate = info.quota / info.window
+                    since = part.drain_since
+                    if since is not None and now - since < _RATE_WINDOW:
+                        if status != 429:  # _drain's common case, inline
+                            part.drain_granted += 1
+                    else:
+                        self._drain(part, remaining, status, sent_at, now)
+            elif quota is not None and window:
+                part.policy_rate = quota / window
+            known_limit = part.limit
             if remaining is not None and reset_after is not None and reset_after > 0:
-                part.spread_rate = max(remaining - later, 0) / reset_after
-                if part.limit and part.limit > remaining:
+                ahead = remaining - later
+                part.spread_rate = (ahead if ahead > 0 else 0) / reset_after
+                if known_limit and known_limit > remaining:
                     # One sample's guess ((Limit - Remaining) / (Reset - now)), used only
                     # until something better is known.
-                    part.rough_rate = (part.limit - remaining) / reset_after
-            if remaining is not None and part.limit:
+                    part.rough_rate = (known_limit - remaining) / reset_after
+            if remaining is not None and known_limit and self._rate is None:
+                # (With a configured rate there is nothing to probe for.)
                 self._probe_up(part, remaining - later, now)
             if enabled:
                 if self._rate is None or self._burst is None or part.cubic is not None:
@@ -427,7 +433,9 @@ class RateLimitMiddleware:
                 if remaining is not None:
                     left = remaining - later
                     reserve = _RESERVE if (part.limit or 0) >= _RESERVE_FROM else 0.0
-                    bucket.cap_tokens(max(left - reserve, -bucket.capacity), now)
+                    cap = left - reserve
+                    floor = -bucket.capacity
+                    bucket.cap_tokens(floor if floor > cap else cap, now)
                     if left <= 0:
                         wait = self._empty_wait(part, reset_after, reserve - left)
                         part.empty_early = reset_after is not None and wait < reset_after
@@ -435,11 +443,11 @@ class RateLimitMiddleware:
                             bucket.pause_until(now + wait)
                     else:
                         part.empty_early = False
-            if enabled and info.retry_after is not None and status in _RESPECT_RETRY_AFTER:
+            if enabled and retry_after is not None and status in _RESPECT_RETRY_AFTER:
                 # Retry-After always wins: the whole partition waits, whatever else was said.
-                bucket.pause_until(now + info.retry_after)
+                bucket.pause_until(now + retry_after)
                 bucket.cap_tokens(0.0, now)
-                shared_pause = info.retry_after
+                shared_pause = retry_after
         if status == 429:
             if enabled:
                 bucket.cap_tokens(min(0.0, bucket.tokens), now)

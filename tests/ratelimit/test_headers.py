@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asyncapi_client._ratelimit._headers import (
+    RateLimitHeaderReader,
     RateLimitInfo,
     parse_ietf_ratelimit,
     parse_int,
@@ -184,3 +185,50 @@ def test_fuzz_never_raises(headers: dict[str, str], now: float) -> None:
             assert value is None or value >= 0
         for number in (info.reset_after, info.retry_after, info.window):
             assert number is None or number >= 0
+
+
+_X_VALUES = st.one_of(
+    st.sampled_from(["10", "0", "1700000005", "1699999990", "5", "2.5", " 7 ", "1700000005000", "", "x"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.sampled_from([*_HEADER_NAMES, "content-type"]), _X_VALUES, max_size=5),
+            st.floats(0, 4e9),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sampled_from(["auto", "epoch", "delta"]),
+)
+def test_reader_agrees_with_the_function(steps: list[tuple[dict[str, str], float]], fmt: str) -> None:
+    """The limiter's `RateLimitHeaderReader` (which remembers the last X-RateLimit values it
+    parsed) says what `parse_rate_limit_headers` says, response after response, and reads the
+    clock only when there is something to read it for."""
+    reader = RateLimitHeaderReader(fmt)  # type: ignore[arg-type]
+    for headers, now in [*steps, *steps]:  # the second pass repeats values: the remembered path
+        reads: list[float] = []
+
+        def clock(now: float = now, reads: list[float] = reads) -> float:
+            reads.append(now)
+            return now
+
+        info, read_at = reader.read(headers, clock)
+        assert info == parse_rate_limit_headers(headers, now, fmt)  # type: ignore[arg-type]
+        if info is not None:
+            assert reads == [now] and read_at == now
+        assert len(reads) <= 1
+
+
+def test_reader_follows_changing_values() -> None:
+    reader = RateLimitHeaderReader()
+    headers = {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "3", "x-ratelimit-reset": "1700000005"}
+    assert reader.read(headers, lambda: NOW)[0] == RateLimitInfo(10, 3, 5.0)
+    assert reader.read(dict(headers), lambda: NOW + 1)[0] == RateLimitInfo(10, 3, 4.0)
+    headers["x-ratelimit-remaining"] = "2"
+    assert reader.read(headers, lambda: NOW + 1)[0] == RateLimitInfo(10, 2, 4.0)
+    assert reader.read({"content-type": "application/json"}, lambda: 1 / 0) == (None, 0.0)
