@@ -40,17 +40,14 @@ async def test_paces_to_the_sandbox_without_429s(config: RateLimit) -> None:
             allow_insecure_http=True,
         ) as client:
             n = 110
-            start = time.monotonic()
             statuses = await hammer(client, n, concurrency=16)
-            elapsed = time.monotonic() - start
             stats = await sb.stats()
             status = client.rate_limit_status()
         # The bound: at most 1% answered 429 (here: 1 of 110; typically none).
         assert stats["rate_limited"] <= n // 100
         assert statuses.get(200, 0) + statuses.get(429, 0) == n
         assert statuses.get(429, 0) == stats["rate_limited"]
-        # 10 from the burst, then 50/s: ~2 s. Paced, not slower than 70% of the server's rate.
-        assert (n - 10) / 50 * 0.9 <= elapsed <= (n - 10) / 50 / 0.7 + 0.5
+        # (How close to 50/s it runs is a figure, not an assertion: benchmarks/ratelimit.py.)
         assert status.limit == 10
         assert status.remaining is not None and 0 <= status.remaining <= 10
         assert status.reset is not None and math.isclose(status.reset, time.time(), abs_tol=3)
