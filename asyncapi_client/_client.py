@@ -21,16 +21,19 @@ pipeline and cost a few attribute copies.
 
 from __future__ import annotations
 
+import contextvars
+import importlib
 import json
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 from urllib.parse import urlencode
 
 import anyio
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import DEFAULT_TIMEOUT, Timeout, check_url
+from ._decode import status_error
 from ._errors import APITimeoutError, ClientClosedError
 from ._pipeline import CallNext, Middleware, build_chain
 from ._ratelimit import RateLimit, RateLimitMiddleware
@@ -55,6 +58,44 @@ class _Unset:
 
 UNSET: Final = _Unset()
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
+
+# Where `service.with_raw_response` collects the responses of the call it wraps (see
+# services/_base.py); None outside such a call.
+_raw_sink: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar(
+    "asyncapi_client_raw_sink", default=None
+)
+
+S = TypeVar("S")
+
+
+class _ServiceAttr(Generic[S]):
+    """`client.users`, `client.projects`, `client.webhooks`: the service's module is imported
+    and the service made on first use, then kept in the view's `__dict__` (this descriptor
+    defines no `__set__`), so every later read is a plain attribute lookup."""
+
+    __slots__ = ("_module", "_class", "_name")
+
+    def __init__(self, module: str, class_name: str) -> None:
+        self._module = module
+        self._class = class_name
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, client: None, owner: type | None = None) -> _ServiceAttr[S]: ...
+
+    @overload
+    def __get__(self, client: AsyncClient, owner: type | None = None) -> S: ...
+
+    def __get__(self, client: AsyncClient | None, owner: type | None = None) -> S | _ServiceAttr[S]:
+        if client is None:
+            return self
+        cls = getattr(importlib.import_module(self._module, __package__), self._class)
+        service: S = cls(client)
+        client.__dict__[self._name] = service
+        return service
 
 
 class _Shared:
@@ -167,14 +208,20 @@ class AsyncClient:
             retry=retrier,
         )
         self._auth = auth
-        self._timeout = Timeout.coerce(timeout)
+        self._set_timeout(Timeout.coerce(timeout))
         self._headers: dict[str, str] = {
             "accept": "application/json",
             "user-agent": _USER_AGENT,
         }
         if headers:
             self._headers.update({k.lower(): v for k, v in headers.items()})
-        self._services: dict[str, Any] = {}
+
+    def _set_timeout(self, timeout: Timeout) -> None:
+        # Read once here rather than on every call: Timeout is frozen.
+        self._timeout = timeout
+        self._total = timeout.total
+        self._attempt_timeout = timeout.attempt_timeout()
+        self._connect_timeout = timeout.connect
 
     # -- views ---------------------------------------------------------------------------
 
@@ -195,44 +242,20 @@ class AsyncClient:
             if auth is not None and not isinstance(auth, Auth):
                 raise TypeError(f"auth must be an auth strategy, got {type(auth).__name__}")
             view._auth = auth
-        view._timeout = self._timeout if isinstance(timeout, _Unset) else Timeout.coerce(timeout)
+        view._set_timeout(self._timeout if isinstance(timeout, _Unset) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
             merged.update({k.lower(): v for k, v in headers.items()})
             view._headers = merged
         else:
             view._headers = self._headers
-        view._services = {}
         return view
 
     # -- services ------------------------------------------------------------------------
 
-    @property
-    def users(self) -> UsersService:
-        service = self._services.get("users")
-        if service is None:
-            from .services.users import UsersService
-
-            service = self._services["users"] = UsersService(self)
-        return service
-
-    @property
-    def projects(self) -> ProjectsService:
-        service = self._services.get("projects")
-        if service is None:
-            from .services.projects import ProjectsService
-
-            service = self._services["projects"] = ProjectsService(self)
-        return service
-
-    @property
-    def webhooks(self) -> WebhooksService:
-        service = self._services.get("webhooks")
-        if service is None:
-            from .services.webhooks import WebhooksService
-
-            service = self._services["webhooks"] = WebhooksService(self)
-        return service
+    users: _ServiceAttr[UsersService] = _ServiceAttr(".services.users", "UsersService")
+    projects: _ServiceAttr[ProjectsService] = _ServiceAttr(".services.projects", "ProjectsService")
+    webhooks: _ServiceAttr[WebhooksService] = _ServiceAttr(".services.webhooks", "WebhooksService")
 
     # -- sending -------------------------------------------------------------------------
 
@@ -258,23 +281,24 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
     ) -> Request:
         """The Request a call would send (before the pipeline adds auth and retry headers)."""
-        url = self._shared.base_url + path
+        shared = self._shared
+        url = shared.base_url + path
         if params:
             query = {k: v for k, v in params.items() if v is not None}
             if query:
                 url += "?" + urlencode(query)
-        merged = dict(self._headers)
+        # A copy: the request's headers are its own, never the view's defaults.
+        merged = self._headers.copy()
         content: bytes | None = None
         if json_body is not None:
             content = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
             merged["content-type"] = "application/json"
         if headers:
             merged.update({k.lower(): v for k, v in headers.items()})
-        timeout = self._timeout
-        total = timeout.total
-        deadline = None if total is None else self._shared.clock.monotonic() + total
-        extensions = {"auth": self._auth, "deadline": deadline, "connect_timeout": timeout.connect}
-        return Request._trusted(method, url, merged, content, timeout.attempt_timeout(), extensions)
+        total = self._total
+        deadline = None if total is None else shared.clock.monotonic() + total
+        extensions = {"auth": self._auth, "deadline": deadline, "connect_timeout": self._connect_timeout}
+        return Request._trusted(method, url, merged, content, self._attempt_timeout, extensions)
 
     async def send(self, request: Request) -> Response:
         """Send a Request through the whole pipeline and return the raw Response (any status)."""
@@ -284,7 +308,7 @@ class AsyncClient:
                 "this AsyncClient is closed; create a new one (or use it inside 'async with')"
             )
         shared.stats.requests += 1
-        total = self._timeout.total
+        total = self._total
         try:
             if total is None:
                 return await shared.chain(request)
@@ -311,15 +335,19 @@ class AsyncClient:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """Send one call; raise the typed error for a non-2xx reply. The escape hatch for
-        endpoints the services do not cover."""
-        from ._decode import status_error
-
-        request = self.build_request(method, path, params=params, json_body=json_body, headers=headers)
-        response = await self.send(request)
+        """Send one call; raise the typed error for a non-2xx reply. Every service method calls
+        through here (`Service._call`); it is also the escape hatch for endpoints the services
+        do not cover."""
+        response = await self.send(
+            self.build_request(method, path, params=params, json_body=json_body, headers=headers)
+        )
+        sink = _raw_sink.get()
+        if sink is not None:  # inside `with_raw_response`: hand the response over
+            sink.append(response)
         if not 200 <= response.status_code < 300:
-            self._shared.stats.errors += 1
-            raise status_error(response, self._shared.clock.time())
+            shared = self._shared
+            shared.stats.errors += 1
+            raise status_error(response, shared.clock.time())
         return response
 
     # -- status and lifecycle -------------------------------------------------------------

@@ -3,23 +3,18 @@
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
-from .._decode import status_error
+from .._client import _raw_sink
 from .._types import Response
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
 
 T = TypeVar("T")
-
-_raw_sink: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar(
-    "asyncapi_client_raw_sink", default=None
-)
 
 
 @attrs.frozen(slots=True)
@@ -85,7 +80,7 @@ class Service:
         """`await client.projects.with_raw_response.get(1)` -> `RawResponse[Project]`."""
         return _RawView(self)
 
-    async def _call(
+    def _call(
         self,
         method: str,
         path: str,
@@ -93,14 +88,8 @@ class Service:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Response:
-        client = self._client
-        request = client.build_request(method, path, params=params, json_body=json_body, headers=headers)
-        response = await client.send(request)
-        sink = _raw_sink.get()
-        if sink is not None:
-            sink.append(response)
-        if not 200 <= response.status_code < 300:
-            client._shared.stats.errors += 1
-            raise status_error(response, client.clock.time())
-        return response
+    ) -> Coroutine[Any, Any, Response]:
+        """`await self._call(...)`: the client's `request` (send, hand the response to
+        `with_raw_response`, raise the typed error for a non-2xx), its coroutine returned as is
+        rather than awaited in one more frame."""
+        return self._client.request(method, path, params=params, json_body=json_body, headers=headers)
