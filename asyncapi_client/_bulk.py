@@ -68,6 +68,9 @@ if TYPE_CHECKING:
 MAX_BULK = 100
 """The server's largest bulk request (items)."""
 
+DEFAULT_CONCURRENCY = 8
+"""Bulk chunks in flight at once unless `concurrency=` says otherwise."""
+
 BULK_PATH = "/api/v1/users/bulk"
 _DECODE_REPLAYS = 2
 _PER_ITEM_STATUSES = frozenset({400, 409, 422})
@@ -249,7 +252,7 @@ class BulkJob:
         users: Iterable[UserInput] | AsyncIterable[UserInput],
         *,
         chunk_size: int = MAX_BULK,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
     ) -> None:

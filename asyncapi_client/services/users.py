@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
-from .._bulk import MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
+from .._bulk import DEFAULT_CONCURRENCY, MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
 from .._decode import decode_model, decode_page
 from .._models import NewUser, Page, User
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
@@ -73,7 +73,7 @@ class UsersService(Service):
         users: Iterable[UserInput] | AsyncIterable[UserInput],
         *,
         chunk_size: int = MAX_BULK,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
     ) -> BulkJob:
@@ -94,7 +94,7 @@ class UsersService(Service):
         users: Iterable[UserInput] | AsyncIterable[UserInput],
         *,
         chunk_size: int = MAX_BULK,
-        concurrency: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
     ) -> BulkResult:
