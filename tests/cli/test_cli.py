@@ -49,7 +49,9 @@ def test_projects_list_one_page(env: None, capsys: pytest.CaptureFixture[str]) -
     assert [p["id"] for p in lines(capsys.readouterr().out)] == list(range(11, 21))
 
 
-def test_bulk_create_reports_every_line(env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bulk_create_reports_every_line(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "users.jsonl"
     path.write_text(
         '{"name": "Cli One", "email": "cli.one@example.com"}\n'
