@@ -113,7 +113,16 @@ def reset_seconds(value: str | None, now: float, reset_format: ResetFormat = "au
     number = parse_number(value)
     if number is None:
         return None
-    return _reset_after(number, now, reset_format)
+    return _plausible(_reset_after(number, now, reset_format))
+
+
+MAX_RESET_SECONDS: Final = 86_400.0
+"""A reset further away than a day is read as garbage (a microsecond epoch, a typo), not obeyed:
+obeying it would block the client for years on one bad header."""
+
+
+def _plausible(reset_after: float) -> float | None:
+    return reset_after if reset_after <= MAX_RESET_SECONDS else None
 
 
 def _reset_after(number: float, now: float, reset_format: ResetFormat) -> float:
@@ -324,6 +333,7 @@ def _x_info(
                 reset_after = 0.0
         else:
             reset_after = _reset_after(number, now, reset_format)
+        reset_after = _plausible(reset_after)
     retry_after = None if retry_raw is None else parse_retry_after(retry_raw, now)
     if limit is None and remaining is None and reset_after is None and retry_after is None:
         return None

@@ -43,7 +43,8 @@ def test_contract_headers_delta_reset_detected() -> None:
         ("1700000030000", "auto", 30.0),  # epoch milliseconds
         ("1699999990", "auto", 0.0),  # in the past: now
         ("30", "epoch", 0.0),  # forced epoch: 1970 is long past
-        ("1700000030", "delta", 1_700_000_030.0),  # forced delta: taken as given
+        ("1700000030", "delta", None),  # forced delta of 54 years: past MAX_RESET_SECONDS, ignored
+        ("3600", "delta", 3600.0),  # forced delta: taken as given
         ("2.5", "auto", 2.5),
         ("-3", "auto", None),
         ("soon", "auto", None),
@@ -61,7 +62,10 @@ def test_reset_forms(value: str, fmt: str, expected: float | None) -> None:
 def test_reset_format_is_applied() -> None:
     headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000004"}
     info = parse_rate_limit_headers(headers, NOW, "delta")
-    assert info is not None and info.reset_after == 1_700_000_004.0
+    # Read as a delta it is 54 years away: implausible, so ignored rather than obeyed.
+    assert info is not None and info.reset_after is None
+    info = parse_rate_limit_headers({**headers, "x-ratelimit-reset": "4"}, NOW, "delta")
+    assert info is not None and info.reset_after == 4.0
     info = parse_rate_limit_headers(headers, NOW, "epoch")
     assert info is not None and info.reset_after == 4.0
 
@@ -113,8 +117,13 @@ def test_ietf_separate_fields_reset_is_delta() -> None:
     info = parse_rate_limit_headers(
         {"ratelimit-limit": "100", "ratelimit-remaining": "0", "ratelimit-reset": "1700000000"}, NOW
     )
-    assert info is not None and info.remaining == 0 and info.reset_after == 1_700_000_000.0
+    # The IETF field is delta-seconds: 1,700,000,000 s is implausible, so ignored.
+    assert info is not None and info.remaining == 0 and info.reset_after is None
     assert info.model == "window"
+    info = parse_rate_limit_headers(
+        {"ratelimit-limit": "100", "ratelimit-remaining": "0", "ratelimit-reset": "30"}, NOW
+    )
+    assert info is not None and info.reset_after == 30.0
 
 
 def test_policy_only_gives_quota() -> None:
@@ -232,3 +241,18 @@ def test_reader_follows_changing_values() -> None:
     headers["x-ratelimit-remaining"] = "2"
     assert reader.read(headers, lambda: NOW + 1)[0] == RateLimitInfo(10, 2, 4.0)
     assert reader.read({"content-type": "application/json"}, lambda: 1 / 0) == (None, 0.0)
+
+
+def test_a_reset_more_than_a_day_away_is_ignored() -> None:
+    """One header with a microsecond epoch must not block the client for years."""
+    from asyncapi_client._ratelimit._headers import parse_rate_limit_headers, reset_seconds
+
+    now = 1_800_000_000.0
+    absurd = str(int(now * 1_000_000))
+    assert reset_seconds(absurd, now) is None
+    assert reset_seconds(str(int(now) + 86_401), now, "epoch") is None
+    assert reset_seconds(str(int(now) + 3600), now, "epoch") == 3600
+    info = parse_rate_limit_headers(
+        {"x-ratelimit-limit": "10", "x-ratelimit-remaining": "0", "x-ratelimit-reset": absurd}, now
+    )
+    assert info is not None and info.remaining == 0 and info.reset_after is None
