@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Iterator
+from typing import Any, TypeVar
 
+import anyio
 import httpx
 import pytest
 
 from asyncapi_client.sandbox import Sandbox
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +28,10 @@ def sb(shared_sandbox: Sandbox) -> Sandbox:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
-        yield client
+def http() -> httpx.AsyncClient:
+    """A plain httpx client. Sync, with no keep-alive: nothing stays open that would need an
+    awaited close, so the one fixture serves the tests on asyncio and on trio."""
+    return httpx.AsyncClient(trust_env=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 async def get_token(http: httpx.AsyncClient, sb: Sandbox) -> dict[str, str]:
@@ -43,8 +48,33 @@ async def bearer(http: httpx.AsyncClient, sb: Sandbox) -> dict[str, str]:
 
 
 @pytest.fixture
-async def api(sb: Sandbox, http: httpx.AsyncClient) -> httpx.AsyncClient:
+def api(sb: Sandbox, http: httpx.AsyncClient) -> httpx.AsyncClient:
     """An httpx client with the sandbox's base URL and a valid bearer token."""
+    reply = httpx.post(
+        sb.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(sb.client_id, sb.client_secret),
+        trust_env=False,
+    )
+    assert reply.status_code == 200, reply.text
     http.base_url = httpx.URL(sb.base_url)
-    http.headers.update(await bearer(http, sb))
+    http.headers["Authorization"] = "Bearer " + reply.json()["access_token"]
     return http
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def gather(*aws: Awaitable[T]) -> list[T]:
+    """`asyncio.gather` on any backend: run the awaitables concurrently, results in order."""
+    results: list[Any] = [None] * len(aws)
+
+    async def run(index: int, aw: Awaitable[T]) -> None:
+        results[index] = await aw
+
+    async with anyio.create_task_group() as tg:
+        for index, aw in enumerate(aws):
+            tg.start_soon(run, index, aw)
+    return results

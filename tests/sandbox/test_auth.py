@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
+import anyio
 import httpx
+import pytest
 
 from asyncapi_client.sandbox import Sandbox
 
 from .conftest import bearer, get_token
+
+# On asyncio and on trio (the anyio_backend fixture in conftest.py).
+pytestmark = pytest.mark.anyio
 
 
 async def test_client_credentials_by_basic_auth(sb: Sandbox, http: httpx.AsyncClient) -> None:
@@ -146,7 +149,7 @@ async def test_access_tokens_expire_after_token_ttl(http: httpx.AsyncClient) -> 
         assert token["expires_in"] == 1  # a whole number of seconds, rounded up
         headers = {"Authorization": "Bearer " + token["access_token"]}
         assert (await http.get(sb.base_url + "/api/v1/users/me", headers=headers)).status_code == 200
-        await asyncio.sleep(0.5)
+        await anyio.sleep(0.5)
         expired = await http.get(sb.base_url + "/api/v1/users/me", headers=headers)
         assert expired.status_code == 401
         assert expired.json()["error"]["code"] == "UNAUTHENTICATED"

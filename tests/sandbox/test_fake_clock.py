@@ -8,6 +8,9 @@ import pytest
 from asyncapi_client import AsyncClient, MockTransport, Response, RetryPolicy
 from asyncapi_client.testing import DEFAULT_EPOCH, FakeClock
 
+# On asyncio and on trio (the anyio_backend fixture in conftest.py).
+pytestmark = pytest.mark.anyio
+
 
 async def test_sleep_moves_virtual_time_at_once_and_records_the_delay() -> None:
     clock = FakeClock(10.0, epoch=1_700_000_000.0)

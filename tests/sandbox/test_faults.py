@@ -15,6 +15,10 @@ from asyncapi_client.sandbox import Sandbox
 
 from .conftest import get_token
 
+# Raw asyncio sockets, servers or async fixtures: asyncio by nature (the runner's trio test
+# and the other sandbox modules cover trio).
+ASYNCIO_ONLY = True
+
 
 async def raw_request(sb: Sandbox, request: bytes) -> bytes:
     """Send one raw HTTP/1.1 request and read until the server closes the connection."""

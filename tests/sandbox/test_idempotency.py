@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
+import pytest
 
 from asyncapi_client.sandbox import Sandbox
+
+from .conftest import gather
+
+# On asyncio and on trio (the anyio_backend fixture in conftest.py).
+pytestmark = pytest.mark.anyio
 
 
 async def test_sequential_replay(sb: Sandbox, api: httpx.AsyncClient) -> None:
@@ -29,9 +33,7 @@ async def test_concurrent_requests_with_one_key_create_once(sb: Sandbox, api: ht
     await sb.configure(latency_ms=100)
     headers = {"Idempotency-Key": "concurrent"}
     body = [{"name": "C", "email": "c@example.com"}]
-    replies = await asyncio.gather(
-        *(api.post("/api/v1/users/bulk", json=body, headers=headers) for _ in range(5))
-    )
+    replies = await gather(*(api.post("/api/v1/users/bulk", json=body, headers=headers) for _ in range(5)))
     assert {r.status_code for r in replies} == {201}
     assert len({r.text for r in replies}) == 1
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in replies) == 4

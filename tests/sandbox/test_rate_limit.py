@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 
+import anyio
 import httpx
+import pytest
 
 from asyncapi_client.sandbox import Sandbox
 
-from .conftest import bearer
+from .conftest import bearer, gather
+
+# On asyncio and on trio (the anyio_backend fixture in conftest.py).
+pytestmark = pytest.mark.anyio
 
 
 async def test_no_limit_headers_without_a_rate(api: httpx.AsyncClient) -> None:
@@ -57,7 +61,7 @@ async def test_each_access_token_has_its_own_bucket(sb: Sandbox, api: httpx.Asyn
 async def test_429s_under_concurrent_load(sb: Sandbox, api: httpx.AsyncClient) -> None:
     await sb.configure(rate=20, burst=10)
     started = time.monotonic()
-    replies = await asyncio.gather(*(api.get("/api/v1/projects") for _ in range(60)))
+    replies = await gather(*(api.get("/api/v1/projects") for _ in range(60)))
     elapsed = time.monotonic() - started
     ok = sum(r.status_code == 200 for r in replies)
     limited = [r for r in replies if r.status_code == 429]
@@ -72,7 +76,7 @@ async def test_bucket_refills_at_rate(sb: Sandbox, api: httpx.AsyncClient) -> No
     await sb.configure(rate=20, burst=1)
     assert (await api.get("/api/v1/users/me")).status_code == 200
     assert (await api.get("/api/v1/users/me")).status_code == 429
-    await asyncio.sleep(0.1)  # 2 tokens' worth at 20/s, capped at the burst of 1
+    await anyio.sleep(0.1)  # 2 tokens' worth at 20/s, capped at the burst of 1
     assert (await api.get("/api/v1/users/me")).status_code == 200
 
 

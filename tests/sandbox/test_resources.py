@@ -10,6 +10,9 @@ import pytest
 
 from asyncapi_client.sandbox import Sandbox
 
+# On asyncio and on trio (the anyio_backend fixture in conftest.py).
+pytestmark = pytest.mark.anyio
+
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 

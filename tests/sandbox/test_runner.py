@@ -18,6 +18,10 @@ import trio
 from asyncapi_client.sandbox import Sandbox, SandboxConfig, create_app
 from asyncapi_client.sandbox._cli import add_sandbox_command, config_from_args
 
+# Raw asyncio sockets, servers or async fixtures: asyncio by nature (the runner's trio test
+# and the other sandbox modules cover trio).
+ASYNCIO_ONLY = True
+
 
 @pytest.mark.parametrize(
     ("options", "message"),

@@ -13,6 +13,10 @@ from standardwebhooks.webhooks import Webhook
 
 from asyncapi_client.sandbox import Sandbox
 
+# Raw asyncio sockets, servers or async fixtures: asyncio by nature (the runner's trio test
+# and the other sandbox modules cover trio).
+ASYNCIO_ONLY = True
+
 
 class Receiver:
     """A tiny HTTP server in the test's loop that records deliveries and answers `statuses` in
