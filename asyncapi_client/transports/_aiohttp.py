@@ -11,8 +11,8 @@ import math
 import ssl
 from typing import Any
 
-from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
+from ._base import connection_lost, not_connected, timed_out
 from ._deadline import fail_after
 
 _CONNECT_TIMEOUT = 10.0
@@ -117,23 +117,11 @@ class AiohttpTransport:
                     headers = {k.lower(): v for k, v in raw.headers.items()}
                     return Response._trusted(raw.status, headers, content, request)
         except self._timeout_errors as exc:
-            raise APITimeoutError(
-                f"{request.method} {request.url} timed out ({type(exc).__name__})",
-                request=request,
-                request_sent=not isinstance(exc, self._connect_timeout_error),
-            ) from None
+            raise timed_out(request, exc, sent=not isinstance(exc, self._connect_timeout_error)) from None
         except self._not_sent_errors as exc:
-            raise APIConnectionError(
-                f"could not connect for {request.method} {request.url}: {type(exc).__name__}",
-                request=request,
-                request_sent=False,
-            ) from None
+            raise not_connected(request, exc) from None
         except self._lost_errors as exc:
-            raise APIConnectionError(
-                f"connection lost during {request.method} {request.url}: {type(exc).__name__}",
-                request=request,
-                request_sent=True,
-            ) from None
+            raise connection_lost(request, exc) from None
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
+from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 
 
@@ -49,3 +50,28 @@ def origin_and_target(url: str) -> tuple[str, str]:
     if slash < 0:
         return url, "/"
     return url[:slash], url[slash:]
+
+
+def timed_out(request: Request, exc: BaseException, *, sent: bool) -> APITimeoutError:
+    """The SDK's error for a library's timeout (`sent`: whether the request may have left)."""
+    return APITimeoutError(
+        f"{request.method} {request.url} timed out ({type(exc).__name__})", request=request, request_sent=sent
+    )
+
+
+def not_connected(request: Request, exc: BaseException) -> APIConnectionError:
+    """The SDK's error for a failure before any byte left: always safe to retry."""
+    return APIConnectionError(
+        f"could not connect for {request.method} {request.url}: {type(exc).__name__}",
+        request=request,
+        request_sent=False,
+    )
+
+
+def connection_lost(request: Request, exc: BaseException) -> APIConnectionError:
+    """The SDK's error for a connection lost after the request was (maybe) sent."""
+    return APIConnectionError(
+        f"connection lost during {request.method} {request.url}: {type(exc).__name__}",
+        request=request,
+        request_sent=True,
+    )

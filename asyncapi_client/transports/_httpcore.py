@@ -21,7 +21,7 @@ from typing import Any
 
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
-from ._base import split_origin
+from ._base import connection_lost, not_connected, split_origin, timed_out
 from ._deadline import fail_after
 from ._h1pool import Http1Pool
 
@@ -156,25 +156,12 @@ class HttpcoreTransport:
         )
 
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError | None:
-        name = type(exc).__name__
         if isinstance(exc, self._timeout_exc):
-            return APITimeoutError(
-                f"{request.method} {request.url} timed out ({name})",
-                request=request,
-                request_sent=not isinstance(exc, self._not_sent_timeouts),
-            )
+            return timed_out(request, exc, sent=not isinstance(exc, self._not_sent_timeouts))
         if isinstance(exc, self._not_sent):
-            return APIConnectionError(
-                f"could not connect for {request.method} {request.url}: {name}",
-                request=request,
-                request_sent=False,
-            )
+            return not_connected(request, exc)
         if isinstance(exc, self._lost):
-            return APIConnectionError(
-                f"connection lost during {request.method} {request.url}: {name}",
-                request=request,
-                request_sent=True,
-            )
+            return connection_lost(request, exc)
         return None
 
     async def aclose(self) -> None:

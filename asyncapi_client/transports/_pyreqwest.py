@@ -15,6 +15,7 @@ from typing import Any
 
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
+from ._base import connection_lost, not_connected, timed_out
 from ._deadline import fail_after
 
 _CONNECT_TIMEOUT = 10.0
@@ -130,24 +131,11 @@ class PyreqwestTransport:
             ) from None
 
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError:
-        name = type(exc).__name__
         if isinstance(exc, self._exc.RequestTimeoutError):
-            return APITimeoutError(
-                f"{request.method} {request.url} timed out ({name})",
-                request=request,
-                request_sent=not isinstance(exc, self._not_sent_timeouts),
-            )
+            return timed_out(request, exc, sent=not isinstance(exc, self._not_sent_timeouts))
         if isinstance(exc, self._not_sent):
-            return APIConnectionError(
-                f"could not connect for {request.method} {request.url}: {name}",
-                request=request,
-                request_sent=False,
-            )
-        return APIConnectionError(
-            f"connection lost during {request.method} {request.url}: {name}",
-            request=request,
-            request_sent=True,
-        )
+            return not_connected(request, exc)
+        return connection_lost(request, exc)
 
     async def aclose(self) -> None:
         """Close the client and its pool. Idempotent."""
