@@ -4,11 +4,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.redis_server import running_redis
+from tests.support.services import running_redis
 
 
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:
-    """A redis-server shared by the session's tests; flush keys per test if you need isolation."""
+    """A redis-server shared by the session's tests; flush keys per test if you need isolation.
+
+    Skips (fails under `.ci/run`) when redis-server is not installed.
+    """
     with running_redis() as url:
         yield url
