@@ -5,13 +5,23 @@ The pipeline is assembled in one place, `_build_pipeline`, outermost first:
     user middleware...            once per call (logging, tracing, custom headers)
     RetryMiddleware               loops over attempts, owns backoff, budget and deadline
       attempt middleware...       once per attempt (per-attempt spans, attempt logging)
-      AuthMiddleware              per attempt: attaches the token valid *now*; 401 -> one refresh + one replay
-        RateLimitMiddleware       per attempt: takes a bucket token; learns from every response
-          transport.send          HTTP
+      RateLimitMiddleware         per attempt: waits for a limiter token (local, then shared)
+        AuthMiddleware            per attempt: attaches the token valid *now*; 401 -> one refresh + one replay
+          limiter.gate            per send: spends the token, learns from every response
+            transport.send        HTTP
 
-Because auth and the limiter sit inside the retry loop, every attempt (retries and the 401
-replay included) takes a limiter token and carries the current token, and every response feeds
-the limiter (DESIGN.md's four rules).
+Why this order (DESIGN.md's four rules):
+
+1. Every attempt takes a limiter token: the limiter is inside the retry loop, and the 401
+   replay, a second send within one attempt, takes a token of its own in the gate.
+2. Every attempt carries the access token valid when it is sent: the limiter waits *before*
+   auth chooses the token, so a call that waited a minute for the limiter does not leave with
+   a token chosen a minute ago. For the replay, the gate waits for its token before it hands
+   the 401 up, so the refreshed token is chosen after that wait too.
+3. A 401 leads to one single-flight refresh and one resend (the auth strategy's rule; the
+   replay goes through `call_next`, the gate).
+4. Every response, each retry's and the 401 included, passes the gate, so a 429 slows the
+   whole client.
 
 `with_options()` returns a view: a new object holding only per-call settings (auth, timeout,
 headers) that points at the same `_Shared` state (transport and its pool, pipeline, limiter,
@@ -57,6 +67,9 @@ class _Unset:
 
 
 UNSET: Final = _Unset()
+DEFAULT_RATE_LIMIT: Final = RateLimit()
+"""What `AsyncClient(...)` paces itself with unless told otherwise: learn the limit from the
+server's headers and 429s. `rate_limit=None` turns pacing off."""
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
 
 # Where `service.with_raw_response` collects the responses of the call it wraps (see
@@ -142,6 +155,9 @@ class AsyncClient:
     One client per process (or per ingestion job) is the intended use: it holds the connection
     pool, the rate limiter's view of the server and the retry budget. Per web request, make a
     view with `with_options(auth=...)`.
+
+    It paces itself by default (`rate_limit=RateLimit()`: the limit is learned from the server's
+    rate-limit headers, or from its 429s when it sends none); `rate_limit=None` turns that off.
     """
 
     def __init__(
@@ -154,7 +170,7 @@ class AsyncClient:
         headers: Mapping[str, str] | None = None,
         middleware: Sequence[Middleware] = (),
         attempt_middleware: Sequence[Middleware] = (),
-        rate_limit: RateLimit | None = None,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         random: Callable[[], float] | None = None,
@@ -408,8 +424,8 @@ def _build_pipeline(
     retry: Middleware,
     attempt_middleware: Sequence[Middleware],
     auth: Middleware,
-    limiter: Middleware,
+    limiter: RateLimitMiddleware,
     send: CallNext,
 ) -> CallNext:
     """The whole pipeline, in order. See the module docstring for why this order."""
-    return build_chain([*user_middleware, retry, *attempt_middleware, auth, limiter], send)
+    return build_chain([*user_middleware, retry, *attempt_middleware, limiter, auth, limiter.gate], send)

@@ -1,4 +1,6 @@
-"""The two things the limiter learns: the server's refill rate, and how hard to back off after a 429.
+"""What the limiter learns without trusting a single header: the server's refill rate from the
+X-RateLimit contract, the client's own send rate, and how hard to back off after 429s. Pure
+arithmetic on the times it is given; no clock, no I/O.
 
 `RefillEstimate` reads the X-RateLimit contract (a token bucket of capacity Limit that is full
 again at Reset) to bound the refill rate. One sample is rough, because Reset is rounded up to a
@@ -13,8 +15,14 @@ so `rate < (Limit - Remaining) / (Reset - 1 - received)` and
 `rate >= (Limit - Remaining - 1) / (Reset - sent)`. A second lower bound needs no Reset at all:
 over a second or more, the tokens the server granted minus the fall in Remaining were refilled.
 
-`Cubic` is botocore's adaptive-mode rate (TCP CUBIC): a 429 cuts the rate to beta * the rate
-at the time; it then grows along `C * (t - K)^3 + W_max`, back to W_max after K seconds.
+`Congestion` is what a server that sends no headers at all still teaches: its 429s. As in TCP
+CUBIC and botocore's adaptive retry mode (`botocore/retries/throttling.py`), a congestion event
+cuts the rate to `BETA` times the rate it happened at (`W_max`), and the rate then grows along
+`CUBIC_C * (t - K)^3 + W_max`: back to `W_max` after `K` seconds, slowly near it, then faster,
+so that it finds the limit again and probes past it. Unlike botocore, which cuts on every
+throttled response, a burst of 429s answering requests that were already in flight together
+(sent before the last cut) is one event and cuts once: 53 429s from one opening burst of 64
+would otherwise cut the rate 0.7^53-fold.
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ from typing import Final
 BETA: Final = 0.7
 CUBIC_C: Final = 0.4
 MIN_RATE: Final = 0.5
+# After this long without a congestion event, and once the curve is past twice W_max, the limit
+# the 429s taught is forgotten (the rate is open again).
+FORGET_AFTER: Final = 60.0
 
 
 class RefillEstimate:
@@ -94,6 +105,35 @@ class RefillEstimate:
         return self.high
 
 
+class SendMeter:
+    """Requests sent in the last second: the count of the current one-second window plus the
+    previous window's count weighted by how much of it the last second still covers (the
+    sliding-window counter). Two integers, one comparison per send."""
+
+    __slots__ = ("start", "previous", "current")
+
+    def __init__(self, now: float) -> None:
+        self.start = now
+        self.previous = 0
+        self.current = 0
+
+    def add(self, now: float) -> None:
+        if now - self.start >= 1.0:
+            self._roll(now)
+        self.current += 1
+
+    def rate(self, now: float) -> float:
+        if now - self.start >= 1.0:
+            self._roll(now)
+        return self.previous * (1.0 - (now - self.start)) + self.current
+
+    def _roll(self, now: float) -> None:
+        windows = math.floor(now - self.start)
+        self.previous = self.current if windows == 1 else 0
+        self.current = 0
+        self.start += windows
+
+
 class Cubic:
     """botocore's CUBIC rate after a throttle; `rate(now)` rises back past the old rate."""
 
@@ -106,7 +146,7 @@ class Cubic:
         self.throttled(rate, now)
 
     def throttled(self, rate: float, now: float) -> None:
-        """A 429 at `rate` (requests/s): remember it as W_max and restart the curve."""
+        """A congestion event at `rate` (requests/s): remember it as W_max, restart the curve."""
         self.w_max = max(rate, MIN_RATE)
         self.k = (self.w_max * (1.0 - BETA) / CUBIC_C) ** (1.0 / 3.0)
         self.since = now
@@ -114,3 +154,52 @@ class Cubic:
     def rate(self, now: float) -> float:
         t = now - self.since - self.k
         return max(MIN_RATE, CUBIC_C * t * t * t + self.w_max)
+
+
+class Congestion:
+    """429s as the signal: one cut per congestion event, then CUBIC back up.
+
+    `cut_at` is when the last cut took effect: a 429 answering a request sent before it was
+    in flight together with the one that caused the cut, and belongs to that event.
+    """
+
+    __slots__ = ("cubic", "cut_at", "events")
+
+    def __init__(self) -> None:
+        self.cubic: Cubic | None = None
+        self.cut_at = -math.inf
+        self.events = 0
+
+    def throttled(self, sent_at: float, now: float, rate: float, sent_rate: float) -> bool:
+        """A 429 for a request sent at `sent_at`, answered at `now`, while pacing at `rate`
+        (math.inf: open) and sending `sent_rate` requests/s. True when it is a new congestion
+        event (the rate was cut), False when it belongs to the last one."""
+        if sent_at < self.cut_at:
+            return False
+        # The rate it happened at: what we were sending, and no more than the pacing rate.
+        at = sent_rate if rate == math.inf or sent_rate < rate else rate
+        cubic = self.cubic
+        if cubic is None:
+            self.cubic = Cubic(at, now)
+        else:
+            cubic.throttled(min(at, cubic.rate(now)), now)
+        self.cut_at = now
+        self.events += 1
+        return True
+
+    def cap(self, now: float, base: float) -> float:
+        """The pacing rate after the 429s, given the rate we would use without them (`base`,
+        math.inf when nothing else limits); forgets the 429s once they no longer matter."""
+        cubic = self.cubic
+        if cubic is None:
+            return base
+        cap = cubic.rate(now)
+        if cap < base:
+            if base != math.inf or now - self.cut_at < FORGET_AFTER or cap < 2 * cubic.w_max:
+                return cap
+        self.cubic = None  # recovered
+        return base
+
+    @property
+    def active(self) -> bool:
+        return self.cubic is not None

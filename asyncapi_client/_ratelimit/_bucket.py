@@ -1,10 +1,19 @@
-"""An in-process token bucket on anyio: FIFO-fair, cancellation-safe, no busy loop.
+"""An in-process token bucket on anyio: FIFO-fair, cancellation-safe, deadline-bounded, no busy loop.
 
 Waiters queue in arrival order. Only the head of the queue sleeps, and exactly until the next
-token is due (or the pause ends); the others wait on their own event until they become the head.
+token is due, the pause ends, or the earliest deadline in the queue comes; the others wait on
+their own event until they become the head (or their deadline passes: the head expires them).
 A token is taken only at the moment it is granted, so a cancelled waiter takes nothing and simply
 leaves the queue (handing the head's role on); no token is lost. When the rate rises or tokens
 come back, the head's sleep is cut short so that it recomputes.
+
+A waiter is refused before its deadline only when the *server* said how long to wait (a pause
+set with `server=True`: Retry-After, or Reset with nothing left) and that pause ends past the
+deadline. The bucket's own arithmetic (rate, queue length) is an estimate that the next
+response may change, so it never refuses anyone early: a waiter waits until its deadline.
+
+While the bucket is *gated* (the partition knows nothing of the server yet) only one grant is
+out at a time: the probe. `probe_done()` opens the gate once the probe's answer has been read.
 
 The clock is injected (`monotonic()` and `sleep()`), so tests run in virtual time.
 """
@@ -12,6 +21,7 @@ The clock is injected (`monotonic()` and `sleep()`), so tests run in virtual tim
 from __future__ import annotations
 
 import contextlib
+import heapq
 import math
 from collections import deque
 from typing import Final
@@ -24,26 +34,31 @@ _EPSILON: Final = 1e-9
 
 
 class WaitTooLong(Exception):
-    """Raised by `acquire` (before queueing) when the wait would pass the caller's limit."""
+    """Raised by `acquire` when the caller's deadline comes, or (at once) when a pause the
+    server set ends past it (`server_said`); `wait` is the seconds waited, or still to wait."""
 
-    def __init__(self, wait: float, *, deadline_hit: bool) -> None:
+    def __init__(self, wait: float, *, server_said: bool) -> None:
         super().__init__(wait)
         self.wait = wait
-        self.deadline_hit = deadline_hit
+        self.server_said = server_said
 
 
 class _Waiter:
-    __slots__ = ("promoted",)
+    __slots__ = ("promoted", "start", "done", "refused")
 
-    def __init__(self) -> None:
+    def __init__(self, start: float) -> None:
         self.promoted = anyio.Event()
+        self.start = start
+        self.done = False
+        self.refused: WaitTooLong | None = None
 
 
 class TokenBucket:
     """`capacity` tokens, refilled at `rate` per second (math.inf: never binding).
 
     `tokens` may go negative: a debt (the server said it is emptier than we thought) that the
-    refill pays back before the next grant. `paused_until` (monotonic) blocks every grant.
+    refill pays back before the next grant. `paused_until` (monotonic) blocks every grant;
+    `server_paused_until` is the part of it the server dictated.
     """
 
     __slots__ = (
@@ -52,20 +67,41 @@ class TokenBucket:
         "tokens",
         "updated",
         "paused_until",
+        "server_paused_until",
+        "gated",
+        "probe_out",
         "_clock",
         "_queue",
         "_head_scope",
+        "_head_wake",
+        "_deadlines",
+        "_order",
     )
 
-    def __init__(self, clock: Clock, *, rate: float, capacity: float, tokens: float | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        rate: float,
+        capacity: float,
+        tokens: float | None = None,
+        gated: bool = False,
+    ) -> None:
         self._clock = clock
         self.rate = rate
         self.capacity = capacity
         self.tokens = capacity if tokens is None else tokens
         self.updated = clock.monotonic()
         self.paused_until = -math.inf
+        self.server_paused_until = -math.inf
+        self.gated = gated
+        self.probe_out = False
         self._queue: deque[_Waiter] = deque()
         self._head_scope: anyio.CancelScope | None = None
+        self._head_wake = math.inf  # when the sleeping head means to wake
+        # (deadline, arrival number, waiter) of queued waiters, for the head to wake at the first.
+        self._deadlines: list[tuple[float, int, _Waiter]] = []
+        self._order = 0
 
     # -- state ----------------------------------------------------------------------------
 
@@ -92,6 +128,8 @@ class TokenBucket:
             self._kick()
 
     def set_capacity(self, capacity: float, now: float) -> None:
+        if capacity == self.capacity:
+            return
         self.refill(now)
         self.capacity = capacity
         if self.tokens > capacity:
@@ -106,14 +144,29 @@ class TokenBucket:
             self.tokens = limit
 
     def give_back(self, now: float) -> None:
+        """A granted token was not used (the request never left): return it."""
         self.refill(now)
         self.tokens = min(self.capacity, self.tokens + 1.0)
         self._kick()
 
-    def pause_until(self, until: float) -> None:
-        """No grant before `until` (monotonic). Only ever extends a pause."""
+    def pause_until(self, until: float, *, server: bool = False) -> None:
+        """No grant before `until` (monotonic). Only ever extends a pause. `server`: the server
+        dictated it, so a waiter whose deadline comes first is refused at once."""
         if until > self.paused_until:
             self.paused_until = until
+        if server and until > self.server_paused_until:
+            self.server_paused_until = until
+            self._kick()  # the head refuses whoever cannot outlast it
+
+    def probe_done(self, *, sent: bool, now: float) -> None:
+        """The probe's answer has been read (`sent`): open the gate. Or the probe never left:
+        its token comes back and the next waiter probes instead."""
+        self.probe_out = False
+        if sent:
+            self.gated = False
+            self._kick()
+        else:
+            self.give_back(now)
 
     @property
     def waiting(self) -> int:
@@ -122,6 +175,8 @@ class TokenBucket:
     def wait_estimate(self, now: float, ahead: int) -> float:
         """Seconds until a waiter with `ahead` waiters before it would be granted, at today's rate."""
         self.refill(now)
+        if self.gated and self.probe_out:
+            return math.inf
         need = ahead + 1.0 - self.tokens
         wait = 0.0
         if need > _EPSILON:
@@ -134,51 +189,81 @@ class TokenBucket:
 
     def try_take(self, now: float) -> bool:
         """Take a token at once if one is there and nobody is queued (the hot path)."""
-        if self._queue or now < self.paused_until:
+        if self._queue or now < self.paused_until or (self.gated and self.probe_out):
             return False
         self.refill(now)
         if self.tokens >= 1.0 - _EPSILON:
             self.tokens -= 1.0
+            if self.gated:
+                self.probe_out = True
             return True
         return False
 
-    async def acquire(self, *, deadline: float | None = None, max_wait: float | None = None) -> float:
+    async def acquire(self, *, deadline: float | None = None) -> float:
         """Wait in line for a token; return the seconds waited.
 
-        Raises `WaitTooLong` at once, without queueing, when the wait (at the current rate)
-        would pass `deadline` (monotonic) or exceed `max_wait`; and again, at the head of the
-        queue, if the rate fell meanwhile.
+        Raises `WaitTooLong` when `deadline` (monotonic) comes first, and at once when a pause
+        the server set ends past it.
         """
         clock = self._clock
         start = clock.monotonic()
         if self.try_take(start):
             return 0.0
-        self._check(self.wait_estimate(start, len(self._queue)), start, deadline, max_wait, start)
-        waiter = _Waiter()
+        if deadline is not None and self.server_paused_until > deadline:
+            raise WaitTooLong(self.server_paused_until - start, server_said=True)
+        waiter = _Waiter(start)
         queue = self._queue
         queue.append(waiter)
+        if deadline is not None:
+            self._order += 1
+            heapq.heappush(self._deadlines, (deadline, self._order, waiter))
+            if deadline < self._head_wake:
+                self._kick()  # the head must wake for this one's deadline
         try:
             if queue[0] is not waiter:
                 await waiter.promoted.wait()
+                if waiter.refused is not None:
+                    raise waiter.refused
             while True:
                 now = clock.monotonic()
+                self._expire(now)
                 self.refill(now)
-                if now >= self.paused_until and self.tokens >= 1.0 - _EPSILON:
+                if (
+                    now >= self.paused_until
+                    and self.tokens >= 1.0 - _EPSILON
+                    and not (self.gated and self.probe_out)
+                ):
                     self.tokens -= 1.0
+                    if self.gated:
+                        self.probe_out = True
+                    waiter.done = True
                     queue.popleft()
                     if queue:
                         queue[0].promoted.set()
                     return now - start
+                if deadline is not None:
+                    if now >= deadline:
+                        raise WaitTooLong(now - start, server_said=False)
+                    if self.server_paused_until > deadline:
+                        raise WaitTooLong(self.server_paused_until - now, server_said=True)
                 delay = self.wait_estimate(now, 0)
-                self._check(delay, now, deadline, max_wait, start)
+                first = self._first_deadline()
+                if first is not None and first - now < delay:
+                    delay = max(0.0, first - now)
                 with anyio.CancelScope() as scope:
                     self._head_scope = scope
+                    self._head_wake = now + delay
                     try:
-                        await clock.sleep(delay)
+                        if delay == math.inf:
+                            await anyio.sleep_forever()  # until a change kicks this sleep
+                        else:
+                            await clock.sleep(delay)
                     finally:
                         self._head_scope = None
+                        self._head_wake = math.inf
         except BaseException:
             # Cancelled, timed out or failed: leave the line; hand the head's role on.
+            waiter.done = True
             if queue and queue[0] is waiter:
                 queue.popleft()
                 if queue:
@@ -188,12 +273,45 @@ class TokenBucket:
                     queue.remove(waiter)
             raise
 
-    @staticmethod
-    def _check(wait: float, now: float, deadline: float | None, max_wait: float | None, start: float) -> None:
-        if deadline is not None and now + wait > deadline:
-            raise WaitTooLong(wait, deadline_hit=True)
-        if max_wait is not None and (now - start) + wait > max_wait:
-            raise WaitTooLong(wait, deadline_hit=False)
+    def _first_deadline(self) -> float | None:
+        heap = self._deadlines
+        while heap and heap[0][2].done:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def _expire(self, now: float) -> None:
+        """Refuse the queued waiters (not the head: it checks itself) whose deadline has come,
+        or comes before a pause the server set ends."""
+        heap = self._deadlines
+        queue = self._queue
+        head = queue[0] if queue else None
+        server_until = self.server_paused_until
+        keep: list[tuple[float, int, _Waiter]] = []
+        while heap:
+            deadline, order, waiter = heap[0]
+            if waiter.done:
+                heapq.heappop(heap)
+                continue
+            if deadline > now and (server_until <= now or deadline >= server_until):
+                break
+            heapq.heappop(heap)
+            if waiter is head:
+                keep.append((deadline, order, waiter))
+                continue
+            waiter.done = True
+            if deadline > now:
+                waiter.refused = WaitTooLong(server_until - now, server_said=True)
+            else:
+                waiter.refused = WaitTooLong(now - waiter.start, server_said=False)
+            with contextlib.suppress(ValueError):
+                queue.remove(waiter)
+            waiter.promoted.set()
+        for entry in keep:
+            heapq.heappush(heap, entry)
+        if len(heap) > 2 * len(queue) + 64:
+            # Granted and cancelled waiters leave their entries behind: drop them now and then.
+            self._deadlines = [entry for entry in heap if not entry[2].done]
+            heapq.heapify(self._deadlines)
 
     def _kick(self) -> None:
         """Wake the sleeping head so it recomputes its wait (the rate rose, tokens came back)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
-from typing import Any, Literal, Protocol, Union, runtime_checkable
+from typing import Any, Final, Literal, Protocol, Union, runtime_checkable
 
 import attrs
 
@@ -67,6 +67,19 @@ def _check_max_wait(instance: object, attribute: attrs.Attribute[Any], value: An
         )
 
 
+DEFAULT_MAX_PAUSE: Final = 60.0
+"""The longest pause a server can impose on the limiter with one answer (Retry-After, or a Reset
+with nothing left), in seconds: a longer one is obeyed for this long only."""
+
+
+def _check_max_pause(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"RateLimit(max_pause={value!r}): max_pause must be a finite number of seconds >= 0 "
+            f"(the longest pause one server answer can impose; default {DEFAULT_MAX_PAUSE:g})"
+        )
+
+
 def _check_partition(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None or value == "token" or callable(value):
         return
@@ -110,10 +123,16 @@ class RateLimit:
     - `backend`: a shared bucket (e.g. `RedisRateLimitBackend(url)`) so that many processes and
       hosts pace together; needs `rate` (and `burst`, default 1).
     - `reset_format`: how to read `X-RateLimit-Reset`: `"auto"` (detect), `"epoch"`, `"delta"`.
-    - `max_wait`: the longest the limiter may hold one attempt (seconds); longer waits raise
-      `APITimeoutError` at once. The call's deadline (timeout.total) bounds it too.
-    - `adaptive`: a 429 cuts the rate multiplicatively (x0.7) and it recovers along a cubic
-      curve (botocore's adaptive mode); `respect_headers`: learn from the server's headers.
+    - `max_wait`: the longest the limiter may hold one attempt (seconds); the call's deadline
+      (timeout.total) bounds it too. When it comes, the attempt fails with `APITimeoutError`;
+      it fails at once only when the server set a pause that ends later.
+    - `max_pause`: the longest pause one server answer can impose (Retry-After in seconds or
+      as a date, a Reset with nothing left; on a 429 or a 503); a longer one is cut to this.
+    - `adaptive`: a congestion event (a burst of 429s from requests in flight together) cuts
+      the rate once (x0.7) and it climbs back and past along a cubic curve (TCP CUBIC,
+      botocore's adaptive mode); `respect_headers`: learn from the server's headers.
+
+    `AsyncClient` uses `RateLimit()` unless told otherwise; `rate_limit=None` turns pacing off.
     """
 
     rate: float | None = attrs.field(default=None, validator=_check_rate)
@@ -122,6 +141,7 @@ class RateLimit:
     backend: RateLimitBackend | None = attrs.field(default=None, validator=_check_backend)
     reset_format: ResetFormat = attrs.field(default="auto", validator=_check_reset_format)
     max_wait: float | None = attrs.field(default=None, validator=_check_max_wait)
+    max_pause: float = attrs.field(default=DEFAULT_MAX_PAUSE, validator=_check_max_pause)
     max_partitions: int = attrs.field(default=1024, validator=_check_max_partitions)
     adaptive: bool = True
     respect_headers: bool = True

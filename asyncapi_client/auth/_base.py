@@ -8,7 +8,7 @@ the rate limiter or the retry layer of API calls.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from .._pipeline import CallNext
 from .._secret import Secret, as_secret
@@ -25,6 +25,9 @@ class BearerToken:
     """A fixed access token: `Authorization: Bearer <token>` on every request."""
 
     __slots__ = ("_header",)
+
+    replays_on_401: ClassVar[bool] = False
+    """A 401 is final: there is no other token to try (so the limiter takes no token for a replay)."""
 
     def __init__(self, token: str | Secret) -> None:
         secret = as_secret(token)
@@ -52,3 +55,16 @@ class AuthMiddleware:
         if auth is None:
             return await call_next(request)
         return await auth.auth_flow(request, call_next, self._transport)
+
+
+def authorization_hint(auth: object) -> str | None:
+    """The Authorization header `auth` would attach now, when it can tell without I/O: a
+    `BearerToken`'s, or an OAuth strategy's current token. The rate limiter hashes it to pick a
+    per-token partition, which it must do before the strategy runs (the limiter waits first,
+    so that the token chosen after the wait is the one valid when the request leaves)."""
+    if isinstance(auth, BearerToken):
+        return auth._header.get()
+    access = getattr(getattr(auth, "token", None), "access_token", None)
+    if isinstance(access, Secret):
+        return "Bearer " + access.get()
+    return None

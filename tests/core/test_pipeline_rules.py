@@ -88,7 +88,7 @@ async def test_a_limiter_refusal_is_not_retried() -> None:
     )
     async with client:
         await client.projects.get(1)  # spends the one token
-        with pytest.raises(sdk.APITimeoutError, match="rate limiter would wait") as info:
+        with pytest.raises(sdk.APITimeoutError, match="rate limiter waited 1.000s") as info:
             await client.projects.get(1)
     assert info.value.request_sent is False
     assert info.value.retryable is False

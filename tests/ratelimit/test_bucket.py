@@ -120,18 +120,139 @@ async def test_cancelled_head_hands_over() -> None:
         assert bucket.tokens == pytest.approx(0.0, abs=1e-9)
 
 
-async def test_wait_past_deadline_raises_at_once() -> None:
+async def test_a_wait_past_the_deadline_lasts_until_the_deadline() -> None:
+    """The bucket's own arithmetic (1 s to the next token) is an estimate that the next response
+    may change: it never refuses early. The waiter waits until its deadline, then leaves."""
     with virtual_time() as clock:
         bucket = TokenBucket(clock, rate=1.0, capacity=1.0, tokens=0.0)
         now = clock.monotonic()
         with pytest.raises(WaitTooLong) as info:
             await bucket.acquire(deadline=now + 0.5)
-        assert info.value.deadline_hit and info.value.wait == pytest.approx(1.0)
-        assert clock.monotonic() == now  # did not sleep
+        assert not info.value.server_said
+        assert clock.monotonic() == pytest.approx(now + 0.5)
+        assert info.value.wait == pytest.approx(0.5)
         assert bucket.waiting == 0
-        with pytest.raises(WaitTooLong):
-            await bucket.acquire(max_wait=0.9)
-        assert await bucket.acquire(max_wait=1.0) == pytest.approx(1.0)
+        # Nothing was taken: the token due at 1.0 s is there for the next caller.
+        assert await bucket.acquire(deadline=now + 1.0) == pytest.approx(0.5)
+
+
+async def test_the_rate_rising_before_the_deadline_saves_the_wait() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=0.01, capacity=1.0, tokens=0.0)
+        now = clock.monotonic()
+        async with anyio.create_task_group() as tg:
+
+            async def speed_up() -> None:
+                await anyio.sleep(0.2)
+                bucket.set_rate(10.0, clock.monotonic())
+
+            tg.start_soon(speed_up)
+            # At 0.01/s the token is 100 s away, past the 1 s deadline: it waits anyway, and
+            # the rate rises at 0.2 s.
+            waited = await bucket.acquire(deadline=now + 1.0)
+        assert waited == pytest.approx(0.2 + 0.998 / 10)
+
+
+async def test_a_server_pause_past_the_deadline_refuses_at_once() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=100.0, capacity=10.0)
+        now = clock.monotonic()
+        bucket.pause_until(now + 30.0, server=True)
+        with pytest.raises(WaitTooLong) as info:
+            await bucket.acquire(deadline=now + 5.0)
+        assert info.value.server_said and info.value.wait == pytest.approx(30.0)
+        assert clock.monotonic() == now  # did not sleep
+        # A pause of the limiter's own reckoning is only waited out.
+        bucket2 = TokenBucket(clock, rate=100.0, capacity=10.0)
+        bucket2.pause_until(now + 30.0)
+        with pytest.raises(WaitTooLong) as info:
+            await bucket2.acquire(deadline=now + 5.0)
+        assert not info.value.server_said
+        assert clock.monotonic() == pytest.approx(now + 5.0)
+
+
+async def test_queued_waiters_leave_at_their_own_deadlines() -> None:
+    """Not only the head: a waiter deep in the line is refused when its deadline comes (the head
+    wakes for it), and the tokens go on to the others in order."""
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=1.0, capacity=1.0, tokens=0.0)
+        start = clock.monotonic()
+        outcome: dict[str, str] = {}
+
+        async def waiter(name: str, deadline: float | None) -> None:
+            try:
+                await bucket.acquire(deadline=None if deadline is None else start + deadline)
+                outcome[name] = f"granted {clock.monotonic() - start:.3f}"
+            except WaitTooLong:
+                outcome[name] = f"refused {clock.monotonic() - start:.3f}"
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, "a", None)
+            await anyio.sleep(0)
+            tg.start_soon(waiter, "b", 0.3)
+            await anyio.sleep(0)
+            tg.start_soon(waiter, "c", 5.0)
+            await anyio.sleep(0)
+            tg.start_soon(waiter, "d", 1.5)
+        assert outcome == {
+            "a": "granted 1.000",
+            "b": "refused 0.300",
+            "c": "granted 2.000",
+            "d": "refused 1.500",
+        }
+        assert bucket.waiting == 0
+
+
+async def test_a_new_server_pause_refuses_those_who_cannot_outlast_it() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=1.0, capacity=1.0, tokens=0.0)
+        start = clock.monotonic()
+        outcome: dict[str, str] = {}
+
+        async def waiter(name: str, deadline: float) -> None:
+            try:
+                await bucket.acquire(deadline=start + deadline)
+                outcome[name] = f"granted {clock.monotonic() - start:.3f}"
+            except WaitTooLong as exc:
+                outcome[name] = f"refused {clock.monotonic() - start:.3f} server={exc.server_said}"
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, "head", 20.0)
+            await anyio.sleep(0)
+            tg.start_soon(waiter, "short", 8.0)
+            await anyio.sleep(0)
+            tg.start_soon(waiter, "long", 30.0)
+            await anyio.sleep(0.5)
+            bucket.pause_until(clock.monotonic() + 10.0, server=True)  # a Retry-After: 10
+        assert outcome == {
+            "short": "refused 0.500 server=True",
+            "head": "granted 10.500",
+            "long": "granted 11.500",
+        }
+
+
+async def test_gated_bucket_lets_one_probe_out_at_a_time() -> None:
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=math.inf, capacity=math.inf, gated=True)
+        now = clock.monotonic()
+        assert bucket.try_take(now) and bucket.probe_out
+        assert not bucket.try_take(now)  # the others wait for the probe's answer
+        got: list[str] = []
+
+        async def waiter(name: str) -> None:
+            await bucket.acquire()
+            got.append(name)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter, "b")
+            tg.start_soon(waiter, "c")
+            await anyio.sleep(0.1)
+            assert got == []
+            bucket.probe_done(sent=False, now=clock.monotonic())  # never left: b probes instead
+            await anyio.sleep(0.1)
+            assert got == ["b"] and bucket.gated
+            bucket.probe_done(sent=True, now=clock.monotonic())  # answered: the gate opens
+        assert got == ["b", "c"] and not bucket.gated
 
 
 async def test_pause_blocks_every_grant() -> None:

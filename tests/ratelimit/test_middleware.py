@@ -260,7 +260,8 @@ async def test_429_cuts_the_rate_and_it_recovers() -> None:
             return Response(429) if fail[0] else ok()
 
         client, _ = make_client(clock, handler, RateLimit(rate=10, burst=1))
-        await get(client)
+        for _ in range(20):  # two seconds at the configured 10/s
+            await get(client)
         fail[0] = True
         await get(client)
         fail[0] = False
@@ -281,14 +282,41 @@ async def test_429_cuts_the_rate_and_it_recovers() -> None:
 
 
 async def test_repeated_429s_keep_cutting() -> None:
+    """Each 429 here answers a request sent after the last cut: each is a congestion event."""
     with virtual_time() as clock:
-        client, _ = make_client(clock, lambda r: Response(429), RateLimit(rate=10, burst=1))
+        fail = [False]
+        client, _ = make_client(clock, lambda r: Response(429) if fail[0] else ok(), RateLimit(rate=10, burst=1))
+        for _ in range(20):
+            await get(client)
+        fail[0] = True
         rates = []
         for _ in range(4):
             await get(client)
             rates.append(client.rate_limit_status().rate)
         assert rates[0] == pytest.approx(7.0)
         assert all(b < a for a, b in itertools.pairwise(rates))
+
+
+async def test_a_burst_of_429s_in_flight_together_cuts_once() -> None:
+    """64 requests leave at once; the server takes 10 and answers the other 54 with 429: one
+    congestion event, one cut (0.7x the 64/s sent), not 54 of them (0.7^54)."""
+    with virtual_time() as clock:
+        accepted = [0]
+
+        async def handler(request: Request) -> Response:
+            await anyio.sleep(0.01)  # all 64 are in flight together
+            if accepted[0] < 10:
+                accepted[0] += 1
+                return ok()
+            return Response(429)
+
+        client, _ = make_client(clock, handler, RateLimit(respect_headers=False))
+        async with anyio.create_task_group() as tg:
+            for _ in range(64):
+                tg.start_soon(get, client)
+        status = client.rate_limit_status()
+        assert status.rate_limited == 54
+        assert status.rate == pytest.approx(0.7 * 64, rel=0.02)
 
 
 async def test_token_partitions_are_independent() -> None:
@@ -381,7 +409,7 @@ async def test_a_probe_that_never_leaves_hands_over() -> None:
         client, transport = make_client(
             clock, lambda r: ok(x_ratelimit_limit="5", x_ratelimit_remaining="4"), RateLimit(rate=1, burst=1)
         )
-        client._shared.limiter._default.bucket.pause_until(clock.monotonic() + 10)
+        client._shared.limiter._partitions.default.bucket.pause_until(clock.monotonic() + 10)
         hurried = client.with_options(timeout=1.0)
         results: list[str] = []
 

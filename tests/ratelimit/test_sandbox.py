@@ -60,6 +60,7 @@ async def test_without_the_limiter_the_sandbox_answers_429() -> None:
         AsyncClient(
             sb.base_url,
             auth=await bearer(sb),
+            rate_limit=None,
             retry=RetryPolicy(max_attempts=1),
             allow_insecure_http=True,
         ) as client,

@@ -1,0 +1,356 @@
+"""`Estimator`: one partition's learning, as a pure state machine (sans-I/O).
+
+Observations in: `sent(now)` when a request leaves, `observe(status, info, seq, sent_at, now,
+wall)` when its answer comes (the parsed headers in `info`), `failed()` when it got none. A
+`Decision` out: the local bucket's rate and capacity, a cap on its tokens, and the pauses. The
+estimator never sleeps, reads no clock and does no I/O; the middleware applies its decisions to
+a `TokenBucket`. Tests drive it with tables of observations and plain numbers for time.
+
+How the server's answers steer the decision:
+
+1. *Sync*: the local bucket may hold no more than `Remaining - k - 1` tokens, where `k` is the
+   number of requests sent after this one (they will take from the server's bucket too) and the
+   1 is a reserve left in the server's bucket so that jitter in arrival times does not cost a
+   429. If the server is emptier than we thought, the bucket goes into debt and waits.
+2. *Empty*: `Remaining` 0 (after `k`) pauses until one token is due at a rate we trust (the
+   configured one, or the lower bound learned), and never past `Reset`; with nothing known, it
+   pauses until `Reset`, a pause the server set.
+3. *Spread*: with no configured rate, the bucket refills at the learned rate, and never slower
+   than `Remaining / (Reset - now)`: what remains is spread over the window, not burst at once.
+4. *Retry-After* (on a 429 or 503) pauses the partition for that long, whatever else was said.
+5. *429*: counted; with `adaptive`, a congestion event cuts the rate and CUBIC probes back up
+   (`Congestion`). With no headers at all this is the only signal, and it is enough.
+
+Every pause the server sets (Retry-After in seconds or as a date, a Reset with nothing left,
+on a 429 or a 503) is capped at `max_pause`: one hostile or broken header cannot stop the
+client for longer than that.
+
+The first request of a partition goes alone (a probe, see `TokenBucket.gated`) while the
+server's limit is not known: a client that opens with 64 concurrent calls would otherwise
+spend most of them on 429s before the first header arrives.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, NamedTuple
+
+from ._adaptive import Congestion, RefillEstimate, SendMeter
+from ._headers import RateLimitInfo
+
+RESERVE: Final = 1.0  # tokens left in the server's bucket to absorb jitter...
+RESERVE_FROM: Final = 2  # ...when it holds at least this many (a bucket of 1 has none to spare)
+RATE_WINDOW: Final = 1.0  # seconds over which the server's drain is measured
+# With nothing but 429s to go by, the local bucket holds this many seconds' worth of tokens: a
+# client that was idle may send a small burst, not a second's worth at once.
+LEARNED_BURST_SECONDS: Final = 0.2
+_THROTTLED: Final = 429
+_PAUSING: Final = frozenset({429, 503})
+
+
+class Decision(NamedTuple):
+    """What the bucket should do after a response. `rate` and `capacity` are the new values
+    (math.inf: not binding); the others are None when there is nothing to do:
+
+    - `max_tokens`: hold at most this many tokens now (negative: a debt);
+    - `pause_until`: no grant before this (monotonic), by the limiter's own reckoning;
+    - `server_pause_until`: no grant before this, because the server said so (capped);
+    - `shared_pause`: that pause in seconds, for a shared backend to spread to every process.
+    """
+
+    rate: float
+    capacity: float
+    max_tokens: float | None = None
+    pause_until: float | None = None
+    server_pause_until: float | None = None
+    shared_pause: float | None = None
+
+
+class Estimator:
+    """The learning of one partition (see the module docstring). `rate` and `capacity` are the
+    last decision's."""
+
+    __slots__ = (
+        "configured_rate",
+        "configured_burst",
+        "adaptive",
+        "max_pause",
+        "rate",
+        "capacity",
+        "sent",
+        "inflight",
+        "limit",
+        "remaining",
+        "reset_wall",
+        "model",
+        "refill",
+        "policy_rate",
+        "spread_rate",
+        "rough_rate",
+        "probe_rate",
+        "probe_time",
+        "window_like",
+        "empty_early",
+        "drain_since",
+        "drain_remaining",
+        "drain_granted",
+        "congestion",
+        "meter",
+    )
+
+    def __init__(
+        self,
+        *,
+        rate: float | None,
+        burst: int | None,
+        adaptive: bool,
+        max_pause: float,
+        now: float,
+    ) -> None:
+        self.configured_rate = rate
+        self.configured_burst = burst
+        self.adaptive = adaptive
+        self.max_pause = max_pause
+        self.rate = rate if rate is not None else math.inf
+        self.capacity = float(burst) if burst is not None else (1.0 if rate else math.inf)
+        self.sent = 0
+        self.inflight = 0
+        # The server's last word.
+        self.limit: int | None = None
+        self.remaining: int | None = None
+        self.reset_wall: float | None = None
+        self.model = "bucket"
+        # What the headers taught.
+        self.refill = RefillEstimate()
+        self.policy_rate: float | None = None
+        self.spread_rate: float | None = None
+        self.rough_rate: float | None = None
+        self.probe_rate: float | None = None
+        self.probe_time = now
+        self.window_like = False
+        self.empty_early = False
+        self.drain_since: float | None = None
+        self.drain_remaining = 0
+        self.drain_granted = 0
+        # What the 429s taught, and what we send.
+        self.congestion = Congestion()
+        self.meter = SendMeter(now)
+
+    # -- observations ---------------------------------------------------------------------
+
+    def on_send(self, now: float) -> int:
+        """A request leaves now; returns its sequence number (for `observe`)."""
+        self.sent += 1
+        self.inflight += 1
+        self.meter.add(now)
+        return self.sent
+
+    def failed(self) -> None:
+        """A request that left got no response (a connection error, a cancellation)."""
+        self.inflight -= 1
+
+    @property
+    def learning(self) -> bool:
+        """True while every response must be observed even without rate-limit headers (the
+        rate is climbing back after a 429)."""
+        return self.congestion.cubic is not None
+
+    def observe(
+        self,
+        status: int,
+        info: RateLimitInfo | None,
+        seq: int,
+        sent_at: float,
+        now: float,
+        wall: float,
+    ) -> Decision:
+        """The answer to request `seq` (sent at `sent_at`, answered at `now`; `wall` is the Unix
+        time `info` was parsed at)."""
+        self.inflight -= 1
+        later = self.sent - seq  # requests sent after this one: they take from the server too
+        max_tokens: float | None = None
+        pause: float | None = None
+        server_pause: float | None = None
+        shared: float | None = None
+        if status == _THROTTLED and self.empty_early and self.configured_rate is None:
+            # We sent before Reset because the bucket model said a token would be back; the
+            # 429 says this server is a fixed window: from now on, an empty quota waits for Reset.
+            self.window_like = True
+        if info is not None:
+            limit, remaining, reset_after, quota, window, retry_after, model = info
+            self._read(info, status, sent_at, now, wall, later)
+            if remaining is not None:
+                left = remaining - later
+                reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
+                cap = left - reserve
+                floor = -self.capacity
+                max_tokens = floor if floor > cap else cap
+                if left <= 0:
+                    wait, said = self._empty_wait(reset_after, reserve - left)
+                    self.empty_early = reset_after is not None and wait < reset_after
+                    if wait > 0:
+                        if said:
+                            server_pause = now + min(wait, self.max_pause)
+                        else:
+                            pause = now + min(wait, self.max_pause)
+                else:
+                    self.empty_early = False
+            if retry_after is not None and status in _PAUSING:
+                # Retry-After always wins: the whole partition waits, whatever else was said.
+                retry_after = min(retry_after, self.max_pause)
+                until = now + retry_after
+                server_pause = until if server_pause is None or until > server_pause else server_pause
+                max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
+                shared = retry_after
+        if status == _THROTTLED:
+            if not self.adaptive or self.congestion.throttled(
+                sent_at, now, self.rate, self.meter.rate(now)
+            ):
+                # A new congestion event: the server's bucket is empty now, whatever we thought.
+                max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
+        rate, capacity = self.tune(now)
+        return Decision(rate, capacity, max_tokens, pause, server_pause, shared)
+
+    def tune(self, now: float) -> tuple[float, float]:
+        """The bucket's rate and capacity from the config, the headers and the 429s."""
+        rate = self._base_rate()
+        if self.adaptive:
+            rate = self.congestion.cap(now, rate)
+        capacity = self._capacity(rate)
+        self.rate = rate
+        self.capacity = capacity
+        return rate, capacity
+
+    def adaptive_rate(self, now: float) -> float | None:
+        cubic = self.congestion.cubic
+        return None if cubic is None else cubic.rate(now)
+
+    def server_rate(self) -> float | None:
+        return self.refill.rate() if self.model == "bucket" else self.policy_rate
+
+    # -- the headers ----------------------------------------------------------------------
+
+    def _read(
+        self, info: RateLimitInfo, status: int, sent_at: float, now: float, wall: float, later: int
+    ) -> None:
+        """Take in what the headers say about the server (everything but the pauses)."""
+        limit, remaining, reset_after, quota, window, _retry_after, model = info
+        if limit is not None:
+            self.limit = limit
+        if remaining is not None:
+            self.remaining = remaining
+        if reset_after is not None:
+            self.reset_wall = wall + reset_after
+        self.model = model
+        if model == "bucket":
+            if limit is not None and remaining is not None and reset_after is not None:
+                self.refill.observe(limit, remaining, reset_after, sent_at, now)
+            if remaining is not None:
+                since = self.drain_since
+                if since is not None and now - since < RATE_WINDOW:
+                    if status != _THROTTLED:  # _drain's common case, inline
+                        self.drain_granted += 1
+                else:
+                    self._drain(remaining, status, sent_at, now)
+        elif quota is not None and window:
+            self.policy_rate = quota / window
+        known_limit = self.limit
+        if remaining is not None and reset_after is not None and reset_after > 0:
+            ahead = remaining - later
+            self.spread_rate = (ahead if ahead > 0 else 0) / reset_after
+            if known_limit and known_limit > remaining:
+                # One sample's guess ((Limit - Remaining) / (Reset - now)), used only until
+                # something better is known.
+                self.rough_rate = (known_limit - remaining) / reset_after
+        if remaining is not None and known_limit and self.configured_rate is None:
+            # (With a configured rate there is nothing to probe for.)
+            self._probe_up(remaining - later, now)
+
+    def _empty_wait(self, reset_after: float | None, reserve: float) -> tuple[float, bool]:
+        """How long to pause when the server's bucket is empty, and whether the server said so:
+        until one token (plus the reserve, plus one for each request still in flight) is due
+        at a rate we trust, and never past Reset; with no rate to trust, until Reset."""
+        trusted = self.configured_rate
+        if self.window_like or (self.model == "window" and trusted is None):
+            # A quota per window (IETF), or a 429 proved it: nothing comes back before Reset.
+            trusted = None
+        elif trusted is None:
+            # With a one-token reserve, any rate below twice the server's will do: waiting for
+            # two tokens at it still covers the one the server needs. Twice the proven lower
+            # bound is such a rate; the pacing rate too, when below it. Without a reserve only
+            # the lower bound itself is safe. Guesses (spread, probing) never shorten the
+            # pause: on a fixed-window server nothing comes back before Reset.
+            low = self.refill.low
+            if low > 0:
+                trusted = min(self.rate, 2 * low) if reserve else low
+        wait = math.inf if not trusted else (1.0 + reserve) / trusted
+        if reset_after is not None and reset_after <= wait:
+            return reset_after, True
+        return (0.0 if wait == math.inf else wait), False
+
+    def _drain(self, remaining: int, status: int, sent_at: float, now: float) -> None:
+        """Feed `RefillEstimate.observe_drain` over windows of at least a second."""
+        if status != _THROTTLED:
+            self.drain_granted += 1
+        since = self.drain_since
+        if since is None:
+            self.drain_since = sent_at
+            self.drain_remaining = remaining
+            self.drain_granted = 0
+            return
+        if now - since >= RATE_WINDOW:
+            # Requests still in flight at either end may or may not have been counted.
+            granted = self.drain_granted - self.inflight
+            self.refill.observe_drain(granted, self.drain_remaining - remaining, now - since)
+            self.drain_since = sent_at
+            self.drain_remaining = remaining
+            self.drain_granted = 0
+
+    def _probe_up(self, left: int, now: float) -> None:
+        """With no upper bound learned (e.g. a delta Reset rounded up to 1 s tells none), find
+        the rate by probing: while the server's bucket stays at least half full we are below
+        its refill rate, so speed up by half per second; an overshoot drains the bucket, which
+        stops the rise (and the sync holds us to what the server grants)."""
+        elapsed = min(now - self.probe_time, 1.0)
+        self.probe_time = now
+        if self.refill.rate() is not None or self.limit is None:
+            return
+        if left * 2 >= self.limit and elapsed > 0:
+            base = self.rate
+            if base == math.inf:
+                return
+            self.probe_rate = max(self.probe_rate or 0.0, base) * (1.0 + 0.5 * elapsed)
+
+    def _base_rate(self) -> float:
+        """The refill rate before any 429 cap: the configured rate; else the learned one (the
+        upper bound for a token bucket, q/w for an IETF window), never slower than
+        `Remaining / (Reset - now)` nor than the proven lower bound, and probing upwards while
+        nothing better is known. An overshoot is held back by the sync to Remaining and the
+        pause when it reaches 0."""
+        if self.configured_rate is not None:
+            return self.configured_rate
+        refill = self.refill
+        learned = refill.rate() if self.model == "bucket" else self.policy_rate
+        rate = max(learned or 0.0, self.spread_rate or 0.0, refill.low)
+        if learned is None:
+            rate = max(rate, self.probe_rate or 0.0)
+            if rate == 0 and self.rough_rate:
+                rate = self.rough_rate
+        return rate if rate > 0 else math.inf
+
+    def _capacity(self, rate: float) -> float:
+        """The configured burst; else the server's Limit (a bucket's capacity; a quota per
+        window spread to about a second's worth); else a fifth of a second at the rate."""
+        if self.configured_burst is not None:
+            return float(self.configured_burst)
+        limit = self.limit
+        if limit is not None and limit >= 1:
+            if self.model == "bucket":
+                return float(limit)
+            per_second = self.policy_rate or self.spread_rate or 1.0
+            return float(max(1, min(limit, math.ceil(per_second))))
+        if rate == math.inf:
+            return math.inf
+        if self.configured_rate is not None:
+            return 1.0
+        return max(1.0, float(math.ceil(rate * LEARNED_BURST_SECONDS)))
