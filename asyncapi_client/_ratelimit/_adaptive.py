@@ -21,7 +21,7 @@ cuts the rate to `BETA` times the rate it happened at (`W_max`), and the rate th
 `CUBIC_C * (t - K)^3 + W_max`: back to `W_max` after `K` seconds, slowly near it, then faster,
 so that it finds the limit again and probes past it. Unlike botocore, which cuts on every
 throttled response, a burst of 429s answering requests that were already in flight together
-(sent before the last cut) is one event and cuts once: 53 429s from one opening burst of 64
+(sent before the last cut took effect) is one event and cuts once: 53 429s from one opening burst of 64
 would otherwise cut the rate 0.7^53-fold.
 """
 
@@ -33,6 +33,8 @@ from typing import Final
 BETA: Final = 0.7
 CUBIC_C: Final = 0.4
 MIN_RATE: Final = 0.5
+DOUBLING: Final = 1.0  # seconds for the search's rate to double
+_PROBING: Final = 1.01  # above the curve's restart rate by this much: the client was probing
 # After this long without a congestion event, and once the curve is past twice W_max, the limit
 # the 429s taught is forgotten (the rate is open again).
 FORGET_AFTER: Final = 60.0
@@ -135,57 +137,94 @@ class SendMeter:
 
 
 class Cubic:
-    """botocore's CUBIC rate after a throttle; `rate(now)` rises back past the old rate."""
+    """The rate after a congestion event: botocore's CUBIC curve, or a search.
 
-    __slots__ = ("w_max", "k", "since")
+    CUBIC: the rate restarts at `BETA * W_max` and follows `CUBIC_C * (t - K)^3 + W_max`. A
+    search (after the first event of a client that was not pacing at all, whose W_max is only
+    what it happened to send in its first second) starts at the same place and doubles every
+    `DOUBLING` seconds until the next event gives a real W_max, as TCP's slow start does.
+    """
 
-    def __init__(self, rate: float, now: float) -> None:
+    __slots__ = ("w_max", "k", "since", "search")
+
+    def __init__(self, rate: float, now: float, *, search: bool) -> None:
         self.w_max = 0.0
         self.k = 0.0
         self.since = now
-        self.throttled(rate, now)
+        self.search = search
+        self.restart(rate, now, search=search)
 
-    def throttled(self, rate: float, now: float) -> None:
-        """A congestion event at `rate` (requests/s): remember it as W_max, restart the curve."""
+    def restart(self, rate: float, now: float, *, search: bool = False) -> None:
+        """A congestion event at `rate` (requests/s): remember it as W_max, restart the curve
+        at `now` (when sending resumes)."""
         self.w_max = max(rate, MIN_RATE)
         self.k = (self.w_max * (1.0 - BETA) / CUBIC_C) ** (1.0 / 3.0)
         self.since = now
+        self.search = search
 
     def rate(self, now: float) -> float:
-        t = now - self.since - self.k
+        t = now - self.since
+        if self.search:
+            return max(MIN_RATE, self.w_max * BETA * 2.0 ** (t / DOUBLING))
+        t -= self.k
         return max(MIN_RATE, CUBIC_C * t * t * t + self.w_max)
 
 
 class Congestion:
     """429s as the signal: one cut per congestion event, then CUBIC back up.
 
-    `cut_at` is when the last cut took effect: a 429 answering a request sent before it was
-    in flight together with the one that caused the cut, and belongs to that event.
+    `cut_seq` is how many requests had been sent when the last cut took effect: a 429 answering
+    one of those was in flight together with the one that caused the cut (or left in the same
+    instant), and belongs to that event. `grants` counts the requests the server granted in the
+    last second while the curve is active: when the next event comes, that is a better W_max
+    than the rate we were sending at (which a server's burst lets overshoot its real limit).
     """
 
-    __slots__ = ("cubic", "cut_at", "events")
+    __slots__ = ("cubic", "cut_seq", "cut_at", "events", "grants")
 
-    def __init__(self) -> None:
+    def __init__(self, now: float) -> None:
         self.cubic: Cubic | None = None
+        self.cut_seq = 0
         self.cut_at = -math.inf
         self.events = 0
+        self.grants = SendMeter(now)
 
-    def throttled(self, sent_at: float, now: float, rate: float, sent_rate: float) -> bool:
-        """A 429 for a request sent at `sent_at`, answered at `now`, while pacing at `rate`
-        (math.inf: open) and sending `sent_rate` requests/s. True when it is a new congestion
-        event (the rate was cut), False when it belongs to the last one."""
-        if sent_at < self.cut_at:
-            return False
-        # The rate it happened at: what we were sending, and no more than the pacing rate.
-        at = sent_rate if rate == math.inf or sent_rate < rate else rate
+    def granted(self, now: float) -> None:
+        """A request was answered with anything but a 429."""
+        if self.cubic is not None:
+            self.grants.add(now)
+
+    def is_new(self, seq: int) -> bool:
+        """Whether a 429 for request number `seq` starts a new congestion event."""
+        return seq > self.cut_seq
+
+    def covers(self, retry_after: float, at: float) -> bool:
+        """Whether the cut alone answers a 429's Retry-After: the 429 answered our own probe (a
+        request sent above the rate the curve came back at after the last event), and the
+        server asked for no longer than the curve takes to climb back to that event's rate.
+        A 429 we did not provoke, or a longer Retry-After, pauses the partition."""
         cubic = self.cubic
         if cubic is None:
-            self.cubic = Cubic(at, now)
+            return False
+        return at > cubic.w_max * BETA * _PROBING and retry_after <= cubic.k
+
+    def cut(self, seq: int, sent: int, now: float, resume_at: float, at: float, *, opened: bool) -> None:
+        """A new congestion event: a 429 for request number `seq` (of `sent` so far), answered at
+        `now`, while sending `at` requests/s; nothing leaves before `resume_at` (a pause).
+        `opened`: the limiter was not pacing at all (nothing was known of the server)."""
+        cubic = self.cubic
+        if cubic is None:
+            self.cubic = Cubic(at, resume_at, search=opened)
         else:
-            cubic.throttled(min(at, cubic.rate(now)), now)
-        self.cut_at = now
+            if now - self.cut_at >= 1.0:
+                granted = self.grants.rate(now)
+                if granted < at:
+                    at = granted
+            # The curve starts when sending resumes: a pause is not time spent probing.
+            cubic.restart(min(at, cubic.rate(now)), resume_at)
+        self.cut_seq = sent
+        self.cut_at = resume_at
         self.events += 1
-        return True
 
     def cap(self, now: float, base: float) -> float:
         """The pacing rate after the 429s, given the rate we would use without them (`base`,
@@ -199,7 +238,3 @@ class Congestion:
                 return cap
         self.cubic = None  # recovered
         return base
-
-    @property
-    def active(self) -> bool:
-        return self.cubic is not None

@@ -133,7 +133,7 @@ class Estimator:
         self.drain_remaining = 0
         self.drain_granted = 0
         # What the 429s taught, and what we send.
-        self.congestion = Congestion()
+        self.congestion = Congestion(now)
         self.meter = SendMeter(now)
 
     # -- observations ---------------------------------------------------------------------
@@ -163,9 +163,10 @@ class Estimator:
         sent_at: float,
         now: float,
         wall: float,
+        binding: bool = False,
     ) -> Decision:
         """The answer to request `seq` (sent at `sent_at`, answered at `now`; `wall` is the Unix
-        time `info` was parsed at)."""
+        time `info` was parsed at; `binding`: it had waited for its token)."""
         self.inflight -= 1
         later = self.sent - seq  # requests sent after this one: they take from the server too
         max_tokens: float | None = None
@@ -195,21 +196,44 @@ class Estimator:
                             pause = now + min(wait, self.max_pause)
                 else:
                     self.empty_early = False
-            if retry_after is not None and status in _PAUSING:
-                # Retry-After always wins: the whole partition waits, whatever else was said.
-                retry_after = min(retry_after, self.max_pause)
-                until = now + retry_after
-                server_pause = until if server_pause is None or until > server_pause else server_pause
-                max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
-                shared = retry_after
-        if status == _THROTTLED:
-            if not self.adaptive or self.congestion.throttled(
-                sent_at, now, self.rate, self.meter.rate(now)
-            ):
+        retry_after = info.retry_after if info is not None and status in _PAUSING else None
+        if status != _THROTTLED:
+            self.congestion.granted(now)
+        elif self.adaptive:
+            congestion = self.congestion
+            if congestion.is_new(seq):
+                at = self._sending_at(now, binding)
+                if retry_after is not None and congestion.covers(retry_after, at):
+                    retry_after = None  # our own probe overshot: the cut answers it
+                resume_at = now + min(retry_after, self.max_pause) if retry_after is not None else now
+                if server_pause is not None and server_pause > resume_at:
+                    resume_at = server_pause
+                congestion.cut(seq, self.sent, now, resume_at, at, opened=self.rate == math.inf)
                 # A new congestion event: the server's bucket is empty now, whatever we thought.
                 max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
+            else:
+                retry_after = None  # the event's first 429 decided the pause
+        else:
+            max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
+        if retry_after is not None:
+            # Retry-After wins over what the other headers said: the whole partition waits.
+            retry_after = min(retry_after, self.max_pause)
+            until = now + retry_after
+            server_pause = until if server_pause is None or until > server_pause else server_pause
+            max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
+            shared = retry_after
         rate, capacity = self.tune(now)
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared)
+
+    def _sending_at(self, now: float, binding: bool) -> float:
+        """The rate a 429 happened at: the pacing rate when it held the request back (a queue
+        waits on it, so that is what we send); else what we sent in the last second, and no more
+        than the pacing rate."""
+        rate = self.rate
+        if binding and rate != math.inf:
+            return rate
+        sent = self.meter.rate(now)
+        return sent if sent < rate else rate
 
     def tune(self, now: float) -> tuple[float, float]:
         """The bucket's rate and capacity from the config, the headers and the 429s."""

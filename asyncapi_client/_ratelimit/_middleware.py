@@ -75,12 +75,13 @@ class Permit:
     """One attempt's grant: its partition, and whether it holds a token not yet spent (and
     whether that token is the partition's probe)."""
 
-    __slots__ = ("part", "held", "probe", "refused")
+    __slots__ = ("part", "held", "probe", "waited", "refused")
 
     def __init__(self, part: Partition) -> None:
         self.part = part
         self.held = False
         self.probe = False
+        self.waited = False  # the token came after a wait: the pacing rate was binding
         self.refused: APITimeoutError | None = None
 
 
@@ -166,6 +167,7 @@ class RateLimitMiddleware:
                 raise self._too_long(request, exc.wait, server_said=exc.server_said, by_max_wait=by_max_wait) from None
             if waited:
                 self._waited(part, waited)
+                permit.waited = True
         permit.held = True
         permit.probe = bucket.gated
         shared = self._shared
@@ -213,7 +215,9 @@ class RateLimitMiddleware:
 
     # -- observe and apply (below auth) ---------------------------------------------------
 
-    def observe(self, part: Partition, response: Response, seq: int, sent_at: float) -> Decision | None:
+    def observe(
+        self, part: Partition, response: Response, seq: int, sent_at: float, binding: bool
+    ) -> Decision | None:
         """Feed one response to the partition's estimator and apply what it decides."""
         status = response.status_code
         estimator = part.estimator
@@ -230,7 +234,7 @@ class RateLimitMiddleware:
             estimator.inflight -= 1  # nothing to learn: the common case for servers without headers
             return None
         now = self._clock.monotonic()
-        decision = estimator.observe(status, info, seq, sent_at, now, wall)
+        decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
         if self._enabled:
             rate, capacity, max_tokens, pause, server_pause, _shared = decision
             bucket = part.bucket
@@ -307,7 +311,8 @@ class _Gate:
             await limiter.take(permit, request)
         part = permit.part
         probe = permit.probe
-        permit.held = permit.probe = False
+        binding = permit.waited
+        permit.held = permit.probe = permit.waited = False
         estimator = part.estimator
         sent_at = self._clock.monotonic()
         seq = estimator.on_send(sent_at)
@@ -319,7 +324,7 @@ class _Gate:
                 # It failed without headers; do not hold everyone back on a second probe.
                 part.bucket.probe_done(sent=True, now=self._clock.monotonic())
             raise
-        decision = limiter.observe(part, response, seq, sent_at)
+        decision = limiter.observe(part, response, seq, sent_at, binding)
         if probe:
             part.bucket.probe_done(sent=True, now=self._clock.monotonic())
         if decision is not None and decision.shared_pause is not None and limiter._shared is not None:

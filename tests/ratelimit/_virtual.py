@@ -137,3 +137,66 @@ class SimulatedServer:
         if self.latency:
             await anyio.sleep(self.latency / 2)
         return Response.json_response(status, {"ok": allowed}, headers=headers)
+
+
+NGINX_429_PAGE = (
+    b"<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n"
+    b"<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+ENVELOPE_429 = b'{"error":{"code":"RATE_LIMITED","message":"Too many requests","details":{}}}'
+
+
+class LimitReqServer:
+    """nginx's `limit_req` (rate, `burst=`, `nodelay`), as a MockTransport handler on the
+    virtual clock, with no rate-limit headers: the excess counter of
+    `ngx_http_limit_req_lookup` (it drains at `rate` per second from the last accepted
+    request; a request is accepted while the excess it leaves is at most `burst`).
+
+    `style`: `"html"` answers 429 with nginx's own HTML page and nothing else; `"json"` with the
+    JSON error envelope and `Retry-After: 1`. `ok` / `limited` count the answers, `sent` the
+    arrival times.
+    """
+
+    def __init__(
+        self, clock: VirtualClock, *, rate: float, burst: int, latency: float = 0.002, style: str = "html"
+    ) -> None:
+        self.clock = clock
+        self.rate = rate
+        self.burst = burst
+        self.latency = latency
+        self.style = style
+        self.excess = 0.0
+        self.last: float | None = None
+        self.ok = 0
+        self.limited = 0
+        self.arrivals: list[float] = []
+        self.limited_at: list[float] = []
+        self.body = b'{"id":1,"name":"Ada","email":"ada@example.com","created_at":"2024-01-01T00:00:00Z"}'
+
+    def admit(self, now: float) -> bool:
+        if self.last is None:
+            excess = 0.0
+        else:
+            excess = max(0.0, self.excess - self.rate * (now - self.last)) + 1.0
+        if excess > self.burst:
+            return False
+        self.excess = excess
+        self.last = now
+        return True
+
+    async def __call__(self, request: Request) -> Response:
+        if self.latency:
+            await anyio.sleep(self.latency / 2)
+        now = self.clock.monotonic()
+        self.arrivals.append(now)
+        allowed = self.admit(now)
+        if self.latency:
+            await anyio.sleep(self.latency / 2)
+        if allowed:
+            self.ok += 1
+            return Response(200, {"content-type": "application/json"}, self.body)
+        self.limited += 1
+        self.limited_at.append(now)
+        if self.style == "json":
+            return Response(429, {"content-type": "application/json", "retry-after": "1"}, ENVELOPE_429)
+        return Response(429, {"content-type": "text/html"}, NGINX_429_PAGE)
