@@ -44,12 +44,13 @@ class WaitTooLong(Exception):
 
 
 class _Waiter:
-    __slots__ = ("promoted", "start", "done", "refused")
+    __slots__ = ("promoted", "start", "done", "granted", "refused")
 
     def __init__(self, start: float) -> None:
         self.promoted = anyio.Event()
         self.start = start
         self.done = False
+        self.granted = False  # the head handed this waiter a token as it left
         self.refused: WaitTooLong | None = None
 
 
@@ -224,6 +225,8 @@ class TokenBucket:
                 await waiter.promoted.wait()
                 if waiter.refused is not None:
                     raise waiter.refused
+                if waiter.granted:
+                    return clock.monotonic() - start
             while True:
                 now = clock.monotonic()
                 self._expire(now)
@@ -238,8 +241,11 @@ class TokenBucket:
                         self.probe_out = True
                     waiter.done = True
                     queue.popleft()
+                    self._hand_out(now)
                     if queue:
                         queue[0].promoted.set()
+                    else:
+                        self._deadlines.clear()  # every entry left is stale
                     return now - start
                 if deadline is not None:
                     if now >= deadline:
@@ -271,7 +277,22 @@ class TokenBucket:
             else:
                 with contextlib.suppress(ValueError):
                     queue.remove(waiter)
+            if not queue:
+                self._deadlines.clear()
             raise
+
+    def _hand_out(self, now: float) -> None:
+        """Grant the tokens there are to the waiters next in line, at once: released one by one
+        (each waking the next), a line of a hundred would take a hundred turns of the event
+        loop, while calls that finish meanwhile join its end, and the line would never clear."""
+        queue = self._queue
+        if self.gated or now < self.paused_until:
+            return
+        while queue and self.tokens >= 1.0 - _EPSILON:
+            self.tokens -= 1.0
+            waiter = queue.popleft()
+            waiter.done = waiter.granted = True
+            waiter.promoted.set()
 
     def _first_deadline(self) -> float | None:
         heap = self._deadlines

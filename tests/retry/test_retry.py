@@ -73,6 +73,7 @@ def make_client(
         random=random or ScriptedRandom([0.5]),
         timeout=timeout,
         attempt_middleware=attempt_middleware,
+        rate_limit=None,  # these tests count the retry layer's own sleeps: no limiter pacing
     )
     return client, transport, clock
 
