@@ -5,7 +5,7 @@
 
 1. Fresh token, per request (MockTransport, one task, N sequential calls):
    - raw: `transport.send(request)`;
-   - BearerToken / ClientCredentials: `auth.auth_flow(request, transport.send, transport)`;
+   - BearerToken / ClientCredentials: `auth.authenticate(request, transport.send, transport)`;
    - the whole client pipeline (`client.send`) without auth and with ClientCredentials.
    The auth layer's cost is the difference to raw (or to the no-auth pipeline). The variants
    run interleaved, best of 7, so that other processes' load hits them alike.
@@ -86,15 +86,15 @@ async def fresh_token_costs(n: int, repeats: int = 7) -> None:
     request = Request("GET", BASE + "/api/v1/users/me", {"accept": "application/json"})
     bearer = BearerToken("static-token")
     cc = ClientCredentials(TOKEN_URL, "id", "secret")
-    await cc.auth_flow(request, transport.send, transport)  # fetch once: from now on it is fresh
+    await cc.authenticate(request, transport.send, transport)  # fetch once: from now on it is fresh
     plain_client = AsyncClient(BASE, transport=transport)
     oauth_client = AsyncClient(BASE, transport=transport, auth=cc)
     plain_req = plain_client.build_request("GET", "/api/v1/users/me")
     oauth_req = oauth_client.build_request("GET", "/api/v1/users/me")
     variants: dict[str, Callable[[], Awaitable[Any]]] = {
         "raw": lambda: transport.send(request),
-        "bearer": lambda: bearer.auth_flow(request, transport.send, transport),
-        "oauth": lambda: cc.auth_flow(request, transport.send, transport),
+        "bearer": lambda: bearer.authenticate(request, transport.send, transport),
+        "oauth": lambda: cc.authenticate(request, transport.send, transport),
         "pipe_plain": lambda: plain_client.send(plain_req),
         "pipe_oauth": lambda: oauth_client.send(oauth_req),
     }
@@ -111,8 +111,8 @@ async def fresh_token_costs(n: int, repeats: int = 7) -> None:
         f"of {n:,} sequential calls)"
     )
     print(f"   raw transport.send                       {raw:7.2f} us")
-    print(f"   BearerToken.auth_flow                    {static:7.2f} us  (auth adds {static - raw:5.2f} us)")
-    print(f"   ClientCredentials.auth_flow (fresh)      {oauth:7.2f} us  (auth adds {oauth - raw:5.2f} us)")
+    print(f"   BearerToken.authenticate                    {static:7.2f} us  (auth adds {static - raw:5.2f} us)")
+    print(f"   ClientCredentials.authenticate (fresh)      {oauth:7.2f} us  (auth adds {oauth - raw:5.2f} us)")
     print(f"   AsyncClient.send, no auth                {pipe_plain:7.2f} us")
     print(
         f"   AsyncClient.send, ClientCredentials      {pipe_oauth:7.2f} us  "
@@ -133,7 +133,7 @@ async def sandbox_fresh_costs(sb: Any, n: int, repeats: int = 5) -> None:
     with_token = request.with_header("authorization", "Bearer " + token.access_token.get())
     variants: dict[str, Callable[[], Awaitable[Any]]] = {
         "raw": lambda: transport.send(with_token),
-        "oauth": lambda: cc.auth_flow(request, transport.send, transport),
+        "oauth": lambda: cc.authenticate(request, transport.send, transport),
     }
     best = dict.fromkeys(variants, float("inf"))
     for _ in range(repeats):
@@ -144,7 +144,7 @@ async def sandbox_fresh_costs(sb: Any, n: int, repeats: int = 5) -> None:
     print(f"\n1b. Fresh token over loopback HTTP to the sandbox (best of {repeats} x {n:,} sequential)")
     print(f"   raw transport.send with the header       {raw:7.1f} us")
     print(
-        f"   ClientCredentials.auth_flow (fresh)      {oauth:7.1f} us  "
+        f"   ClientCredentials.authenticate (fresh)      {oauth:7.1f} us  "
         f"(auth adds {oauth - raw:5.1f} us, {100 * (oauth - raw) / raw:.1f}% of the request)"
     )
 

@@ -3,7 +3,9 @@
 `TokenStore` (`MemoryTokenStore`, `RedisTokenStore`)."""
 
 from ._base import Auth, AuthMiddleware, BearerToken
-from ._oauth import ClientCredentials, RefreshToken, TokenAuth, TokenProvider
+from ._engine import TokenAuth
+from ._grants import ClientCredentials, RefreshToken
+from ._provider import TokenProvider
 from ._redis import RedisTokenStore
 from ._store import MemoryTokenStore, TokenStore
 from ._tokens import TokenSet
