@@ -37,6 +37,7 @@ import anyio
 
 from .._attempt_info import record_token_refresh
 from .._clock import SYSTEM_CLOCK, Clock
+from .._errors import APIConnectionError
 from .._pipeline import CallNext
 from .._types import Request, Response
 from ..transports._base import Transport
@@ -217,11 +218,11 @@ class TokenAuth:
 
     async def _refresh(self, transport: Transport, rejected: TokenSet | None) -> _Current:
         if rejected is not None:
-            await self._store_call("delete", self._store.delete(self._store_key, only_if=rejected))
+            await self._discard_rejected(rejected)
         adopted = await self._adopt(rejected)
         if adopted is not None:
             return adopted
-        async with _guarded_lock(self._store, self._store_key):
+        async with _guarded_lock(self._store, self._store_key, required=self._store_required):
             adopted = await self._adopt(rejected)
             if adopted is not None:
                 return adopted
@@ -279,28 +280,48 @@ class TokenAuth:
 
     async def _store_call(self, what: str, call: Awaitable[Any]) -> Any:
         # A store that is down (Redis restarting) degrades to per-process tokens, not to failed
-        # API calls.
+        # API calls, unless the store is where the credential lives (`_store_required`).
         try:
             return await call
         except Exception as exc:
+            if self._store_required:
+                raise _store_unavailable(what, exc) from exc
             logger.warning("token store %s failed (%s); continuing without it", what, type(exc).__name__)
             return None
 
     # -- for subclasses ------------------------------------------------------------------
 
+    _store_required: bool = False
+    """True when the store holds the only copy of the credential (a user's rotating refresh
+    token): a failing store then fails the call instead of refreshing without it, which could
+    spend one refresh token in two processes."""
+
     async def _fetch(self, transport: Transport) -> TokenSet:
         raise NotImplementedError
 
+    async def _discard_rejected(self, rejected: TokenSet) -> None:
+        """After a 401: drop the rejected token set from the store if it is still the one there
+        (a token another holder already replaced is kept)."""
+        await self._store_call("delete", self._store.delete(self._store_key, only_if=rejected))
+
+
+def _store_unavailable(what: str, exc: Exception) -> APIConnectionError:
+    return APIConnectionError(
+        f"the token store's {what} failed ({type(exc).__name__}); no token without it", request_sent=False
+    )
+
 
 class _guarded_lock:
-    """`store.lock(key)`, except that a store that fails to lock is logged and skipped, and the
-    release runs shielded from cancellation (a cancelled leader must not keep the lock)."""
+    """`store.lock(key)`, except that a store that fails to lock is logged and skipped (unless
+    `required`), and the release runs shielded from cancellation (a cancelled leader must not
+    keep the lock)."""
 
-    __slots__ = ("_store", "_key", "_cm")
+    __slots__ = ("_store", "_key", "_required", "_cm")
 
-    def __init__(self, store: TokenStore, key: str) -> None:
+    def __init__(self, store: TokenStore, key: str, *, required: bool = False) -> None:
         self._store = store
         self._key = key
+        self._required = required
         self._cm: Any = None
 
     async def __aenter__(self) -> None:
@@ -308,6 +329,8 @@ class _guarded_lock:
             cm = self._store.lock(self._key)
             await cm.__aenter__()
         except Exception as exc:
+            if self._required:
+                raise _store_unavailable("lock", exc) from exc
             logger.warning("token store lock failed (%s); refreshing without it", type(exc).__name__)
             return
         self._cm = cm

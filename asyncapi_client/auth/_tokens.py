@@ -206,6 +206,36 @@ def parse_lifetime(value: Any) -> float | None:
     return min(seconds, MAX_LIFETIME)
 
 
+def read_oauth_reply(
+    response: Response,
+    endpoint: str,
+    secrets: Iterable[Secret | None] = (),
+    *,
+    success_field: str | None = None,
+) -> Any:
+    """The JSON body of an authorization server's reply (None if it is not JSON), or the
+    `OAuthError` its RFC 6749 error body (or a non-2xx status) amounts to. Some servers answer
+    200 with an error body: an error all the same, unless it carries `success_field`."""
+    status = response.status_code
+    try:
+        body: Any = json.loads(response.content) if response.content else None
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
+        body = None
+    is_error_body = isinstance(body, Mapping) and isinstance(body.get("error"), str) and bool(body["error"])
+    if not 200 <= status < 300 or (is_error_body and (success_field is None or success_field not in body)):
+        if is_error_body:
+            error = redact(body["error"][:100])
+            description = body.get("error_description")
+            description = description[:500] if isinstance(description, str) else None
+            raise OAuthError(error, scrub(description, secrets), status_code=status)
+        raise OAuthError(
+            "unexpected_response",
+            f"the {endpoint} answered HTTP {status} without an RFC 6749 error body",
+            status_code=status,
+        )
+    return body
+
+
 def parse_token_response(
     response: Response,
     *,
@@ -219,24 +249,7 @@ def parse_token_response(
     used for a non-standard absolute `expires_at` field when `expires_in` is absent).
     """
     status = response.status_code
-    try:
-        body: Any = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        body = None
-    secrets = tuple(secrets)
-    # Some servers answer 200 with an RFC 6749 error body: an error all the same.
-    is_error_body = isinstance(body, Mapping) and isinstance(body.get("error"), str) and bool(body["error"])
-    if not 200 <= status < 300 or (is_error_body and "access_token" not in body):
-        if is_error_body:
-            error = redact(body["error"][:100])
-            description = body.get("error_description")
-            description = description[:500] if isinstance(description, str) else None
-            raise OAuthError(error, scrub(description, secrets), status_code=status)
-        raise OAuthError(
-            "unexpected_response",
-            f"the token endpoint answered HTTP {status} without an RFC 6749 error body",
-            status_code=status,
-        )
+    body = read_oauth_reply(response, "token endpoint", secrets, success_field="access_token")
     if not isinstance(body, Mapping):
         raise _invalid("the token endpoint's reply is not a JSON object", status)
     access = body.get("access_token")
