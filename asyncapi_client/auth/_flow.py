@@ -151,12 +151,21 @@ class AuthorizationCodeFlow:
         any earlier one) and report it to `on_token`. Returns the token set."""
         user = _user_key(user_id)
         token = await self.exchange(client, pending, callback)
-        await self._store.set(self._store_key(user), token)
-        self._users.pop(user, None)  # a cached engine would hold the previous grant
+        await self.save_tokens(user, token)
         if self._on_token is not None:
             # As for a rotation: shielded for a bounded time, an exception logged, not raised.
             await self.for_user(user)._notify(token)
         return token
+
+    async def save_tokens(self, user_id: UserId, token: TokenSet) -> None:
+        """Store `token` as `user_id`'s grant, over any earlier one: what `complete` does with a
+        login's tokens, and how to bring in a grant obtained elsewhere (say, refresh tokens kept
+        in your database before using this SDK). `expires_at` is on this flow's clock."""
+        if not isinstance(token, TokenSet):
+            raise TypeError(f"token must be a TokenSet, got {type(token).__name__}")
+        user = _user_key(user_id)
+        await self._store.set(self._store_key(user), token)
+        self._users.pop(user, None)  # a cached engine would hold the previous grant
 
     # -- acting for a user ---------------------------------------------------------------
 
