@@ -213,7 +213,8 @@ class AuthorizationError(OAuthError):
     """A user's authorization-code login did not complete: the authorization server redirected
     back with an error (`access_denied`, ...), the callback does not belong to the login
     (`invalid_callback`), or the token endpoint refused the code (`invalid_grant`: a code used
-    twice or expired, a wrong PKCE verifier, another `redirect_uri`). Start a new login."""
+    twice or expired, a wrong PKCE verifier, another `redirect_uri`; `invalid_request`,
+    `invalid_scope`). Start a new login."""
 
     _doing = "OAuth authorization failed"
     retryable = False

@@ -8,8 +8,11 @@
    constant time (a mismatch is `StateMismatchError`, and nothing is sent anywhere), then an
    RFC 6749 `error` (`access_denied`, ...) as `AuthorizationError`, then the `code`.
 3. `exchange_code` sends the code with the same `redirect_uri` and the verifier to the token
-   endpoint; a refusal (`invalid_grant`: a code used twice, a wrong verifier, another
-   `redirect_uri`) is `AuthorizationError` too, so one `except` covers a failed login.
+   endpoint; a refusal of the code (`invalid_grant`: a code used twice or expired, a wrong
+   verifier, another `redirect_uri`; `invalid_request`, `invalid_scope`) is `AuthorizationError`
+   too, so one `except` covers a failed login. The client's own misconfiguration
+   (`invalid_client`) or a failing server stays a plain `OAuthError`: starting again would not
+   help.
 
 Pure but for the one token request; the web-app side (`AuthorizationCodeFlow`) composes these.
 """
@@ -34,6 +37,9 @@ from ._tokens import TokenSet
 # RFC 7636 section 4.1: 43 to 128 characters. 64 random bytes in base64url are 86 of them.
 _VERIFIER_BYTES: Final = 64
 _STATE_BYTES: Final = 32
+# Token endpoint refusals that mean "this login's code is no good" (the user starts again), as
+# opposed to the client's misconfiguration (invalid_client) or the server failing.
+_LOGIN_REFUSALS: Final = frozenset({"invalid_grant", "invalid_request", "invalid_scope"})
 # What a callback may quote back of the server's error: bounded, and redacted.
 _MAX_ERROR_CHARS: Final = 100
 _MAX_DESCRIPTION_CHARS: Final = 500
@@ -160,7 +166,7 @@ async def exchange_code(
             clock=clock,
             secrets=(code, pending.code_verifier),
         )
-    except AuthorizationError:
-        raise
     except OAuthError as exc:
+        if exc.error not in _LOGIN_REFUSALS:
+            raise
         raise AuthorizationError(exc.error, exc.error_description, status_code=exc.status_code) from None

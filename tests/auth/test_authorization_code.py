@@ -28,9 +28,8 @@ from asyncapi_client import (
 )
 from asyncapi_client.auth import PendingAuthorization
 from asyncapi_client.testing import FakeClock
+from tests.support.authlib_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, AuthlibServer, Client
 from tests.support.services import serving_asgi
-
-from ._authlib_server import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, AuthlibServer, Client
 
 
 @attrs.define
@@ -235,8 +234,10 @@ async def test_a_client_the_server_does_not_know_is_an_oauth_error_with_its_code
     async with authlib_peer() as s:
         flow = s.flow(client_secret="not-the-secret-value")
         pending = flow.start()
-        with pytest.raises(AuthorizationError) as refused:
+        with pytest.raises(OAuthError) as refused:
             await flow.complete(s.client, "u", pending, await authorize(pending))
+        # The app's misconfiguration, not a login to start again.
+        assert not isinstance(refused.value, AuthorizationError)
         assert refused.value.error == "invalid_client" and refused.value.status_code == 401
         with pytest.raises(OAuthError) as revoke:
             await flow.revoke(s.client, "whatever-token")

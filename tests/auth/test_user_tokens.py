@@ -26,12 +26,12 @@ from asyncapi_client import (
     TokenSet,
 )
 from asyncapi_client.testing import FakeClock
+from tests.support.authlib_server import CLIENT_ID as AUTHLIB_CLIENT_ID
+from tests.support.authlib_server import CLIENT_SECRET as AUTHLIB_CLIENT_SECRET
+from tests.support.authlib_server import REDIRECT_URI as AUTHLIB_REDIRECT_URI
+from tests.support.authlib_server import AuthlibServer
 from tests.support.services import serving_asgi_in_thread
 
-from ._authlib_server import CLIENT_ID as AUTHLIB_CLIENT_ID
-from ._authlib_server import CLIENT_SECRET as AUTHLIB_CLIENT_SECRET
-from ._authlib_server import REDIRECT_URI as AUTHLIB_REDIRECT_URI
-from ._authlib_server import AuthlibServer
 from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeOAuthServer, api_call, bearer
 
 AUTHORIZE_URL = "https://auth.example.com/oauth/authorize"

@@ -214,17 +214,18 @@ def running_tinyproxy(*, basic_auth: tuple[str, str] | None = None) -> Iterator[
 
 
 @asynccontextmanager
-async def serving_asgi(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port, in the caller's event loop;
-    yield its base URL (`http://127.0.0.1:PORT`). The lifespan is not run."""
+async def serving_asgi(app: Any, *, port: int = 0, lifespan: str = "off") -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port (`port`, or a free one), in the
+    caller's event loop; yield its base URL (`http://127.0.0.1:PORT`). `lifespan="on"` runs
+    the app's lifespan, as a deployment does."""
     import anyio
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, ws="none")
+        uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False, ws="none")
     )
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve, [sock])
