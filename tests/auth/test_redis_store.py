@@ -166,7 +166,7 @@ def test_repr_and_configuration() -> None:
 
 @pytest.mark.slow
 def test_four_processes_500_concurrent_calls_each_make_one_token_request(redis_server_url: str) -> None:
-    from asyncapi_client.sandbox import Sandbox
+    from asyncapi_sandbox import Sandbox
 
     from . import _mp_worker
 

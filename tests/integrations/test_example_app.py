@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 import asyncapi_client as sdk
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import fetch_token
 
 from ._asgi import LifespanFailed, running

@@ -39,7 +39,7 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import Request, Response
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 from ._support import Outcomes, describe_tasks, other_tasks, report
 

@@ -38,7 +38,7 @@ import anyio
 import pytest
 
 import asyncapi_client as sdk
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 from ._support import Outcomes, report
 

@@ -35,8 +35,8 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import LoggingMiddleware
-from asyncapi_client.sandbox import Sandbox
 from asyncapi_client.webhooks import WebhookReceiver, construct_event, sign, verify
+from asyncapi_sandbox import Sandbox
 
 from ._support import report
 

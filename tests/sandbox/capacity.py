@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 
 def cpu_seconds(pid: int) -> float:

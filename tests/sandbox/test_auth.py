@@ -6,7 +6,7 @@ import anyio
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 from .conftest import bearer, get_token
 

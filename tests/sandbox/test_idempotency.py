@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 from .conftest import gather
 

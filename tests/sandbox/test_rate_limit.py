@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 from .conftest import bearer, gather
 

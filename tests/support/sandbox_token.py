@@ -14,7 +14,7 @@ import httpx
 from asyncapi_client import AsyncClient, BearerToken, RetryPolicy
 
 if TYPE_CHECKING:
-    from asyncapi_client.sandbox import Sandbox
+    from asyncapi_sandbox import Sandbox
 
 
 async def token_reply(sb: Sandbox) -> dict[str, Any]:

@@ -50,7 +50,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
-logger = logging.getLogger("asyncapi_client.sandbox")
+logger = logging.getLogger("asyncapi_sandbox")
 
 _JSON: Final = b"application/json"
 _MAX_BODY: Final = 1 << 20
