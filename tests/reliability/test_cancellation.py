@@ -40,8 +40,7 @@ import pytest
 import asyncapi_client as sdk
 from asyncapi_client import Request, Response
 from asyncapi_sandbox import Sandbox
-
-from ._support import Outcomes, describe_tasks, other_tasks, report
+from tests.support.outcomes import Outcomes, describe_tasks, other_tasks, report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -39,8 +39,7 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_sandbox import Sandbox
-
-from ._support import Outcomes, report
+from tests.support.outcomes import Outcomes, report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

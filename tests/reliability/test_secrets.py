@@ -37,8 +37,7 @@ import asyncapi_client as sdk
 from asyncapi_client import LoggingMiddleware
 from asyncapi_client.webhooks import WebhookReceiver, construct_event, sign, verify
 from asyncapi_sandbox import Sandbox
-
-from ._support import report
+from tests.support.outcomes import report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

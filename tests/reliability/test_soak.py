@@ -29,8 +29,7 @@ import pytest
 import asyncapi_client as sdk
 from asyncapi_client import Request, Response
 from asyncapi_sandbox import Sandbox
-
-from ._support import report
+from tests.support.outcomes import report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 

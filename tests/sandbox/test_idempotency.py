@@ -6,8 +6,7 @@ import httpx
 import pytest
 
 from asyncapi_sandbox import Sandbox
-
-from .conftest import gather
+from tests.support.gather import gather
 
 # On asyncio and on trio (the anyio_backend fixture in conftest.py).
 pytestmark = pytest.mark.anyio
