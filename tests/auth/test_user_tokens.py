@@ -30,9 +30,8 @@ from tests.support.authlib_server import CLIENT_ID as AUTHLIB_CLIENT_ID
 from tests.support.authlib_server import CLIENT_SECRET as AUTHLIB_CLIENT_SECRET
 from tests.support.authlib_server import REDIRECT_URI as AUTHLIB_REDIRECT_URI
 from tests.support.authlib_server import AuthlibServer
+from tests.support.fake_oauth import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeOAuthServer, api_call, bearer
 from tests.support.services import serving_asgi_in_thread
-
-from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeOAuthServer, api_call, bearer
 
 AUTHORIZE_URL = "https://auth.example.com/oauth/authorize"
 REDIRECT = "https://app.example.com/oauth/callback"
@@ -200,7 +199,7 @@ def test_four_processes_100_calls_one_user_expired_token_one_refresh(redis_serve
     """4 worker processes x 100 concurrent calls for one user whose access token expired, on
     authlib's rotating refresh token grant: exactly one refresh request, every call succeeds,
     and Redis holds the newest token set."""
-    from . import _mp_worker
+    from tests.support import token_race_worker
 
     processes, calls = 4, 100
     prefix = f"mp-user:{uuid.uuid4().hex}"
@@ -233,7 +232,7 @@ def test_four_processes_100_calls_one_user_expired_token_one_refresh(redis_serve
         barrier, results = ctx.Barrier(processes), ctx.Queue()
         workers = [
             ctx.Process(
-                target=_mp_worker.run_user,
+                target=token_race_worker.run_user,
                 args=(
                     redis_server_url,
                     url,
