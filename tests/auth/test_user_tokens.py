@@ -194,92 +194,120 @@ def test_flow_configuration_is_checked_at_construction() -> None:
     assert "s3cr3t" not in repr(flow)
 
 
-@pytest.mark.slow
-def test_four_processes_100_calls_one_user_expired_token_one_refresh(redis_server_url: str) -> None:
-    """4 worker processes x 100 concurrent calls for one user whose access token expired, on
-    authlib's rotating refresh token grant: exactly one refresh request, every call succeeds,
-    and Redis holds the newest token set."""
+def four_processes_for_one_user(
+    redis_url: str, url: str, client_id: str, client_secret: str, redirect_uri: str
+) -> tuple[TokenSet, list[dict[str, Any]], TokenSet | None]:
+    """Log "alice" in (in this process), make her stored access token one that expired a
+    minute ago, then run 4 worker processes x 100 concurrent calls acting for her. Returns the
+    login's tokens, the workers' outcomes and the token set Redis holds afterwards."""
     from tests.support import token_race_worker
 
     processes, calls = 4, 100
     prefix = f"mp-user:{uuid.uuid4().hex}"
-    server = AuthlibServer()
-    with serving_asgi_in_thread(server.app()) as url:
-        # The login, in this process: the user's grant lands in Redis; then its access token
-        # is made to have expired a minute ago.
-        async def login() -> TokenSet:
-            store = RedisTokenStore(redis_server_url, key=prefix)
-            flow = AuthorizationCodeFlow(
-                url + "/oauth/authorize",
-                url + "/oauth/token",
-                AUTHLIB_CLIENT_ID,
-                AUTHLIB_CLIENT_SECRET,
-                redirect_uri=AUTHLIB_REDIRECT_URI,
-                store=store,
-            )
-            pending = flow.start()
-            async with httpx.AsyncClient() as browser:
+
+    def flow(store: RedisTokenStore) -> AuthorizationCodeFlow:
+        return AuthorizationCodeFlow(
+            url + "/oauth/authorize",
+            url + "/oauth/token",
+            client_id,
+            client_secret,
+            redirect_uri=redirect_uri,
+            store=store,
+        )
+
+    async def login() -> TokenSet:
+        async with RedisTokenStore(redis_url, key=prefix) as store:
+            alice = flow(store)
+            pending = alice.start()
+            async with httpx.AsyncClient(trust_env=False) as browser:
                 callback = (await browser.get(pending.url)).headers["location"]
             async with AsyncClient(url) as client:
-                token = await flow.complete(client, "alice", pending, callback)
-            assert token.expires_at is not None
-            await flow.save_tokens("alice", attrs.evolve(token, expires_at=token.expires_at - 3600 - 60))
-            await store.aclose()
+                token = await alice.complete(client, "alice", pending, callback)
+            assert token.expires_at is not None and token.expires_in is not None
+            await alice.save_tokens(
+                "alice", attrs.evolve(token, expires_at=token.expires_at - token.expires_in - 60)
+            )
             return token
 
-        login_token = asyncio.run(login())
-        ctx = multiprocessing.get_context("spawn")
-        barrier, results = ctx.Barrier(processes), ctx.Queue()
-        workers = [
-            ctx.Process(
-                target=token_race_worker.run_user,
-                args=(
-                    redis_server_url,
-                    url,
-                    AUTHLIB_CLIENT_ID,
-                    AUTHLIB_CLIENT_SECRET,
-                    AUTHLIB_REDIRECT_URI,
-                    prefix,
-                    "alice",
-                    calls,
-                    barrier,
-                    results,
-                ),
-            )
-            for _ in range(processes)
-        ]
-        for worker in workers:
-            worker.start()
-        outcomes = [results.get(timeout=90) for _ in workers]
-        for worker in workers:
-            worker.join(timeout=10)
+    async def stored() -> TokenSet | None:
+        async with RedisTokenStore(redis_url, key=prefix) as store:
+            return await flow(store).tokens("alice")
 
-        async def stored() -> TokenSet | None:
-            store = RedisTokenStore(redis_server_url, key=prefix)
-            flow = AuthorizationCodeFlow(
-                url + "/oauth/authorize",
-                url + "/oauth/token",
-                AUTHLIB_CLIENT_ID,
-                AUTHLIB_CLIENT_SECRET,
-                redirect_uri=AUTHLIB_REDIRECT_URI,
-                store=store,
-            )
-            try:
-                return await flow.tokens("alice")
-            finally:
-                await store.aclose()
-
-        final = asyncio.run(stored())
+    login_token = asyncio.run(login())
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=token_race_worker.run_user,
+            args=(
+                redis_url,
+                url,
+                client_id,
+                client_secret,
+                redirect_uri,
+                prefix,
+                "alice",
+                calls,
+                barrier,
+                results,
+            ),
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=90) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=10)
     assert [o["errors"] for o in outcomes] == [[]] * processes
     assert sum(o["ok"] for o in outcomes) == processes * calls
+    assert sum(o["refresh_count"] for o in outcomes) == 1
+    return login_token, outcomes, asyncio.run(stored())
+
+
+@pytest.mark.slow
+def test_four_processes_100_calls_one_user_expired_token_one_refresh_authlib(redis_server_url: str) -> None:
+    """4 worker processes x 100 concurrent calls for one user whose access token expired, on
+    authlib's rotating refresh token grant: exactly one refresh request, every call succeeds,
+    and Redis holds the newest token set."""
+    server = AuthlibServer()
+    with serving_asgi_in_thread(server.app()) as url:
+        login_token, outcomes, final = four_processes_for_one_user(
+            redis_server_url, url, AUTHLIB_CLIENT_ID, AUTHLIB_CLIENT_SECRET, AUTHLIB_REDIRECT_URI
+        )
     refreshes = [r for r in server.token_requests if r["grant_type"] == "refresh_token"]
     assert len(refreshes) == 1
     assert login_token.refresh_token is not None
     assert refreshes[0]["refresh_token"] == login_token.refresh_token.get()
-    assert sum(o["refresh_count"] for o in outcomes) == 1
     newest = server.tokens[-1]
     assert final is not None and final.refresh_token is not None
     assert final.access_token.get() == newest.access_token  # type: ignore[attr-defined]
     assert final.refresh_token.get() == newest.refresh_token  # type: ignore[attr-defined]
     assert not newest.revoked and server.tokens[-2].revoked  # the login's grant was rotated once
     assert {o["token"] for o in outcomes} == {newest.access_token}  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_four_processes_100_calls_one_user_expired_token_one_refresh_sandbox(redis_server_url: str) -> None:
+    """The same against the sandbox (rotating refresh tokens, per-user tokens): one refresh,
+    and what Redis holds is what the sandbox says is active."""
+    from asyncapi_sandbox import Sandbox
+
+    with Sandbox(authorize_mode="auto") as sb:
+        redirect = "http://127.0.0.1:8765/oauth/callback"
+        login_token, outcomes, final = four_processes_for_one_user(
+            redis_server_url, sb.base_url, sb.client_id, sb.client_secret, redirect
+        )
+        stats = sb.stats_sync()
+        assert final is not None and final.refresh_token is not None and login_token.refresh_token is not None
+
+        def active(token: str) -> bool:
+            reply = httpx.post(
+                sb.introspection_url, data={"token": token}, auth=(sb.client_id, sb.client_secret)
+            )
+            return bool(reply.json()["active"])
+
+        assert active(final.access_token.get()) and active(final.refresh_token.get())
+        assert not active(login_token.refresh_token.get())  # spent once, by the one refresh
+    assert stats["token_requests"]["refresh_token"] == 1
+    assert {o["token"] for o in outcomes} == {final.access_token.get()}
