@@ -277,3 +277,29 @@ async def test_no_code_verifier_refresh_token_or_secret_in_logs_reprs_or_errors(
         CLIENT_SECRET,
     ):
         assert not [t for t in texts if value in t]
+
+
+def test_an_httpx_auth_is_refused_since_its_auth_flow_is_another_contract() -> None:
+    with pytest.raises(TypeError, match="auth strategy"):
+        AsyncClient("https://api.example.com", auth=httpx.BasicAuth("user", "pass"))  # type: ignore[arg-type]
+
+
+def test_callback_parsing_is_strict_and_bounded() -> None:
+    from asyncapi_client.auth._authcode import read_callback, start_authorization
+
+    pending = start_authorization("https://a.example/authorize", "c", "https://app.example/cb")
+    state = pending.state.get()
+    assert read_callback(pending, {"state": state, "code": "abc"}).get() == "abc"
+    with pytest.raises(AuthorizationError, match="repeats 'code'"):
+        read_callback(pending, f"https://app.example/cb?state={state}&code=a&code=b")
+    with pytest.raises(AuthorizationError, match="neither a code nor an error"):
+        read_callback(pending, {"state": state})
+    with pytest.raises(AuthorizationError) as quoted:
+        read_callback(
+            pending, {"state": state, "error": "access_denied", "error_description": "token=abc123secret"}
+        )
+    assert quoted.value.error == "access_denied" and "abc123secret" not in str(quoted.value)
+    with pytest.raises(StateMismatchError):  # the state is checked first, even on an error reply
+        read_callback(pending, {"state": "other", "error": "access_denied"})
+    with pytest.raises(TypeError):
+        read_callback(pending, 42)  # type: ignore[arg-type]
