@@ -311,3 +311,38 @@ def test_four_processes_100_calls_one_user_expired_token_one_refresh_sandbox(red
         assert not active(login_token.refresh_token.get())  # spent once, by the one refresh
     assert stats["token_requests"]["refresh_token"] == 1
     assert {o["token"] for o in outcomes} == {final.access_token.get()}
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "error"),
+    [
+        (200, b"<html>ok</html>", "invalid_introspection_response"),
+        (200, b'{"active": "yes"}', "invalid_introspection_response"),
+        (200, b"[1, 2]", "invalid_introspection_response"),
+        (503, b"<html>busy</html>", "unexpected_response"),
+        (401, b'{"error": "invalid_client"}', "invalid_client"),
+    ],
+)
+async def test_odd_introspection_and_revocation_replies_are_oauth_errors(
+    status: int, content: bytes, error: str
+) -> None:
+    from asyncapi_client import MockTransport, OAuthError
+
+    transport = MockTransport(lambda request: Response(status, {"content-type": "application/json"}, content))
+    flow = make_flow(
+        FakeClock(),
+        revocation_url="https://auth.example.com/oauth/revoke",
+        introspection_url="https://auth.example.com/oauth/introspect",
+    )
+    with pytest.raises(OAuthError) as introspected:
+        await flow.introspect(transport, "some-token-value")
+    assert introspected.value.error == error
+    if error == "invalid_introspection_response":
+        await flow.revoke(transport, "some-token-value")  # a 200 is a revocation, whatever its body
+    else:
+        with pytest.raises(OAuthError) as revoked:
+            await flow.revoke(transport, "some-token-value", "refresh_token")
+        assert revoked.value.error == error
+    sent = transport.requests[-1]
+    assert sent.headers["authorization"].startswith("Basic ")  # the client authenticates
+    assert b"token=some-token-value" in (sent.content or b"")
