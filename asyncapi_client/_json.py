@@ -5,17 +5,21 @@ standard library's otherwise, with the standard library's answers either way.
 strict RFC 8259 JSON in UTF-8, two to three times faster; whatever it refuses (`NaN`, a UTF-8
 byte order mark, UTF-16, a lone surrogate escape, garbage) goes to `json.loads`, which accepts
 it or raises its own error. So a body decodes, or fails with the same `ResponseDecodeError`
-message, whichever parser is installed; the one difference left is nesting deeper than Python's
-recursion limit, which only the standard library refuses.
+message, whichever parser is installed. (Both refuse nesting deeper than Python's recursion
+limit allows; near that limit, their cut-off depths may differ by a few levels.)
 
-`typed_decoder(spec)` is the decode function of msgspec's typed decoder (None without msgspec): `_fast_decode` uses it to
-build the hot models straight from the bytes.
+`ASYNCAPI_JSON_PARSER=json` in the environment (read at import) uses the standard library even
+with msgspec installed: to compare the two, or to rule msgspec out.
+
+`typed_decoder(spec)` is the decode function of msgspec's typed decoder for `spec` (None
+without msgspec): `_fast_decode` uses it to build the hot models straight from the bytes.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 from typing import Any, Final
 
 # Errors a parser raises on bad input (RecursionError: nested too deep).
@@ -32,9 +36,9 @@ def stdlib_loads(content: bytes) -> Any:
     return json.loads(content)
 
 
-msgspec: Any  # the module, or None without the [speed] extra
+msgspec: Any  # the module, or None without the [speed] extra (or with ASYNCAPI_JSON_PARSER=json)
 try:
-    msgspec = importlib.import_module("msgspec")
+    msgspec = None if os.environ.get("ASYNCAPI_JSON_PARSER") == "json" else importlib.import_module("msgspec")
 except ImportError:
     msgspec = None
 

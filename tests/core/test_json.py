@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -104,3 +107,14 @@ def test_the_parser_in_use_is_msgspec_when_installed() -> None:
         assert _json.PARSER == "json" and _json.typed_decoder(int) is None
     else:
         assert _json.PARSER == "msgspec" and _json.typed_decoder(int)(b"1") == 1
+
+
+def test_the_environment_can_ask_for_the_standard_library() -> None:
+    code = (
+        "from asyncapi_client import _json, _fast_decode\n"
+        "assert _json.PARSER == 'json' and _json.loads is _json.stdlib_loads, _json.PARSER\n"
+        "assert not _fast_decode._typed\n"
+    )
+    env = {**os.environ, "ASYNCAPI_JSON_PARSER": "json"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
