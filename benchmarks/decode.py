@@ -121,7 +121,7 @@ def bench_decode(quick: bool) -> None:
         parse = ours.get(f"orjson.loads {size}")
         if parse is None or _json.PARSER != "msgspec":
             report(f"page of {size}, [speed] extra", "not measured", "<= 2x orjson", None)
-            print(f"    (needs orjson and msgspec installed: pip install orjson 'asyncapi-client[speed]')")
+            print("    (needs orjson and msgspec installed: pip install orjson 'asyncapi-client[speed]')")
         else:
             report(
                 f"page of {size}: decode_page / orjson.loads",
@@ -136,8 +136,10 @@ def bench_decode(quick: bool) -> None:
             "<= 1.5x",
             decode / parse <= 1.5 if size == 100 else None,
         )
-    print(f"    per project (page of 100): {ours['decode_page 100'] / 100:.2f} us with {_json.PARSER}, "
-          f"{stdlib['decode_page 100'] / 100:.2f} us with json")
+    print(
+        f"    per project (page of 100): {ours['decode_page 100'] / 100:.2f} us with {_json.PARSER}, "
+        f"{stdlib['decode_page 100'] / 100:.2f} us with json"
+    )
 
 
 # -- 2. nginx ------------------------------------------------------------------------------------
@@ -242,7 +244,17 @@ def bench_nginx(quick: bool) -> None:
             ]
         )
     c.print_table(
-        ["transport", "page", "conc", "SDK req/s", "raw req/s", "SDK/raw", "SDK CPU us", "raw CPU us", "errors"],
+        [
+            "transport",
+            "page",
+            "conc",
+            "SDK req/s",
+            "raw req/s",
+            "SDK/raw",
+            "SDK CPU us",
+            "raw CPU us",
+            "errors",
+        ],
         rows,
     )
     for kind, size, concurrency, ours, raw in pairs:
@@ -265,7 +277,9 @@ class PageServer:
     def __init__(self, total: int, limit: int = 100) -> None:
         self.total, self.limit = total, limit
         self.chunks = [
-            b",".join(json.dumps(project(k * limit + i + 1), separators=(",", ":")).encode() for i in range(limit))
+            b",".join(
+                json.dumps(project(k * limit + i + 1), separators=(",", ":")).encode() for i in range(limit)
+            )
             for k in range(100)
         ]
         self.pages = -(-total // limit)
@@ -325,7 +339,9 @@ def bench_stream(quick: bool) -> None:
     )
     print(f"    of which the mock handler builds the bodies: {handler_us:.2f} us per item")
     count, _, peak = asyncio.run(stream(total, traced=True))
-    report("peak traced memory (tracemalloc)", f"{peak / 1e6:.1f} MB", "< 50 MB", peak < 50e6 and count == total)
+    report(
+        "peak traced memory (tracemalloc)", f"{peak / 1e6:.1f} MB", "< 50 MB", peak < 50e6 and count == total
+    )
 
 
 def main() -> int:
