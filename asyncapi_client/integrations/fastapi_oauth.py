@@ -96,6 +96,7 @@ class OAuthLogin:
         self.flow = flow
         self.login_path = prefix + "/login"
         self.callback_path = prefix + "/callback"
+        self.disconnect_path = prefix + "/disconnect"
         self._after_login = after_login
         self._secure = bool(secure_cookie)
         self._ttl = int(max(1, login_ttl))
@@ -170,7 +171,7 @@ class OAuthLogin:
             response.delete_cookie(LOGIN_COOKIE, path=self.callback_path, secure=self._secure, httponly=True)
             return response
 
-        @router.post(self.login_path.rsplit("/", 1)[0] + "/disconnect", include_in_schema=False)
+        @router.post(self.disconnect_path, include_in_schema=False)
         async def disconnect(shared: AsyncClient = Depends(client), user: Any = Depends(user_id)) -> Response:
             try:
                 await self.flow.disconnect(shared, _signed_in(user))
