@@ -165,7 +165,7 @@ class Cubic:
     def rate(self, now: float) -> float:
         t = now - self.since
         if self.search:
-            return max(MIN_RATE, self.w_max * BETA * 2.0 ** (t / DOUBLING))
+            return max(MIN_RATE, self.w_max * BETA * float(2.0 ** (t / DOUBLING)))
         t -= self.k
         return max(MIN_RATE, CUBIC_C * t * t * t + self.w_max)
 

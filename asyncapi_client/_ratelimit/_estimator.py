@@ -44,6 +44,7 @@ RATE_WINDOW: Final = 1.0  # seconds over which the server's drain is measured
 # With nothing but 429s to go by, the local bucket holds this many seconds' worth of tokens: a
 # client that was idle may send a small burst, not a second's worth at once.
 LEARNED_BURST_SECONDS: Final = 0.2
+SETTLED_EVERY: Final = 0.02  # seconds between full observations while the server has plenty
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 
@@ -96,6 +97,7 @@ class Estimator:
         "drain_granted",
         "congestion",
         "meter",
+        "learned_at",
     )
 
     def __init__(
@@ -135,6 +137,7 @@ class Estimator:
         # What the 429s taught, and what we send.
         self.congestion = Congestion(now)
         self.meter = SendMeter(now)
+        self.learned_at = -math.inf  # when a response last went through `observe`
 
     # -- observations ---------------------------------------------------------------------
 
@@ -155,6 +158,29 @@ class Estimator:
         rate is climbing back after a 429)."""
         return self.congestion.cubic is not None
 
+    def observe_settled(self, status: int, info: RateLimitInfo, seq: int, now: float, wall: float) -> float | None:
+        """The hot path: take in a response that changes nothing but the sync, and return the
+        most tokens the local bucket may hold (`Remaining - k - 1`); or return None, and the
+        caller calls `observe`. It is such a response when it is a success, the server's bucket
+        is at least half full even after the requests still in flight, no 429 is being
+        recovered from, and a full `observe` ran less than `SETTLED_EVERY` seconds ago (so the
+        refill estimate still gets a sample that often)."""
+        if status == _THROTTLED or status == 503 or now - self.learned_at >= SETTLED_EVERY:
+            return None
+        limit, remaining, reset_after, _quota, _window, retry_after, model = info
+        if remaining is None or limit != self.limit or model != self.model or retry_after is not None:
+            return None
+        left = remaining - (self.sent - seq)
+        since = self.drain_since
+        if left * 2 < limit or self.congestion.cubic is not None or since is None or now - since >= RATE_WINDOW:
+            return None
+        self.drain_granted += 1
+        self.inflight -= 1
+        self.remaining = remaining
+        if reset_after is not None:
+            self.reset_wall = wall + reset_after
+        return left - RESERVE if limit >= RESERVE_FROM else float(left)
+
     def observe(
         self,
         status: int,
@@ -168,6 +194,7 @@ class Estimator:
         """The answer to request `seq` (sent at `sent_at`, answered at `now`; `wall` is the Unix
         time `info` was parsed at; `binding`: it had waited for its token)."""
         self.inflight -= 1
+        self.learned_at = now
         later = self.sent - seq  # requests sent after this one: they take from the server too
         max_tokens: float | None = None
         pause: float | None = None

@@ -234,6 +234,12 @@ class RateLimitMiddleware:
             estimator.inflight -= 1  # nothing to learn: the common case for servers without headers
             return None
         now = self._clock.monotonic()
+        if info is not None:
+            most = estimator.observe_settled(status, info, seq, now, wall)
+            if most is not None:
+                if self._enabled:
+                    part.bucket.cap_tokens(most, now)
+                return None
         decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
         if self._enabled:
             rate, capacity, max_tokens, pause, server_pause, _shared = decision
