@@ -30,10 +30,11 @@ from __future__ import annotations
 import math
 from typing import Final
 
-BETA: Final = 0.7
+BETA: Final = 0.8
 CUBIC_C: Final = 0.4
 MIN_RATE: Final = 0.5
-DOUBLING: Final = 1.0  # seconds for the search's rate to double
+DOUBLING: Final = 0.25  # seconds for the search's rate to double
+_GOODPUT_SPAN: Final = 0.25  # the shortest time to measure the server's grants over
 _PROBING: Final = 1.01  # above the curve's restart rate by this much: the client was probing
 # After this long without a congestion event, and once the curve is past twice W_max, the limit
 # the 429s taught is forgotten (the rate is open again).
@@ -164,6 +165,8 @@ class Cubic:
 
     def rate(self, now: float) -> float:
         t = now - self.since
+        if t < 0.0:
+            t = 0.0  # a pause first: the curve starts when it ends
         if self.search:
             return max(MIN_RATE, self.w_max * BETA * float(2.0 ** (t / DOUBLING)))
         t -= self.k
@@ -180,7 +183,7 @@ class Congestion:
     than the rate we were sending at (which a server's burst lets overshoot its real limit).
     """
 
-    __slots__ = ("cubic", "cut_seq", "cut_at", "events", "grants")
+    __slots__ = ("cubic", "cut_seq", "cut_at", "events", "grants", "granted_since_cut")
 
     def __init__(self, now: float) -> None:
         self.cubic: Cubic | None = None
@@ -188,11 +191,24 @@ class Congestion:
         self.cut_at = -math.inf
         self.events = 0
         self.grants = SendMeter(now)
+        self.granted_since_cut = 0
 
     def granted(self, now: float) -> None:
         """A request was answered with anything but a 429."""
         if self.cubic is not None:
             self.grants.add(now)
+            if now >= self.cut_at:
+                self.granted_since_cut += 1
+
+    def goodput(self, now: float) -> float | None:
+        """Requests/s the server granted lately: over the last second, or since the curve last
+        restarted when that is shorter (but at least `_GOODPUT_SPAN`); None before that."""
+        span = now - self.cut_at
+        if span >= 1.0:
+            return self.grants.rate(now)
+        if span >= _GOODPUT_SPAN:
+            return self.granted_since_cut / span
+        return None
 
     def is_new(self, seq: int) -> bool:
         """Whether a 429 for request number `seq` starts a new congestion event."""
@@ -216,14 +232,19 @@ class Congestion:
         if cubic is None:
             self.cubic = Cubic(at, resume_at, search=opened)
         else:
-            if now - self.cut_at >= 1.0:
-                granted = self.grants.rate(now)
-                if granted < at:
-                    at = granted
+            goodput = self.goodput(now)
+            if goodput is not None and goodput < at:
+                if cubic.search:
+                    # The search doubled its way past the limit: the rate before its last
+                    # doubling is as good a guess as the grants of a ramp that started low.
+                    at = max(goodput, at / 2)
+                else:
+                    at = goodput
             # The curve starts when sending resumes: a pause is not time spent probing.
             cubic.restart(min(at, cubic.rate(now)), resume_at)
         self.cut_seq = sent
         self.cut_at = resume_at
+        self.granted_since_cut = 0
         self.events += 1
 
     def cap(self, now: float, base: float) -> float:

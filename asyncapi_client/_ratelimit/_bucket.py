@@ -12,8 +12,11 @@ set with `server=True`: Retry-After, or Reset with nothing left) and that pause 
 deadline. The bucket's own arithmetic (rate, queue length) is an estimate that the next
 response may change, so it never refuses anyone early: a waiter waits until its deadline.
 
-While the bucket is *gated* (the partition knows nothing of the server yet) only one grant is
-out at a time: the probe. `probe_done()` opens the gate once the probe's answer has been read.
+While the bucket is *gated* (the partition knows nothing of the server yet) at most `window`
+grants are out at a time, starting with one (the probe): each answer that teaches nothing lets
+one more out (a slow start: the window doubles every round trip), and an answer that teaches
+something (rate-limit headers, a 429) opens the gate. A client that opens with 64 concurrent
+calls would otherwise spend most of them on 429s before the server has said anything.
 
 The clock is injected (`monotonic()` and `sleep()`), so tests run in virtual time.
 """
@@ -31,6 +34,7 @@ import anyio
 from .._clock import Clock
 
 _EPSILON: Final = 1e-9
+SLOW_START_MAX: Final = 128  # a gate whose window has grown this far opens
 
 
 class WaitTooLong(Exception):
@@ -70,7 +74,8 @@ class TokenBucket:
         "paused_until",
         "server_paused_until",
         "gated",
-        "probe_out",
+        "window",
+        "outstanding",
         "_clock",
         "_queue",
         "_head_scope",
@@ -96,7 +101,8 @@ class TokenBucket:
         self.paused_until = -math.inf
         self.server_paused_until = -math.inf
         self.gated = gated
-        self.probe_out = False
+        self.window = 1  # grants that may be out at once while gated
+        self.outstanding = 0  # grants out while gated, not answered yet
         self._queue: deque[_Waiter] = deque()
         self._head_scope: anyio.CancelScope | None = None
         self._head_wake = math.inf  # when the sleeping head means to wake
@@ -159,15 +165,27 @@ class TokenBucket:
             self.server_paused_until = until
             self._kick()  # the head refuses whoever cannot outlast it
 
-    def probe_done(self, *, sent: bool, now: float) -> None:
-        """The probe's answer has been read (`sent`): open the gate. Or the probe never left:
-        its token comes back and the next waiter probes instead."""
-        self.probe_out = False
-        if sent:
-            self.gated = False
-            self._kick()
-        else:
+    @property
+    def held_back(self) -> bool:
+        """Gated, with the window full: no grant until an answer comes."""
+        return self.gated and self.outstanding >= self.window
+
+    def probe_done(self, *, sent: bool, now: float, learned: bool = False) -> None:
+        """A grant made while gated is over. It was answered (`sent`) and the answer taught
+        something (`learned`): open the gate. Answered with nothing to learn: one more grant
+        may be out (slow start). Never sent: its token comes back, the window stays."""
+        if not self.gated:
+            return
+        if self.outstanding > 0:
+            self.outstanding -= 1
+        if not sent:
             self.give_back(now)
+            return
+        if learned or self.window >= SLOW_START_MAX:
+            self.gated = False
+        else:
+            self.window += 1
+        self._kick()
 
     @property
     def waiting(self) -> int:
@@ -176,7 +194,7 @@ class TokenBucket:
     def wait_estimate(self, now: float, ahead: int) -> float:
         """Seconds until a waiter with `ahead` waiters before it would be granted, at today's rate."""
         self.refill(now)
-        if self.gated and self.probe_out:
+        if self.gated and self.outstanding >= self.window:
             return math.inf
         need = ahead + 1.0 - self.tokens
         wait = 0.0
@@ -190,13 +208,13 @@ class TokenBucket:
 
     def try_take(self, now: float) -> bool:
         """Take a token at once if one is there and nobody is queued (the hot path)."""
-        if self._queue or now < self.paused_until or (self.gated and self.probe_out):
+        if self._queue or now < self.paused_until or (self.gated and self.outstanding >= self.window):
             return False
         self.refill(now)
         if self.tokens >= 1.0 - _EPSILON:
             self.tokens -= 1.0
             if self.gated:
-                self.probe_out = True
+                self.outstanding += 1
             return True
         return False
 
@@ -234,11 +252,11 @@ class TokenBucket:
                 if (
                     now >= self.paused_until
                     and self.tokens >= 1.0 - _EPSILON
-                    and not (self.gated and self.probe_out)
+                    and not (self.gated and self.outstanding >= self.window)
                 ):
                     self.tokens -= 1.0
                     if self.gated:
-                        self.probe_out = True
+                        self.outstanding += 1
                     waiter.done = True
                     queue.popleft()
                     self._hand_out(now)
@@ -286,10 +304,12 @@ class TokenBucket:
         (each waking the next), a line of a hundred would take a hundred turns of the event
         loop, while calls that finish meanwhile join its end, and the line would never clear."""
         queue = self._queue
-        if self.gated or now < self.paused_until:
+        if now < self.paused_until:
             return
-        while queue and self.tokens >= 1.0 - _EPSILON:
+        while queue and self.tokens >= 1.0 - _EPSILON and not (self.gated and self.outstanding >= self.window):
             self.tokens -= 1.0
+            if self.gated:
+                self.outstanding += 1
             waiter = queue.popleft()
             waiter.done = waiter.granted = True
             waiter.promoted.set()

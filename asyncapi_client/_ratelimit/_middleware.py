@@ -107,7 +107,9 @@ class RateLimitMiddleware:
             self._shared = SharedBucket(cfg.backend, rate=rate or 1.0, burst=burst or 1, clock=clock)
             rate = burst = None
         adaptive = cfg.adaptive and enabled
-        gated = enabled and cfg.respect_headers
+        # Nothing paces a partition until it has heard from the server: a slow start (see the
+        # bucket) keeps its opening burst small. A configured or shared rate paces from the start.
+        gated = enabled and cfg.respect_headers and cfg.rate is None
 
         def make(key: str) -> Partition:
             return new_partition(
@@ -327,12 +329,14 @@ class _Gate:
         except BaseException:
             estimator.failed()
             if probe:
-                # It failed without headers; do not hold everyone back on a second probe.
+                # It failed without an answer: nothing learned, but it did go out.
                 part.bucket.probe_done(sent=True, now=self._clock.monotonic())
             raise
         decision = limiter.observe(part, response, seq, sent_at, binding)
         if probe:
-            part.bucket.probe_done(sent=True, now=self._clock.monotonic())
+            # Headers or a 429 taught the estimator something: pacing takes over from the gate.
+            learned = estimator.limit is not None or estimator.rate != math.inf
+            part.bucket.probe_done(sent=True, now=self._clock.monotonic(), learned=learned)
         if decision is not None and decision.shared_pause is not None and limiter._shared is not None:
             # Retry-After: every process sharing the bucket pauses, not only this one.
             await limiter._shared.pause(part.key, decision.shared_pause)

@@ -41,7 +41,7 @@ class Partition:
 
     @property
     def busy(self) -> bool:
-        return bool(self.estimator.inflight or self.bucket.waiting or self.bucket.probe_out)
+        return bool(self.estimator.inflight or self.bucket.waiting or self.bucket.outstanding)
 
 
 def token_partition_key(request: Request) -> str | None:

@@ -230,11 +230,14 @@ async def test_a_new_server_pause_refuses_those_who_cannot_outlast_it() -> None:
         }
 
 
-async def test_gated_bucket_lets_one_probe_out_at_a_time() -> None:
+async def test_a_gated_bucket_starts_slow() -> None:
+    """Gated, one grant is out at first (the probe); each answer that teaches nothing lets one
+    more out (the window doubles every round trip); one that teaches something opens the gate;
+    a grant that never left gives its token back and the window stays."""
     with virtual_time() as clock:
         bucket = TokenBucket(clock, rate=math.inf, capacity=math.inf, gated=True)
         now = clock.monotonic()
-        assert bucket.try_take(now) and bucket.probe_out
+        assert bucket.try_take(now) and bucket.outstanding == 1
         assert not bucket.try_take(now)  # the others wait for the probe's answer
         got: list[str] = []
 
@@ -243,15 +246,18 @@ async def test_gated_bucket_lets_one_probe_out_at_a_time() -> None:
             got.append(name)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(waiter, "b")
-            tg.start_soon(waiter, "c")
+            for name in "bcdef":
+                tg.start_soon(waiter, name)
             await anyio.sleep(0.1)
             assert got == []
             bucket.probe_done(sent=False, now=clock.monotonic())  # never left: b probes instead
             await anyio.sleep(0.1)
-            assert got == ["b"] and bucket.gated
-            bucket.probe_done(sent=True, now=clock.monotonic())  # answered: the gate opens
-        assert got == ["b", "c"] and not bucket.gated
+            assert got == ["b"] and bucket.window == 1
+            bucket.probe_done(sent=True, now=clock.monotonic())  # answered, nothing learned
+            await anyio.sleep(0.1)
+            assert got == ["b", "c", "d"] and bucket.window == 2 and bucket.outstanding == 2
+            bucket.probe_done(sent=True, now=clock.monotonic(), learned=True)  # headers: open
+        assert got == ["b", "c", "d", "e", "f"] and not bucket.gated
 
 
 async def test_pause_blocks_every_grant() -> None:

@@ -22,6 +22,7 @@ from asyncapi_client import (
     RetryPolicy,
 )
 from asyncapi_client._ratelimit import RateLimitStatus, token_partition_key
+from asyncapi_client._ratelimit._adaptive import BETA
 from tests.support.virtual_time import SimulatedServer, VirtualClock, virtual_time
 
 URL = "https://api.example.com"
@@ -265,15 +266,15 @@ async def test_429_cuts_the_rate_and_it_recovers() -> None:
         await get(client)
         fail[0] = False
         status = client.rate_limit_status()
-        assert status.rate == pytest.approx(7.0)  # multiplicative decrease, beta 0.7
+        assert status.rate == pytest.approx(10 * BETA)  # multiplicative decrease
         assert status.rate_limited == 1
-        # The whole client slows: the next calls are spaced at 1/7 s, not 1/10 s.
+        # The whole client slows: the next calls are spaced at 1/8 s, not 1/10 s.
         t0 = clock.monotonic()
         await get(client)
         await get(client)
-        # (the bucket was empty after the 429: two tokens at ~7/s, versus 0.2 s at 10/s)
-        assert 0.25 < clock.monotonic() - t0 < 2 / 7 + 1e-9
-        # CUBIC: back to 10/s after K = cbrt(10 * 0.3 / 0.4) ~ 1.96 s of successes.
+        # (the bucket was empty after the 429: two tokens at ~8/s, versus 0.2 s at 10/s)
+        assert 0.2 < clock.monotonic() - t0 < 2 / (10 * BETA) + 1e-9
+        # CUBIC: back to 10/s after K = cbrt(10 * (1 - BETA) / 0.4) ~ 1.7 s of successes.
         for _ in range(40):
             await get(client)
         status = client.rate_limit_status()
@@ -292,13 +293,13 @@ async def test_repeated_429s_keep_cutting() -> None:
         for _ in range(4):
             await get(client)
             rates.append(client.rate_limit_status().rate)
-        assert rates[0] == pytest.approx(7.0)
+        assert rates[0] == pytest.approx(10 * BETA)
         assert all(b < a for a, b in itertools.pairwise(rates))
 
 
 async def test_a_burst_of_429s_in_flight_together_cuts_once() -> None:
     """64 requests leave at once; the server takes 10 and answers the other 54 with 429: one
-    congestion event, one cut (0.7x the 64/s sent), not 54 of them (0.7^54)."""
+    congestion event, one cut (BETA x the 64/s sent), not 54 of them (BETA^54)."""
     with virtual_time() as clock:
         accepted = [0]
 
@@ -315,7 +316,9 @@ async def test_a_burst_of_429s_in_flight_together_cuts_once() -> None:
                 tg.start_soon(get, client)
         status = client.rate_limit_status()
         assert status.rate_limited == 54
-        assert status.rate == pytest.approx(0.7 * 64, rel=0.02)
+        congestion = client._shared.limiter._partitions.default.estimator.congestion
+        assert congestion.events == 1
+        assert congestion.cubic is not None and congestion.cubic.w_max == 64
 
 
 async def test_token_partitions_are_independent() -> None:
