@@ -45,6 +45,7 @@ RATE_WINDOW: Final = 1.0  # seconds over which the server's drain is measured
 # client that was idle may send a small burst, not a second's worth at once.
 LEARNED_BURST_SECONDS: Final = 0.2
 SETTLED_EVERY: Final = 0.02  # seconds between full observations while the server has plenty
+SETTLED_LEFT: Final = 100  # ...of at least this many requests left
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 
@@ -162,7 +163,8 @@ class Estimator:
         """The hot path: take in a response that changes nothing but the sync, and return the
         most tokens the local bucket may hold (`Remaining - k - 1`); or return None, and the
         caller calls `observe`. It is such a response when it is a success, the server's bucket
-        is at least half full even after the requests still in flight, no 429 is being
+        is at least half full even after the requests still in flight (and holds at least
+        `SETTLED_LEFT`: a small bucket is learned from on every answer), no 429 is being
         recovered from, and a full `observe` ran less than `SETTLED_EVERY` seconds ago (so the
         refill estimate still gets a sample that often)."""
         if status == _THROTTLED or status == 503 or now - self.learned_at >= SETTLED_EVERY:
@@ -172,7 +174,13 @@ class Estimator:
             return None
         left = remaining - (self.sent - seq)
         since = self.drain_since
-        if left * 2 < limit or self.congestion.cubic is not None or since is None or now - since >= RATE_WINDOW:
+        if (
+            left < SETTLED_LEFT
+            or left * 2 < limit
+            or self.congestion.cubic is not None
+            or since is None
+            or now - since >= RATE_WINDOW
+        ):
             return None
         self.drain_granted += 1
         self.inflight -= 1
@@ -211,8 +219,7 @@ class Estimator:
                 left = remaining - later
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
                 cap = left - reserve
-                floor = -self.capacity
-                max_tokens = floor if floor > cap else cap
+                max_tokens = cap
                 if left <= 0:
                     wait, said = self._empty_wait(reset_after, reserve - left)
                     self.empty_early = reset_after is not None and wait < reset_after
@@ -250,6 +257,10 @@ class Estimator:
             max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
             shared = retry_after
         rate, capacity = self.tune(now)
+        if max_tokens is not None:
+            floor = self._debt_floor()
+            if max_tokens < floor:
+                max_tokens = floor
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared)
 
     def _sending_at(self, now: float, binding: bool) -> float:
@@ -267,10 +278,24 @@ class Estimator:
         rate = self._base_rate()
         if self.adaptive:
             rate = self.congestion.cap(now, rate)
+        if self.configured_rate is None and self.max_pause > 0 and rate < 1.0 / self.max_pause:
+            # What the headers taught is capped like a pause: the next request is never
+            # further away than max_pause (a Reset of 23 hours would teach 10 a day).
+            rate = 1.0 / self.max_pause
         capacity = self._capacity(rate)
         self.rate = rate
         self.capacity = capacity
         return rate, capacity
+
+    def _debt_floor(self) -> float:
+        """The deepest debt the sync may put the bucket in: a bucket's worth, and (with a learned
+        rate) no more than the tokens that refill within max_pause."""
+        floor = -self.capacity
+        if self.configured_rate is None and self.rate != math.inf:
+            within = 1.0 - self.rate * self.max_pause
+            if within > floor:
+                floor = within
+        return floor
 
     def adaptive_rate(self, now: float) -> float | None:
         cubic = self.congestion.cubic
@@ -289,6 +314,11 @@ class Estimator:
         if limit is not None:
             self.limit = limit
         if remaining is not None:
+            last, reset_wall = self.remaining, self.reset_wall
+            if self.window_like and last is not None and remaining > last and reset_wall and wall < reset_wall - 1:
+                # Tokens came back well before Reset: a bucket after all, not a fixed window
+                # (the 429 that suggested one was an overshoot).
+                self.window_like = False
             self.remaining = remaining
         if reset_after is not None:
             self.reset_wall = wall + reset_after

@@ -117,8 +117,9 @@ def reset_seconds(value: str | None, now: float, reset_format: ResetFormat = "au
 
 
 MAX_RESET_SECONDS: Final = 86_400.0
-"""A reset further away than a day is read as garbage (a microsecond epoch, a typo), not obeyed:
-obeying it would block the client for years on one bad header."""
+"""A reset further away than a day is read as garbage (a microsecond epoch, a typo), not obeyed
+nor learned from: it would teach a rate of nothing. (A nearer one is learned from; the pause
+it imposes is capped by `RateLimit.max_pause`.)"""
 
 
 def _plausible(reset_after: float) -> float | None:
@@ -226,6 +227,8 @@ def parse_ietf_ratelimit(
                     best = (r, t, name)
             if best is not None:
                 remaining, reset_after, chosen_name = best
+    if reset_after is not None:
+        reset_after = _plausible(reset_after)
     quota: int | None = None
     window: float | None = None
     if policies:

@@ -13,14 +13,18 @@ Needs the `redis` extra (`redis.asyncio`); imported only here.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
+
+from ._config import DEFAULT_MAX_PAUSE
 
 logger = logging.getLogger("asyncapi_client.ratelimit")
 
 # KEYS[1]: the bucket, a hash {tokens, ts, paused}; `tokens` is the level at time `ts` (which a
 # reservation made during a pause moves into the future).
 # ARGV: op ("take" | "release" | "pause"), rate, burst, arg (take: max wait seconds, <0 =
-# unbounded; pause: seconds). Returns {granted (1/0), wait in microseconds}.
+# unbounded; pause: seconds), max_pause (seconds: no pause, stored or new, ends later than this
+# from now, whoever wrote it). Returns {granted (1/0), wait in microseconds}.
 _SCRIPT = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local t = redis.call('TIME')
@@ -29,17 +33,21 @@ local op = ARGV[1]
 local rate = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local arg = tonumber(ARGV[4])
+local max_pause = tonumber(ARGV[5])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
 local paused = tonumber(state[3]) or 0
-if tokens == nil or ts == nil then
+if tokens == nil or ts == nil or tokens ~= tokens or ts ~= ts then
   tokens = burst
   ts = now
 end
+if paused ~= paused or paused > now + max_pause then paused = now + max_pause end
+if ts > now + max_pause then ts = now + max_pause end
 local granted = 1
 local wait = 0
 if op == 'pause' then
+  if arg > max_pause then arg = max_pause end
   if now + arg > paused then paused = now + arg end
   if tokens > 0 then tokens = 0 end
 elseif op == 'release' then
@@ -74,12 +82,26 @@ class RedisRateLimitBackend:
     an existing `redis.asyncio.Redis` (yours to close). Keys are `prefix + partition key` (the
     partition key is "default", a hash of the token, or your tenant key). With `fail_open`
     (default), a Redis outage logs a warning and lets the call go (the local limiter still
-    reads the server's headers); otherwise the Redis error propagates.
+    reads the server's headers); otherwise the Redis error propagates. `max_pause` caps every
+    pause the shared state holds, including one another process (or an older client) wrote
+    without a cap, and so the key's expiry too.
     """
 
     def __init__(
-        self, redis: Any, *, prefix: str = "asyncapi_client:ratelimit:", fail_open: bool = True
+        self,
+        redis: Any,
+        *,
+        prefix: str = "asyncapi_client:ratelimit:",
+        fail_open: bool = True,
+        max_pause: float = DEFAULT_MAX_PAUSE,
     ) -> None:
+        if isinstance(max_pause, bool) or not isinstance(max_pause, (int, float)) or not (
+            math.isfinite(max_pause) and max_pause >= 0
+        ):
+            raise ValueError(
+                f"RedisRateLimitBackend(max_pause={max_pause!r}): the longest pause the shared "
+                "state may hold must be a finite number of seconds >= 0"
+            )
         import redis.asyncio as aioredis
 
         if isinstance(redis, str):
@@ -96,12 +118,14 @@ class RedisRateLimitBackend:
             raise TypeError("prefix must be a string")
         self._prefix = prefix
         self._fail_open = fail_open
+        self._max_pause = repr(float(max_pause))
         self._script = self._redis.register_script(_SCRIPT)
 
     async def _run(self, op: str, key: str, rate: float, burst: int, arg: float) -> tuple[int, float]:
         try:
             granted, wait_us = await self._script(
-                keys=[self._prefix + key], args=[op, repr(float(rate)), str(int(burst)), repr(float(arg))]
+                keys=[self._prefix + key],
+                args=[op, repr(float(rate)), str(int(burst)), repr(float(arg)), self._max_pause],
             )
         except Exception as exc:
             if not self._fail_open:
