@@ -183,12 +183,13 @@ class Congestion:
     than the rate we were sending at (which a server's burst lets overshoot its real limit).
     """
 
-    __slots__ = ("cubic", "cut_seq", "cut_at", "events", "grants", "granted_since_cut")
+    __slots__ = ("cubic", "cut_seq", "cut_at", "settled_at", "events", "grants", "granted_since_cut")
 
     def __init__(self, now: float) -> None:
         self.cubic: Cubic | None = None
         self.cut_seq = 0
         self.cut_at = -math.inf
+        self.settled_at = -math.inf
         self.events = 0
         self.grants = SendMeter(now)
         self.granted_since_cut = 0
@@ -210,9 +211,12 @@ class Congestion:
             return self.granted_since_cut / span
         return None
 
-    def is_new(self, seq: int) -> bool:
-        """Whether a 429 for request number `seq` starts a new congestion event."""
-        return seq > self.cut_seq
+    def is_new(self, seq: int, sent_at: float) -> bool:
+        """Whether a 429 for request number `seq`, sent at `sent_at`, starts a new congestion
+        event: it left after the last cut, and after the round trip that followed it (what
+        was still on its way to the server when the cut came may arrive late, behind requests
+        sent after it, and keep the server's bucket empty a little longer)."""
+        return seq > self.cut_seq and sent_at >= self.settled_at
 
     def covers(self, retry_after: float, at: float) -> bool:
         """Whether the cut alone answers a 429's Retry-After: the 429 answered our own probe (a
@@ -224,26 +228,29 @@ class Congestion:
             return False
         return at > cubic.w_max * BETA * _PROBING and retry_after <= cubic.k
 
-    def cut(self, seq: int, sent: int, now: float, resume_at: float, at: float, *, opened: bool) -> None:
-        """A new congestion event: a 429 for request number `seq` (of `sent` so far), answered at
-        `now`, while sending `at` requests/s; nothing leaves before `resume_at` (a pause).
-        `opened`: the limiter was not pacing at all (nothing was known of the server)."""
+    def cut(
+        self, seq: int, sent: int, sent_at: float, now: float, resume_at: float, at: float, *, opened: bool
+    ) -> None:
+        """A new congestion event: a 429 for request number `seq` (of `sent` so far), sent at
+        `sent_at` and answered at `now`, while sending `at` requests/s; nothing leaves before
+        `resume_at` (a pause). `opened`: the limiter was not pacing at all (nothing was known
+        of the server)."""
         cubic = self.cubic
         if cubic is None:
             self.cubic = Cubic(at, resume_at, search=opened)
         else:
             goodput = self.goodput(now)
             if goodput is not None and goodput < at:
-                if cubic.search:
-                    # The search doubled its way past the limit: the rate before its last
-                    # doubling is as good a guess as the grants of a ramp that started low.
-                    at = max(goodput, at / 2)
-                else:
-                    at = goodput
+                # The grants are the better W_max, but not below half the rate we sent at: a
+                # search that doubled past the limit started low, and a stall (a token refresh,
+                # a busy event loop) leaves a second with few grants that says nothing of the
+                # server.
+                at = max(goodput, at / 2)
             # The curve starts when sending resumes: a pause is not time spent probing.
             cubic.restart(min(at, cubic.rate(now)), resume_at)
         self.cut_seq = sent
         self.cut_at = resume_at
+        self.settled_at = resume_at + (now - sent_at)
         self.granted_since_cut = 0
         self.events += 1
 

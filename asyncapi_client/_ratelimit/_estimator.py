@@ -43,7 +43,7 @@ RESERVE_FROM: Final = 2  # ...when it holds at least this many (a bucket of 1 ha
 RATE_WINDOW: Final = 1.0  # seconds over which the server's drain is measured
 # With nothing but 429s to go by, the local bucket holds this many seconds' worth of tokens: a
 # client that was idle may send a small burst, not a second's worth at once.
-LEARNED_BURST_SECONDS: Final = 0.2
+LEARNED_BURST_SECONDS: Final = 0.1
 SETTLED_EVERY: Final = 0.02  # seconds between full observations while the server has plenty
 SETTLED_LEFT: Final = 100  # ...of at least this many requests left
 _THROTTLED: Final = 429
@@ -235,14 +235,14 @@ class Estimator:
             self.congestion.granted(now)
         elif self.adaptive:
             congestion = self.congestion
-            if congestion.is_new(seq):
+            if congestion.is_new(seq, sent_at):
                 at = self._sending_at(now, binding)
                 if retry_after is not None and congestion.covers(retry_after, at):
                     retry_after = None  # our own probe overshot: the cut answers it
                 resume_at = now + min(retry_after, self.max_pause) if retry_after is not None else now
                 if server_pause is not None and server_pause > resume_at:
                     resume_at = server_pause
-                congestion.cut(seq, self.sent, now, resume_at, at, opened=self.rate == math.inf)
+                congestion.cut(seq, self.sent, sent_at, now, resume_at, at, opened=self.rate == math.inf)
                 # A new congestion event: the server's bucket is empty now, whatever we thought.
                 max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
             else:

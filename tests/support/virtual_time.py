@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -158,9 +159,19 @@ class LimitReqServer:
     """
 
     def __init__(
-        self, clock: VirtualClock, *, rate: float, burst: int, latency: float = 0.002, style: str = "html"
+        self,
+        clock: VirtualClock,
+        *,
+        rate: float,
+        burst: int,
+        latency: float = 0.002,
+        style: str = "html",
+        jitter: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.clock = clock
+        self.jitter = jitter
+        self.random = random.Random(seed)
         self.rate = rate
         self.burst = burst
         self.latency = latency
@@ -185,13 +196,13 @@ class LimitReqServer:
         return True
 
     async def __call__(self, request: Request) -> Response:
-        if self.latency:
-            await anyio.sleep(self.latency / 2)
+        if self.latency or self.jitter:
+            await anyio.sleep(self.latency / 2 + self.jitter * self.random.random())
         now = self.clock.monotonic()
         self.arrivals.append(now)
         allowed = self.admit(now)
-        if self.latency:
-            await anyio.sleep(self.latency / 2)
+        if self.latency or self.jitter:
+            await anyio.sleep(self.latency / 2 + self.jitter * self.random.random())
         if allowed:
             self.ok += 1
             return Response(200, {"content-type": "application/json"}, self.body)

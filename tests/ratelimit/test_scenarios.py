@@ -1,0 +1,94 @@
+"""The issue's scenarios, exact in virtual time, against the default client (no `rate_limit`
+argument, the default retry policy): nginx's `limit_req` (50 r/s, burst 10, nodelay, no
+rate-limit headers) answering 429 with its HTML page or with `Retry-After: 1` and the JSON
+envelope; and a 30-second storm of bare 429s. (The same against Debian's nginx itself:
+test_nginx.py; the figures: benchmarks/ratelimit.py.)"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import anyio
+import pytest
+
+from asyncapi_client import APIError, AsyncClient, BearerToken, MockTransport, Request, Response
+from asyncapi_client._retry._policy import RETRY_COST
+from tests.support.virtual_time import NGINX_429_PAGE, LimitReqServer, virtual_time
+
+URL = "https://api.example.com"
+USER = b'{"id":1,"name":"Ada","email":"ada@example.com","created_at":"2024-01-01T00:00:00Z"}'
+
+
+@pytest.mark.parametrize("style", ["html", "json"])
+async def test_nginx_limit_req_with_no_headers_every_call_succeeds_near_the_limit(style: str) -> None:
+    """800 calls at concurrency 64: every call succeeds, at least 90% of the limit is sustained
+    (ok/s against 50 + 10/duration), at most 10% of requests are answered 429."""
+    with virtual_time() as clock:
+        server = LimitReqServer(clock, rate=50, burst=10, style=style)
+        client = AsyncClient(URL, transport=MockTransport(server, record=False), clock=clock, auth=BearerToken("t"))
+        calls = iter(range(800))
+        ok = 0
+
+        async def worker() -> None:
+            nonlocal ok
+            for _ in calls:
+                await client.users.me()
+                ok += 1
+
+        start = clock.monotonic()
+        async with client, anyio.create_task_group() as tg:
+            for _ in range(64):
+                tg.start_soon(worker)
+        duration = clock.monotonic() - start
+    assert ok == 800
+    assert ok / duration >= 0.9 * (50 + 10 / duration)
+    assert server.limited <= 0.1 * len(server.arrivals)
+
+
+async def test_a_storm_of_bare_429s_slows_the_default_client_to_a_trickle() -> None:
+    """The server answers every request for 30 s with a bare 429 (no Retry-After, no headers),
+    after half a second of serving 64 busy callers freely: within 10 s of the storm's start
+    the client sends at most 2 requests a second; every call ends with its result or a typed
+    error; the retries stay within the retry budget."""
+    with virtual_time() as clock:
+        start = clock.monotonic()
+        storm = (start + 0.5, start + 30.5)
+        arrivals: list[float] = []
+
+        async def handler(request: Request) -> Response:
+            await anyio.sleep(0.005)
+            now = clock.monotonic()
+            arrivals.append(now)
+            await anyio.sleep(0.005)
+            if storm[0] <= now < storm[1]:
+                return Response(429, {"content-type": "text/html"}, NGINX_429_PAGE)
+            return Response(200, {"content-type": "application/json"}, USER)
+
+        client = AsyncClient(URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t"))
+        outcomes: Counter[str] = Counter()
+        retries_at_storm: list[int] = []
+
+        async def worker() -> None:
+            while clock.monotonic() < storm[1] + 5:
+                try:
+                    await client.users.me()
+                    outcomes["ok"] += 1
+                except APIError as exc:  # anything else fails the test
+                    outcomes[type(exc).__name__] += 1
+
+        async def mark() -> None:
+            await anyio.sleep(storm[0] - clock.monotonic())
+            retries_at_storm.append(client.stats().retries)
+            await anyio.sleep(storm[1] - clock.monotonic())
+            retries_at_storm.append(client.stats().retries)
+
+        async with client, anyio.create_task_group() as tg:
+            tg.start_soon(mark)
+            for _ in range(64):
+                tg.start_soon(worker)
+    per_second = Counter(int(t - storm[0]) for t in arrivals if storm[0] <= t < storm[1])
+    assert sum(per_second[s] for s in range(10)) < len(arrivals)  # it was busy before
+    assert max(per_second[s] for s in range(10, 30)) <= 2, per_second
+    assert outcomes["ok"] > 0 and sum(outcomes.values()) > outcomes["ok"]  # typed errors
+    # No call succeeds during the storm, so nothing refills the budget: 500 / 5 retries at most.
+    assert retries_at_storm[1] - retries_at_storm[0] <= 500 // RETRY_COST
