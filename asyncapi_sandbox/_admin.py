@@ -67,6 +67,6 @@ def configure(state: State, options: Any) -> SandboxConfig:
     config = attrs.evolve(state.config, **options)
     if (config.rate, config.burst) != (state.config.rate, state.config.burst):
         for token in state.access_tokens.values():
-            token.bucket = None
+            token.bucket = token.secondary = None
     state.config = config
     return config

@@ -3,8 +3,9 @@
 Order of work for an /api/v1 request:
 
 1. the bearer token is checked (401 `UNAUTHENTICATED`);
-2. one token is taken from the access token's bucket (429 `RATE_LIMITED` + `Retry-After`), and
-   the `X-RateLimit-*` headers go on every authenticated reply;
+2. one request is taken from the access token's limiter (429 `RATE_LIMITED`, with `Retry-After`
+   unless turned off), and its rate-limit headers (`_limits.py`: our `X-RateLimit-*`, GitHub's,
+   the IETF fields, or none) go on every authenticated reply;
 3. the route is matched (404 / 405);
 4. one seeded draw decides a fault (`_faults.py`): some are served before processing, some
    lose the reply after it;
@@ -74,12 +75,13 @@ async def serve_api(
     if limit is not None:
         headers.extend(limit.headers)
         if not limit.allowed:
-            headers.append((b"retry-after", str(limit.retry_after).encode()))
+            if limit.retry_after is not None:
+                headers.append((b"retry-after", str(limit.retry_after).encode()))
             error = ApiError(
                 429,
                 "RATE_LIMITED",
-                f"rate limit exceeded; retry after {limit.retry_after} s",
-                {"retry_after": limit.retry_after},
+                f"rate limit exceeded; retry after {limit.wait} s",
+                {"retry_after": limit.wait},
             )
             await send_error(state, send, headers, error)
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
@@ -17,7 +18,15 @@ from ._config import SandboxConfig
 _HELP: Final = {
     "token_ttl": "access token lifetime in seconds (default 3600)",
     "rate": "per-token rate limit in requests per second; 0 = no limit (default 0)",
-    "burst": "bucket capacity; 0 = ceil(rate) (default 0)",
+    "burst": "bucket capacity (a window's quota for the window limiters); 0 = ceil(rate), "
+    "or rate * window (default 0)",
+    "limiter": "token_bucket, fixed_window (aligned to the epoch) or sliding_window (default token_bucket)",
+    "window": "the window limiters' window in seconds (default 1; GitHub's quota: 3600)",
+    "limit_headers": "rate-limit headers: x-ratelimit (ours), github (+ X-RateLimit-Used), ietf "
+    "(RateLimit, RateLimit-Policy) or none (default x-ratelimit)",
+    "retry_after": "send Retry-After on a 429: on or off (default on)",
+    "secondary_rate": "a second, per-second limit whose 429s carry only Retry-After, as GitHub's "
+    "secondary limits; 0 = none (default 0)",
     "latency_ms": "added latency per /api/v1 request in ms (default 0)",
     "jitter_ms": "extra random latency, up to this many ms (default 0)",
     "fail_rate": "fraction of /api/v1 replies that are 500/502/503 (default 0)",
@@ -42,7 +51,18 @@ _HELP: Final = {
 }
 _EXTRA: Final = ("uvicorn", "httptools", "httpx")
 """What the `sandbox` extra installs and the server needs at run time."""
-_TYPES: Final = {"float": float, "int": int, "str": str}
+
+
+def _on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
+_TYPES: Final[dict[str, Callable[[str], Any]]] = {"float": float, "int": int, "str": str, "bool": _on_off}
 _METAVARS: Final = {
     "token_ttl": "SECONDS",
     "rate": "PER_SECOND",
@@ -61,6 +81,11 @@ _METAVARS: Final = {
     "redirect_uri": "URL",
     "authorize_mode": "MODE",
     "authorize_user": "USER_ID",
+    "limiter": "KIND",
+    "window": "SECONDS",
+    "limit_headers": "DIALECT",
+    "retry_after": "on|off",
+    "secondary_rate": "PER_SECOND",
 }
 
 

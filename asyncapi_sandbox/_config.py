@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._limits import DIALECTS, LIMITERS
+
 DEFAULT_CLIENT_ID: Final = "demo-client"
 DEFAULT_CLIENT_SECRET: Final = "demo-secret"  # demo credentials, documented in the README
 # The client's registered redirect URI; on a loopback host any port matches (RFC 8252 7.3).
@@ -83,6 +85,21 @@ def _redirect_uri(instance: object, attribute: attrs.Attribute[Any], value: Any)
         )
 
 
+def _choice(choices: tuple[str, ...]) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise ValueError(
+                f"SandboxConfig.{attribute.name} must be one of {', '.join(choices)}, got {value!r}"
+            )
+
+    return check
+
+
+def _flag(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"SandboxConfig.{attribute.name} must be true or false, got {value!r}")
+
+
 def _host(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"SandboxConfig.host must be a host name or address, got {value!r}")
@@ -95,6 +112,11 @@ class SandboxConfig:
     token_ttl: float = attrs.field(default=3600.0, validator=_number(0.001))
     rate: float = attrs.field(default=0.0, validator=_number())
     burst: int = attrs.field(default=0, validator=_integer())
+    limiter: str = attrs.field(default="token_bucket", validator=_choice(LIMITERS))
+    window: float = attrs.field(default=1.0, validator=_number(0.001))
+    limit_headers: str = attrs.field(default="x-ratelimit", validator=_choice(DIALECTS))
+    retry_after: bool = attrs.field(default=True, validator=_flag)
+    secondary_rate: float = attrs.field(default=0.0, validator=_number())
     latency_ms: float = attrs.field(default=0.0, validator=_number())
     jitter_ms: float = attrs.field(default=0.0, validator=_number())
     fail_rate: float = attrs.field(default=0.0, validator=_fraction)
@@ -131,6 +153,13 @@ class SandboxConfig:
             return 0
         return self.burst if self.burst > 0 else max(1, math.ceil(self.rate))
 
+    @property
+    def quota(self) -> int:
+        """A window limiter's requests per window: `burst`, or `rate * window` (at least 1)."""
+        if self.rate <= 0:
+            return 0
+        return self.burst if self.burst > 0 else max(1, round(self.rate * self.window))
+
     def public(self) -> dict[str, Any]:
         """The options as JSON (the client secret left out)."""
         data = attrs.asdict(self)
@@ -144,6 +173,11 @@ RUNTIME_OPTIONS: Final = frozenset(
         "token_ttl",
         "rate",
         "burst",
+        "limiter",
+        "window",
+        "limit_headers",
+        "retry_after",
+        "secondary_rate",
         "latency_ms",
         "jitter_ms",
         "fail_rate",

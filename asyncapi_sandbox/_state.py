@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final
 
 from ._config import SandboxConfig
+from ._limits import Limiter, TokenBucket, limit_headers, new_limiter, retry_after_seconds
 from ._seed import ADJECTIVES, FIRST_NAMES, LAST_NAMES, NOUNS, seeded_time
 
 if TYPE_CHECKING:
@@ -67,19 +68,11 @@ class Stats:
         self.max_in_flight = 0
 
 
-class Bucket:
-    __slots__ = ("tokens", "updated")
-
-    def __init__(self, tokens: float, updated: float) -> None:
-        self.tokens = tokens
-        self.updated = updated
-
-
 class AccessToken:
     """`user_id` is the user a token acts for (None: the client itself, client credentials);
     `grant_id` the authorization it descends from, so that revoking one ends all its tokens."""
 
-    __slots__ = ("client_id", "expires_at", "scope", "bucket", "user_id", "grant_id")
+    __slots__ = ("client_id", "expires_at", "scope", "bucket", "secondary", "user_id", "grant_id")
 
     def __init__(
         self,
@@ -92,7 +85,8 @@ class AccessToken:
         self.client_id = client_id
         self.expires_at = expires_at
         self.scope = scope
-        self.bucket: Bucket | None = None
+        self.bucket: Limiter | None = None  # the rate limit's state, made on first use
+        self.secondary: TokenBucket | None = None
         self.user_id = user_id
         self.grant_id = grant_id
 
@@ -116,14 +110,19 @@ class RefreshToken:
 
 
 class Limit:
-    """The outcome of taking one token from a bucket; `headers` go on the response."""
+    """The outcome of taking one request from a limiter; `headers` go on the response,
+    `retry_after` (when not None) as a Retry-After on a refusal; `wait` is the seconds until
+    one would be granted (for the error envelope)."""
 
-    __slots__ = ("allowed", "headers", "retry_after")
+    __slots__ = ("allowed", "headers", "retry_after", "wait")
 
-    def __init__(self, allowed: bool, headers: list[tuple[bytes, bytes]], retry_after: int) -> None:
+    def __init__(
+        self, allowed: bool, headers: list[tuple[bytes, bytes]], retry_after: int | None, wait: int
+    ) -> None:
         self.allowed = allowed
         self.headers = headers
         self.retry_after = retry_after
+        self.wait = wait
 
 
 class State:
@@ -162,7 +161,7 @@ class State:
         self.next_webhook_id = 1
         self.next_delivery_id = 1
         for token in self.access_tokens.values():
-            token.bucket = None
+            token.bucket = token.secondary = None
         data_random = random.Random(config.seed)
         self.me_ids = {}
         me = self.add_user("Demo Client", f"{config.client_id}@example.com", rfc3339(seeded_time(0)))
@@ -300,32 +299,43 @@ class State:
     # -- rate limit -----------------------------------------------------------------------
 
     def take(self, token: AccessToken) -> Limit | None:
-        """Take one token from this access token's bucket; None when no limit is configured."""
+        """Take one request from this access token's limiter (`_limits.py`); None when no
+        limit is configured."""
         config = self.config
-        rate = config.rate
-        if rate <= 0:
+        if config.rate <= 0 and config.secondary_rate <= 0:
             return None
-        burst = config.effective_burst
         now = time.monotonic()
-        bucket = token.bucket
-        if bucket is None:
-            bucket = token.bucket = Bucket(float(burst), now)
-        else:
-            bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-        allowed = bucket.tokens >= 1.0
-        if allowed:
-            bucket.tokens -= 1.0
-        retry_after = 0 if allowed else max(1, math.ceil((1.0 - bucket.tokens) / rate))
-        reset = math.ceil(time.time() + (burst - bucket.tokens) / rate)
-        headers = [
-            (b"x-ratelimit-limit", str(burst).encode()),
-            (b"x-ratelimit-remaining", str(math.floor(bucket.tokens)).encode()),
-            (b"x-ratelimit-reset", str(reset).encode()),
-        ]
+        wall = time.time()
+        headers: list[tuple[bytes, bytes]] = []
+        allowed = True
+        retry_after: int | None = None
+        if config.rate > 0:
+            limiter = token.bucket
+            if limiter is None:
+                limiter = token.bucket = new_limiter(
+                    config.limiter,
+                    rate=config.rate,
+                    burst=config.effective_burst,
+                    quota=config.quota,
+                    window=config.window,
+                    now=now,
+                    wall=wall,
+                )
+            verdict = limiter.take(now, wall)
+            headers = limit_headers(config.limit_headers, verdict, wall, config.rate)
+            allowed = verdict.allowed
+            retry_after = None if allowed else retry_after_seconds(verdict)
+        if allowed and config.secondary_rate > 0:
+            secondary = token.secondary
+            if secondary is None:
+                burst = max(1, math.ceil(config.secondary_rate))
+                secondary = token.secondary = TokenBucket(config.secondary_rate, burst, now)
+            verdict = secondary.take(now, wall)
+            allowed = verdict.allowed
+            retry_after = None if allowed else retry_after_seconds(verdict)
         if not allowed:
             self.stats.rate_limited += 1
-        return Limit(allowed, headers, retry_after)
+        return Limit(allowed, headers, retry_after if config.retry_after else None, retry_after or 0)
 
     # -- stats ----------------------------------------------------------------------------
 

@@ -261,8 +261,7 @@ class Congestion:
         if cubic is None:
             return base
         cap = cubic.rate(now)
-        if cap < base:
-            if base != math.inf or now - self.cut_at < FORGET_AFTER or cap < 2 * cubic.w_max:
-                return cap
+        if cap < base and (base != math.inf or now - self.cut_at < FORGET_AFTER or cap < 2 * cubic.w_max):
+            return cap
         self.cubic = None  # recovered
         return base

@@ -306,7 +306,9 @@ class TokenBucket:
         queue = self._queue
         if now < self.paused_until:
             return
-        while queue and self.tokens >= 1.0 - _EPSILON and not (self.gated and self.outstanding >= self.window):
+        while (
+            queue and self.tokens >= 1.0 - _EPSILON and not (self.gated and self.outstanding >= self.window)
+        ):
             self.tokens -= 1.0
             if self.gated:
                 self.outstanding += 1

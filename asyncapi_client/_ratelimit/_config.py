@@ -73,7 +73,12 @@ with nothing left), in seconds: a longer one is obeyed for this long only."""
 
 
 def _check_max_pause(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ValueError(
             f"RateLimit(max_pause={value!r}): max_pause must be a finite number of seconds >= 0 "
             f"(the longest pause one server answer can impose; default {DEFAULT_MAX_PAUSE:g})"

@@ -159,7 +159,9 @@ class Estimator:
         rate is climbing back after a 429)."""
         return self.congestion.cubic is not None
 
-    def observe_settled(self, status: int, info: RateLimitInfo, seq: int, now: float, wall: float) -> float | None:
+    def observe_settled(
+        self, status: int, info: RateLimitInfo, seq: int, now: float, wall: float
+    ) -> float | None:
         """The hot path: take in a response that changes nothing but the sync, and return the
         most tokens the local bucket may hold (`Remaining - k - 1`); or return None, and the
         caller calls `observe`. It is such a response when it is a success, the server's bucket
@@ -170,7 +172,13 @@ class Estimator:
         if status == _THROTTLED or status == 503 or now - self.learned_at >= SETTLED_EVERY:
             return None
         limit, remaining, reset_after, _quota, _window, retry_after, model = info
-        if remaining is None or limit != self.limit or model != self.model or retry_after is not None:
+        if (
+            remaining is None
+            or limit is None
+            or limit != self.limit
+            or model != self.model
+            or retry_after is not None
+        ):
             return None
         left = remaining - (self.sent - seq)
         since = self.drain_since
@@ -213,7 +221,7 @@ class Estimator:
             # 429 says this server is a fixed window: from now on, an empty quota waits for Reset.
             self.window_like = True
         if info is not None:
-            limit, remaining, reset_after, quota, window, retry_after, model = info
+            _limit, remaining, reset_after, _quota, _window, _retry_after, model = info
             self._read(info, status, sent_at, now, wall, later)
             if remaining is not None:
                 left = remaining - later
@@ -221,6 +229,8 @@ class Estimator:
                 cap = left - reserve
                 max_tokens = cap
                 if left <= 0:
+                    if reset_after is not None and model == "window" and self.reset_wall is not None:
+                        reset_after = max(0.0, self.reset_wall - wall)
                     wait, said = self._empty_wait(reset_after, reserve - left)
                     self.empty_early = reset_after is not None and wait < reset_after
                     if wait > 0:
@@ -315,13 +325,24 @@ class Estimator:
             self.limit = limit
         if remaining is not None:
             last, reset_wall = self.remaining, self.reset_wall
-            if self.window_like and last is not None and remaining > last and reset_wall and wall < reset_wall - 1:
+            if (
+                self.window_like
+                and last is not None
+                and remaining > last
+                and reset_wall
+                and wall < reset_wall - 1
+            ):
                 # Tokens came back well before Reset: a bucket after all, not a fixed window
                 # (the 429 that suggested one was an overshoot).
                 self.window_like = False
             self.remaining = remaining
         if reset_after is not None:
-            self.reset_wall = wall + reset_after
+            told = wall + reset_after
+            old = self.reset_wall
+            if model != "window" or old is None or told < old or told - old >= 1.0:
+                self.reset_wall = told
+            # else: the same window's end told again in whole seconds (rounded up): the
+            # earliest telling is the tightest, and is kept.
         self.model = model
         if model == "bucket":
             if limit is not None and remaining is not None and reset_after is not None:

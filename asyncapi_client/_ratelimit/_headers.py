@@ -5,7 +5,9 @@ Three dialects are understood, in this order of trust:
 
 * `X-RateLimit-Limit` / `-Remaining` / `-Reset` (our contract: a token bucket of capacity Limit;
   Reset is when the bucket is full again, as Unix epoch seconds; other servers send
-  delta-seconds, or epoch milliseconds, detected by magnitude or fixed by `reset_format`);
+  delta-seconds, or epoch milliseconds, detected by magnitude or fixed by `reset_format`).
+  With `X-RateLimit-Used` beside them (GitHub's dialect) Limit is a quota per fixed window,
+  restored whole at Reset, and the info's model is `"window"`;
 * the IETF fields of draft-ietf-httpapi-ratelimit-headers: `RateLimit: "name";r=50;t=30` with
   `RateLimit-Policy: "name";q=100;w=60` (draft 08 and later), the dictionary form
   `RateLimit: limit=100, remaining=50, reset=30` (drafts 03-07), and the separate
@@ -34,6 +36,7 @@ _MAX_DIGITS: Final = 20
 _X_LIMIT: Final = "x-ratelimit-limit"
 _X_REMAINING: Final = "x-ratelimit-remaining"
 _X_RESET: Final = "x-ratelimit-reset"
+_X_USED: Final = "x-ratelimit-used"  # GitHub's: its Limit is a quota per fixed window
 _IETF_FIELD: Final = "ratelimit"
 _IETF_POLICY: Final = "ratelimit-policy"
 _IETF_LIMIT: Final = "ratelimit-limit"
@@ -256,7 +259,7 @@ def parse_rate_limit_headers(
     if x_remaining is not None or x_limit is not None:
         raw_reset = get(_X_RESET)
         parsed = _parse_x(x_limit, x_remaining, raw_reset, reset_format)
-        return _x_info(parsed, get(_RETRY_AFTER), now, reset_format)
+        return _x_info(parsed, get(_RETRY_AFTER), now, reset_format, _X_USED in headers)
     return _parse_other(headers, now)
 
 
@@ -324,7 +327,7 @@ def _parse_x(
 
 
 def _x_info(
-    parsed: _ParsedX, retry_raw: str | None, now: float, reset_format: ResetFormat
+    parsed: _ParsedX, retry_raw: str | None, now: float, reset_format: ResetFormat, window: bool = False
 ) -> RateLimitInfo | None:
     limit, remaining, reset = parsed
     reset_after: float | None = None
@@ -341,7 +344,8 @@ def _x_info(
     if limit is None and remaining is None and reset_after is None and retry_after is None:
         return None
     # tuple.__new__ directly: the NamedTuple's generated __new__ costs a Python call more.
-    return _new_tuple(RateLimitInfo, (limit, remaining, reset_after, None, None, retry_after, "bucket"))
+    model = "window" if window else "bucket"
+    return _new_tuple(RateLimitInfo, (limit, remaining, reset_after, None, None, retry_after, model))
 
 
 _new_tuple: Final = tuple.__new__
@@ -384,4 +388,4 @@ class RateLimitHeaderReader:
             parsed = _parse_x(x_limit, x_remaining, raw_reset, self.reset_format)
             self._last = ((x_limit, x_remaining, raw_reset), parsed)
         now = time()
-        return _x_info(parsed, get(_RETRY_AFTER), now, self.reset_format), now
+        return _x_info(parsed, get(_RETRY_AFTER), now, self.reset_format, _X_USED in headers), now

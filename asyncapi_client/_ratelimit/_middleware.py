@@ -166,7 +166,9 @@ class RateLimitMiddleware:
             try:
                 waited = await bucket.acquire(deadline=deadline)
             except WaitTooLong as exc:
-                raise self._too_long(request, exc.wait, server_said=exc.server_said, by_max_wait=by_max_wait) from None
+                raise self._too_long(
+                    request, exc.wait, server_said=exc.server_said, by_max_wait=by_max_wait
+                ) from None
             if waited:
                 self._waited(part, waited)
                 permit.waited = True
@@ -203,7 +205,9 @@ class RateLimitMiddleware:
         self._stats.limiter_wait_seconds += seconds
         record_limiter_wait(seconds)
 
-    def _too_long(self, request: Request, wait: float, *, server_said: bool, by_max_wait: bool) -> APITimeoutError:
+    def _too_long(
+        self, request: Request, wait: float, *, server_said: bool, by_max_wait: bool
+    ) -> APITimeoutError:
         limit = f"max_wait ({self._max_wait}s)" if by_max_wait else "the call's deadline"
         if server_said:
             shown = "an unbounded time" if wait == math.inf else f"{wait:.3f}s"

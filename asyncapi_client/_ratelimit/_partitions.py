@@ -148,4 +148,3 @@ def new_partition(
     estimator = Estimator(rate=rate, burst=burst, adaptive=adaptive, max_pause=max_pause, now=now)
     bucket = TokenBucket(clock, rate=estimator.rate, capacity=estimator.capacity, gated=gated)
     return Partition(key, bucket, estimator)
-

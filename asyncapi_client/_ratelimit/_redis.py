@@ -95,8 +95,10 @@ class RedisRateLimitBackend:
         fail_open: bool = True,
         max_pause: float = DEFAULT_MAX_PAUSE,
     ) -> None:
-        if isinstance(max_pause, bool) or not isinstance(max_pause, (int, float)) or not (
-            math.isfinite(max_pause) and max_pause >= 0
+        if (
+            isinstance(max_pause, bool)
+            or not isinstance(max_pause, (int, float))
+            or not (math.isfinite(max_pause) and max_pause >= 0)
         ):
             raise ValueError(
                 f"RedisRateLimitBackend(max_pause={max_pause!r}): the longest pause the shared "

@@ -11,12 +11,11 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import MockTransport, Request, Response
-from tests.support.virtual_time import VirtualClock, virtual_time
 from asyncapi_client.testing import FakeClock
 from tests.support.resources import PROJECT
+from tests.support.virtual_time import VirtualClock, virtual_time
 
 pytestmark = pytest.mark.anyio
-
 
 
 def scripted(statuses: list[int]) -> MockTransport:
@@ -85,7 +84,7 @@ async def test_a_limiter_refusal_is_not_retried() -> None:
     )
     async with client:
         await client.projects.get(1)  # spends the one token
-        with pytest.raises(sdk.APITimeoutError, match="rate limiter waited 1.000s") as info:
+        with pytest.raises(sdk.APITimeoutError, match=r"rate limiter waited 1\.000s") as info:
             await client.projects.get(1)
     assert info.value.request_sent is False
     assert info.value.retryable is False

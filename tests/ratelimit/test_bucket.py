@@ -6,6 +6,7 @@ import asyncio
 import math
 
 import anyio
+import anyio.lowlevel
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -187,11 +188,11 @@ async def test_queued_waiters_leave_at_their_own_deadlines() -> None:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(waiter, "a", None)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             tg.start_soon(waiter, "b", 0.3)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             tg.start_soon(waiter, "c", 5.0)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             tg.start_soon(waiter, "d", 1.5)
         assert outcome == {
             "a": "granted 1.000",
@@ -217,9 +218,9 @@ async def test_a_new_server_pause_refuses_those_who_cannot_outlast_it() -> None:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(waiter, "head", 20.0)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             tg.start_soon(waiter, "short", 8.0)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             tg.start_soon(waiter, "long", 30.0)
             await anyio.sleep(0.5)
             bucket.pause_until(clock.monotonic() + 10.0, server=True)  # a Retry-After: 10

@@ -46,7 +46,9 @@ def retry_after_date(clock: VirtualClock) -> Response:
 
 
 def retry_after_on_503(clock: VirtualClock) -> Response:
-    return Response.json_response(503, {"error": {"code": "UNAVAILABLE", "message": "x"}}, {"retry-after": "1000000000"})
+    return Response.json_response(
+        503, {"error": {"code": "UNAVAILABLE", "message": "x"}}, {"retry-after": "1000000000"}
+    )
 
 
 def x_ratelimit_reset(clock: VirtualClock) -> Response:

@@ -285,7 +285,9 @@ async def test_repeated_429s_keep_cutting() -> None:
     """Each 429 here answers a request sent after the last cut: each is a congestion event."""
     with virtual_time() as clock:
         fail = [False]
-        client, _ = make_client(clock, lambda r: Response(429) if fail[0] else ok(), RateLimit(rate=10, burst=1))
+        client, _ = make_client(
+            clock, lambda r: Response(429) if fail[0] else ok(), RateLimit(rate=10, burst=1)
+        )
         for _ in range(20):
             await get(client)
         fail[0] = True

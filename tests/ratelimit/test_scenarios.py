@@ -25,7 +25,9 @@ async def test_nginx_limit_req_with_no_headers_every_call_succeeds_near_the_limi
     (ok/s against 50 + 10/duration), at most 10% of requests are answered 429."""
     with virtual_time() as clock:
         server = LimitReqServer(clock, rate=50, burst=10, style=style)
-        client = AsyncClient(URL, transport=MockTransport(server, record=False), clock=clock, auth=BearerToken("t"))
+        client = AsyncClient(
+            URL, transport=MockTransport(server, record=False), clock=clock, auth=BearerToken("t")
+        )
         calls = iter(range(800))
         ok = 0
 
@@ -64,7 +66,9 @@ async def test_a_storm_of_bare_429s_slows_the_default_client_to_a_trickle() -> N
                 return Response(429, {"content-type": "text/html"}, NGINX_429_PAGE)
             return Response(200, {"content-type": "application/json"}, USER)
 
-        client = AsyncClient(URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t"))
+        client = AsyncClient(
+            URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t")
+        )
         outcomes: Counter[str] = Counter()
         retries_at_storm: list[int] = []
 

@@ -185,10 +185,8 @@ class LimitReqServer:
         self.body = b'{"id":1,"name":"Ada","email":"ada@example.com","created_at":"2024-01-01T00:00:00Z"}'
 
     def admit(self, now: float) -> bool:
-        if self.last is None:
-            excess = 0.0
-        else:
-            excess = max(0.0, self.excess - self.rate * (now - self.last)) + 1.0
+        last = self.last
+        excess = 0.0 if last is None else max(0.0, self.excess - self.rate * (now - last)) + 1.0
         if excess > self.burst:
             return False
         self.excess = excess
