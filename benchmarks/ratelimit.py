@@ -1,18 +1,30 @@
-"""Client-side rate limiting: each figure printed beside its bound.
+"""Client-side rate limiting: each figure printed beside its bound. The client is made as a
+user would make it: `AsyncClient(url, auth=...)`, no `rate_limit` argument, the default retry
+policy.
 
-    python benchmarks/ratelimit.py                       # everything (about two and a half minutes)
-    python benchmarks/ratelimit.py configured learned redis cost   # a subset
+    python benchmarks/ratelimit.py                       # everything (about ten minutes)
+    python benchmarks/ratelimit.py nginx modes cost      # a subset
+    python benchmarks/ratelimit.py modes --calls 600     # shorter runs of the sandbox modes
 
-1. configured: sandbox (own process) at 50 requests/s, burst 10; 2,000 GETs at concurrency 64,
-               client `RateLimit(rate=50, burst=10)`: >= 95% of 50/s, <= 1% answered 429,
-               none lost (every call ends in a 200).
-2. learned:    the same with `RateLimit()`: no client-side rate, learned from the headers alone.
-3. redis:      4 processes, each with its own token (the sandbox allows 1,000/s per token), all
-               sharing one `RedisRateLimitBackend` bucket at 100/s, burst 10, concurrency 16
-               each, for a fixed 12 s window: the aggregate within 5% of 100/s.
-4. cost:       the limiter's own cost per request when it is not binding (microseconds; the
-               middleware called directly with a canned response carrying X-RateLimit headers),
-               beside a raw request's cost (sequential GETs to the sandbox, no limiter).
+1. nginx:   Debian's nginx `limit_req` (50 r/s, burst 10, nodelay; no rate-limit headers) in
+            front of the sandbox, whose tokens live 4 s; 800 `users.me()` at concurrency 64,
+            with nginx's HTML 429 page and with `Retry-After: 1` + the JSON envelope: every
+            call succeeds, >= 90% of 50 + 10/duration ok/s, <= 10% of requests answered 429,
+            no 401 reaches a caller, token requests <= duration / 4 + 1.
+2. modes:   the sandbox in each limiter mode and header dialect, 2,000 calls at concurrency 64:
+            >= 95% of the limit (50/s plus the bucket or the window's quota once), <= 1%
+            answered 429, none lost.
+3. pause:   one `Retry-After: 1000000000`, then the server recovers: the call that got it fails
+            with RateLimitError; a call made after the cap (`max_pause`, 2 s here) succeeds, in
+            this process and in a fresh process sharing the Redis state.
+4. storm:   30 s of bare 429s (nginx `return 429`): requests per second from the 10th second on
+            <= 2; every call ends with a typed error; retries within the budget.
+5. redis:   4 processes, each with its own token (the sandbox allows 1,000/s per token), all
+            sharing one `RedisRateLimitBackend` bucket at 100/s, burst 10, concurrency 16
+            each, for a fixed 12 s window: the aggregate within 5% of 100/s.
+6. cost:    the limiter's own cost per request when it is not binding (CPU microseconds; the
+            two limiter layers called directly around a canned response), beside a raw
+            request (sequential GETs to the sandbox).
 
 The sandbox runs `isolated=True` (a subprocess with its own interpreter). On a shared 2-core
 machine, figures move between runs.
@@ -20,30 +32,50 @@ machine, figures move between runs.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
+import json
 import multiprocessing
 import os
 import platform
+import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from asyncapi_client import AsyncClient, BearerToken, RateLimit, Request, Response
+from asyncapi_client import (
+    APIError,
+    AsyncClient,
+    BearerToken,
+    ClientCredentials,
+    HttpxTransport,
+    MockTransport,
+    RateLimit,
+    RateLimitError,
+    Request,
+    Response,
+    Timeout,
+)
 from asyncapi_client._clock import SYSTEM_CLOCK
+from asyncapi_client._pipeline import build_chain
 from asyncapi_client._ratelimit import RateLimitMiddleware
+from asyncapi_client._retry._policy import RETRY_COST
 from asyncapi_client._stats import ClientStats
 from asyncapi_sandbox import Sandbox
+from tests.support.services import running_nginx
 
 RESULTS: list[tuple[str, bool]] = []
 
 
 def report(name: str, value: str, bound: str, ok: bool | None) -> None:
     mark = "" if ok is None else ("PASS" if ok else "FAIL")
-    print(f"  {name:<48} {value:>16}   bound {bound:<18} {mark}", flush=True)
+    print(f"  {name:<48} {value:>22}   bound {bound:<22} {mark}", flush=True)
     if ok is not None:
         RESULTS.append((name, ok))
 
@@ -58,64 +90,273 @@ async def fetch_token(sb: Sandbox) -> str:
         return token
 
 
-async def load(client: AsyncClient, n: int, concurrency: int) -> tuple[dict[int, int], int, float]:
-    """n GETs at `concurrency`: (final statuses, exceptions, seconds)."""
-    statuses: dict[int, int] = {}
-    errors = 0
+class Counting:
+    """The client's transport, counting what it sent: API replies by status, token requests."""
+
+    def __init__(self) -> None:
+        self.inner = HttpxTransport()
+        self.api: Counter[int] = Counter()
+        self.token_requests = 0
+        self.times: list[float] = []
+
+    async def send(self, request: Request) -> Response:
+        if "/oauth/" not in request.url:
+            self.times.append(time.monotonic())
+        response = await self.inner.send(request)
+        if "/oauth/" in request.url:
+            self.token_requests += 1
+        else:
+            self.api[response.status_code] += 1
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def calls(client: AsyncClient, n: int, concurrency: int) -> tuple[Counter[str], float]:
+    """n `users.me()` at `concurrency`: (outcomes by name, seconds)."""
+    outcomes: Counter[str] = Counter()
     jobs = iter(range(n))
 
     async def worker() -> None:
-        nonlocal errors
         for _ in jobs:
             try:
-                response = await client.send(client.build_request("GET", "/api/v1/users/me"))
-            except Exception:
-                errors += 1
-            else:
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                await client.users.me()
+                outcomes["ok"] += 1
+            except APIError as exc:
+                outcomes[type(exc).__name__] += 1
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return statuses, errors, time.perf_counter() - start
+    return outcomes, time.perf_counter() - start
 
 
-async def paced_run(label: str, config: RateLimit, n: int = 2000) -> None:
-    rate = 50.0
-    print(f"\n{label}: sandbox 50/s burst 10, {n} GETs at concurrency 64, client {config_repr(config)}")
-    async with Sandbox(rate=rate, burst=10, isolated=True) as sb:
-        token = await fetch_token(sb)
+# -- 1. nginx limit_req in front of the sandbox ---------------------------------------------
+
+LIMIT_ZONE = "limit_req_zone $binary_remote_addr zone=api:1m rate=50r/s;\n    limit_req_status 429;"
+PROXY = 'proxy_pass http://127.0.0.1:{upstream}; proxy_http_version 1.1; proxy_set_header Connection "";'
+JSON_429 = """
+        error_page 429 = @limited;
+        location @limited {
+            default_type application/json;
+            add_header Retry-After 1 always;
+            return 429 '{"error":{"code":"RATE_LIMITED","message":"Too many requests","details":{}}}';
+        }"""
+
+
+def limit_req(upstream: int, style: str) -> str:
+    proxy = PROXY.format(upstream=upstream)
+    return f"""
+        location /api/ {{ limit_req zone=api burst=10 nodelay; {proxy} }}
+        location / {{ {proxy} }}
+        {JSON_429 if style == "json" else ""}"""
+
+
+async def nginx_run(style: str, n: int = 800) -> None:
+    what = "nginx's HTML 429" if style == "html" else "429 + Retry-After: 1 + JSON envelope"
+    print(f"\nnginx limit_req 50 r/s burst 10 nodelay, {what}; tokens live 4 s; {n} calls at 64")
+    async with Sandbox(token_ttl=4, isolated=True) as sb:
+        upstream = int(sb.base_url.rsplit(":", 1)[1])
+        with running_nginx(limit_req(upstream, style), http_block=LIMIT_ZONE) as port:
+            base = f"http://127.0.0.1:{port}"
+            transport = Counting()
+            auth = ClientCredentials(base + "/oauth/token", sb.client_id, sb.client_secret)
+            async with AsyncClient(base, auth=auth, transport=transport, allow_insecure_http=True) as client:
+                outcomes, elapsed = await calls(client, n, 64)
+    ok = outcomes["ok"]
+    sent = sum(transport.api.values())
+    limit = 50 + 10 / elapsed
+    report("calls that succeeded", f"{ok} of {n}", f"{n}", ok == n)
+    report(
+        "sustained (ok/s)",
+        f"{ok / elapsed:.2f}/s ({ok / elapsed / limit:.1%})",
+        f">= {0.9 * limit:.2f}/s (90%)",
+        ok / elapsed >= 0.9 * limit,
+    )
+    report(
+        "answered 429",
+        f"{transport.api[429]} of {sent} ({transport.api[429] / sent:.1%})",
+        "<= 10%",
+        transport.api[429] <= 0.1 * sent,
+    )
+    report(
+        "AuthenticationError reaching a caller",
+        f"{outcomes['AuthenticationError']}",
+        "0",
+        outcomes["AuthenticationError"] == 0,
+    )
+    report("401s answered at all", f"{transport.api[401]}", "", None)
+    bound = elapsed / 4 + 1
+    report(
+        "token requests",
+        f"{transport.token_requests} in {elapsed:.1f}s",
+        f"<= {bound:.1f} (duration/4 + 1)",
+        transport.token_requests <= bound,
+    )
+
+
+# -- 2. the sandbox's modes ------------------------------------------------------------------
+
+MODES = [  # (limiter, dialect, Retry-After on 429s, secondary limit per second)
+    ("token_bucket", "x-ratelimit", True, 0.0),
+    ("token_bucket", "ietf", True, 0.0),
+    ("token_bucket", "none", True, 0.0),
+    ("token_bucket", "none", False, 0.0),
+    ("fixed_window", "github", True, 0.0),
+    ("fixed_window", "ietf", True, 0.0),
+    ("fixed_window", "x-ratelimit", True, 0.0),
+    ("fixed_window", "none", True, 0.0),
+    ("fixed_window", "none", False, 0.0),
+    ("sliding_window", "x-ratelimit", True, 0.0),
+    ("sliding_window", "ietf", True, 0.0),
+    ("sliding_window", "none", True, 0.0),
+]
+
+
+async def mode_run(limiter: str, dialect: str, retry_after: bool, secondary: float, n: int) -> None:
+    options: dict[str, Any] = {"burst": 10} if limiter == "token_bucket" else {"window": 2.0}
+    once = 10 if limiter == "token_bucket" else 100  # the bucket, or a window's quota
+    async with Sandbox(
+        rate=50, limiter=limiter, limit_headers=dialect, retry_after=retry_after, secondary_rate=secondary,
+        isolated=True, **options,
+    ) as sb:  # fmt: skip
         async with AsyncClient(
-            sb.base_url, auth=BearerToken(token), rate_limit=config, allow_insecure_http=True
+            sb.base_url, auth=BearerToken(await fetch_token(sb)), allow_insecure_http=True
         ) as client:
-            statuses, errors, elapsed = await load(client, n, 64)
-            status = client.rate_limit_status()
-            wait = client.stats().limiter_wait_seconds
+            outcomes, elapsed = await calls(client, n, 64)
         stats = await sb.stats()
+    ok = outcomes["ok"]
+    limit = 50 + once / elapsed
     limited = int(stats["rate_limited"])
-    sustained = statuses.get(200, 0) / elapsed
+    label = f"{limiter} / {dialect} / Retry-After {'on' if retry_after else 'off'}"
+    good = ok / elapsed >= 0.95 * limit and limited <= n // 100 and ok == n
     report(
-        "sustained rate (200s / wall time)",
-        f"{sustained:.2f}/s",
-        ">= 47.50/s (95%)",
-        sustained >= 0.95 * rate,
+        label,
+        f"{ok / elapsed:.1f}/s {ok / elapsed / limit:.0%}, 429 {limited / n:.1%}, lost {n - ok}",
+        ">= 95%, <= 1%, 0",
+        good,
+    )
+
+
+# -- 3. Retry-After: 1000000000 --------------------------------------------------------------
+
+_FRESH = """
+import asyncio, json, sys
+from asyncapi_client import AsyncClient, MockTransport, RateLimit, RedisRateLimitBackend, Response
+USER = {"id": 1, "name": "Ada", "email": "ada@example.com", "created_at": "2024-01-01T00:00:00Z"}
+async def main():
+    backend = RedisRateLimitBackend(sys.argv[1], prefix=sys.argv[2], max_pause=float(sys.argv[3]))
+    async with AsyncClient("https://api.example.com", transport=MockTransport(lambda r: Response.json_response(200, USER)),
+                           rate_limit=RateLimit(rate=100, burst=10, backend=backend)) as client:
+        await client.users.me()
+        print(json.dumps({"waited": client.stats().limiter_wait_seconds}))
+asyncio.run(main())
+"""
+USER = {"id": 1, "name": "Ada", "email": "ada@example.com", "created_at": "2024-01-01T00:00:00Z"}
+ENVELOPE = {"error": {"code": "RATE_LIMITED", "message": "slow down", "details": {}}}
+
+
+async def pause_run(cap: float = 2.0) -> None:
+    from asyncapi_client import RedisRateLimitBackend
+    from tests.support.services import running_redis
+
+    print(f"\npause: one 429 with Retry-After 1000000000, then the server recovers; max_pause {cap:g}s")
+    hostile = iter([Response.json_response(429, ENVELOPE, {"retry-after": "1000000000"})])
+    transport = MockTransport(lambda r: next(hostile, None) or Response.json_response(200, USER))
+    async with AsyncClient(
+        "https://api.example.com", transport=transport, rate_limit=RateLimit(max_pause=cap)
+    ) as client:
+        try:
+            await client.users.me()
+            first = "succeeded"
+        except RateLimitError:
+            first = "RateLimitError"
+        report("the call that got it", first, "RateLimitError", first == "RateLimitError")
+        await asyncio.sleep(cap)
+        start = time.perf_counter()
+        await client.users.me()
+        report(
+            "a call made after the cap (this process)",
+            f"ok in {time.perf_counter() - start:.3f}s",
+            "ok",
+            True,
+        )
+    with running_redis() as redis_url:
+        prefix = f"bench:pause:{os.getpid()}:{time.time()}:"
+        hostile = iter([Response.json_response(429, ENVELOPE, {"retry-after": "1000000000"})])
+        backend = RedisRateLimitBackend(redis_url, prefix=prefix, max_pause=cap)
+        async with AsyncClient(
+            "https://api.example.com",
+            transport=MockTransport(lambda r: next(hostile, None) or Response.json_response(200, USER)),
+            rate_limit=RateLimit(rate=100, burst=10, backend=backend, max_pause=cap),
+        ) as client:
+            with contextlib.suppress(RateLimitError):
+                await client.users.me()
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", _FRESH, redis_url, prefix, "60"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        waited = json.loads(done.stdout)["waited"] if done.returncode == 0 else None
+        value = "failed" if waited is None else f"ok after {waited:.3f}s"
+        report(
+            "a fresh process sharing the Redis state",
+            value,
+            f"ok, wait <= {cap:g}s",
+            waited is not None and waited <= cap,
+        )
+
+
+# -- 4. a storm of bare 429s -----------------------------------------------------------------
+
+
+async def storm_run(seconds: float = 30.0) -> None:
+    print(
+        f"\nstorm: nginx answers every request 429 (its HTML page, no Retry-After) for {seconds:.0f} s; 64 callers"
+    )
+    with running_nginx("location / { return 429; }") as port:
+        transport = Counting()
+        async with AsyncClient(
+            f"http://127.0.0.1:{port}", auth=BearerToken("t"), transport=transport, timeout=Timeout(total=10),
+            allow_insecure_http=True,
+        ) as client:  # fmt: skip
+            outcomes: Counter[str] = Counter()
+            start = time.monotonic()
+
+            async def worker() -> None:
+                while time.monotonic() - start < seconds:
+                    try:
+                        await client.users.me()
+                        outcomes["ok"] += 1
+                    except APIError as exc:
+                        outcomes[type(exc).__name__] += 1
+                    except Exception as exc:
+                        outcomes["untyped " + type(exc).__name__] += 1
+
+            await asyncio.gather(*(worker() for _ in range(64)))
+            retries = client.stats().retries
+    per_second = Counter(int(t - start) for t in transport.times if t - start < seconds)
+    late = max(per_second[s] for s in range(10, int(seconds)))
+    report("requests in the first second", f"{per_second[0]}", "", None)
+    report("most requests in a second, from the 10th on", f"{late}/s", "<= 2/s", late <= 2)
+    untyped = sum(v for k, v in outcomes.items() if k.startswith("untyped"))
+    report(
+        "calls ended / with a typed error",
+        f"{sum(outcomes.values())} / {sum(outcomes.values()) - untyped - outcomes['ok']}",
+        "all typed",
+        untyped == 0 and outcomes["ok"] == 0,
     )
     report(
-        "answered 429 (sandbox count)", f"{limited} ({limited / n:.2%})", "<= 1% (20)", limited <= n // 100
+        "retries",
+        f"{retries}",
+        f"<= {500 // RETRY_COST} (budget 500 / {RETRY_COST})",
+        retries <= 500 // RETRY_COST,
     )
-    lost = n - statuses.get(200, 0)
-    report("lost (not 200 in the end, or raised)", f"{lost}", "0", lost == 0 and errors == 0)
-    report("wall time", f"{elapsed:.2f}s", "", None)
-    learned = f"{status.server_rate:.2f}/s" if status.server_rate else "-"
-    report("learned server rate / limiter waits", f"{learned} / {wait:.0f}s", "", None)
 
 
-def config_repr(config: RateLimit) -> str:
-    if config.rate is None:
-        return "RateLimit()"
-    return f"RateLimit(rate={config.rate:g}, burst={config.burst})"
-
-
-# -- 4 processes sharing one Redis bucket --------------------------------------------------
+# -- 5. 4 processes sharing one Redis bucket --------------------------------------------------
 
 
 def _redis_worker(
@@ -156,7 +397,7 @@ async def _redis_load(
 
 
 async def redis_run(processes: int = 4, window: float = 12.0) -> None:
-    from tests.support.redis_server import running_redis
+    from tests.support.services import running_redis
 
     print(f"\nredis: {processes} processes, one shared bucket at 100/s burst 10, {window:.0f} s window")
     with running_redis() as redis_url:
@@ -194,77 +435,97 @@ async def redis_run(processes: int = 4, window: float = 12.0) -> None:
     report("start skew between processes", f"{last - first:.3f}s", "", None)
 
 
-# -- the limiter's own cost -------------------------------------------------------------------
+# -- 6. the limiter's own cost ---------------------------------------------------------------
 
 
-async def cost_run(calls: int = 200_000) -> None:
-    print("\ncost: the limiter's own cost per request when not binding, beside a raw request")
-    headers = {
+async def cost_run(calls_: int = 20_000, rounds: int = 9) -> None:
+    print("\ncost: the limiter's own cost per request when not binding (CPU time), beside a raw request")
+    request = Request(
+        "GET",
+        "http://127.0.0.1/api/v1/users/me",
+        {"authorization": "Bearer x"},
+        extensions={"deadline": None},
+    )
+    with_headers = {
         "content-type": "application/json",
         "x-ratelimit-limit": "1000000000",
         "x-ratelimit-remaining": "999999999",
         "x-ratelimit-reset": str(int(time.time()) + 1),
     }
-    request = Request("GET", "http://127.0.0.1/api/v1/users/me", {"authorization": "Bearer x"})
-    canned = Response(200, headers, b"{}")
 
-    async def call_next(req: Request) -> Response:
-        return canned
-
-    async def timed(middleware: Any) -> float:
+    async def timed(chain: Any) -> float:
         for _ in range(2000):  # warm-up
-            await middleware(request, call_next)
-        start = time.perf_counter()
-        for _ in range(calls):
-            await middleware(request, call_next)
-        return (time.perf_counter() - start) / calls * 1e6
+            await chain(request)
+        best = float("inf")
+        for _ in range(rounds):  # the quietest round: the machine is shared
+            start = time.process_time()
+            for _ in range(calls_):
+                await chain(request)
+            best = min(best, (time.process_time() - start) / calls_ * 1e6)
+        return best
 
     async def bare(req: Request, nxt: Any) -> Response:
         return await nxt(req)
 
-    base = await timed(bare)
-    variants = {
-        "no limiter (RateLimit None)": RateLimitMiddleware(None, clock=SYSTEM_CLOCK, stats=ClientStats()),
-        "RateLimit(rate=1e9, burst=1e9)": RateLimitMiddleware(
-            RateLimit(rate=1e9, burst=10**9), clock=SYSTEM_CLOCK, stats=ClientStats()
-        ),
-        "RateLimit() learning from headers": RateLimitMiddleware(
-            RateLimit(), clock=SYSTEM_CLOCK, stats=ClientStats()
-        ),
-        "RateLimit(partition='token')": RateLimitMiddleware(
-            RateLimit(rate=1e9, burst=10**9, partition="token"), clock=SYSTEM_CLOCK, stats=ClientStats()
-        ),
-    }
-    report("pass-through middleware (baseline)", f"{base:.2f} us", "", None)
-    costs = {}
-    for label, middleware in variants.items():
-        costs[label] = await timed(middleware) - base
-        report(f"limiter cost: {label}", f"{costs[label]:.2f} us", "<= 10 us", costs[label] <= 10)
+    worst = 0.0
+    for label, headers in (
+        ("no rate-limit headers", {"content-type": "application/json"}),
+        ("X-RateLimit headers", with_headers),
+    ):
+        canned = Response(200, headers, b"{}")
 
-    async with Sandbox(isolated=True) as sb:
-        token = await fetch_token(sb)
-        async with AsyncClient(sb.base_url, auth=BearerToken(token), allow_insecure_http=True) as client:
-            for _ in range(200):
-                await client.send(client.build_request("GET", "/api/v1/users/me"))
-            n = 2000
-            start = time.perf_counter()
-            for _ in range(n):
-                await client.send(client.build_request("GET", "/api/v1/users/me"))
-            raw = (time.perf_counter() - start) / n * 1e6
+        async def call_next(req: Request, canned: Response = canned) -> Response:
+            return canned
+
+        base = await timed(build_chain([bare, bare], call_next))
+        for name, config in (
+            ("default RateLimit()", RateLimit()),
+            ("RateLimit(rate=1e9)", RateLimit(rate=1e9, burst=10**9)),
+        ):
+            limiter = RateLimitMiddleware(config, clock=SYSTEM_CLOCK, stats=ClientStats())
+            cost = await timed(build_chain([limiter, limiter.gate], call_next)) - base
+            worst = max(worst, cost) if name.startswith("default") else worst
+            report(
+                f"{name}, {label}",
+                f"{cost:.2f} us",
+                "<= 3 us" if name.startswith("default") else "",
+                cost <= 3 if name.startswith("default") else None,
+            )
+
+    async with (
+        Sandbox(isolated=True) as sb,
+        AsyncClient(
+            sb.base_url, auth=BearerToken(await fetch_token(sb)), rate_limit=None, allow_insecure_http=True
+        ) as client,
+    ):
+        for _ in range(200):
+            await client.send(client.build_request("GET", "/api/v1/users/me"))
+        n = 2000
+        start = time.perf_counter()
+        for _ in range(n):
+            await client.send(client.build_request("GET", "/api/v1/users/me"))
+        raw = (time.perf_counter() - start) / n * 1e6
     report("raw request (sequential GET, sandbox)", f"{raw:.0f} us", "", None)
-    worst = max(costs.values())
-    report("limiter cost / raw request", f"{worst / raw:.2%}", "", None)
+    report("default limiter cost / raw request", f"{worst / raw:.2%}", "", None)
 
 
-async def main(selected: list[str]) -> int:
+async def main(selected: list[str], n: int) -> int:
     print(
-        f"asyncapi_client rate-limit benchmark: Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores, {platform.machine()}"
+        f"asyncapi_client rate-limit benchmark: Python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )
-    if "configured" in selected:
-        await paced_run("configured", RateLimit(rate=50, burst=10))
-    if "learned" in selected:
-        await paced_run("learned", RateLimit())
+    if "nginx" in selected:
+        await nginx_run("html")
+        await nginx_run("json")
+    if "modes" in selected:
+        print(
+            f"\nmodes: the sandbox at 50/s (a bucket of 10, or windows of 2 s), {n} calls at 64, default client"
+        )
+        for mode in MODES:
+            await mode_run(*mode, n=n)
+    if "pause" in selected:
+        await pause_run()
+    if "storm" in selected:
+        await storm_run()
     if "redis" in selected:
         await redis_run()
     if "cost" in selected:
@@ -278,5 +539,10 @@ async def main(selected: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or ["configured", "learned", "redis", "cost"]
-    sys.exit(asyncio.run(main(names)))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("runs", nargs="*", default=["nginx", "modes", "pause", "storm", "redis", "cost"])
+    parser.add_argument("--calls", type=int, default=2000, help="calls per sandbox mode (default 2000)")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.runs, args.calls)))

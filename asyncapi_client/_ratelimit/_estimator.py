@@ -28,6 +28,10 @@ client for longer than that.
 The first request of a partition goes alone (a probe, see `TokenBucket.gated`) while the
 server's limit is not known: a client that opens with 64 concurrent calls would otherwise
 spend most of them on 429s before the first header arrives.
+
+The module stays whole (past 400 lines) because it is one state machine: the sync, the pauses
+and the rate all read and write the same handful of fields, and the 429 learning and the refill
+bounds it uses already live apart, in `_adaptive.py`.
 """
 
 from __future__ import annotations

@@ -95,15 +95,18 @@ async def test_the_default_client_loses_nothing_in_every_sandbox_mode(
     ends in a 200; where the server sends rate-limit headers, hardly any request is answered
     429. (How close to the limit each mode runs: benchmarks/ratelimit.py.)"""
     options = {"burst": 10} if limiter == "token_bucket" else {"window": 2.0}
-    async with Sandbox(
-        rate=50,
-        limiter=limiter,
-        limit_headers=dialect,
-        retry_after=retry_after,
-        secondary_rate=secondary,
-        isolated=True,
-        **options,
-    ) as sb, AsyncClient(sb.base_url, auth=await bearer(sb), allow_insecure_http=True) as client:
+    async with (
+        Sandbox(
+            rate=50,
+            limiter=limiter,
+            limit_headers=dialect,
+            retry_after=retry_after,
+            secondary_rate=secondary,
+            isolated=True,
+            **options,
+        ) as sb,
+        AsyncClient(sb.base_url, auth=await bearer(sb), allow_insecure_http=True) as client,
+    ):
         n = 150
         statuses = await hammer(client, n, concurrency=32)
         stats = await sb.stats()
