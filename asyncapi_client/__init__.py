@@ -6,7 +6,6 @@ async with AsyncClient("https://api.example.com", auth=BearerToken("...")) as cl
 
 from typing import TYPE_CHECKING, Any
 
-from ._bulk import BulkJob, BulkOutcome, BulkResult, InvalidItemError
 from ._client import AsyncClient
 from ._clock import Clock, SystemClock
 from ._config import Timeout
@@ -20,6 +19,7 @@ from ._errors import (
     ClientClosedError,
     ConflictError,
     InternalServerError,
+    InvalidItemError,
     NotFoundError,
     OAuthError,
     PermissionDeniedError,
@@ -50,6 +50,7 @@ from .auth import (
     TokenStore,
 )
 from .services import RawResponse
+from .services._bulk import BulkJob, BulkOutcome, BulkResult
 from .transports import ASGITransport, HttpxTransport, MockTransport, Transport
 
 if TYPE_CHECKING:

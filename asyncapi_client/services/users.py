@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterable, Iterable
 from typing import Any
 
-from .._bulk import DEFAULT_CONCURRENCY, MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
-from .._decode import decode_model, decode_page
+from .._decode import decode_list, decode_model, decode_page
+from .._errors import ResponseDecodeError
 from .._models import NewUser, Page, User
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
 from ._base import Service
+from ._bulk import DEFAULT_CONCURRENCY, MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
+
+_BULK_PATH = "/api/v1/users/bulk"
 
 
 def _user_body(name: str | None, email: str | None, user: NewUser | None) -> dict[str, Any]:
@@ -79,9 +83,9 @@ class UsersService(Service):
     ) -> BulkJob:
         """Create users in concurrent chunks, yielding a `BulkOutcome(index, user, error)` per
         record as chunks complete: `async with client.users.bulk_create_iter(users) as outcomes:
-        async for outcome in outcomes: ...`. See `asyncapi_client._bulk` for the guarantees."""
+        async for outcome in outcomes: ...`. See `asyncapi_client.services._bulk` for the guarantees."""
         return BulkJob(
-            self,
+            self._create_chunk,
             users,
             chunk_size=chunk_size,
             concurrency=concurrency,
@@ -107,3 +111,17 @@ class UsersService(Service):
             users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress, job_id=job_id
         )
         return await job.collect()
+
+    async def _create_chunk(
+        self, bodies: builtins.list[dict[str, str]], idempotency_key: str
+    ) -> builtins.list[User]:
+        """One `POST /api/v1/users/bulk` (all or nothing): the bulk job's only request."""
+        response = await self._call(
+            "POST", _BULK_PATH, json_body=bodies, headers={"idempotency-key": idempotency_key}
+        )
+        created = decode_list(response, User)
+        if len(created) != len(bodies):
+            raise ResponseDecodeError.from_response(
+                response, f"sent {len(bodies)} users, the reply holds {len(created)}"
+            )
+        return created

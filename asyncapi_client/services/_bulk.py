@@ -48,22 +48,18 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
 import anyio
 import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
 
-from ._decode import decode_list
-from ._errors import APIConnectionError, APIError, APIStatusError, ResponseDecodeError
-from ._models import NewUser, User
-from ._task_group import cancel_and_exit
-
-if TYPE_CHECKING:
-    from .services._base import Service
+from .._errors import APIConnectionError, APIError, APIStatusError, InvalidItemError, ResponseDecodeError
+from .._models import NewUser, User
+from .._task_group import cancel_and_exit
 
 MAX_BULK = 100
 """The server's largest bulk request (items)."""
@@ -71,28 +67,18 @@ MAX_BULK = 100
 DEFAULT_CONCURRENCY = 8
 """Bulk chunks in flight at once unless `concurrency=` says otherwise."""
 
-BULK_PATH = "/api/v1/users/bulk"
 _DECODE_REPLAYS = 2
 _PER_ITEM_STATUSES = frozenset({400, 409, 422})
 
 UserInput = Union[Mapping[str, Any], NewUser]
 BulkProgress = Callable[[int, int], Any]
 """`on_progress(done, failed)`: records with an outcome so far, and how many of them failed."""
+SendChunk = Callable[[list[dict[str, str]], str], Awaitable[list[User]]]
+"""`send_chunk(bodies, idempotency_key)`: one all-or-nothing bulk request (the users service's),
+the created users in the order sent; a reply that does not hold one user per body raises
+`ResponseDecodeError`."""
 
 _log = logging.getLogger("asyncapi_client.bulk")
-
-
-class InvalidItemError(APIError, ValueError):
-    """A bulk record that is not `{"name": str, "email": str}` (or a `NewUser`); never sent.
-
-    `details` is `{"index": <input index>, "field": <the field at fault or None>}`.
-    """
-
-    def __init__(self, message: str, *, index: int, field: str | None) -> None:
-        super().__init__(message)
-        self.index = index
-        self.field = field
-        self.details: dict[str, Any] = {"index": index, "field": field}
 
 
 @attrs.frozen(slots=True)
@@ -248,7 +234,7 @@ class BulkJob:
 
     def __init__(
         self,
-        service: Service,
+        send_chunk: SendChunk,
         users: Iterable[UserInput] | AsyncIterable[UserInput],
         *,
         chunk_size: int = MAX_BULK,
@@ -259,7 +245,7 @@ class BulkJob:
         check_bulk_args(users=users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress)
         if job_id is not None and (not isinstance(job_id, str) or not job_id or len(job_id) > 64):
             raise ValueError("job_id must be a non-empty string of at most 64 characters")
-        self._service = service
+        self._send_chunk = send_chunk
         self._reader = _Reader(users, chunk_size)
         self._concurrency = concurrency
         self._on_progress = on_progress
@@ -291,14 +277,8 @@ class BulkJob:
         while chunk.pending:
             bodies = [body for _, body in chunk.pending]
             payload = json.dumps(bodies, separators=(",", ":"), ensure_ascii=False).encode()
-            headers = {"idempotency-key": self._key(chunk, payload)}
             try:
-                response = await self._service._call("POST", BULK_PATH, json_body=bodies, headers=headers)
-                users = decode_list(response, User)
-                if len(users) != len(chunk.pending):
-                    raise ResponseDecodeError.from_response(
-                        response, f"sent {len(chunk.pending)} users, the reply holds {len(users)}"
-                    )
+                users = await self._send_chunk(bodies, self._key(chunk, payload))
             except ResponseDecodeError as exc:
                 if replays < _DECODE_REPLAYS:
                     replays += 1  # the same key: the server replays its stored reply, creates nothing
