@@ -21,12 +21,11 @@ pipeline and cost a few attribute copies.
 
 from __future__ import annotations
 
-import contextvars
-import importlib
 import json
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
+from functools import cached_property
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import anyio
@@ -37,18 +36,17 @@ from ._decode import status_error
 from ._errors import APITimeoutError, ClientClosedError
 from ._pipeline import CallNext, Middleware, build_chain
 from ._ratelimit import RateLimit, RateLimitMiddleware
+from ._raw_response import raw_sink
 from ._retry import RetryMiddleware, RetryPolicy
 from ._stats import ClientStats, StatsSnapshot
 from ._types import Request, Response
 from ._version import __version__
 from .auth._base import Auth, AuthMiddleware
+from .services.projects import ProjectsService
+from .services.users import UsersService
+from .services.webhooks import WebhooksService
 from .transports._base import Transport
 from .transports._deadline import fail_after
-
-if TYPE_CHECKING:
-    from .services.projects import ProjectsService
-    from .services.users import UsersService
-    from .services.webhooks import WebhooksService
 
 
 class _Unset:
@@ -58,44 +56,6 @@ class _Unset:
 
 UNSET: Final = _Unset()
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
-
-# Where `service.with_raw_response` collects the responses of the call it wraps (see
-# services/_base.py); None outside such a call.
-_raw_sink: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar(
-    "asyncapi_client_raw_sink", default=None
-)
-
-S = TypeVar("S")
-
-
-class _ServiceAttr(Generic[S]):
-    """`client.users`, `client.projects`, `client.webhooks`: the service's module is imported
-    and the service made on first use, then kept in the view's `__dict__` (this descriptor
-    defines no `__set__`), so every later read is a plain attribute lookup."""
-
-    __slots__ = ("_module", "_class", "_name")
-
-    def __init__(self, module: str, class_name: str) -> None:
-        self._module = module
-        self._class = class_name
-        self._name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, client: None, owner: type | None = None) -> _ServiceAttr[S]: ...
-
-    @overload
-    def __get__(self, client: AsyncClient, owner: type | None = None) -> S: ...
-
-    def __get__(self, client: AsyncClient | None, owner: type | None = None) -> S | _ServiceAttr[S]:
-        if client is None:
-            return self
-        cls = getattr(importlib.import_module(self._module, __package__), self._class)
-        service: S = cls(client)
-        client.__dict__[self._name] = service
-        return service
 
 
 class _Shared:
@@ -253,9 +213,23 @@ class AsyncClient:
 
     # -- services ------------------------------------------------------------------------
 
-    users: _ServiceAttr[UsersService] = _ServiceAttr(".services.users", "UsersService")
-    projects: _ServiceAttr[ProjectsService] = _ServiceAttr(".services.projects", "ProjectsService")
-    webhooks: _ServiceAttr[WebhooksService] = _ServiceAttr(".services.webhooks", "WebhooksService")
+    # Made on first use and kept in the view's __dict__ (cached_property): a view that never
+    # touches a service pays nothing for it, and later reads are a plain attribute lookup.
+
+    @cached_property
+    def users(self) -> UsersService:
+        """`UsersService`: `me()`, `get()`, `create()`, `list()`, `bulk_create()`, ..."""
+        return UsersService(self)
+
+    @cached_property
+    def projects(self) -> ProjectsService:
+        """`ProjectsService`: `get()`, `create()`, `update()`, `delete()`, `list()`, ..."""
+        return ProjectsService(self)
+
+    @cached_property
+    def webhooks(self) -> WebhooksService:
+        """`WebhooksService`: `create()`, `list()`, `get()`, `delete()`, `test()`, ..."""
+        return WebhooksService(self)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -341,7 +315,7 @@ class AsyncClient:
         response = await self.send(
             self.build_request(method, path, params=params, json_body=json_body, headers=headers)
         )
-        sink = _raw_sink.get()
+        sink = raw_sink.get()
         if sink is not None:  # inside `with_raw_response`: hand the response over
             sink.append(response)
         if not 200 <= response.status_code < 300:

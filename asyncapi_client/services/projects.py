@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from .._decode import decode_model, decode_page
 from .._models import Page, Project
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
+from .._raw_response import to_raw_response_wrapper
 from ._base import Service
 
 _UNSET: Any = object()
 
 
 class ProjectsService(Service):
-    __slots__ = ()
+    """`client.projects`: create, read, update, delete and list projects."""
+
+    @cached_property
+    def with_raw_response(self) -> ProjectsWithRawResponse:
+        """The same methods, each returning `RawResponse[T]` (the result and its HTTP response):
+        `raw = await client.projects.with_raw_response.get(1)`; `raw.parsed` is a `Project`."""
+        return ProjectsWithRawResponse(self)
 
     async def get(self, project_id: int) -> Project:
         return decode_model(await self._call("GET", f"/api/v1/projects/{int(project_id)}"), Project)
@@ -69,3 +77,14 @@ class ProjectsService(Service):
             max_items=max_items,
             on_progress=on_progress,
         )
+
+
+class ProjectsWithRawResponse:
+    """`client.projects.with_raw_response`: each method returns `RawResponse[T]`."""
+
+    def __init__(self, projects: ProjectsService) -> None:
+        self.get = to_raw_response_wrapper(projects.get)
+        self.create = to_raw_response_wrapper(projects.create)
+        self.update = to_raw_response_wrapper(projects.update)
+        self.delete = to_raw_response_wrapper(projects.delete)
+        self.list_page = to_raw_response_wrapper(projects.list_page)

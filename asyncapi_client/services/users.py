@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterable, Iterable
+from functools import cached_property
 from typing import Any
 
 from .._decode import decode_list, decode_model, decode_page
 from .._errors import ResponseDecodeError
 from .._models import NewUser, Page, User
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
+from .._raw_response import to_raw_response_wrapper
 from ._base import Service
 from ._bulk import DEFAULT_CONCURRENCY, MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
 
@@ -25,7 +27,14 @@ def _user_body(name: str | None, email: str | None, user: NewUser | None) -> dic
 
 
 class UsersService(Service):
-    __slots__ = ()
+    """`client.users`: the current user, lookups, creation, listing and bulk creation."""
+
+    @cached_property
+    def with_raw_response(self) -> UsersWithRawResponse:
+        """The same single-request methods, each returning `RawResponse[T]` (the result and its
+        HTTP response): `raw = await client.users.with_raw_response.me()`; `raw.parsed` is a
+        `User`. (`list` and the bulk methods make many requests, so they are not here.)"""
+        return UsersWithRawResponse(self)
 
     async def me(self) -> User:
         return decode_model(await self._call("GET", "/api/v1/users/me"), User)
@@ -125,3 +134,13 @@ class UsersService(Service):
                 response, f"sent {len(bodies)} users, the reply holds {len(created)}"
             )
         return created
+
+
+class UsersWithRawResponse:
+    """`client.users.with_raw_response`: each method returns `RawResponse[T]`."""
+
+    def __init__(self, users: UsersService) -> None:
+        self.me = to_raw_response_wrapper(users.me)
+        self.get = to_raw_response_wrapper(users.get)
+        self.create = to_raw_response_wrapper(users.create)
+        self.list_page = to_raw_response_wrapper(users.list_page)
