@@ -30,6 +30,7 @@ from ._errors import (
 )
 from ._logging import LoggingMiddleware, RedactingFilter
 from ._models import NewUser, Page, PageMeta, Project, User, Webhook
+from ._not_given import NOT_GIVEN, NotGiven
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit, RateLimitStatus, RedisRateLimitBackend
@@ -84,8 +85,10 @@ __all__ = [
     "MemoryTokenStore",
     "Middleware",
     "MockTransport",
+    "NOT_GIVEN",
     "NewUser",
     "NotFoundError",
+    "NotGiven",
     "OAuthError",
     "Page",
     "PageMeta",

@@ -34,6 +34,7 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._config import DEFAULT_TIMEOUT, Timeout, check_url
 from ._decode import status_error
 from ._errors import APITimeoutError, ClientClosedError
+from ._not_given import NOT_GIVEN, NotGiven
 from ._pipeline import CallNext, Middleware, build_chain
 from ._ratelimit import RateLimit, RateLimitMiddleware
 from ._raw_response import raw_sink
@@ -48,13 +49,6 @@ from .services.webhooks import WebhooksService
 from .transports._base import Transport
 from .transports._deadline import fail_after
 
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = _Unset()
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
 
 
@@ -188,21 +182,21 @@ class AsyncClient:
     def with_options(
         self,
         *,
-        auth: Auth | _Unset | None = UNSET,
-        timeout: Timeout | float | _Unset | None = UNSET,
+        auth: Auth | NotGiven | None = NOT_GIVEN,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         headers: Mapping[str, str] | None = None,
     ) -> AsyncClient:
         """A view with other per-call settings that shares this client's pool, limiter,
         retry budget, token state and stats. Cheap: make one per web request."""
         view = object.__new__(AsyncClient)
         view._shared = self._shared
-        if isinstance(auth, _Unset):
+        if isinstance(auth, NotGiven):
             view._auth = self._auth
         else:
             if auth is not None and not isinstance(auth, Auth):
                 raise TypeError(f"auth must be an auth strategy, got {type(auth).__name__}")
             view._auth = auth
-        view._set_timeout(self._timeout if isinstance(timeout, _Unset) else Timeout.coerce(timeout))
+        view._set_timeout(self._timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
             merged.update({k.lower(): v for k, v in headers.items()})

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-if TYPE_CHECKING:
-    from ._errors import ResponseDecodeError
+from ._errors import ResponseDecodeError
 
 _NO_EXTENSIONS: Final[Mapping[str, Any]] = MappingProxyType({})
 _REQUEST_FIELDS: Final = ("method", "url", "headers", "content", "timeout", "extensions")
@@ -200,7 +199,9 @@ class Response(_ResponseFields):
                 return _decode_json(content.decode("utf-8", "surrogatepass"))
             return json.loads(content)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
-            raise _decode_error(self, f"the body is not valid JSON ({type(exc).__name__})") from None
+            raise ResponseDecodeError.from_response(
+                self, f"the body is not valid JSON ({type(exc).__name__})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
@@ -208,9 +209,3 @@ class Response(_ResponseFields):
 
 _JSON_OPENERS: Final = (b"{", b"[")
 _decode_json = json.JSONDecoder().decode  # json.loads' own default decoder, same settings
-
-
-def _decode_error(response: Response, reason: str) -> ResponseDecodeError:
-    from ._errors import ResponseDecodeError
-
-    return ResponseDecodeError.from_response(response, reason)

@@ -7,11 +7,10 @@ from typing import Any
 
 from .._decode import decode_model, decode_page
 from .._models import Page, Project
+from .._not_given import NOT_GIVEN, NotGiven
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
 from .._raw_response import to_raw_response_wrapper
 from ._base import Service
-
-_UNSET: Any = object()
 
 
 class ProjectsService(Service):
@@ -38,12 +37,17 @@ class ProjectsService(Service):
         )
 
     async def update(
-        self, project_id: int, *, name: str = _UNSET, description: str | None = _UNSET
+        self,
+        project_id: int,
+        *,
+        name: str | NotGiven = NOT_GIVEN,
+        description: str | NotGiven | None = NOT_GIVEN,
     ) -> Project:
+        """Change the fields given (`description=None` clears the description)."""
         body: dict[str, Any] = {}
-        if name is not _UNSET:
+        if not isinstance(name, NotGiven):
             body["name"] = name
-        if description is not _UNSET:
+        if not isinstance(description, NotGiven):
             body["description"] = description
         if not body:
             raise ValueError("projects.update needs at least one of name, description")
