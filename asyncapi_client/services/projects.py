@@ -5,16 +5,18 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from .._decode import decode_model, decode_page
-from .._models import Page, Project
+from .._decode import decode_model
+from .._models import Project
 from .._not_given import NOT_GIVEN, NotGiven
-from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
 from .._raw_response import to_raw_response_wrapper
-from ._base import Service
+from ._listing import ListingService
 
 
-class ProjectsService(Service):
+class ProjectsService(ListingService[Project]):
     """`client.projects`: create, read, update, delete and list projects."""
+
+    _path = "/api/v1/projects"
+    _model = Project
 
     @cached_property
     def with_raw_response(self) -> ProjectsWithRawResponse:
@@ -56,31 +58,6 @@ class ProjectsService(Service):
 
     async def delete(self, project_id: int) -> None:
         await self._call("DELETE", f"/api/v1/projects/{int(project_id)}")
-
-    async def list_page(self, page: int = 1, limit: int = 20) -> Page[Project]:
-        """One page of projects."""
-        response = await self._call("GET", "/api/v1/projects", params={"page": page, "limit": limit})
-        return decode_page(response, Project)
-
-    def list(
-        self,
-        *,
-        limit: int = MAX_PAGE_LIMIT,
-        prefetch: int = 0,
-        start_page: int = 1,
-        max_items: int | None = None,
-        on_progress: PageProgress | None = None,
-    ) -> AsyncPager[Project]:
-        """Every project, streamed: `async with client.projects.list(prefetch=8) as pager:
-        async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
-        return AsyncPager(
-            self.list_page,
-            limit=limit,
-            prefetch=prefetch,
-            start_page=start_page,
-            max_items=max_items,
-            on_progress=on_progress,
-        )
 
 
 class ProjectsWithRawResponse:

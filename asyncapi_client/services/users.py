@@ -7,13 +7,12 @@ from collections.abc import AsyncIterable, Iterable
 from functools import cached_property
 from typing import Any
 
-from .._decode import decode_list, decode_model, decode_page
+from .._decode import decode_list, decode_model
 from .._errors import ResponseDecodeError
-from .._models import NewUser, Page, User
-from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
+from .._models import NewUser, User
 from .._raw_response import to_raw_response_wrapper
-from ._base import Service
 from ._bulk import DEFAULT_CONCURRENCY, MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
+from ._listing import ListingService
 
 _BULK_PATH = "/api/v1/users/bulk"
 
@@ -26,8 +25,11 @@ def _user_body(name: str | None, email: str | None, user: NewUser | None) -> dic
     return {"name": name, "email": email}
 
 
-class UsersService(Service):
+class UsersService(ListingService[User]):
     """`client.users`: the current user, lookups, creation, listing and bulk creation."""
+
+    _path = "/api/v1/users"
+    _model = User
 
     @cached_property
     def with_raw_response(self) -> UsersWithRawResponse:
@@ -55,31 +57,6 @@ class UsersService(Service):
             "POST", "/api/v1/users", json_body=_user_body(name, email, user), headers=headers
         )
         return decode_model(response, User)
-
-    async def list_page(self, page: int = 1, limit: int = 20) -> Page[User]:
-        """One page of users."""
-        response = await self._call("GET", "/api/v1/users", params={"page": page, "limit": limit})
-        return decode_page(response, User)
-
-    def list(
-        self,
-        *,
-        limit: int = MAX_PAGE_LIMIT,
-        prefetch: int = 0,
-        start_page: int = 1,
-        max_items: int | None = None,
-        on_progress: PageProgress | None = None,
-    ) -> AsyncPager[User]:
-        """Every user, streamed: `async with client.users.list(prefetch=8) as pager:
-        async for user in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
-        return AsyncPager(
-            self.list_page,
-            limit=limit,
-            prefetch=prefetch,
-            start_page=start_page,
-            max_items=max_items,
-            on_progress=on_progress,
-        )
 
     def bulk_create_iter(
         self,
