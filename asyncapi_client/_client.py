@@ -57,7 +57,6 @@ class _Shared:
 
     __slots__ = (
         "transport",
-        "owns_transport",
         "chain",
         "stats",
         "clock",
@@ -72,7 +71,6 @@ class _Shared:
         *,
         base_url: str,
         transport: Transport,
-        owns_transport: bool,
         chain: CallNext,
         stats: ClientStats,
         clock: Clock,
@@ -81,7 +79,6 @@ class _Shared:
     ) -> None:
         self.base_url = base_url
         self.transport = transport
-        self.owns_transport = owns_transport
         self.chain = chain
         self.stats = stats
         self.clock = clock
@@ -130,7 +127,7 @@ class AsyncClient:
                     f"middleware must be callables (request, call_next), got {type(layer).__name__}"
                 )
         # Like httpx, the client closes its transport, given or made: one owner, no leaked pool.
-        owns_transport = True
+        # Views share it; to share a pool, share the client (or its views).
         if transport is None:
             from .transports._httpx import HttpxTransport
 
@@ -154,7 +151,6 @@ class AsyncClient:
         self._shared = _Shared(
             base_url=base_url,
             transport=transport,
-            owns_transport=owns_transport,
             chain=chain,
             stats=stats,
             clock=clock,
@@ -339,7 +335,8 @@ class AsyncClient:
         return self._shared.closed
 
     async def aclose(self) -> None:
-        """Close the client (and the transport, if the client made it). Idempotent."""
+        """Close the client and its transport, whether the client made it or was given it (as
+        httpx does); every view of the client is closed with it. Idempotent."""
         shared = self._shared
         if shared.closed:
             return
@@ -348,8 +345,7 @@ class AsyncClient:
         with anyio.CancelScope(shield=True):
             if closer is not None:
                 await closer()
-            if shared.owns_transport:
-                await shared.transport.aclose()
+            await shared.transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         if self._shared.closed:

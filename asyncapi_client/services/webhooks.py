@@ -46,7 +46,9 @@ class WebhooksService(Service):
         return decode_model(response, Webhook)
 
     async def list(self) -> list[Webhook]:
-        """Every registration (without secrets)."""
+        """Every registration (without secrets), in one list. Not a pager like `projects.list()`:
+        the API's `GET /api/v1/webhooks` takes no `page`/`limit` and answers every registration at
+        once, with no `meta` to page by (an account holds a handful, not millions)."""
         response = await self._call("GET", "/api/v1/webhooks")
         try:
             return [structure(item, Webhook) for item in _items(response)]
