@@ -52,10 +52,11 @@ from .auth import (
 )
 from .services import RawResponse
 from .services._bulk import BulkJob, BulkOutcome, BulkResult
-from .transports import ASGITransport, HttpxTransport, MockTransport, Transport
+from .transports import LAZY as _LAZY_TRANSPORTS
+from .transports import ASGITransport, MockTransport, Transport
 
 if TYPE_CHECKING:
-    from .transports import Httpx2Transport, PyreqwestTransport
+    from .transports import AiohttpTransport, Httpx2Transport, HttpxTransport, PyreqwestTransport
 
 __all__ = [
     "APIConnectionError",
@@ -63,6 +64,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "ASGITransport",
+    "AiohttpTransport",
     "AsyncClient",
     "AsyncPager",
     "Auth",
@@ -124,8 +126,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The optional transports (extras httpx2, pyreqwest) are imported only when asked for.
-    if name in ("Httpx2Transport", "PyreqwestTransport", "AiohttpTransport"):
+    # The transports over a network library (the default one too) are imported on first use:
+    # see asyncapi_client.transports.
+    if name in _LAZY_TRANSPORTS:
         from . import transports
 
         return getattr(transports, name)
