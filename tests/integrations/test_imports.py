@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
 # What `import asyncapi_client` leaves for first use: the transports' network libraries (the
 # default transport's httpcore too: its import chain alone cost ~250 ms), authlib (the token
 # request builder), the optional extras' libraries and the sandbox's server.
