@@ -11,7 +11,8 @@ from .._decode import decode_list, decode_model
 from .._errors import ResponseDecodeError
 from .._models import NewUser, User
 from .._raw_response import to_raw_response_wrapper
-from ._bulk import DEFAULT_CONCURRENCY, MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
+from ._bulk import DEFAULT_CONCURRENCY, BulkJob, BulkProgress, BulkResult
+from ._bulk_input import MAX_BULK, UserInput
 from ._listing import ListingService
 
 _BULK_PATH = "/api/v1/users/bulk"
