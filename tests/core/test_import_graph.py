@@ -16,59 +16,30 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncapi_client
+from tests.support.import_walk import imports, package_modules
 
 PACKAGE = "asyncapi_client"
 ROOT = Path(asyncapi_client.__file__).resolve().parent
 
 
 def module_files() -> dict[str, Path]:
-    modules = {}
-    for path in sorted(ROOT.rglob("*.py")):
-        parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        modules[".".join(parts)] = path
-    return modules
-
-
-def is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
-    """Every node, less the bodies of `if TYPE_CHECKING:` (their `else:` runs, so it stays)."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, ast.If) and is_type_checking(node.test):
-            stack.extend(node.orelse)
-            continue
-        stack.extend(ast.iter_child_nodes(node))
+    return dict(package_modules(ROOT.parent, PACKAGE))
 
 
 def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> Iterator[str]:
     """The package's modules that `name` imports (explicitly named, not yet the parents)."""
-    is_package = path.name == "__init__.py"
-    for node in runtime_nodes(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."):
-                    yield alias.name
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = name.split(".") if is_package else name.split(".")[:-1]
-                base_parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join(base_parts + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            if base != PACKAGE and not base.startswith(PACKAGE + "."):
-                continue
-            for alias in node.names:
-                submodule = f"{base}.{alias.name}"
-                yield submodule if submodule in modules else base
+    tree = ast.parse(path.read_text(), str(path))
+    found = imports(
+        tree, importer=name, importer_is_package=path.name == "__init__.py", skip_type_checking=True
+    )
+    for imported in found:
+        if imported.module != PACKAGE and not imported.module.startswith(PACKAGE + "."):
+            continue
+        if not imported.names:
+            yield imported.module
+        for alias in imported.names:
+            submodule = f"{imported.module}.{alias}"
+            yield submodule if submodule in modules else imported.module
 
 
 def import_graph() -> dict[str, set[str]]:

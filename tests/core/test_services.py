@@ -17,18 +17,11 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import NOT_GIVEN, MockTransport, NotGiven, Request, Response
+from tests.support.resources import PROJECT
 from tests.support.services import running_nginx
 
 pytestmark = pytest.mark.anyio
 
-PROJECT = {
-    "id": 7,
-    "name": "Apollo",
-    "description": None,
-    "owner_id": 1,
-    "created_at": "2024-01-01T00:00:00Z",
-    "updated_at": "2024-01-02T00:00:00Z",
-}
 PAGE = {
     "data": [PROJECT],
     "meta": {"currentPage": 2, "totalPages": 3, "totalItems": 21, "itemsPerPage": 10},
