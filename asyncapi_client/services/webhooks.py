@@ -8,10 +8,9 @@ from functools import cached_property
 
 from .._decode import decode_model
 from .._errors import ResponseDecodeError
-from .._models import Webhook, structure
+from .._models import Webhook, WebhookDelivery, structure, structure_delivery
 from .._raw_response import to_raw_response_wrapper
 from .._types import Response
-from ..webhooks._delivery import WebhookDelivery, structure_delivery
 from ._base import Service
 
 

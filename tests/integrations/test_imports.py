@@ -8,7 +8,8 @@ import sys
 
 # What `import asyncapi_client` leaves for first use: the transports' network libraries (the
 # default transport's httpcore too: its import chain alone cost ~250 ms), authlib (the token
-# request builder), the optional extras' libraries and the sandbox server.
+# request builder), the optional extras' libraries, the webhooks' receiving end (a client that
+# lists deliveries needs only their model) and the sandbox server.
 DEFERRED = (
     "httpcore",
     "httpx",
@@ -27,6 +28,7 @@ DEFERRED = (
     "asyncapi_client.transports._httpx",
     "asyncapi_client.transports._httpcore",
     "asyncapi_client.transports._aiohttp",
+    "asyncapi_client.webhooks",
     "asyncapi_sandbox",
 )
 
