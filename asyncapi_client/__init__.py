@@ -14,9 +14,11 @@ from ._errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    AsyncioRequiredError,
     AuthenticationError,
     AuthorizationError,
     BadRequestError,
+    CheckpointMismatchError,
     ClientClosedError,
     ConflictError,
     InternalServerError,
@@ -34,6 +36,7 @@ from ._errors import (
 from ._logging import LoggingMiddleware, RedactingFilter
 from ._models import NewUser, Page, PageMeta, Project, User, Webhook
 from ._not_given import NOT_GIVEN, NotGiven
+from ._page_split import PageSplit, split_pages
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit, RateLimitStatus, RedisRateLimitBackend
@@ -64,6 +67,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "AsyncioRequiredError",
+    "CheckpointMismatchError",
+    "PageSplit",
+    "split_pages",
     "APIError",
     "APIStatusError",
     "APITimeoutError",

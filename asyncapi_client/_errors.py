@@ -16,6 +16,8 @@ APIError
  |    +-- ReconnectRequiredError  no usable grant for a user (none stored, refresh token revoked
  |                                or expired): send them through the login again
  +-- ClientClosedError           the client was used after aclose()
+ +-- AsyncioRequiredError        a Redis backend under trio (redis-py's asyncio client needs asyncio)
+ +-- CheckpointMismatchError     a checkpoint recorded with other settings (also a ValueError)
  +-- WebhookVerificationError    a webhook delivery failed verification
  +-- InvalidItemError            a bulk record refused client-side, never sent (also a ValueError)
 ```
@@ -276,6 +278,18 @@ class InvalidItemError(APIError, ValueError):
         self.index = index
         self.field = field
         self.details: dict[str, Any] = {"index": index, "field": field}
+
+
+class AsyncioRequiredError(APIError, RuntimeError):
+    """A Redis backend (token store, rate-limit backend, dedupe or checkpoint store) was made
+    or used under trio: redis-py's asyncio client runs on asyncio only (on trio it fails with
+    "no running event loop"). Run that program with asyncio, or leave the Redis backend out."""
+
+
+class CheckpointMismatchError(APIError, ValueError):
+    """A checkpoint was recorded by a job or listing with other settings (chunk size, page
+    size, page range): resuming from it would skip or repeat records. Use the settings of the
+    first run, or delete the checkpoint (`store.delete(key)`) to start afresh."""
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

@@ -32,6 +32,10 @@ How it works (one mechanism: `bulk_create` is the streaming form, collected):
   creating nothing) up to twice before it too fails the chunk's records. Nothing is dropped.
 - `on_progress(done, failed)` is called after each chunk's outcomes are handed over: records
   with an outcome so far, and how many of them failed.
+- With `checkpoint=` (a `CheckpointStore`) and a `job_id`, each chunk whose outcomes the
+  caller has taken is recorded as finished, and a re-run of the job (same `job_id`, same input,
+  same `chunk_size`) reads the input again but sends only the chunks not recorded:
+  `asyncapi_client.checkpoints._progress` says when a chunk counts as finished.
 
 Where the work runs mirrors the pager (`_pagination`): in `async with bulk_create_iter(...)`
 an anyio task group owned by the block keeps `concurrency` chunks in flight continuously (this
@@ -51,17 +55,21 @@ import logging
 import secrets
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
 
-from .._errors import APIConnectionError, APIError, APIStatusError, ResponseDecodeError
+from .._errors import APIConnectionError, APIError, APIStatusError, InvalidItemError, ResponseDecodeError
 from .._models import User
 from .._task_group import cancel_and_exit
 from ._bulk_input import MAX_BULK, Chunk, ChunkReader, UserInput, check_bulk_args
+
+if TYPE_CHECKING:
+    from ..checkpoints import CheckpointStore
+    from ..checkpoints._progress import BulkCheckpoint
 
 DEFAULT_CONCURRENCY = 8
 """Bulk chunks in flight at once unless `concurrency=` says otherwise."""
@@ -98,6 +106,9 @@ class BulkResult:
 
     created: dict[int, User] = attrs.Factory(dict)
     failed: dict[int, APIError] = attrs.Factory(dict)
+    skipped: int = 0
+    """Records of chunks an earlier run finished (its checkpoint says so): not sent again, and
+    in neither dict (their outcomes were that run's)."""
 
     @property
     def total(self) -> int:
@@ -116,7 +127,23 @@ class BulkResult:
             self.created[outcome.index] = outcome.user
 
     def __repr__(self) -> str:
-        return f"<BulkResult created={len(self.created)} failed={len(self.failed)}>"
+        skipped = f" skipped={self.skipped}" if self.skipped else ""
+        return f"<BulkResult created={len(self.created)} failed={len(self.failed)}{skipped}>"
+
+
+def _settled_for_good(outcomes: list[BulkOutcome]) -> bool:
+    """True when no record failed for a reason that may pass (what a checkpoint records)."""
+    for outcome in outcomes:
+        error = outcome.error
+        if error is None or isinstance(error, InvalidItemError):
+            continue
+        if (
+            not isinstance(error, APIStatusError)
+            or error.status_code >= 500
+            or error.status_code in (408, 429)
+        ):
+            return False
+    return True
 
 
 def _bad_index(error: APIStatusError, size: int) -> int | None:
@@ -143,8 +170,15 @@ class BulkJob:
         concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
+        checkpoint: CheckpointStore | None = None,
     ) -> None:
         check_bulk_args(users=users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress)
+        self._checkpoint: BulkCheckpoint | None = None
+        if checkpoint is not None:
+            from ..checkpoints._progress import BulkCheckpoint, check_job_id
+
+            key = f"bulk:{check_job_id(job_id, 'bulk job')}"
+            self._checkpoint = BulkCheckpoint(checkpoint, key, chunk_size=chunk_size)
         if job_id is not None and (not isinstance(job_id, str) or not job_id or len(job_id) > 64):
             raise ValueError("job_id must be a non-empty string of at most 64 characters")
         self._send_chunk = send_chunk
@@ -152,8 +186,10 @@ class BulkJob:
         self._concurrency = concurrency
         self._on_progress = on_progress
         self.job_id = job_id or secrets.token_hex(8)
-        self._ready: collections.deque[list[BulkOutcome]] = collections.deque()
+        self._ready: collections.deque[tuple[int, list[BulkOutcome]]] = collections.deque()
         self._current: Iterator[BulkOutcome] = iter(())
+        self._consuming: int | None = None  # the chunk whose outcomes are being handed over
+        self._checkpoint_loaded = False
         self._in_flight = 0
         self._producer_done = False
         self._input_error: BaseException | None = None
@@ -165,6 +201,7 @@ class BulkJob:
         self._closed = False
         self.done = 0
         self.failed = 0
+        self.skipped = 0
 
     # -- one chunk -----------------------------------------------------------------------------
 
@@ -225,7 +262,7 @@ class BulkJob:
         except Exception as exc:  # a bug or a user middleware's own exception: surface it
             self._fatal = exc
         finally:
-            self._ready.append(outcomes)
+            self._ready.append((chunk.number, outcomes))
             self._in_flight -= 1
             self._wakeup.set()
 
@@ -246,9 +283,10 @@ class BulkJob:
     async def _produce(self, tg: TaskGroup, slots: anyio.Semaphore) -> None:
         """`async with` form: read a chunk whenever a slot is free, and start it."""
         try:
+            await self._load_checkpoint()
             while True:
                 await slots.acquire()
-                chunk = await self._reader.next_chunk()
+                chunk = await self._next_unfinished_chunk()
                 if chunk is None:
                     slots.release()
                     break
@@ -265,7 +303,8 @@ class BulkJob:
         async with anyio.create_task_group() as tg:
             for _ in range(self._concurrency):
                 try:
-                    chunk = await self._reader.next_chunk()
+                    await self._load_checkpoint()
+                    chunk = await self._next_unfinished_chunk()
                 except Exception as exc:
                     self._input_error = exc
                     break
@@ -276,6 +315,19 @@ class BulkJob:
         if self._reader.exhausted:
             self._producer_done = True
 
+    async def _load_checkpoint(self) -> None:
+        if self._checkpoint is not None and not self._checkpoint_loaded:
+            self._checkpoint_loaded = True
+            await self._checkpoint.load()
+
+    async def _next_unfinished_chunk(self) -> Chunk | None:
+        """The next chunk to send: those the checkpoint has as finished are read and skipped."""
+        while True:
+            chunk = await self._reader.next_chunk()
+            if chunk is None or self._checkpoint is None or not self._checkpoint.is_done(chunk.number):
+                return chunk
+            self.skipped += len(chunk.pending) + len(chunk.invalid)
+
     def __aiter__(self) -> BulkJob:
         # An iterator, like a generator: iterating it again continues (or finds it exhausted);
         # its input is consumed as it goes.
@@ -285,17 +337,24 @@ class BulkJob:
     async def __anext__(self) -> BulkOutcome:
         for outcome in self._current:
             return outcome
+        if self._consuming is not None:
+            # The caller asked past the chunk's last outcome: it has them all. Record the chunk.
+            number, self._consuming = self._consuming, None
+            assert self._checkpoint is not None
+            await self._checkpoint.mark_done(number)
         while not self._closed:
             if self._fatal is not None:
                 error, self._fatal = self._fatal, None
                 self._close()
                 raise error
             if self._ready:
-                outcomes = self._ready.popleft()
+                number, outcomes = self._ready.popleft()
                 if self._slots is not None:
                     self._slots.release()
                 self._report(outcomes)
                 if outcomes:
+                    if self._checkpoint is not None and _settled_for_good(outcomes):
+                        self._consuming = number
                     self._current = iter(outcomes)
                     return next(self._current)
                 continue
@@ -334,6 +393,7 @@ class BulkJob:
         async with self:
             async for outcome in self:
                 result.add(outcome)
+        result.skipped = self.skipped
         return result
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -366,4 +426,5 @@ class BulkJob:
         self._close()
 
     def __repr__(self) -> str:
-        return f"<BulkJob job_id={self.job_id} done={self.done} failed={self.failed}>"
+        skipped = f" skipped={self.skipped}" if self.skipped else ""
+        return f"<BulkJob job_id={self.job_id} done={self.done} failed={self.failed}{skipped}>"

@@ -1,14 +1,19 @@
 """What `client.projects` and `client.users` share: a paginated list endpoint, read one page at
-a time (`list_page`) or streamed whole (`list`, an `AsyncPager`), with one default page size."""
+a time (`list_page`), streamed whole or in part (`list`, an `AsyncPager`), or planned for N
+workers (`split`), with one default page size."""
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .._decode import decode_page
 from .._models import Page
+from .._page_split import PageSplit
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
 from ._base import Service
+
+if TYPE_CHECKING:
+    from ..checkpoints import CheckpointStore
 
 T = TypeVar("T")
 
@@ -36,9 +41,25 @@ class ListingService(Service, Generic[T]):
         start_page: int = 1,
         max_items: int | None = None,
         on_progress: PageProgress | None = None,
+        pages: range | None = None,
+        job_id: str | None = None,
+        checkpoint: CheckpointStore | None = None,
     ) -> AsyncPager[T]:
         """Every item, streamed: `async with client.projects.list(prefetch=8) as pager:
-        async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
+        async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page.
+
+        `pages=range(a, b)` reads pages a..b-1 only (a part of `split()`'s plan). With
+        `checkpoint=` (a `CheckpointStore`) and `job_id=` (the same on every run), the pager
+        records the pages your code has finished with and a later run resumes after them."""
+        progress = None
+        if checkpoint is not None:
+            from ..checkpoints._progress import ListingCheckpoint, check_job_id
+
+            span = "all" if pages is None else f"{pages.start}-{pages.stop}"
+            key = f"list:{check_job_id(job_id, 'list')}:{self._path}:{span}"
+            progress = ListingCheckpoint(checkpoint, key, limit=limit, pages=pages)
+        elif job_id is not None:
+            raise ValueError("job_id names a listing's checkpoint: give checkpoint=... with it")
         return AsyncPager(
             self.list_page,
             limit=limit,
@@ -46,4 +67,17 @@ class ListingService(Service, Generic[T]):
             start_page=start_page,
             max_items=max_items,
             on_progress=on_progress,
+            pages=pages,
+            progress=progress,
         )
+
+    async def split(self, parts: int, *, limit: int = DEFAULT_PAGE_LIMIT) -> PageSplit:
+        """Plan this listing for `parts` workers: `plan.parts[i]` is worker i's page range, read
+        with `list(pages=plan.parts[i], limit=plan.limit)`; together they cover every page once.
+        Costs one request for one item (its `meta.totalItems`). See `_page_split` for what
+        "every item exactly once" holds under."""
+        PageSplit.plan(0, 1, parts)  # check parts before any request
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise ValueError(f"limit must be an integer from 1 to {MAX_PAGE_LIMIT}, got {limit!r}")
+        first = await self.list_page(1, 1)
+        return PageSplit.plan(first.meta.total_items, limit, parts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._decode import decode_list, decode_model
 from .._errors import ResponseDecodeError
@@ -14,6 +14,9 @@ from .._raw_response import to_raw_response_wrapper
 from ._bulk import DEFAULT_CONCURRENCY, BulkJob, BulkProgress, BulkResult
 from ._bulk_input import MAX_BULK, UserInput
 from ._listing import ListingService
+
+if TYPE_CHECKING:
+    from ..checkpoints import CheckpointStore
 
 _BULK_PATH = "/api/v1/users/bulk"
 
@@ -67,6 +70,7 @@ class UsersService(ListingService[User]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
+        checkpoint: CheckpointStore | None = None,
     ) -> BulkJob:
         """Create users in concurrent chunks, yielding a `BulkOutcome(index, user, error)` per
         record as chunks complete: `async with client.users.bulk_create_iter(users) as outcomes:
@@ -78,6 +82,7 @@ class UsersService(ListingService[User]):
             concurrency=concurrency,
             on_progress=on_progress,
             job_id=job_id,
+            checkpoint=checkpoint,
         )
 
     async def bulk_create(
@@ -88,14 +93,23 @@ class UsersService(ListingService[User]):
         concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
+        checkpoint: CheckpointStore | None = None,
     ) -> BulkResult:
         """Create users in concurrent chunks of at most `chunk_size` (<= 100), at most
         `concurrency` chunks in flight; the input is read lazily. Returns a `BulkResult` whose
         `created` and `failed` dicts hold every input index exactly once. `on_progress(done,
         failed)` is called as chunks complete. Nothing is created twice: each chunk carries a
-        deterministic `Idempotency-Key` (pass `job_id` to make a re-run of a job idempotent)."""
+        deterministic `Idempotency-Key` (pass `job_id` to make a re-run of a job idempotent).
+        With `checkpoint=` (a `CheckpointStore`, needs `job_id`) the job records its finished
+        chunks and a re-run after a crash sends only the others (`result.skipped` counts the
+        records it did not send again)."""
         job = self.bulk_create_iter(
-            users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress, job_id=job_id
+            users,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            on_progress=on_progress,
+            job_id=job_id,
+            checkpoint=checkpoint,
         )
         return await job.collect()
 
