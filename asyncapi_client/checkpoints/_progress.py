@@ -15,8 +15,9 @@ they are in the result) and none of its records failed for a reason that may pas
 429, a timeout or lost connection after the retry layer gave up: such a chunk is sent again on
 resume, with the same `Idempotency-Key`s, which the server answers from what it stored). A
 resumed job reads its input again and skips the recorded chunks without sending them: it
-re-sends only the chunks that were in flight or unread by your code when it died, at most
-`concurrency` plus the one being consumed, and the server creates nothing twice. Key:
+re-sends only the chunks that were in flight or not yet taken by your code when it died, and
+the server creates nothing twice. With a checkpoint, a chunk holds its `concurrency` slot until
+your code has taken its outcomes, so those are at most `concurrency` chunks. Key:
 `bulk:<job_id>`.
 
 Both refuse a checkpoint recorded with other settings (`CheckpointMismatchError`): the page

@@ -35,7 +35,9 @@ How it works (one mechanism: `bulk_create` is the streaming form, collected):
 - With `checkpoint=` (a `CheckpointStore`) and a `job_id`, each chunk whose outcomes the
   caller has taken is recorded as finished, and a re-run of the job (same `job_id`, same input,
   same `chunk_size`) reads the input again but sends only the chunks not recorded:
-  `asyncapi_client.checkpoints._progress` says when a chunk counts as finished.
+  `asyncapi_client.checkpoints._progress` says when a chunk counts as finished. A chunk then
+  keeps its slot until the caller has taken its outcomes, so a crash re-sends at most
+  `concurrency` chunks.
 
 Where the work runs mirrors the pager (`_pagination`): in `async with bulk_create_iter(...)`
 an anyio task group owned by the block keeps `concurrency` chunks in flight continuously (this
@@ -188,7 +190,9 @@ class BulkJob:
         self.job_id = job_id or secrets.token_hex(8)
         self._ready: collections.deque[tuple[int, list[BulkOutcome]]] = collections.deque()
         self._current: Iterator[BulkOutcome] = iter(())
-        self._consuming: int | None = None  # the chunk whose outcomes are being handed over
+        # With a checkpoint: the chunk whose outcomes are being handed over, and whether it is
+        # recorded once they all are (its slot is freed then, not before).
+        self._consuming: tuple[int, bool] | None = None
         self._checkpoint_loaded = False
         self._in_flight = 0
         self._producer_done = False
@@ -339,9 +343,12 @@ class BulkJob:
             return outcome
         if self._consuming is not None:
             # The caller asked past the chunk's last outcome: it has them all. Record the chunk.
-            number, self._consuming = self._consuming, None
-            assert self._checkpoint is not None
-            await self._checkpoint.mark_done(number)
+            (number, settled), self._consuming = self._consuming, None
+            if self._slots is not None:
+                self._slots.release()
+            if settled:
+                assert self._checkpoint is not None
+                await self._checkpoint.mark_done(number)
         while not self._closed:
             if self._fatal is not None:
                 error, self._fatal = self._fatal, None
@@ -349,12 +356,14 @@ class BulkJob:
                 raise error
             if self._ready:
                 number, outcomes = self._ready.popleft()
-                if self._slots is not None:
-                    self._slots.release()
                 self._report(outcomes)
+                if outcomes and self._checkpoint is not None:
+                    # The slot stays taken until the caller has these outcomes: `concurrency`
+                    # bounds the chunks not yet recorded, so a crash re-sends at most that many.
+                    self._consuming = (number, _settled_for_good(outcomes))
+                elif self._slots is not None:
+                    self._slots.release()
                 if outcomes:
-                    if self._checkpoint is not None and _settled_for_good(outcomes):
-                        self._consuming = number
                     self._current = iter(outcomes)
                     return next(self._current)
                 continue
