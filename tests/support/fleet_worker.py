@@ -27,8 +27,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dask_fleet.py"
 
 
 def load_example() -> ModuleType:
-    """examples/dask_fleet.py as a module (`dask_fleet_example`)."""
-    name = "dask_fleet_example"
+    """examples/dask_fleet.py as the module `dask_fleet` (the name Dask's workers import it by
+    when `examples/` is on their PYTHONPATH)."""
+    name = "dask_fleet"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, EXAMPLE)
