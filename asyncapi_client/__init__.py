@@ -25,6 +25,7 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     UnprocessableEntityError,
     WebhookVerificationError,
 )
@@ -50,10 +51,12 @@ from .auth import (
     TokenStore,
 )
 from .services import RawResponse
-from .transports import ASGITransport, HttpxTransport, MockTransport, Transport
+from .transports import ASGITransport, HttpcoreTransport, MockTransport, Transport
 
 if TYPE_CHECKING:
-    from .transports import Httpx2Transport, PyreqwestTransport
+    from .transports import Httpcore2Transport, PyreqwestTransport
+    from .transports import Httpx2Transport as Httpx2Transport  # deprecated names, for type checkers
+    from .transports import HttpxTransport as HttpxTransport
 
 __all__ = [
     "APIConnectionError",
@@ -75,8 +78,8 @@ __all__ = [
     "ClientCredentials",
     "Clock",
     "ConflictError",
-    "Httpx2Transport",
-    "HttpxTransport",
+    "Httpcore2Transport",
+    "HttpcoreTransport",
     "InternalServerError",
     "InvalidItemError",
     "LoggingMiddleware",
@@ -102,6 +105,7 @@ __all__ = [
     "Request",
     "Response",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Secret",
     "StatsSnapshot",
@@ -121,8 +125,12 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The optional transports (extras httpx2, pyreqwest) are imported only when asked for.
-    if name in ("Httpx2Transport", "PyreqwestTransport", "AiohttpTransport"):
+    if name in ("Httpcore2Transport", "PyreqwestTransport", "AiohttpTransport"):
         from . import transports
 
         return getattr(transports, name)
+    if name in ("HttpxTransport", "Httpx2Transport"):
+        from .transports import deprecated_alias
+
+        return deprecated_alias(name, stacklevel=3)
     raise AttributeError(f"module 'asyncapi_client' has no attribute {name!r}")

@@ -44,6 +44,7 @@ from ._version import __version__
 from .auth._base import Auth, AuthMiddleware
 from .transports._base import Transport
 from .transports._deadline import fail_after
+from .transports._tls import CertTypes, VerifyTypes
 
 if TYPE_CHECKING:
     from .services.projects import ProjectsService
@@ -142,6 +143,10 @@ class AsyncClient:
     One client per process (or per ingestion job) is the intended use: it holds the connection
     pool, the rate limiter's view of the server and the retry budget. Per web request, make a
     view with `with_options(auth=...)`.
+
+    `proxy`, `verify`, `cert`, `trust_env` and `max_response_bytes` configure the default
+    transport, as httpx's client takes them (docs/transports.md); with `transport=`, give them
+    to that transport instead.
     """
 
     def __init__(
@@ -159,6 +164,11 @@ class AsyncClient:
         clock: Clock | None = None,
         random: Callable[[], float] | None = None,
         allow_insecure_http: bool = False,
+        proxy: str | _Unset | None = UNSET,
+        verify: VerifyTypes | _Unset = UNSET,
+        cert: CertTypes | _Unset | None = UNSET,
+        trust_env: bool | _Unset = UNSET,
+        max_response_bytes: int | _Unset | None = UNSET,
     ) -> None:
         base_url = check_url(base_url, what="base_url", allow_insecure_http=allow_insecure_http)
         if auth is not None and not isinstance(auth, Auth):
@@ -175,12 +185,29 @@ class AsyncClient:
                 raise TypeError(
                     f"middleware must be callables (request, call_next), got {type(layer).__name__}"
                 )
+        # Network options go to the default transport; a transport you pass takes its own.
+        network: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("proxy", proxy),
+                ("verify", verify),
+                ("cert", cert),
+                ("trust_env", trust_env),
+                ("max_response_bytes", max_response_bytes),
+            )
+            if not isinstance(value, _Unset)
+        }
         # Like httpx, the client closes its transport, given or made: one owner, no leaked pool.
         owns_transport = True
         if transport is None:
-            from .transports._httpx import HttpxTransport
+            from .transports._httpcore import HttpcoreTransport
 
-            transport = HttpxTransport()
+            transport = HttpcoreTransport(**network)
+        elif network:
+            raise TypeError(
+                f"pass {', '.join(network)} to the transport you give AsyncClient "
+                f"(e.g. {type(transport).__name__}({next(iter(network))}=...)), not to AsyncClient"
+            )
         elif not isinstance(transport, Transport):
             raise TypeError(f"transport must have send() and aclose(), got {type(transport).__name__}")
         clock = clock or SYSTEM_CLOCK

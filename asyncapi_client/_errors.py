@@ -8,7 +8,8 @@ APIError
  |    +-- BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
  |    |   NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
  |    |   RateLimitError 429 (retry_after), InternalServerError 5xx
- +-- ResponseDecodeError         a reply that is not the JSON it should be
+ +-- ResponseDecodeError         a reply that is not the JSON it should be (or an unknown encoding)
+ |    +-- ResponseTooLargeError  a reply over the transport's max_response_bytes
  +-- OAuthError                  the token endpoint refused (RFC 6749 error, error_description)
  +-- ClientClosedError           the client was used after aclose()
  +-- WebhookVerificationError    a webhook delivery failed verification
@@ -177,6 +178,24 @@ class ResponseDecodeError(APIError):
             excerpt=excerpt,
             response=response,
         )
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """A reply over the transport's `max_response_bytes`: by its `Content-Length` (nothing is
+    read) or counted while reading, after decompression. The connection it came on is closed,
+    and the call is not retried (the same request would get the same reply)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        limit: int = 0,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.limit = limit
+        self.request = request
 
 
 class OAuthError(APIError):

@@ -6,7 +6,7 @@
 
 For concurrency 1, 32 and 256: requests per second and process CPU microseconds per request for
 the SDK's `projects.get(1)` (BearerToken auth, retry and limiter present, not binding) over
-HttpxTransport, Httpx2Transport, AiohttpTransport and PyreqwestTransport, and for the raw clients
+HttpcoreTransport, Httpcore2Transport, AiohttpTransport and PyreqwestTransport, and for the raw clients
 (httpx, httpx2, aiohttp, pyreqwest) doing the same GET and JSON decode, and the stack users
 assemble today (authlib's AsyncOAuth2Client + aiolimiter + tenacity). Each SDK figure is printed
 beside its raw client's from the same run, with the ratio. Every pool is 100 connections, all
@@ -69,7 +69,7 @@ async def build(base: str) -> tuple[list[tuple[str, str | None, Call]], list[Cal
         return response.json()
 
     configs.append(("raw httpx", None, raw_httpx_call))
-    add_sdk("SDK / HttpxTransport", sdk.HttpxTransport(max_connections=POOL), "raw httpx")
+    add_sdk("SDK / HttpcoreTransport", sdk.HttpcoreTransport(max_connections=POOL), "raw httpx")
 
     if available("httpx2"):
         import httpx2
@@ -85,7 +85,7 @@ async def build(base: str) -> tuple[list[tuple[str, str | None, Call]], list[Cal
             return response.json()
 
         configs.append(("raw httpx2", None, raw_httpx2_call))
-        add_sdk("SDK / Httpx2Transport", sdk.transports.Httpx2Transport(max_connections=POOL), "raw httpx2")
+        add_sdk("SDK / Httpcore2Transport", sdk.transports.Httpcore2Transport(max_connections=POOL), "raw httpx2")
 
     import aiohttp
 
@@ -248,7 +248,7 @@ def with_options_cost(n: int = 100_000) -> tuple[float, float, bool]:
     """(us per with_options(auth=...), us per with_options(auth=..., headers=...), shares pool)."""
 
     async def main() -> tuple[float, float, bool]:
-        transport = sdk.HttpxTransport()
+        transport = sdk.HttpcoreTransport()
         async with sdk.AsyncClient(
             "https://api.example.com", auth=sdk.BearerToken("a"), transport=transport
         ) as client:
@@ -272,7 +272,7 @@ def with_options_cost(n: int = 100_000) -> tuple[float, float, bool]:
 
 async def views_share_one_pool(base: str) -> tuple[int, int]:
     """Connections open after 64 concurrent calls from 64 views: (through views, pool size)."""
-    transport = sdk.HttpxTransport(max_connections=8)
+    transport = sdk.HttpcoreTransport(max_connections=8)
     client = make_sdk_client(base, transport)
     async with client:
         views = [client.with_options(auth=sdk.BearerToken(f"user-{i}")) for i in range(64)]

@@ -125,7 +125,7 @@ class AsyncioStream:
                 self._transport.resume_reading()
             return data
         if protocol.error is not None:
-            raise self._core.ReadError(str(protocol.error) or type(protocol.error).__name__)
+            raise self._core.ReadError(str(protocol.error) or type(protocol.error).__name__) from protocol.error
         return b""
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -148,7 +148,9 @@ class AsyncioStream:
             finally:
                 protocol.drain_waiter = None
             if protocol.error is not None:
-                raise self._core.WriteError(str(protocol.error) or type(protocol.error).__name__)
+                raise self._core.WriteError(
+                    str(protocol.error) or type(protocol.error).__name__
+                ) from protocol.error
 
     async def aclose(self) -> None:
         self._transport.close()
@@ -170,7 +172,8 @@ class AsyncioStream:
             raise self._core.ConnectTimeout("timed out during the TLS handshake") from None
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             self._transport.close()
-            raise self._core.ConnectError(str(exc) or type(exc).__name__) from None
+            # `from exc`: the reason (CERTIFICATE_VERIFY_FAILED, ...) stays in the chain.
+            raise self._core.ConnectError(str(exc) or type(exc).__name__) from exc
         if transport is None:  # pragma: no cover - the loop closed the connection
             raise self._core.ConnectError("the connection closed during the TLS handshake")
         self._protocol.transport = transport
@@ -213,7 +216,7 @@ class AsyncioBackend:
         except TimeoutError:
             raise self._core.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except OSError as exc:
-            raise self._core.ConnectError(str(exc) or type(exc).__name__) from None
+            raise self._core.ConnectError(str(exc) or type(exc).__name__) from exc
         _apply(transport, socket_options)
         return AsyncioStream(self._core, transport, protocol)
 
@@ -227,7 +230,7 @@ class AsyncioBackend:
         except TimeoutError:
             raise self._core.ConnectTimeout(f"timed out connecting to {path}") from None
         except OSError as exc:
-            raise self._core.ConnectError(str(exc) or type(exc).__name__) from None
+            raise self._core.ConnectError(str(exc) or type(exc).__name__) from exc
         _apply(transport, socket_options)
         return AsyncioStream(self._core, transport, protocol)
 

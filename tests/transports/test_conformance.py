@@ -20,7 +20,7 @@ import anyio
 import pytest
 
 from asyncapi_client import APIConnectionError, APITimeoutError, Request
-from asyncapi_client.transports import ASGITransport, HttpxTransport, Transport
+from asyncapi_client.transports import ASGITransport, HttpcoreTransport, Transport
 
 from ._server import TestServer, asgi_app, free_port
 
@@ -56,11 +56,11 @@ def server() -> Iterator[TestServer]:
 
 def make_transport(kind: str, max_connections: int = 10) -> Transport:
     if kind == "httpx":
-        return HttpxTransport(max_connections=max_connections)
+        return HttpcoreTransport(max_connections=max_connections)
     if kind == "httpx2":
-        from asyncapi_client.transports import Httpx2Transport
+        from asyncapi_client.transports import Httpcore2Transport
 
-        return Httpx2Transport(max_connections=max_connections)
+        return Httpcore2Transport(max_connections=max_connections)
     if kind == "aiohttp":
         from asyncapi_client.transports import AiohttpTransport
 

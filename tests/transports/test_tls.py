@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from asyncapi_client import APIConnectionError, Request
-from asyncapi_client.transports import HttpxTransport, Transport
+from asyncapi_client.transports import HttpcoreTransport, Transport
 
 from ._server import TestServer
 
@@ -65,14 +65,14 @@ def tls_server(cert: tuple[Path, Path]) -> Iterator[TestServer]:
 
 def make(kind: str, verify: bool | ssl.SSLContext) -> Transport:
     if kind == "httpx2":
-        from asyncapi_client.transports import Httpx2Transport
+        from asyncapi_client.transports import Httpcore2Transport
 
-        return Httpx2Transport(verify=verify)
+        return Httpcore2Transport(verify=verify)
     if kind == "aiohttp":
         from asyncapi_client.transports import AiohttpTransport
 
         return AiohttpTransport(verify=verify)
-    return HttpxTransport(verify=verify)
+    return HttpcoreTransport(verify=verify)
 
 
 @pytest.mark.parametrize("case", CASES)
