@@ -21,7 +21,8 @@ from ._deadline import fail_after
 from ._options import DEFAULT_CONNECT_TIMEOUT, CertTypes, TransportOptions, VerifyTypes
 
 _MAX_CACHED_ORIGINS = 1024
-_NO_PROXY: tuple[None, None] = (None, None)
+_Route = tuple[str | None, dict[str, str] | None, dict[str, str] | None]
+_DIRECT: _Route = (None, None, None)
 
 
 class AiohttpTransport:
@@ -66,8 +67,9 @@ class AiohttpTransport:
         self._ssl = options.ssl_context()
         self._session: Any = None
         self._timeouts: dict[int, Any] = {}
-        # origin -> (proxy URL, aiohttp.BasicAuth) or (None, None): decided once per origin.
-        self._proxy_of: dict[str, tuple[str | None, Any]] = {}
+        # origin -> (proxy URL, headers for its CONNECT, headers to add to a plain-http request),
+        # or (None, None, None): decided once per origin.
+        self._proxy_of: dict[str, _Route] = {}
         # Looked up once: the hot path neither imports nor builds tuples.
         self._timeout_errors: tuple[type[BaseException], ...] = (
             asyncio.TimeoutError,
@@ -105,15 +107,18 @@ class AiohttpTransport:
             )
         return self._session
 
-    def _proxy(self, origin: str) -> tuple[str | None, Any]:
-        import aiohttp
-
+    def _proxy(self, origin: str) -> _Route:
         scheme, host, port, _ = split_origin(origin + "/")
         proxy = self._options.proxy_for(scheme, host, port)
-        found: tuple[str | None, Any] = _NO_PROXY
+        found = _DIRECT
         if proxy is not None:
-            auth = proxy.auth
-            found = (proxy.url, aiohttp.BasicAuth(auth[0], auth[1]) if auth else None)
+            authorization = proxy.authorization()
+            if authorization is None:
+                found = (proxy.url, None, None)
+            elif scheme == "https":  # aiohttp sends proxy_headers on the CONNECT only
+                found = (proxy.url, {"Proxy-Authorization": authorization}, None)
+            else:  # plain http goes to the proxy as the request itself: the header goes on it
+                found = (proxy.url, None, {"proxy-authorization": authorization})
         if len(self._proxy_of) < _MAX_CACHED_ORIGINS:
             self._proxy_of[origin] = found
         return found
@@ -148,9 +153,12 @@ class AiohttpTransport:
             client_timeout = self._timeout(connect)
         slash = url.find("/", url.find("//") + 2)
         origin = url if slash < 0 else url[:slash]
-        proxy = self._proxy_of.get(origin)
-        if proxy is None:
-            proxy = self._proxy(origin)
+        route = self._proxy_of.get(origin)
+        if route is None:
+            route = self._proxy(origin)
+        headers = request.headers
+        if route[2] is not None:
+            headers = {**headers, **route[2]}
         try:
             # The attempt's bound is our shared-wheel deadline rather than aiohttp's `total`,
             # which costs a timer handle per request; aiohttp's `connect` bounds waiting for a
@@ -159,12 +167,12 @@ class AiohttpTransport:
                 async with session.request(
                     request.method,
                     url,
-                    headers=request.headers,
+                    headers=headers,
                     data=request.content,
                     allow_redirects=False,
                     timeout=client_timeout,
-                    proxy=proxy[0],
-                    proxy_auth=proxy[1],
+                    proxy=route[0],
+                    proxy_headers=route[1],
                 ) as raw:
                     return await self._read(raw, request)
         except self._timeout_errors as exc:

@@ -98,6 +98,9 @@ def failure_reason(exc: BaseException, request: Request) -> tuple[str, bool]:
     Rust causes as text, in `details["causes"]`.
     """
     for cause in _causes(exc):
+        refused = _proxy_refusal(cause)
+        if refused is not None:
+            return f"the proxy refused the tunnel ({redact(refused[0])})", refused[1]
         if isinstance(cause, ssl.SSLCertVerificationError):
             detail = cause.verify_message or cause.reason or "certificate verify failed"
             return f"TLS certificate verification failed ({cause.reason}: {detail})", True
@@ -118,9 +121,27 @@ def failure_reason(exc: BaseException, request: Request) -> tuple[str, bool]:
             return f"DNS lookup failed for {_host(request)} ({rust})", False
         if "connection refused" in lowered:
             return f"connection refused by {_host(request)}", False
+        if "tunnel" in lowered or "proxy" in lowered:
+            permanent = "authentication" in lowered or any(code in rust for code in ("401", "403", "407"))
+            return f"the proxy refused the tunnel ({redact(rust)})", permanent
         return redact(rust), False
     text = str(exc)
     return (f"{type(exc).__name__}: {redact(text)}" if text else type(exc).__name__), False
+
+
+def _proxy_refusal(exc: BaseException) -> tuple[str, bool] | None:
+    """(status text, permanent) when a proxy answered the `CONNECT` with an error status:
+    httpcore's `ProxyError("407 Proxy Authentication Required")`, aiohttp's
+    `ClientHttpProxyError` (`.status`). Wrong credentials are not fixed by retrying."""
+    name = type(exc).__name__
+    if name not in ("ProxyError", "ClientHttpProxyError"):
+        return None
+    status = getattr(exc, "status", None)
+    text = f"{status} {getattr(exc, 'message', '')}".strip() if isinstance(status, int) else str(exc)
+    if not isinstance(status, int):
+        head = text.split(" ", 1)[0]
+        status = int(head) if head.isdigit() else None
+    return text or name, status in (401, 403, 407)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -133,6 +154,9 @@ def _causes(exc: BaseException) -> list[BaseException]:
         inner = getattr(current, "certificate_error", None) or getattr(current, "os_error", None)
         if not isinstance(inner, BaseException) or inner is current:
             inner = current.__cause__ or current.__context__
+        grouped = getattr(inner, "exceptions", None)  # an exception group (3.10: the backport)
+        if isinstance(grouped, (list, tuple)) and grouped and isinstance(grouped[0], BaseException):
+            inner = grouped[0]  # trio's "all attempts to connect failed": the first attempt's
         current = inner
     return list(reversed(seen))
 

@@ -145,9 +145,7 @@ class BodyReader:
 
     __slots__ = ("_chunks", "_decoders", "_limit", "_raw", "_request", "_size", "_status", "whole")
 
-    def __init__(
-        self, request: Request, status: int, headers: Mapping[str, str], limit: int | None
-    ) -> None:
+    def __init__(self, request: Request, status: int, headers: Mapping[str, str], limit: int | None) -> None:
         self._request = request
         self._status = status
         self._limit = _NO_LIMIT if limit is None else limit

@@ -79,7 +79,10 @@ def fast_path_problem(core: ModuleType) -> str | None:
         inner = core.AsyncHTTP11Connection(origin=core.Origin(b"http", b"127.0.0.1", 80), stream=None)
     except Exception as exc:  # a changed signature
         return f"{name}'s connection classes changed: {type(exc).__name__}: {exc}"
-    for obj, attributes in ((conn, ("_request_lock", "_connection")), (inner, ("_state_lock", "_network_stream"))):
+    for obj, attributes in (
+        (conn, ("_request_lock", "_connection")),
+        (inner, ("_state_lock", "_network_stream")),
+    ):
         for attribute in attributes:
             if not hasattr(obj, attribute):
                 return f"{name}'s {type(obj).__name__} has no {attribute} any more"

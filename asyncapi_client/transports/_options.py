@@ -112,14 +112,18 @@ class TransportOptions:
             try:
                 self._ssl_context = ssl_context(self.verify, self.cert, trust_env=self.trust_env)
             except (ssl.SSLError, OSError) as exc:
-                raise ValueError(f"{self._owner}: could not load the CA bundle or client certificate ({exc})") from exc
+                raise ValueError(
+                    f"{self._owner}: could not load the CA bundle or client certificate ({exc})"
+                ) from exc
         return self._ssl_context
 
     def tls_material(self) -> TLSMaterial:
         try:
             return TLSMaterial(self.verify, self.cert, trust_env=self.trust_env)
         except OSError as exc:
-            raise ValueError(f"{self._owner}: could not read the CA bundle or client certificate ({exc})") from exc
+            raise ValueError(
+                f"{self._owner}: could not read the CA bundle or client certificate ({exc})"
+            ) from exc
 
     def proxy_for(self, scheme: str, host: str, port: int) -> Proxy | None:
         return self.proxies.for_target(scheme, host, port)

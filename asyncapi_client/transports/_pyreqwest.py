@@ -179,8 +179,6 @@ class PyreqwestTransport:
             if len(self._clients) >= _MAX_CLIENTS:
                 return self._clients.get(self._default_connect) or next(iter(self._clients.values()))
             client = self._clients[connect] = self._build(connect)
-            if self._slots is None:
-                self._slots = asyncio.Semaphore(self.max_connections)
         return client
 
     def _timedelta(self, seconds: float) -> timedelta:
@@ -194,20 +192,23 @@ class PyreqwestTransport:
     # -- sending ---------------------------------------------------------------------------
 
     async def send(self, request: Request) -> Response:
-        builder = self._client(request).request(request.method, request.url).headers(request.headers)
-        if "accept-encoding" not in request.headers:
-            builder = builder.header("accept-encoding", ACCEPT_ENCODING)
-        if request.content is not None:
-            builder = builder.body_bytes(request.content)
-        if request.timeout is not None:
-            builder = builder.timeout(self._timedelta(request.timeout))
         slots = self._slots
-        assert slots is not None
+        if slots is None:
+            slots = self._slots = asyncio.Semaphore(self.max_connections)
         if slots.locked():
             await self._wait_for_slot(slots, request)
         else:
             await slots.acquire()
+        streamed = pending = raw = None
         try:
+            client = self._client(request)
+            builder = client.request(request.method, request.url).headers(request.headers)
+            if "accept-encoding" not in request.headers:
+                builder = builder.header("accept-encoding", ACCEPT_ENCODING)
+            if request.content is not None:
+                builder = builder.body_bytes(request.content)
+            if request.timeout is not None:
+                builder = builder.timeout(self._timedelta(request.timeout))
             streamed = builder.build_streamed()
             pending = asyncio.ensure_future(streamed.__aenter__())
             try:
@@ -223,6 +224,9 @@ class PyreqwestTransport:
             raise self._wrap(exc, request) from exc
         finally:
             slots.release()
+            # pyreqwest closes its pool only when the last reference to its client goes, and a
+            # caller may keep this frame (in a traceback) long after aclose(): keep none here.
+            client = builder = streamed = pending = raw = None
 
     async def _read(self, raw: Any, request: Request) -> Response:
         headers: dict[str, str] = {}
@@ -232,17 +236,20 @@ class PyreqwestTransport:
                 headers[name] += ", " + value
             else:
                 headers[name] = value
-        reader = BodyReader(request, raw.status, headers, self._limit)
-        if reader.whole:
-            body = await raw.bytes()
-            return Response._trusted(raw.status, headers, body.to_bytes(), request)
-        body_reader = raw.body_reader
-        while True:
-            chunk = await body_reader.read_chunk()
-            if chunk is None:
-                break
-            reader.feed(chunk.to_bytes())
-        return Response._trusted(raw.status, headers, reader.finish(), request)
+        try:
+            reader = BodyReader(request, raw.status, headers, self._limit)
+            if reader.whole:
+                body = await raw.bytes()
+                return Response._trusted(raw.status, headers, body.to_bytes(), request)
+            body_reader = raw.body_reader
+            while True:
+                chunk = await body_reader.read_chunk()
+                if chunk is None:
+                    break
+                reader.feed(chunk.to_bytes())
+            return Response._trusted(raw.status, headers, reader.finish(), request)
+        finally:
+            raw = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 
     def _abandon(self, pending: asyncio.Future[Any], streamed: Any, timeout: float | None) -> None:
         """A cancelled call's request, still running in Rust: close its response when it comes."""
@@ -303,4 +310,3 @@ def _failed_connecting(exc: Exception) -> bool:
     details = getattr(exc, "details", None)
     causes = details.get("causes") if isinstance(details, dict) else None
     return any(isinstance(c, dict) and c.get("message") == "client error (Connect)" for c in causes or ())
-

@@ -70,7 +70,10 @@ def _env_ca(trust_env: bool) -> tuple[str | None, str | None]:
         return None, None
     cafile = os.environ.get("SSL_CERT_FILE") or None
     capath = os.environ.get("SSL_CERT_DIR") or None
-    for name, value, check in (("SSL_CERT_FILE", cafile, os.path.isfile), ("SSL_CERT_DIR", capath, os.path.isdir)):
+    for name, value, check in (
+        ("SSL_CERT_FILE", cafile, os.path.isfile),
+        ("SSL_CERT_DIR", capath, os.path.isdir),
+    ):
         if value is not None and not check(value):
             raise ValueError(
                 f"{name}={value!r} is not a {'file' if name == 'SSL_CERT_FILE' else 'directory'}: "

@@ -1,4 +1,5 @@
-"""Third-party servers for the tests: Debian's nginx, tinyproxy and redis-server on free ports.
+"""Third-party servers for the tests: Debian's nginx, tinyproxy and redis-server, and hypercorn
+(from PyPI), on free ports.
 
 Each server runs from a configuration the fixture writes into a temporary directory, bound to
 127.0.0.1 on a free port, and is stopped when the context exits. A server whose binary is not
@@ -9,10 +10,12 @@ into failures, so CI runs every test.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -209,3 +212,51 @@ def running_tinyproxy(*, basic_auth: tuple[str, str] | None = None) -> Iterator[
             yield port, log
         finally:
             _stop(proc)
+
+
+@contextmanager
+def running_hypercorn(
+    app: str,
+    *,
+    certfile: Path,
+    keyfile: Path,
+    ca_certs: Path | None = None,
+    require_client_cert: bool = False,
+) -> Iterator[int]:
+    """Run hypercorn (from PyPI: the dev extra) serving `app` ("module:attribute") over TLS on a
+    free port, HTTP/1.1 and HTTP/2 by ALPN; yield the port.
+
+    `ca_certs` with `require_client_cert` makes it demand a client certificate issued by that CA
+    (mutual TLS). The app is imported from the repository root.
+    """
+    if importlib.util.find_spec("hypercorn") is None:
+        reason = "hypercorn is not installed (pip install -e '.[dev]')"
+        if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
+            pytest.fail(f"{reason}; {REQUIRE_SERVICES_ENV}=1 requires every service", pytrace=False)
+        pytest.skip(reason)
+    port = free_port()
+    command = [
+        sys.executable, "-m", "hypercorn", app,
+        "--bind", f"127.0.0.1:{port}",
+        "--certfile", str(certfile), "--keyfile", str(keyfile),
+        "--workers", "1", "--log-level", "warning",
+    ]  # fmt: skip
+    if ca_certs is not None:
+        command += ["--ca-certs", str(ca_certs)]
+    if require_client_cert:
+        command += ["--verify-mode", "CERT_REQUIRED"]
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        try:
+            wait_until_listening(port, proc, "hypercorn")
+        except RuntimeError as exc:
+            stderr = proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else ""
+            raise RuntimeError(f"{exc}\n{stderr}") from None
+        yield port
+    finally:
+        _stop(proc)
