@@ -33,6 +33,12 @@ PROJECT = {
     "tags": ["bench", "nginx"],
 }
 PROJECT_PATH = "/api/v1/projects/1"
+PAGE = {
+    "data": [dict(PROJECT, id=i, name=f"Project {i}") for i in range(1, 11)],
+    "meta": {"currentPage": 1, "totalPages": 1, "totalItems": 10, "itemsPerPage": 10},
+}
+PAGE_PATH = "/api/v1/projects"  # list_page(1, 10); nginx ignores the query
+GZIP_PREFIX = "/gz"  # the same page, gzip-encoded: a client with base URL {base}/gz asks for it
 TOKEN = "bench-token-0123456789"
 
 CLIENT_CPU = 0
@@ -79,6 +85,19 @@ http {{
             add_header X-Request-Id bench-1 always;
             return 200 '{body}';
         }}
+        location = {page_path} {{
+            default_type application/json;
+            add_header X-Request-Id bench-1 always;
+            return 200 '{page}';
+        }}
+        location = {gzip_prefix}{page_path} {{
+            default_type application/json;
+            add_header X-Request-Id bench-1 always;
+            gzip on;
+            gzip_types application/json;
+            gzip_min_length 1;
+            return 200 '{page}';
+        }}
         location / {{ return 404; }}
     }}
 }}
@@ -102,7 +121,18 @@ def running_nginx(cpu: int = SERVER_CPU) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="bench-nginx-") as tmp:
         conf = Path(tmp) / "nginx.conf"
         body = json.dumps(PROJECT, separators=(",", ":")).replace("'", "\\'")
-        conf.write_text(_NGINX_CONF.format(dir=tmp, port=port, path=PROJECT_PATH, body=body))
+        page = json.dumps(PAGE, separators=(",", ":")).replace("'", "\\'")
+        conf.write_text(
+            _NGINX_CONF.format(
+                dir=tmp,
+                port=port,
+                path=PROJECT_PATH,
+                body=body,
+                page_path=PAGE_PATH,
+                gzip_prefix=GZIP_PREFIX,
+                page=page,
+            )
+        )
         cmd = [nginx, "-c", str(conf), "-p", tmp]
         if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
             cmd = ["taskset", "-c", str(cpu), *cmd]

@@ -49,7 +49,8 @@ ACCEPT_ENCODING: Final = ", ".join(
 
 
 class _Decoder:
-    """One content coding: `decode(data)` and `flush()` yield output in bounded pieces."""
+    """One content coding: `decode(data)` and `flush()` yield output in bounded pieces;
+    `complete()` says whether the coded stream ended (a truncated one is corrupt)."""
 
     name = ""
 
@@ -59,32 +60,46 @@ class _Decoder:
     def flush(self) -> Iterator[bytes]:
         return iter(())
 
+    def complete(self) -> bool:  # pragma: no cover - overridden
+        raise NotImplementedError
+
 
 class _Zlib(_Decoder):
     def __init__(self, name: str, wbits: int) -> None:
         self.name = name
-        self._wbits = wbits
         self._zlib = zlib.decompressobj(wbits)
-        self._started = False
+        # "deflate" is zlib-wrapped by the RFC and raw deflate from many servers: the first two
+        # bytes (a zlib header or not) decide, so they are held until both have arrived.
+        self._head: bytes | None = b"" if name == "deflate" else None
 
     def decode(self, data: bytes) -> Iterator[bytes]:
+        if self._head is not None:
+            data = self._head + data
+            if len(data) < 2:
+                self._head = data
+                return
+            self._head = None
+            if not _zlib_header(data):
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
         decompressor = self._zlib
-        if not self._started and self.name == "deflate":
-            self._started = True
-            try:
-                first = decompressor.decompress(data, _PIECE)
-            except zlib.error:
-                # "deflate" is zlib-wrapped by the RFC, raw deflate by many servers: take both.
-                decompressor = self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-                first = decompressor.decompress(data, _PIECE)
-            yield first
-            data = decompressor.unconsumed_tail
         while data:
             yield decompressor.decompress(data, _PIECE)
             data = decompressor.unconsumed_tail
 
     def flush(self) -> Iterator[bytes]:
+        if self._head:  # one byte in all: not a zlib stream
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            head, self._head = self._head, None
+            yield from self.decode(head)
         yield self._zlib.flush()
+
+    def complete(self) -> bool:
+        return bool(self._zlib.eof)
+
+
+def _zlib_header(data: bytes) -> bool:
+    """Do these bytes open a zlib stream (RFC 1950: method 8, header a multiple of 31)?"""
+    return data[0] & 0x0F == 8 and ((data[0] << 8) | data[1]) % 31 == 0
 
 
 class _Brotli(_Decoder):
@@ -92,12 +107,17 @@ class _Brotli(_Decoder):
 
     def __init__(self) -> None:
         self._brotli = importlib.import_module("brotli").Decompressor()
+        if not hasattr(self._brotli, "can_accept_more_data"):  # brotli < 1.2: no output limit
+            raise ImportError("decoding br within max_response_bytes needs brotli >= 1.2")
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         decompressor = self._brotli
         yield decompressor.process(data, output_buffer_limit=_PIECE)
         while not decompressor.can_accept_more_data() and not decompressor.is_finished():
             yield decompressor.process(b"", output_buffer_limit=_PIECE)
+
+    def complete(self) -> bool:
+        return bool(self._brotli.is_finished())
 
 
 class _Zstd(_Decoder):
@@ -111,6 +131,9 @@ class _Zstd(_Decoder):
         view = memoryview(data)
         for start in range(0, len(view), _ZSTD_SLICE):
             yield self._zstd.decompress(view[start : start + _ZSTD_SLICE])
+
+    def complete(self) -> bool:
+        return bool(self._zstd.eof)
 
 
 def _decoder(name: str) -> _Decoder | None:
@@ -169,7 +192,10 @@ class BodyReader:
             name = token.strip().lower()
             if name in ("", "identity"):
                 continue
-            decoder = _decoder(name)
+            try:
+                decoder = _decoder(name)
+            except ImportError as exc:
+                raise self._undecodable(f"its Content-Encoding {name!r} cannot be decoded here: {exc}") from exc
             if decoder is None:
                 raise self._undecodable(
                     f"its Content-Encoding {name!r} is not one this client decodes ({ACCEPT_ENCODING}"
@@ -223,6 +249,8 @@ class BodyReader:
                 for piece in pieces:
                     if piece:
                         self._emit(piece, decoders, stage)
+                if not decoder.complete():
+                    raise self._undecodable(f"its {decoder.name} data ends early (truncated)")
         chunks = self._chunks
         if len(chunks) == 1:
             return chunks[0]
