@@ -34,7 +34,7 @@ from asyncapi_client import (
     RetryPolicy,
 )
 from asyncapi_client.transports import Transport
-from tests.support.services import running_hypercorn, running_nginx, running_tinyproxy
+from tests.support.services import require_binary, running_hypercorn, running_nginx, running_tinyproxy
 
 from ._peer_app import PAGE
 from ._server import open_sockets_to
@@ -143,7 +143,7 @@ class PKI:
         self.ca_dir = root / "certs"
         self.ca_dir.mkdir()
         subject_hash = subprocess.run(
-            ["openssl", "x509", "-hash", "-noout", "-in", str(self.ca_file)],
+            [require_binary("openssl"), "x509", "-hash", "-noout", "-in", str(self.ca_file)],
             check=True,
             capture_output=True,
             text=True,
