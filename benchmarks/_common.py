@@ -33,12 +33,6 @@ PROJECT = {
     "tags": ["bench", "nginx"],
 }
 PROJECT_PATH = "/api/v1/projects/1"
-PAGE = {
-    "data": [dict(PROJECT, id=i, name=f"Project {i}") for i in range(1, 11)],
-    "meta": {"currentPage": 1, "totalPages": 1, "totalItems": 10, "itemsPerPage": 10},
-}
-PAGE_PATH = "/api/v1/projects"  # list_page(1, 10); nginx ignores the query
-GZIP_PREFIX = "/gz"  # the same page, gzip-encoded: a client with base URL {base}/gz asks for it
 TOKEN = "bench-token-0123456789"
 
 CLIENT_CPU = 0
@@ -85,19 +79,7 @@ http {{
             add_header X-Request-Id bench-1 always;
             return 200 '{body}';
         }}
-        location = {page_path} {{
-            default_type application/json;
-            add_header X-Request-Id bench-1 always;
-            return 200 '{page}';
-        }}
-        location = {gzip_prefix}{page_path} {{
-            default_type application/json;
-            add_header X-Request-Id bench-1 always;
-            gzip on;
-            gzip_types application/json;
-            gzip_min_length 1;
-            return 200 '{page}';
-        }}
+{extra}
         location / {{ return 404; }}
     }}
 }}
@@ -111,9 +93,14 @@ def find_nginx() -> str | None:
 
 
 @contextlib.contextmanager
-def running_nginx(cpu: int = SERVER_CPU) -> Iterator[str]:
+def running_nginx(
+    cpu: int = SERVER_CPU, *, files: dict[str, bytes] | None = None, extra: str = ""
+) -> Iterator[str]:
     """Start nginx (Debian's package: `apt-get install -y nginx`) on a free loopback port with a
-    temporary config, pinned to `cpu` with taskset; yields the base URL; stops it afterwards."""
+    temporary config, pinned to `cpu` with taskset; yields the base URL; stops it afterwards.
+
+    `files` are written under the server's root (name -> content) for `extra`, more directives
+    for the server block (`location`s serving those files, say)."""
     nginx = find_nginx()
     if nginx is None:
         raise SystemExit("nginx not found: apt-get install -y nginx")
@@ -121,18 +108,13 @@ def running_nginx(cpu: int = SERVER_CPU) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="bench-nginx-") as tmp:
         conf = Path(tmp) / "nginx.conf"
         body = json.dumps(PROJECT, separators=(",", ":")).replace("'", "\\'")
-        page = json.dumps(PAGE, separators=(",", ":")).replace("'", "\\'")
-        conf.write_text(
-            _NGINX_CONF.format(
-                dir=tmp,
-                port=port,
-                path=PROJECT_PATH,
-                body=body,
-                page_path=PAGE_PATH,
-                gzip_prefix=GZIP_PREFIX,
-                page=page,
-            )
-        )
+        root = Path(tmp) / "html"
+        root.mkdir()
+        os.chmod(tmp, 0o755)  # as root, nginx's worker runs as "nobody" and must read the files
+        for name, content in (files or {}).items():
+            (root / name).write_bytes(content)
+        extra = f"        root {root};\n{extra}" if files else extra
+        conf.write_text(_NGINX_CONF.format(dir=tmp, port=port, path=PROJECT_PATH, body=body, extra=extra))
         cmd = [nginx, "-c", str(conf), "-p", tmp]
         if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
             cmd = ["taskset", "-c", str(cpu), *cmd]

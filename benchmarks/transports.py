@@ -44,6 +44,27 @@ import asyncapi_client as sdk  # noqa: E402
 
 POOL = 100
 CONCURRENCY = (1, 32, 256)
+PAGE = {
+    "data": [dict(c.PROJECT, id=i, name=f"Project {i}") for i in range(1, 11)],
+    "meta": {"currentPage": 1, "totalPages": 1, "totalItems": 10, "itemsPerPage": 10},
+}
+PAGE_PATH = "/api/v1/projects"  # list_page(1, 10); nginx ignores the query
+GZIP_PREFIX = "/gz"  # the same page, gzip-encoded: a client with base URL {base}/gz asks for it
+_NGINX_PAGE = f"""
+        location = {PAGE_PATH} {{
+            default_type application/json;
+            add_header X-Request-Id bench-1 always;
+            try_files /page.json =404;
+        }}
+        location = {GZIP_PREFIX}{PAGE_PATH} {{
+            default_type application/json;
+            add_header X-Request-Id bench-1 always;
+            gzip on;
+            gzip_types application/json;
+            gzip_min_length 1;
+            try_files /page.json =404;
+        }}
+"""
 Call = Callable[[], Awaitable[Any]]
 
 
@@ -223,7 +244,7 @@ async def page_configs(base: str) -> tuple[list[tuple[str, Call]], list[Callable
             ("PyreqwestTransport", lambda: sdk.transports.PyreqwestTransport(max_connections=POOL))
         )
     for label, make in transports:
-        for variant, prefix in (("plain", ""), ("gzip", c.GZIP_PREFIX)):
+        for variant, prefix in (("plain", ""), ("gzip", GZIP_PREFIX)):
             client = make_sdk_client(base + prefix, make())
             configs.append(
                 (f"SDK / {label} [{variant}]", lambda client=client: client.projects.list_page(1, 10))
@@ -233,8 +254,8 @@ async def page_configs(base: str) -> tuple[list[tuple[str, Call]], list[Callable
     raw_httpx = httpx.AsyncClient(limits=httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL))
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
     closers += [raw_httpx.aclose, session.close]
-    for variant, prefix in (("plain", ""), ("gzip", c.GZIP_PREFIX)):
-        url = f"{base}{prefix}{c.PAGE_PATH}?page=1&limit=10"
+    for variant, prefix in (("plain", ""), ("gzip", GZIP_PREFIX)):
+        url = f"{base}{prefix}{PAGE_PATH}?page=1&limit=10"
 
         async def httpx_page(url: str = url) -> Any:
             response = await raw_httpx.get(url, headers=headers)
@@ -436,7 +457,8 @@ def main() -> None:
     print(
         f"each figure: the median of 3 interleaved runs of {seconds / 3:.1f} s (each after a 0.3 s warm-up)\n"
     )
-    with c.running_nginx() as base:
+    page = json.dumps(PAGE, separators=(",", ":")).encode()
+    with c.running_nginx(files={"page.json": page}, extra=_NGINX_PAGE) as base:
         results = asyncio.run(run_all(base, seconds))
         asyncio.run(run_pages(base, seconds))
         open_conns, pool = asyncio.run(views_share_one_pool(base))

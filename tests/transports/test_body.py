@@ -15,8 +15,7 @@ import zstandard
 
 from asyncapi_client import Request, ResponseDecodeError, ResponseTooLargeError
 from asyncapi_client.transports._body import BodyReader
-
-from ._server import ENCODED_JSON, encode
+from tests.support.conformance_server import ENCODED_JSON, encode
 
 REQUEST = Request("GET", "https://api.example.com/api/v1/projects", timeout=5.0)
 MiB = 1024 * 1024

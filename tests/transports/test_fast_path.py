@@ -21,8 +21,7 @@ import pytest
 from asyncapi_client import Request
 from asyncapi_client.transports import HttpcoreTransport
 from asyncapi_client.transports._h1pool import TESTED_VERSIONS, fast_path_problem
-
-from ._server import TestServer
+from tests.support.conformance_server import TestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CORES = [

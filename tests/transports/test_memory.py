@@ -1,8 +1,8 @@
 """A 500 MiB reply (and a gzip bomb) against the default `max_response_bytes`, on every transport:
 a typed error, and resident memory growing by at most the limit plus 32 MiB.
 
-Each transport is measured in a fresh process (`_rss_probe.py`) against a hostile server in
-another (`_huge_server.py`), so neither the server's memory nor an earlier test's peak counts.
+Each transport is measured in a fresh process (`tests/support/rss_probe.py`) against a hostile server in
+another (`tests/support/huge_server.py`), so neither the server's memory nor an earlier test's peak counts.
 It measures memory, not time. Linux only (/proc).
 """
 
@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from asyncapi_client.transports import DEFAULT_MAX_RESPONSE_BYTES
-
-from ._transports import SOCKET_TRANSPORTS, installed
+from tests.support.transport_kinds import SOCKET_TRANSPORTS, installed
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED_GROWTH = DEFAULT_MAX_RESPONSE_BYTES + 32 * 1024 * 1024
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 @pytest.fixture(scope="module")
 def huge_server() -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.transports._huge_server"],
+        [sys.executable, "-m", "tests.support.huge_server"],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -57,7 +56,7 @@ def huge_server() -> Iterator[str]:
 )
 def test_huge_replies_are_refused_within_the_limit(kind: str, huge_server: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "tests.transports._rss_probe", kind, huge_server],
+        [sys.executable, "-m", "tests.support.rss_probe", kind, huge_server],
         cwd=ROOT,
         capture_output=True,
         text=True,

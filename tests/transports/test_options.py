@@ -17,8 +17,7 @@ import pytest
 from asyncapi_client import AsyncClient, HttpcoreTransport, MockTransport, Response
 from asyncapi_client.transports import DEFAULT_MAX_RESPONSE_BYTES
 from asyncapi_client.transports._proxy import Proxy, ProxyRoutes
-
-from ._transports import SOCKET_TRANSPORTS, installed, make_transport
+from tests.support.transport_kinds import SOCKET_TRANSPORTS, installed, make_transport
 
 KINDS = [
     pytest.param(k, marks=[] if installed(k) else [pytest.mark.skip(reason=f"{k} is not installed")])

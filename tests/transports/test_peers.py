@@ -34,11 +34,10 @@ from asyncapi_client import (
     RetryPolicy,
 )
 from asyncapi_client.transports import Transport
+from tests.support.conformance_server import open_sockets_to
+from tests.support.peer_app import PAGE
 from tests.support.services import require_binary, running_hypercorn, running_nginx, running_tinyproxy
-
-from ._peer_app import PAGE
-from ._server import open_sockets_to
-from ._transports import HTTP2, installed, make_transport
+from tests.support.transport_kinds import HTTP2, installed, make_transport
 
 KINDS = [
     pytest.param(("httpcore", "asyncio"), id="httpcore"),
@@ -160,7 +159,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
 @pytest.fixture(scope="module")
 def hypercorn(pki: PKI) -> Iterator[str]:
     with running_hypercorn(
-        "tests.transports._peer_app:app", certfile=pki.server_cert, keyfile=pki.server_key
+        "tests.support.peer_app:app", certfile=pki.server_cert, keyfile=pki.server_key
     ) as port:
         yield f"https://127.0.0.1:{port}"
 
@@ -168,7 +167,7 @@ def hypercorn(pki: PKI) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def hypercorn_mtls(pki: PKI) -> Iterator[str]:
     with running_hypercorn(
-        "tests.transports._peer_app:app",
+        "tests.support.peer_app:app",
         certfile=pki.server_cert,
         keyfile=pki.server_key,
         ca_certs=pki.ca_file,

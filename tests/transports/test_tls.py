@@ -15,9 +15,13 @@ import pytest
 
 from asyncapi_client import APIConnectionError, Request
 from asyncapi_client.transports import Transport
-
-from ._server import TestServer
-from ._transports import ASYNCIO_ONLY, SOCKET_TRANSPORTS, make_transport, skip_unless_installed
+from tests.support.conformance_server import TestServer
+from tests.support.transport_kinds import (
+    ASYNCIO_ONLY,
+    SOCKET_TRANSPORTS,
+    make_transport,
+    skip_unless_installed,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 

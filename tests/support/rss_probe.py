@@ -1,5 +1,5 @@
 """Measure one transport's memory against hostile replies, in a process of its own:
-`python -m tests.transports._rss_probe KIND BASE_URL` prints one JSON line.
+`python -m tests.support.rss_probe KIND BASE_URL` prints one JSON line.
 
 After a warm-up, the peak resident set (VmHWM) is reset (Linux's /proc/self/clear_refs) and
 the transport, with its default `max_response_bytes`, fetches the huge server's three replies
@@ -18,9 +18,8 @@ from typing import Any
 
 from asyncapi_client import Request
 from asyncapi_client.transports import ASGITransport, Transport
-
-from ._huge_server import HUGE, gzip_bomb
-from ._transports import make_transport
+from tests.support.huge_server import HUGE, gzip_bomb
+from tests.support.transport_kinds import make_transport
 
 PATHS = ("/huge", "/huge-declared", "/bomb")
 

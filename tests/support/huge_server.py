@@ -1,5 +1,5 @@
 """A hostile HTTP/1.1 server for the memory test, run as its own process (so its memory is not
-the client's): `python -m tests.transports._huge_server` prints its port and serves until its
+the client's): `python -m tests.support.huge_server` prints its port and serves until its
 stdin closes.
 
     /small           a small JSON reply (for warming up)
