@@ -6,7 +6,6 @@ async with AsyncClient("https://api.example.com", auth=BearerToken("...")) as cl
 
 from typing import TYPE_CHECKING, Any
 
-from ._bulk import BulkJob, BulkOutcome, BulkResult, InvalidItemError
 from ._client import AsyncClient
 from ._clock import Clock, SystemClock
 from ._config import Timeout
@@ -16,21 +15,26 @@ from ._errors import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    AuthorizationError,
     BadRequestError,
     ClientClosedError,
     ConflictError,
     InternalServerError,
+    InvalidItemError,
     NotFoundError,
     OAuthError,
     PermissionDeniedError,
     RateLimitError,
+    ReconnectRequiredError,
     ResponseDecodeError,
     ResponseTooLargeError,
+    StateMismatchError,
     UnprocessableEntityError,
     WebhookVerificationError,
 )
 from ._logging import LoggingMiddleware, RedactingFilter
 from ._models import NewUser, Page, PageMeta, Project, User, Webhook
+from ._not_given import NOT_GIVEN, NotGiven
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit, RateLimitStatus, RedisRateLimitBackend
@@ -41,6 +45,7 @@ from ._types import Request, Response
 from ._version import __version__
 from .auth import (
     Auth,
+    AuthorizationCodeFlow,
     BearerToken,
     ClientCredentials,
     MemoryTokenStore,
@@ -51,10 +56,12 @@ from .auth import (
     TokenStore,
 )
 from .services import RawResponse
-from .transports import ASGITransport, HttpcoreTransport, MockTransport, Transport
+from .services._bulk import BulkJob, BulkOutcome, BulkResult
+from .transports import LAZY as _LAZY_TRANSPORTS
+from .transports import ASGITransport, MockTransport, Transport
 
 if TYPE_CHECKING:
-    from .transports import Httpcore2Transport, PyreqwestTransport
+    from .transports import AiohttpTransport, Httpcore2Transport, HttpcoreTransport, PyreqwestTransport
     from .transports import Httpx2Transport as Httpx2Transport  # deprecated names, for type checkers
     from .transports import HttpxTransport as HttpxTransport
 
@@ -64,10 +71,13 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "ASGITransport",
+    "AiohttpTransport",
     "AsyncClient",
     "AsyncPager",
     "Auth",
     "AuthenticationError",
+    "AuthorizationCodeFlow",
+    "AuthorizationError",
     "BadRequestError",
     "BearerToken",
     "BulkJob",
@@ -86,8 +96,10 @@ __all__ = [
     "MemoryTokenStore",
     "Middleware",
     "MockTransport",
+    "NOT_GIVEN",
     "NewUser",
     "NotFoundError",
+    "NotGiven",
     "OAuthError",
     "Page",
     "PageMeta",
@@ -98,6 +110,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitStatus",
     "RawResponse",
+    "ReconnectRequiredError",
     "RedactingFilter",
     "RedisRateLimitBackend",
     "RedisTokenStore",
@@ -108,6 +121,7 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryPolicy",
     "Secret",
+    "StateMismatchError",
     "StatsSnapshot",
     "SystemClock",
     "Timeout",
@@ -124,13 +138,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The optional transports (extras httpx2, pyreqwest) are imported only when asked for.
-    if name in ("Httpcore2Transport", "PyreqwestTransport", "AiohttpTransport"):
+    # The transports over a network library (the default one too) are imported on first use:
+    # see asyncapi_client.transports.
+    if name in _LAZY_TRANSPORTS:
         from . import transports
 
         return getattr(transports, name)
-    if name in ("HttpxTransport", "Httpx2Transport"):
-        from .transports import deprecated_alias
+    # The former names of the httpcore transports: served with a warning, not in __all__.
+    if name.startswith("Httpx") and name.endswith("Transport"):
+        from .transports import _deprecated_alias
 
-        return deprecated_alias(name, stacklevel=3)
+        return _deprecated_alias(name, stacklevel=3)
     raise AttributeError(f"module 'asyncapi_client' has no attribute {name!r}")

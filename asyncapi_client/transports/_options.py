@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 import numbers
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._body import DEFAULT_MAX_RESPONSE_BYTES
-from ._proxy import Proxy, ProxyRoutes
 from ._tls import CertTypes, TLSMaterial, VerifyTypes, check_cert, check_verify, ssl_context
+
+if TYPE_CHECKING:
+    from ._proxy import Proxy
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
@@ -98,6 +100,8 @@ class TransportOptions:
                 f"{owner}: proxy must be a proxy URL string such as 'http://proxy.example:3128' or None, "
                 f"got {type(proxy).__name__}"
             )
+        from ._proxy import ProxyRoutes  # urllib.request: only once a socket transport is made
+
         try:
             self.proxies = ProxyRoutes(proxy, trust_env=trust_env)
         except (TypeError, ValueError) as exc:
