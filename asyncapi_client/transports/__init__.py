@@ -41,9 +41,7 @@ __all__ = [
 ]
 
 
-LAZY: Final = frozenset(
-    {"AiohttpTransport", "Httpcore2Transport", "HttpcoreTransport", "PyreqwestTransport"}
-)
+LAZY: Final = frozenset({"AiohttpTransport", "Httpcore2Transport", "HttpcoreTransport", "PyreqwestTransport"})
 """The transports `__getattr__` serves: each imported on first use (see the docstring)."""
 
 _DEPRECATED: Final = {"HttpxTransport": "HttpcoreTransport", "Httpx2Transport": "Httpcore2Transport"}

@@ -195,7 +195,9 @@ class BodyReader:
             try:
                 decoder = _decoder(name)
             except ImportError as exc:
-                raise self._undecodable(f"its Content-Encoding {name!r} cannot be decoded here: {exc}") from exc
+                raise self._undecodable(
+                    f"its Content-Encoding {name!r} cannot be decoded here: {exc}"
+                ) from exc
             if decoder is None:
                 raise self._undecodable(
                     f"its Content-Encoding {name!r} is not one this client decodes ({ACCEPT_ENCODING}"
