@@ -18,7 +18,8 @@ from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._deadline import fail_after
-from ._options import DEFAULT_CONNECT_TIMEOUT, CertTypes, TransportOptions, VerifyTypes
+from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
+from ._tls import CertTypes, VerifyTypes
 
 _MAX_CACHED_ORIGINS = 1024
 _Route = tuple[str | None, dict[str, str] | None, dict[str, str] | None]

@@ -282,8 +282,3 @@ def _declared_length(value: str) -> int | None:
         return int(value)
     except ValueError:
         return None
-
-
-def with_accept_encoding(headers: Mapping[str, str]) -> bool:
-    """True when the request leaves `Accept-Encoding` to the transport."""
-    return "accept-encoding" not in headers

@@ -34,8 +34,9 @@ from ._base import connection_lost, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._deadline import fail_after
 from ._h1pool import Http1Pool, fast_path_problem
-from ._options import DEFAULT_CONNECT_TIMEOUT, CertTypes, TransportOptions, VerifyTypes
+from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
+from ._tls import CertTypes, VerifyTypes
 
 _MAX_CACHED_ORIGINS = 1024
 _ACCEPT_ENCODING = (b"accept-encoding", ACCEPT_ENCODING.encode())

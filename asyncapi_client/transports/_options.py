@@ -15,7 +15,7 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from ._body import DEFAULT_MAX_RESPONSE_BYTES
-from ._tls import CertTypes, TLSMaterial, VerifyTypes, check_cert, check_verify, ssl_context
+from ._tls import TLSMaterial, VerifyTypes, check_cert, check_verify, ssl_context
 
 if TYPE_CHECKING:
     from ._proxy import Proxy
@@ -124,6 +124,8 @@ class TransportOptions:
     def tls_material(self) -> TLSMaterial:
         try:
             return TLSMaterial(self.verify, self.cert, trust_env=self.trust_env)
+        except ValueError as exc:
+            raise ValueError(f"{self._owner}: {exc}") from None
         except OSError as exc:
             raise ValueError(
                 f"{self._owner}: could not read the CA bundle or client certificate ({exc})"
@@ -131,6 +133,3 @@ class TransportOptions:
 
     def proxy_for(self, scheme: str, host: str, port: int) -> Proxy | None:
         return self.proxies.for_target(scheme, host, port)
-
-
-__all__ = ["CertTypes", "TransportOptions", "VerifyTypes", "check_count", "check_seconds"]

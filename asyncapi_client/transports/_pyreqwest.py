@@ -38,8 +38,9 @@ from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._deadline import fail_after
-from ._options import DEFAULT_CONNECT_TIMEOUT, CertTypes, TransportOptions, VerifyTypes
+from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
+from ._tls import CertTypes, VerifyTypes
 
 _MAX_CLIENTS = 4
 _NO_TIMEOUT_GRACE = 30.0  # how long aclose() waits for a cancelled request that had no timeout
