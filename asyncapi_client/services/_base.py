@@ -13,8 +13,10 @@ from .._types import Response
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
+    from .._retry import RetryPolicy
 
 T = TypeVar("T")
+ServiceT = TypeVar("ServiceT", bound="Service")
 
 
 @attrs.frozen(slots=True)
@@ -70,10 +72,19 @@ class _RawView:
 
 
 class Service:
+    """What `client.users`, `client.projects` and `client.webhooks` share: the client (or view)
+    they call through."""
+
     __slots__ = ("_client",)
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+
+    def _with_retry(self: ServiceT, retry: RetryPolicy | None) -> ServiceT:
+        """This service, or the same service on a view whose calls retry by `retry`."""
+        if retry is None:
+            return self
+        return type(self)(self._client.with_options(retry=retry))
 
     @property
     def with_raw_response(self) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 from .._decode import decode_model, decode_page
 from .._models import Page, Project
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
+from .._retry import RetryPolicy
 from ._base import Service
 
 _UNSET: Any = object()
@@ -58,11 +59,12 @@ class ProjectsService(Service):
         start_page: int = 1,
         max_items: int | None = None,
         on_progress: PageProgress | None = None,
+        retry: RetryPolicy | None = None,
     ) -> AsyncPager[Project]:
         """Every project, streamed: `async with client.projects.list(prefetch=8) as pager:
         async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
         return AsyncPager(
-            self.list_page,
+            self._with_retry(retry).list_page,
             limit=limit,
             prefetch=prefetch,
             start_page=start_page,
