@@ -29,7 +29,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._logging import LoggingMiddleware, RedactingFilter
-from ._models import NewUser, Page, PageMeta, Project, User, Webhook
+from ._models import CreatedWebhook, NewUser, Page, PageMeta, Project, User, Webhook
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit, RateLimitStatus, RedisRateLimitBackend
@@ -75,6 +75,7 @@ __all__ = [
     "ClientCredentials",
     "Clock",
     "ConflictError",
+    "CreatedWebhook",
     "Httpx2Transport",
     "HttpxTransport",
     "InternalServerError",

@@ -159,7 +159,7 @@ def check_bulk_args(*, users: object, chunk_size: object, concurrency: object, o
 def item_body(item: object, index: int) -> dict[str, str] | InvalidItemError:
     """The JSON body of one record, or the client-side error that keeps it from being sent."""
     if isinstance(item, NewUser):
-        item = item.to_json()
+        item = item.to_dict()
     if not isinstance(item, Mapping):
         return InvalidItemError(
             f"bulk record {index} is a {type(item).__name__}, not a mapping with name and email",

@@ -15,7 +15,7 @@ from ._base import Service
 
 def _user_body(name: str | None, email: str | None, user: NewUser | None) -> dict[str, Any]:
     if user is not None:
-        return user.to_json()
+        return dict(user.to_dict())
     if not name or not email:
         raise ValueError("users.create needs name and email (or a NewUser)")
     return {"name": name, "email": email}
