@@ -6,7 +6,8 @@ async with AsyncClient("https://api.example.com", auth=BearerToken("...")) as cl
 
 from typing import TYPE_CHECKING, Any
 
-from ._bulk import BulkJob, BulkOutcome, BulkResult, InvalidItemError
+from ._bulk import BulkJob, BulkOutcome, BulkResult
+from ._bulk_items import InvalidItemError
 from ._client import AsyncClient
 from ._clock import Clock, SystemClock
 from ._config import Timeout

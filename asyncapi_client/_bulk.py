@@ -57,6 +57,7 @@ import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
 
+from ._bulk_items import InvalidItemError, blamed_records, item_body
 from ._decode import decode_list
 from ._errors import APIConnectionError, APIError, APIStatusError, ResponseDecodeError
 from ._models import NewUser, User
@@ -73,26 +74,12 @@ DEFAULT_CONCURRENCY = 8
 
 BULK_PATH = "/api/v1/users/bulk"
 _DECODE_REPLAYS = 2
-_PER_ITEM_STATUSES = frozenset({400, 409, 422})
 
 UserInput = Union[Mapping[str, Any], NewUser]
 BulkProgress = Callable[[int, int], Any]
 """`on_progress(done, failed)`: records with an outcome so far, and how many of them failed."""
 
 _log = logging.getLogger("asyncapi_client.bulk")
-
-
-class InvalidItemError(APIError, ValueError):
-    """A bulk record that is not `{"name": str, "email": str}` (or a `NewUser`); never sent.
-
-    `details` is `{"index": <input index>, "field": <the field at fault or None>}`.
-    """
-
-    def __init__(self, message: str, *, index: int, field: str | None) -> None:
-        super().__init__(message)
-        self.index = index
-        self.field = field
-        self.details: dict[str, Any] = {"index": index, "field": field}
 
 
 @attrs.frozen(slots=True)
@@ -156,24 +143,6 @@ def check_bulk_args(*, users: object, chunk_size: object, concurrency: object, o
         raise TypeError(f"on_progress must be a callable (done, failed), got {on_progress!r}")
 
 
-def item_body(item: object, index: int) -> dict[str, str] | InvalidItemError:
-    """The JSON body of one record, or the client-side error that keeps it from being sent."""
-    if isinstance(item, NewUser):
-        item = item.to_dict()
-    if not isinstance(item, Mapping):
-        return InvalidItemError(
-            f"bulk record {index} is a {type(item).__name__}, not a mapping with name and email",
-            index=index,
-            field=None,
-        )
-    for field in ("name", "email"):
-        value = item.get(field)
-        if not isinstance(value, str) or not value.strip():
-            what = "missing" if value is None else "not a non-empty string"
-            return InvalidItemError(f"bulk record {index}: {field!r} is {what}", index=index, field=field)
-    return {"name": item["name"], "email": item["email"]}
-
-
 @attrs.define(slots=True)
 class _Chunk:
     number: int
@@ -231,20 +200,13 @@ class _Reader:
         return _Chunk(number, pending, invalid)
 
 
-def _bad_index(error: APIStatusError, size: int) -> int | None:
-    """The request-relative index of the record the server blamed, if it is usable."""
-    if error.status_code not in _PER_ITEM_STATUSES or not isinstance(error.details, Mapping):
-        return None
-    index = error.details.get("index")
-    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < size:
-        return index
-    return None
-
-
 class BulkJob:
     """`client.users.bulk_create_iter(...)`: an async iterable of `BulkOutcome`s, in the order
-    chunks complete (within a chunk, by input index). Use it as `async with ... as outcomes:`
-    for continuous concurrency, or iterate it bare; see the module docstring."""
+    chunks complete (within a chunk, by input index), or in input order with `ordered=True`
+    (a slow chunk then holds back the ones after it, and at most `concurrency` settled chunks
+    wait in memory). Use it as `async with ... as outcomes:` for continuous concurrency, or
+    iterate it bare; see the module docstring. `job_id` is this job's id (given or made);
+    `done` and `failed` count the outcomes handed over so far."""
 
     def __init__(
         self,
@@ -255,6 +217,7 @@ class BulkJob:
         concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
+        ordered: bool = False,
     ) -> None:
         check_bulk_args(users=users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress)
         if job_id is not None and (not isinstance(job_id, str) or not job_id or len(job_id) > 64):
@@ -264,7 +227,10 @@ class BulkJob:
         self._concurrency = concurrency
         self._on_progress = on_progress
         self.job_id = job_id or secrets.token_hex(8)
-        self._ready: collections.deque[list[BulkOutcome]] = collections.deque()
+        self._ordered = bool(ordered)
+        self._ready: dict[int, list[BulkOutcome]] = {}  # settled chunks' outcomes, by chunk number
+        self._completed: collections.deque[int] = collections.deque()  # unordered: completion order
+        self._next_chunk = 0  # ordered: the chunk handed over next
         self._current: Iterator[BulkOutcome] = iter(())
         self._in_flight = 0
         self._producer_done = False
@@ -307,18 +273,25 @@ class BulkJob:
                 outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
                 chunk.pending = []
             except APIStatusError as exc:
-                bad = _bad_index(exc, len(chunk.pending))
-                if bad is None:
+                blamed = blamed_records(exc, [index for index, _ in chunk.pending])
+                if not blamed:
                     outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
                     chunk.pending = []
                 else:
-                    index, _ = chunk.pending.pop(bad)
-                    outcomes.append(BulkOutcome(index, error=exc))
+                    # Every record the refusal names fails with its own error; the rest go again.
+                    outcomes.extend(
+                        BulkOutcome(chunk.pending[position][0], error=error)
+                        for position, error in blamed.items()
+                    )
+                    chunk.pending = [
+                        record for position, record in enumerate(chunk.pending) if position not in blamed
+                    ]
                     _log.debug(
-                        "bulk chunk %d: record %d rejected (%s), re-sending the rest",
+                        "bulk chunk %d: %d record(s) refused (%s), re-sending the other %d",
                         chunk.number,
-                        index,
+                        len(blamed),
                         exc.code,
+                        len(chunk.pending),
                     )
             except APIError as exc:
                 outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
@@ -343,7 +316,9 @@ class BulkJob:
         except Exception as exc:  # a bug or a user middleware's own exception: surface it
             self._fatal = exc
         finally:
-            self._ready.append(outcomes)
+            self._ready[chunk.number] = outcomes
+            if not self._ordered:
+                self._completed.append(chunk.number)
             self._in_flight -= 1
             self._wakeup.set()
 
@@ -408,8 +383,8 @@ class BulkJob:
                 error, self._fatal = self._fatal, None
                 self._close()
                 raise error
-            if self._ready:
-                outcomes = self._ready.popleft()
+            outcomes = self._take_ready()
+            if outcomes is not None:
                 if self._slots is not None:
                     self._slots.release()
                 self._report(outcomes)
@@ -434,6 +409,19 @@ class BulkJob:
                 self._wakeup = anyio.Event()
                 await self._wakeup.wait()
         raise StopAsyncIteration
+
+    def _take_ready(self) -> list[BulkOutcome] | None:
+        """The next settled chunk's outcomes to hand over, or None: in completion order, or
+        with `ordered=True` the chunk after the last one handed over (its slot stays taken
+        until then, so at most `concurrency` chunks wait in memory)."""
+        if self._ordered:
+            outcomes = self._ready.pop(self._next_chunk, None)
+            if outcomes is not None:
+                self._next_chunk += 1
+            return outcomes
+        if self._completed:
+            return self._ready.pop(self._completed.popleft())
+        return None
 
     def _report(self, outcomes: list[BulkOutcome]) -> None:
         failed = sum(1 for outcome in outcomes if outcome.error is not None)

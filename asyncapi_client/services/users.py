@@ -90,10 +90,12 @@ class UsersService(Service):
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
         retry: RetryPolicy | None = None,
+        ordered: bool = False,
     ) -> BulkJob:
         """Create users in concurrent chunks, yielding a `BulkOutcome(index, user, error)` per
         record as chunks complete: `async with client.users.bulk_create_iter(users) as outcomes:
-        async for outcome in outcomes: ...`. Same arguments as `bulk_create`; see
+        async for outcome in outcomes: ...`. Same arguments as `bulk_create`, and `ordered=True`
+        to get the outcomes in input order rather than as chunks complete; see
         docs/streaming.md for the guarantees."""
         return BulkJob(
             self._with_retry(retry),
@@ -102,6 +104,7 @@ class UsersService(Service):
             concurrency=concurrency,
             on_progress=on_progress,
             job_id=job_id,
+            ordered=ordered,
         )
 
     async def bulk_create(
