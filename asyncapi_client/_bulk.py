@@ -92,6 +92,7 @@ class BulkOutcome:
 
     @property
     def ok(self) -> bool:
+        """True when the record was created."""
         return self.error is None
 
 
@@ -104,6 +105,7 @@ class BulkResult:
 
     @property
     def total(self) -> int:
+        """How many records have an outcome (created + failed)."""
         return len(self.created) + len(self.failed)
 
     @property
@@ -112,6 +114,7 @@ class BulkResult:
         return not self.failed
 
     def add(self, outcome: BulkOutcome) -> None:
+        """File one outcome under `created` or `failed` by its input index."""
         if outcome.error is not None:
             self.failed[outcome.index] = outcome.error
         else:

@@ -39,6 +39,7 @@ class Timeout:
 
     @classmethod
     def coerce(cls, value: Timeout | float | None) -> Timeout:
+        """`value` as a Timeout: seconds mean that long in all (connect at most 10 s); None means no limit."""
         if isinstance(value, Timeout):
             return value
         if value is None:
@@ -46,6 +47,7 @@ class Timeout:
         return cls(total=value, attempt=value, connect=min(10.0, value))
 
     def attempt_timeout(self) -> float | None:
+        """The bound of one attempt: `attempt`, cut to `total`."""
         if self.attempt is None:
             return self.total
         if self.total is None:

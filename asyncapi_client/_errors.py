@@ -196,6 +196,7 @@ class ResponseDecodeError(APIError):
 
     @classmethod
     def from_response(cls, response: Response, reason: str) -> ResponseDecodeError:
+        """The error for `response`, saying `reason` and quoting the start of its body (redacted)."""
         excerpt = body_excerpt(response.content)
         return cls(
             f"Could not decode the {response.status_code} reply: {reason}. Body starts: {excerpt!r}",

@@ -18,7 +18,13 @@ from ..transports._base import Transport
 
 @runtime_checkable
 class Auth(Protocol):
-    async def auth_flow(self, request: Request, call_next: CallNext, transport: Transport) -> Response: ...
+    """An auth strategy: decides, per attempt, which credentials a request carries (see the module
+    docstring). Implement `auth_flow` to write your own."""
+
+    async def auth_flow(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+        """Send `request` through `call_next` with credentials attached; `transport` is for token
+        requests, which bypass the limiter and retries. Return the response (after at most one
+        refresh and replay on a 401)."""
 
 
 class BearerToken:
@@ -33,6 +39,7 @@ class BearerToken:
         self._header = Secret("Bearer " + secret.get())
 
     async def auth_flow(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+        """Attach `Authorization: Bearer <token>` and send."""
         return await call_next(request.with_header("authorization", self._header.get()))
 
     def __repr__(self) -> str:

@@ -229,6 +229,7 @@ def client_dependency(state_key: str = STATE_KEY) -> Callable[[HTTPConnection], 
     error the route does not catch is answered by the lifespan's `error_mapper`."""
 
     async def get_client(connection: HTTPConnection) -> AsyncIterator[AsyncClient]:
+        """The shared client, for the route; SDK errors the route raises are mapped on the way out."""
         client = _shared_client(connection, state_key)
         try:
             yield client

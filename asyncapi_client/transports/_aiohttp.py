@@ -90,6 +90,7 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: Request) -> Response:
+        """Send through the aiohttp session (see `Transport.send`)."""
         session = self._session
         if session is None:
             session = self._get_session()
@@ -124,6 +125,7 @@ class AiohttpTransport:
             raise connection_lost(request, exc) from None
 
     async def aclose(self) -> None:
+        """Close the aiohttp session, if this transport made it."""
         if self._session is not None:
             await self._session.close()
             self._session = None

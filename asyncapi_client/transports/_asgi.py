@@ -25,11 +25,16 @@ ASGIApp = Callable[
 
 
 class ASGITransport:
+    """Sends requests straight to an ASGI app in this process (a FastAPI or Starlette app, the
+    sandbox's `SandboxApp`), with no network: for tests. `client` is the (host, port) the app sees
+    as the peer."""
+
     def __init__(self, app: ASGIApp, *, client: tuple[str, int] = ("127.0.0.1", 123)) -> None:
         self.app = app
         self.client = client
 
     async def send(self, request: Request) -> Response:
+        """Run the app on this request and return its full response."""
         origin, target = origin_and_target(request.url)
         scheme, host, port, _ = split_origin(origin + "/")
         path, _, query = target.partition("?")
@@ -104,4 +109,5 @@ class ASGITransport:
         return Response._trusted(status, response_headers, b"".join(chunks), request)
 
     async def aclose(self) -> None:
+        """Nothing to close: the app is not ours."""
         return None

@@ -87,6 +87,7 @@ class PyreqwestTransport:
         return value
 
     async def send(self, request: Request) -> Response:
+        """Send through pyreqwest's client (see `Transport.send`)."""
         client = self._client
         if client is None:
             if self._closed:
