@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 import anyio
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import DEFAULT_TIMEOUT, Timeout, check_url
+from ._config import DEFAULT_TIMEOUT, Timeout, check_url, format_seconds
 from ._decode import status_error
 from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
@@ -386,7 +386,7 @@ class AsyncClient:
         except TimeoutError:
             shared.stats.errors += 1
             raise APITimeoutError(
-                f"{request.method} {request.url} did not finish within its {total}s deadline",
+                f"{request.method} {request.url} did not finish within its {format_seconds(total)} deadline",
                 request=request,
             ) from None
         except BaseException:

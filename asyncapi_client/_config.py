@@ -58,6 +58,16 @@ class Timeout:
 DEFAULT_TIMEOUT = Timeout()
 
 
+def format_seconds(seconds: float | None) -> str:
+    """A duration for a message, rounded to what a reader needs: `30s` (not
+    `29.959565351000037s`), `2.5s`, `0.25s`; `no limit` for None."""
+    if seconds is None:
+        return "no limit"
+    if seconds >= 100:
+        return f"{seconds:.0f}s"
+    return f"{seconds:.3g}s"
+
+
 def is_loopback_host(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 import anyio
 
+from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 from ._base import origin_and_target, split_origin
@@ -88,7 +89,7 @@ class ASGITransport:
                 await self.app(scope, receive, send)
         except TimeoutError:
             raise APITimeoutError(
-                f"{request.method} {request.url} timed out after {request.timeout}s",
+                f"{request.method} {request.url} timed out after {format_seconds(request.timeout)}",
                 request=request,
             ) from None
         except Exception as exc:

@@ -19,6 +19,7 @@ import ssl
 from types import ModuleType
 from typing import Any
 
+from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
@@ -140,7 +141,7 @@ class HttpcoreTransport:
                         await raw.aclose()
         except TimeoutError:
             raise APITimeoutError(
-                f"{request.method} {url_text} timed out after {timeout}s",
+                f"{request.method} {url_text} timed out after {format_seconds(timeout)}",
                 request=request,
             ) from None
         except Exception as exc:

@@ -5,7 +5,6 @@ never answers: the caller's refused token 401, the API's 429 a 503 with Retry-Af
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +24,7 @@ from asyncapi_client.integrations.fastapi import (
 )
 from asyncapi_client.sandbox import Sandbox
 from tests.support.sandbox_token import fetch_token
+from tests.support.silent_server import silent_server
 
 from ._asgi import running
 
@@ -112,36 +112,13 @@ async def test_an_upstream_429_is_a_503_with_retry_after() -> None:
 
 
 @pytest.fixture
-def silent_server() -> Iterator[str]:
-    """Accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
+def silent() -> Iterator[str]:
+    with silent_server() as url:
+        yield url
 
 
-async def test_a_timeout_is_a_504_and_a_refused_connection_a_502(silent_server: str) -> None:
-    factory = once(silent_server, "t", timeout=sdk.Timeout(total=0.3, attempt=0.3))
+async def test_a_timeout_is_a_504_and_a_refused_connection_a_502(silent: str) -> None:
+    factory = once(silent, "t", timeout=sdk.Timeout(total=0.3, attempt=0.3))
     async with serve(build_app(factory)) as browser:
         answer = await browser.get("/project")
     assert answer.status_code == 504
