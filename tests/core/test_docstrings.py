@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "asyncapi_client.integrations.fastapi",
     "asyncapi_client.integrations.otel",
     "asyncapi_client.testing",
+    "asyncapi_client.types",
 ]
 
 
