@@ -75,7 +75,7 @@ DEFAULT_CONCURRENCY = 8
 BULK_PATH = "/api/v1/users/bulk"
 _DECODE_REPLAYS = 2
 
-UserInput = Union[Mapping[str, Any], NewUser]
+UserInput = Union[Mapping[str, Any], NewUser, InvalidItemError]
 BulkProgress = Callable[[int, int], Any]
 """`on_progress(done, failed)`: records with an outcome so far, and how many of them failed."""
 

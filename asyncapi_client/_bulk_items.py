@@ -44,7 +44,11 @@ def item_body(item: object, index: int) -> dict[str, str] | InvalidItemError:
     """The JSON body of one record, or the client-side error that keeps it from being sent.
 
     A record has exactly `name` and `email`, non-empty strings; a key the API does not know is
-    refused by name rather than dropped (a misspelt `"emial"` would otherwise vanish)."""
+    refused by name rather than dropped (a misspelt `"emial"` would otherwise vanish). An
+    `InvalidItemError` given as a record (a reader that could not even parse it, such as the
+    CLI's for a line that is not JSON) is that record's outcome, with the index it names."""
+    if isinstance(item, InvalidItemError):
+        return item
     if isinstance(item, NewUser):
         return {"name": item.name, "email": item.email}
     if not isinstance(item, Mapping):
@@ -53,11 +57,7 @@ def item_body(item: object, index: int) -> dict[str, str] | InvalidItemError:
             index=index,
             field=None,
         )
-    for field in USER_FIELDS:
-        value = item.get(field)
-        if not isinstance(value, str) or not value.strip():
-            what = "missing" if value is None else "not a non-empty string"
-            return InvalidItemError(f"item {index}: {field!r} is {what}", index=index, field=field)
+    # First: a misspelt field ("emial") is the cause of the field it leaves missing.
     unknown = [key for key in item if key not in USER_FIELDS]
     if unknown:
         name = unknown[0] if isinstance(unknown[0], str) else repr(unknown[0])
@@ -66,6 +66,11 @@ def item_body(item: object, index: int) -> dict[str, str] | InvalidItemError:
             index=index,
             field=str(name),
         )
+    for field in USER_FIELDS:
+        value = item.get(field)
+        if not isinstance(value, str) or not value.strip():
+            what = "missing" if value is None else "not a non-empty string"
+            return InvalidItemError(f"item {index}: {field!r} is {what}", index=index, field=field)
     return {"name": item["name"], "email": item["email"]}
 
 
