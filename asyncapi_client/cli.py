@@ -46,12 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_verbose_flag(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from .sandbox._cli import add_sandbox_command
-
-    add_sandbox_command(commands)
-    from ._demo import add_demo_command
-
-    add_demo_command(commands)
     from ._cli_resources import add_resource_commands
 
     add_resource_commands(commands)

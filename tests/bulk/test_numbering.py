@@ -10,8 +10,7 @@ import pytest
 
 from asyncapi_client import AsyncClient, BearerToken, ConflictError, MockTransport, RetryPolicy
 from asyncapi_client._types import Request, Response
-
-from ._fake import FakeBulk, people
+from tests.support.fake_bulk import FakeBulk, people
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ machine these tests skip (saying why); `.ci/run` runs as root on a fresh machine
 - A test that needs a missing server skips with the command that installs it, and the run passes;
   with `ASYNCAPI_TESTS_REQUIRE_SERVICES=1` (what `.ci/run` sets) the same skip is a failure.
 - The slow test runs the README's two quickstart commands in a fresh copy of the repository:
-  the first verbatim (a new virtualenv, `pip install -e ".[dev]"`, `asyncapi-client demo`), the
+  the first verbatim (a new virtualenv, `pip install -e ".[dev]"`, the demo), the
   second verbatim up to `pytest`, whose run is narrowed to the modules that start third-party
   servers (running the whole suite inside the suite would double its time). pip installs from
   the machine's configured index and its wheel cache, as a developer's pip would.
@@ -174,7 +174,8 @@ def test_the_readme_commands_on_a_machine_without_the_servers(tmp_path: Path) ->
     copy_of_the_repository(checkout)
     demo = readme_command(0)
     tests = readme_command(1)
-    assert demo.endswith("asyncapi-client demo") and tests.endswith("python -m pytest -q -p no:cacheprovider")
+    assert demo.startswith("python3 -m venv .venv") and demo.endswith(" demo"), demo
+    assert tests.endswith("python -m pytest -q -p no:cacheprovider"), tests
     # A fresh machine's shell: no virtualenv active, no settings of ours.
     env = child_env(PIP_DISABLE_PIP_VERSION_CHECK="1")
     env.pop("VIRTUAL_ENV", None)

@@ -18,7 +18,7 @@ import pytest
 
 from asyncapi_client import __version__
 from asyncapi_client.cli import main
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")

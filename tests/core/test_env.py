@@ -10,7 +10,7 @@ import pytest
 import asyncapi_client as sdk
 from asyncapi_client import MockTransport, Request, Response, _env
 from asyncapi_client._logging import logger as sdk_logger
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from asyncapi_client import CreatedWebhook, NewUser, Page, PageMeta, Project, Secret, User, Webhook
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import sandbox_client
 
 pytestmark = pytest.mark.anyio

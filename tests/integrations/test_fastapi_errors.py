@@ -22,11 +22,10 @@ from asyncapi_client.integrations.fastapi import (
     client_lifespan,
     default_error_mapper,
 )
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
+from tests.support.asgi_lifespan import running
 from tests.support.sandbox_token import fetch_token
 from tests.support.silent_server import silent_server
-
-from ._asgi import running
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from asyncapi_client import AsyncClient, InternalServerError, RetryPolicy
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import bearer
 
 pytestmark = pytest.mark.anyio
