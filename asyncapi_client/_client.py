@@ -11,7 +11,7 @@ The pipeline is assembled in one place, `_build_pipeline`, outermost first:
 
 Because auth and the limiter sit inside the retry loop, every attempt (retries and the 401
 replay included) takes a limiter token and carries the current token, and every response feeds
-the limiter (DESIGN.md's four rules).
+the limiter (the four rules of the README's Architecture section).
 
 `with_options()` returns a view: a new object holding only per-call settings (auth, timeout,
 headers) that points at the same `_Shared` state (transport and its pool, pipeline, limiter,
