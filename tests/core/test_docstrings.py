@@ -22,6 +22,8 @@ PUBLIC_MODULES = [
     "asyncapi_client.integrations.otel",
     "asyncapi_client.testing",
     "asyncapi_client.types",
+    "asyncapi_sandbox",
+    "asyncapi_sandbox.pytest_plugin",
 ]
 
 
