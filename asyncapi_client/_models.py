@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, cast
+from typing import Any, Generic, TypedDict, TypeVar, cast
 
 import attrs
 import cattrs
@@ -30,11 +30,9 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ._secret import Secret
 
-if TYPE_CHECKING:
-    from typing_extensions import Self
-
 T = TypeVar("T")
 D = TypeVar("D")
+M = TypeVar("M", bound="_Model[Any]")
 
 
 class UserDict(TypedDict):
@@ -104,7 +102,7 @@ class _Model(Generic[D]):
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, separators=separators)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+    def from_dict(cls: type[M], data: Mapping[str, Any]) -> M:
         """The model from its dict form (`to_dict()`'s output, or the API's JSON). Unknown keys
         are ignored; a missing field, a wrong type or a bad timestamp is a ValueError."""
         return structure(data, cls)

@@ -1,4 +1,4 @@
-"""`mypy --strict` on a user's program (user_program.py): it passes, no SDK type is `Any`
+"""`mypy --strict` on a user's program (tests/support/user_program.py): it passes, no SDK type is `Any`
 there (its `assert_type` lines would fail), and a misspelt attribute or key is an error."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-PROGRAM = (HERE / "user_program.py").read_text()
+PROGRAM = (Path(__file__).parents[1] / "support" / "user_program.py").read_text()
 
 # (the right text, a typo of it): an attribute, a to_dict() key, a model field, an error field.
 TYPOS = [

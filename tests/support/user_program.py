@@ -1,5 +1,5 @@
-"""A small program written as a user would, type-checked by test_user_program.py with
-`mypy --strict`. The `assert_type` lines fail the check if any of these types were `Any`.
+"""A small program written as a user would, type-checked by tests/typing/test_user_program.py
+with `mypy --strict`. The `assert_type` lines fail the check if any of these types were `Any`.
 Never imported by the tests; mypy reads it."""
 
 from __future__ import annotations
