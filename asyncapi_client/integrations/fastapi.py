@@ -156,7 +156,9 @@ def client_lifespan(
     closes it at shutdown.
 
     Give either `factory` (a callable, sync or async, returning a new client) or the keyword
-    arguments of `AsyncClient` (`base_url=..., auth=...`). `lifespan` is the app's own lifespan,
+    arguments of `AsyncClient` (`base_url=..., auth=...`); with neither, the client is
+    `AsyncClient()`, configured by the environment (`ASYNCAPI_BASE_URL`, the credentials) when
+    the app starts. `lifespan` is the app's own lifespan,
     run inside this one. `state_key` names the client in the lifespan state and `app.state`
     (use another key, and `client_dependency(key)`, for a second client). `error_mapper`
     turns SDK errors that routes do not catch into HTTP answers (`default_error_mapper`: 401
@@ -164,11 +166,6 @@ def client_lifespan(
     """
     if factory is not None and client_kwargs:
         raise TypeError("client_lifespan takes a factory or AsyncClient keyword arguments, not both")
-    if factory is None and not client_kwargs:
-        raise TypeError(
-            "client_lifespan needs a factory (e.g. lambda: AsyncClient(BASE_URL, auth=...)) "
-            "or AsyncClient keyword arguments (base_url=..., auth=...)"
-        )
     if factory is not None and not callable(factory):
         raise TypeError(
             f"factory must be a callable returning an AsyncClient, got {type(factory).__name__}; "
