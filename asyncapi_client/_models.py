@@ -2,7 +2,8 @@
 
 Unknown fields in a reply are ignored (the API may add fields; old SDKs keep working). A reply
 that does not fit (a missing field, a wrong type, a bad timestamp) raises `ResponseDecodeError`
-through `structure`, never a bare KeyError or TypeError.
+through `structure`, never a bare KeyError or TypeError. Timestamps are RFC 3339 (`_rfc3339`).
+The hot models also have a faster decoder that gives the same results (`_fast_decode`).
 
 Every model serialises the way the API writes it, and reads that back:
 
@@ -19,7 +20,6 @@ serialised (it is a `Secret`): store `hook.secret.get()` yourself where your rec
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Generic, TypedDict, TypeVar, cast
@@ -28,6 +28,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from ._rfc3339 import parse_datetime as parse_datetime  # re-exported: webhook events use it
 from ._secret import Secret
 
 T = TypeVar("T")
@@ -148,6 +149,15 @@ class PageMeta(_Model[PageMetaDict]):
     items_per_page: int
 
 
+PAGE_META_KEYS: dict[str, str] = {
+    "current_page": "currentPage",
+    "total_pages": "totalPages",
+    "total_items": "totalItems",
+    "items_per_page": "itemsPerPage",
+}
+"""PageMeta's fields by their JSON keys (the API writes `meta` in camelCase)."""
+
+
 @attrs.frozen(slots=True)
 class Page(Generic[T]):
     """One page of a list: its items and the server's `meta` block."""
@@ -193,28 +203,6 @@ class CreatedWebhook(Webhook):
     secret: Secret = attrs.field(kw_only=True, repr=False)
 
 
-_FRACTION = re.compile(r"\.(\d+)")
-
-
-def parse_datetime(value: Any) -> datetime:
-    """RFC 3339 to an aware datetime (naive input is taken as UTC)."""
-    if type(value) is not str or len(value) > 64:
-        raise ValueError("a timestamp must be an RFC 3339 string")
-    try:
-        # Python 3.11+ reads RFC 3339 ("Z", any fraction) natively: the fast path.
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # Python 3.10 accepts only 3 or 6 fractional digits.
-        text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
-        parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
-
-
 def format_datetime(value: datetime) -> str:
     """A datetime as RFC 3339 in UTC with a `Z`, to the millisecond as the API writes it
     (`2024-05-01T12:00:00.123Z`), to the microsecond when it has them; a naive one is taken as
@@ -245,6 +233,10 @@ def _structure_str(value: Any, _: Any) -> str:
     return value
 
 
+def _renamed(keys: dict[str, str]) -> dict[str, Any]:
+    return {name: override(rename=key) for name, key in keys.items()}
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
@@ -257,14 +249,10 @@ def _make_converter() -> cattrs.Converter:
         conv.register_unstructure_hook(
             webhook_class, make_dict_unstructure_fn(webhook_class, conv, secret=override(omit=True))
         )
-    meta_names: dict[str, Any] = {
-        "current_page": override(rename="currentPage"),
-        "total_pages": override(rename="totalPages"),
-        "total_items": override(rename="totalItems"),
-        "items_per_page": override(rename="itemsPerPage"),
-    }
-    conv.register_structure_hook(PageMeta, make_dict_structure_fn(PageMeta, conv, **meta_names))
-    conv.register_unstructure_hook(PageMeta, make_dict_unstructure_fn(PageMeta, conv, **meta_names))
+    conv.register_structure_hook(PageMeta, make_dict_structure_fn(PageMeta, conv, **_renamed(PAGE_META_KEYS)))
+    conv.register_unstructure_hook(
+        PageMeta, make_dict_unstructure_fn(PageMeta, conv, **_renamed(PAGE_META_KEYS))
+    )
     return conv
 
 
