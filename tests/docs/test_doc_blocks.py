@@ -246,13 +246,16 @@ def run_pytest_files(files: list[Block], workdir: Path) -> None:
     assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO)) for p in PAGES])
+def _runnable(block: Block) -> bool:
+    return (block.marker is None and block.lang in RUNNABLE) or block.marker == "pytest-file"
+
+
+RUN_PAGES = [page for page in PAGES if any(_runnable(b) for b in blocks(page))]
+
+
+@pytest.mark.parametrize("page", RUN_PAGES, ids=[str(p.relative_to(REPO)) for p in RUN_PAGES])
 def test_the_page_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    page_blocks = [
-        b for b in blocks(page) if (b.marker is None and b.lang in RUNNABLE) or b.marker == "pytest-file"
-    ]
-    if not page_blocks:
-        pytest.skip("no block to run on this page")
+    page_blocks = [b for b in blocks(page) if _runnable(b)]
     needs_redis = any("redis://" in b.code for b in page_blocks)
     logging_state = _LoggingState()
     loop = asyncio.new_event_loop()
