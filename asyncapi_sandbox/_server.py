@@ -128,6 +128,21 @@ class Sandbox:
         return self.base_url + "/oauth/token"
 
     @property
+    def authorize_url(self) -> str:
+        """Its OAuth authorization endpoint (`<base_url>/oauth/authorize`)."""
+        return self.base_url + "/oauth/authorize"
+
+    @property
+    def revocation_url(self) -> str:
+        """Its token revocation endpoint (RFC 7009, `<base_url>/oauth/revoke`)."""
+        return self.base_url + "/oauth/revoke"
+
+    @property
+    def introspection_url(self) -> str:
+        """Its token introspection endpoint (RFC 7662, `<base_url>/oauth/introspect`)."""
+        return self.base_url + "/oauth/introspect"
+
+    @property
     def client_id(self) -> str:
         """The registered client's id (`demo-client` unless configured)."""
         return self.config.client_id

@@ -80,7 +80,8 @@ async def test_stats_has_the_documented_keys(sb: Sandbox) -> None:
         "duplicate_creates",
     ):
         assert key in stats
-    assert stats["token_requests"] == {"client_credentials": 0, "refresh_token": 0}
+    assert stats["token_requests"] == {"client_credentials": 0, "refresh_token": 0, "authorization_code": 0}
+    assert stats["authorizations"] == {"approved": 0, "denied": 0} and stats["revocations"] == 0
     assert stats["webhook_deliveries"] == {"succeeded": 0, "failed": 0}
 
 
@@ -187,7 +188,9 @@ async def test_bare_asgi_app_in_process() -> None:
         ("asyncapi_sandbox.pytest_plugin", "uvicorn"),
     ],
 )
-def test_importing_the_sdk_or_the_pytest_plugin_does_not_import_the_server(module: str, unwanted: str) -> None:
+def test_importing_the_sdk_or_the_pytest_plugin_does_not_import_the_server(
+    module: str, unwanted: str
+) -> None:
     code = (
         f"import sys, {module}; "
         f"bad = [m for m in ({unwanted!r}, 'uvicorn', 'starlette', 'httpx') if m in sys.modules]; "
