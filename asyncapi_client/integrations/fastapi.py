@@ -36,8 +36,9 @@ Why this shape:
 - An SDK error a route does not catch becomes an HTTP answer, not a 500: the dependencies map
   it with `default_error_mapper` (the caller's own token refused: 401; the API rate-limiting
   us: 503 with `Retry-After`; a timeout: 504; anything else: 502), so the app's callers see what happened
-  upstream. `client_lifespan(..., error_mapper=yours)` changes the mapping,
-  `error_mapper=None` turns it off (the errors then reach your own exception handlers).
+  upstream. An exception handler of the app's own for an error's class
+  (`@app.exception_handler(RateLimitError)`) takes precedence; `client_lifespan(...,
+  error_mapper=yours)` changes the mapping, `error_mapper=None` turns it off.
 """
 
 import math
@@ -125,6 +126,18 @@ def default_error_mapper(error: APIError, from_caller: bool) -> HTTPException:
 
 def _mapper_key(state_key: str) -> str:
     return f"{state_key}_error_mapper"
+
+
+def _answer(
+    connection: HTTPConnection, state_key: str, error: APIError, from_caller: bool
+) -> HTTPException | None:
+    """What the dependency raises for `error`: None (let it through) when the app has its own
+    exception handler for its class, or the mapping is off; else the mapper's answer."""
+    handlers = getattr(connection.app, "exception_handlers", None) or {}
+    if any(cls in handlers for cls in type(error).__mro__ if issubclass(cls, APIError)):
+        return None  # `@app.exception_handler(RateLimitError)` and the like win
+    mapper = _error_mapper(connection, state_key)
+    return mapper(error, from_caller) if mapper is not None else None
 
 
 def _error_mapper(connection: HTTPConnection, state_key: str) -> ErrorMapper | None:
@@ -231,8 +244,7 @@ def client_dependency(state_key: str = STATE_KEY) -> Callable[[HTTPConnection], 
         try:
             yield client
         except APIError as error:
-            mapper = _error_mapper(connection, state_key)
-            answer = mapper(error, False) if mapper is not None else None
+            answer = _answer(connection, state_key, error, False)
             if answer is None:
                 raise
             raise answer from error
@@ -336,8 +348,7 @@ def user_client(
         try:
             yield view
         except APIError as error:
-            mapper = _error_mapper(connection, state_key)
-            answer = mapper(error, _from_caller(error, view)) if mapper is not None else None
+            answer = _answer(connection, state_key, error, _from_caller(error, view))
             if answer is None:
                 raise
             raise answer from error

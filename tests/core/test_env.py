@@ -67,7 +67,7 @@ async def test_token_url_and_access_token_variables(monkeypatch: pytest.MonkeyPa
     client = sdk.AsyncClient(transport=MockTransport(recorder))
     auth = client._auth
     assert isinstance(auth, sdk.ClientCredentials)  # client credentials win over a fixed token
-    assert auth._token_url == "http://127.0.0.1:2/token"
+    assert "token_url='http://127.0.0.1:2/token'" in repr(auth)
     assert "s3cret" not in repr(auth)
     await client.aclose()
 

@@ -135,6 +135,8 @@ def given(sb: Sandbox) -> dict[str, Any]:
         base_url=sb.base_url,
         BASE_URL=sb.base_url,
         TOKEN_URL=sb.token_url,
+        AUTHORIZE_URL=sb.authorize_url,
+        REVOKE_URL=sb.revocation_url,
         CLIENT_ID=sb.client_id,
         CLIENT_SECRET=sb.client_secret,
         SECRET=sb.client_secret,
@@ -269,6 +271,7 @@ def test_the_page_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv("ASYNCAPI_CLIENT_SECRET", sb.client_secret)
         monkeypatch.setenv("CLIENT_ID", sb.client_id)  # the docs read a client's own settings so
         monkeypatch.setenv("CLIENT_SECRET", sb.client_secret)
+        monkeypatch.setenv("LOGIN_COOKIE_SECRET", "a-login-cookie-secret-of-32-characters-at-least")
         live = asyncapi_client.AsyncClient(sb.base_url, auth=namespace["auth"])
         namespace["__page_client__"] = live
         namespace["client"] = live

@@ -167,6 +167,27 @@ async def test_the_app_changes_the_mapping_or_turns_it_off(sandbox: Sandbox) -> 
     assert answer.status_code == 599 and seen == [404]
 
 
+async def test_the_apps_own_exception_handler_wins(sandbox: Sandbox) -> None:
+    """An app that handles an error class itself (as the OAuth login routes do for
+    ReconnectRequiredError) gets that class; the mapping answers the rest."""
+    token = await fetch_token(sandbox)
+    await sandbox.reset()
+    app = build_app(once(sandbox.base_url, token))
+
+    @app.exception_handler(sdk.NotFoundError)
+    async def not_found(request: FastAPIRequest, exc: sdk.NotFoundError) -> JSONResponse:
+        return JSONResponse({"missing": exc.details.get("id")}, status_code=404)
+
+    @app.get("/missing")
+    async def missing(client: ClientDep) -> str:
+        return (await client.projects.get(10**9)).name
+
+    async with serve(app) as browser:
+        answer = await browser.get("/missing")
+        assert answer.status_code == 404 and answer.json() == {"missing": "1000000000"}
+        assert (await browser.get("/me", headers={"Authorization": "Bearer nope"})).status_code == 401
+
+
 def test_error_mapper_must_be_callable() -> None:
     with pytest.raises(TypeError, match="error_mapper must be a callable"):
         client_lifespan(lambda: None, error_mapper=42)  # type: ignore[arg-type]
