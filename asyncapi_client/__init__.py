@@ -6,8 +6,6 @@ async with AsyncClient("https://api.example.com", auth=BearerToken("...")) as cl
 
 from typing import TYPE_CHECKING, Any
 
-from ._bulk import BulkJob, BulkOutcome, BulkResult
-from ._bulk_items import InvalidItemError
 from ._client import AsyncClient
 from ._clock import Clock, SystemClock
 from ._config import Timeout
@@ -22,6 +20,7 @@ from ._errors import (
     ClientClosedError,
     ConflictError,
     InternalServerError,
+    InvalidItemError,
     NotFoundError,
     OAuthError,
     PermissionDeniedError,
@@ -34,6 +33,7 @@ from ._errors import (
 )
 from ._logging import LoggingMiddleware, RedactingFilter
 from ._models import CreatedWebhook, NewUser, Page, PageMeta, Project, User, Webhook
+from ._not_given import NOT_GIVEN, NotGiven
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit, RateLimitStatus, RedisRateLimitBackend
@@ -55,10 +55,12 @@ from .auth import (
     TokenStore,
 )
 from .services import RawResponse
-from .transports import ASGITransport, HttpxTransport, MockTransport, Transport
+from .services._bulk import BulkJob, BulkOutcome, BulkResult
+from .transports import LAZY as _LAZY_TRANSPORTS
+from .transports import ASGITransport, MockTransport, Transport
 
 if TYPE_CHECKING:
-    from .transports import Httpx2Transport, PyreqwestTransport
+    from .transports import AiohttpTransport, Httpx2Transport, HttpxTransport, PyreqwestTransport
 
 __all__ = [
     "APIConnectionError",
@@ -66,6 +68,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "ASGITransport",
+    "AiohttpTransport",
     "AsyncClient",
     "AsyncPager",
     "Auth",
@@ -91,8 +94,10 @@ __all__ = [
     "MemoryTokenStore",
     "Middleware",
     "MockTransport",
+    "NOT_GIVEN",
     "NewUser",
     "NotFoundError",
+    "NotGiven",
     "OAuthError",
     "Page",
     "PageMeta",
@@ -130,8 +135,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The optional transports (extras httpx2, pyreqwest) are imported only when asked for.
-    if name in ("Httpx2Transport", "PyreqwestTransport", "AiohttpTransport"):
+    # The transports over a network library (the default one too) are imported on first use:
+    # see asyncapi_client.transports.
+    if name in _LAZY_TRANSPORTS:
         from . import transports
 
         return getattr(transports, name)

@@ -25,13 +25,28 @@ from typing import Any, TextIO
 import anyio
 
 from . import _env
-from ._bulk import DEFAULT_CONCURRENCY, MAX_BULK, UserInput
-from ._bulk_items import InvalidItemError
 from ._client import AsyncClient
+from ._errors import InvalidItemError
 from ._logging import LoggingMiddleware
 from ._pagination import MAX_PAGE_LIMIT
 from ._progress import ProgressBar
-from .cli import UsageError, add_verbose_flag
+from .services._bulk import DEFAULT_CONCURRENCY
+from .services._bulk_input import MAX_BULK, UserInput
+
+
+class UsageError(Exception):
+    """A missing or bad setting: printed without a traceback, exit status 2."""
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        # Given after a subcommand, it must not reset the count given before it.
+        default=0 if top_level else argparse.SUPPRESS,
+        help="log to stderr, redacted: -v for each call, -vv for everything (debug)",
+    )
 
 
 def integer(low: int, high: int | None = None) -> Callable[[str], int]:

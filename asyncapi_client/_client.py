@@ -11,7 +11,7 @@ The pipeline is assembled in one place, `_build_pipeline`, outermost first:
 
 Because auth and the limiter sit inside the retry loop, every attempt (retries and the 401
 replay included) takes a limiter token and carries the current token, and every response feeds
-the limiter (the four rules of the README's Architecture section).
+the limiter (the four rules of docs/architecture.md).
 
 `with_options()` returns a view: a new object holding only per-call settings (auth, timeout,
 headers) that points at the same `_Shared` state (transport and its pool, pipeline, limiter,
@@ -21,12 +21,11 @@ pipeline and cost a few attribute copies.
 
 from __future__ import annotations
 
-import contextvars
-import importlib
 import json
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
+from functools import cached_property
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import anyio
@@ -36,67 +35,22 @@ from ._config import DEFAULT_TIMEOUT, Timeout, check_url, format_seconds
 from ._decode import status_error
 from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
+from ._not_given import NOT_GIVEN, NotGiven
 from ._pipeline import CallNext, Middleware, build_chain
 from ._ratelimit import RateLimit, RateLimitMiddleware, RateLimitStatus
+from ._raw_response import raw_sink
 from ._retry import RetryMiddleware, RetryPolicy
 from ._stats import ClientStats, StatsSnapshot
 from ._types import Request, Response
 from ._version import __version__
 from .auth._base import Auth, AuthMiddleware
+from .services.projects import ProjectsService
+from .services.users import UsersService
+from .services.webhooks import WebhooksService
 from .transports._base import Transport
 from .transports._deadline import fail_after
 
-if TYPE_CHECKING:
-    from .services.projects import ProjectsService
-    from .services.users import UsersService
-    from .services.webhooks import WebhooksService
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = _Unset()
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
-
-# Where `service.with_raw_response` collects the responses of the call it wraps (see
-# services/_base.py); None outside such a call.
-_raw_sink: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar(
-    "asyncapi_client_raw_sink", default=None
-)
-
-S = TypeVar("S")
-
-
-class _ServiceAttr(Generic[S]):
-    """`client.users`, `client.projects`, `client.webhooks`: the service's module is imported
-    and the service made on first use, then kept in the view's `__dict__` (this descriptor
-    defines no `__set__`), so every later read is a plain attribute lookup."""
-
-    __slots__ = ("_module", "_class", "_name")
-
-    def __init__(self, module: str, class_name: str) -> None:
-        self._module = module
-        self._class = class_name
-        self._name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, client: None, owner: type | None = None) -> _ServiceAttr[S]: ...
-
-    @overload
-    def __get__(self, client: AsyncClient, owner: type | None = None) -> S: ...
-
-    def __get__(self, client: AsyncClient | None, owner: type | None = None) -> S | _ServiceAttr[S]:
-        if client is None:
-            return self
-        cls = getattr(importlib.import_module(self._module, __package__), self._class)
-        service: S = cls(client)
-        client.__dict__[self._name] = service
-        return service
 
 
 class _Shared:
@@ -104,7 +58,6 @@ class _Shared:
 
     __slots__ = (
         "transport",
-        "owns_transport",
         "chain",
         "stats",
         "clock",
@@ -119,7 +72,6 @@ class _Shared:
         *,
         base_url: str,
         transport: Transport,
-        owns_transport: bool,
         chain: CallNext,
         stats: ClientStats,
         clock: Clock,
@@ -128,7 +80,6 @@ class _Shared:
     ) -> None:
         self.base_url = base_url
         self.transport = transport
-        self.owns_transport = owns_transport
         self.chain = chain
         self.stats = stats
         self.clock = clock
@@ -181,7 +132,7 @@ class AsyncClient:
         self,
         base_url: str | None = None,
         *,
-        auth: Auth | _Unset | None = UNSET,
+        auth: Auth | NotGiven | None = NOT_GIVEN,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         transport: Transport | None = None,
         headers: Mapping[str, str] | None = None,
@@ -197,7 +148,7 @@ class AsyncClient:
         if base_url is None:
             base_url = base_url_from_env()
         base_url = check_url(base_url, what="base_url", allow_insecure_http=allow_insecure_http)
-        if isinstance(auth, _Unset):
+        if isinstance(auth, NotGiven):
             auth = auth_from_env(base_url, allow_insecure_http=allow_insecure_http)
         if auth is not None and not isinstance(auth, Auth):
             raise TypeError(
@@ -214,7 +165,7 @@ class AsyncClient:
                     f"middleware must be callables (request, call_next), got {type(layer).__name__}"
                 )
         # Like httpx, the client closes its transport, given or made: one owner, no leaked pool.
-        owns_transport = True
+        # Views share it; to share a pool, share the client (or its views).
         if transport is None:
             from .transports._httpx import HttpxTransport
 
@@ -238,7 +189,6 @@ class AsyncClient:
         self._shared = _Shared(
             base_url=base_url,
             transport=transport,
-            owns_transport=owns_transport,
             chain=chain,
             stats=stats,
             clock=clock,
@@ -267,10 +217,10 @@ class AsyncClient:
     def with_options(
         self,
         *,
-        auth: Auth | _Unset | None = UNSET,
-        timeout: Timeout | float | _Unset | None = UNSET,
+        auth: Auth | NotGiven | None = NOT_GIVEN,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         headers: Mapping[str, str] | None = None,
-        retry: RetryPolicy | _Unset = UNSET,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> AsyncClient:
         """A view with other per-call settings that shares this client's pool, limiter,
         retry budget, token state and stats. Cheap (a few attribute copies): make one per web
@@ -289,19 +239,19 @@ class AsyncClient:
         """
         view = object.__new__(AsyncClient)
         view._shared = self._shared
-        if isinstance(auth, _Unset):
+        if isinstance(auth, NotGiven):
             view._auth = self._auth
         else:
             if auth is not None and not isinstance(auth, Auth):
                 raise TypeError(f"auth must be an auth strategy, got {type(auth).__name__}")
             view._auth = auth
-        if isinstance(retry, _Unset):
+        if isinstance(retry, NotGiven):
             view._retry = self._retry
         else:
             if not isinstance(retry, RetryPolicy):
                 raise TypeError(f"retry must be a RetryPolicy(...), got {type(retry).__name__}")
             view._retry = retry
-        view._set_timeout(self._timeout if isinstance(timeout, _Unset) else Timeout.coerce(timeout))
+        view._set_timeout(self._timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
             merged.update({k.lower(): v for k, v in headers.items()})
@@ -312,9 +262,23 @@ class AsyncClient:
 
     # -- services ------------------------------------------------------------------------
 
-    users: _ServiceAttr[UsersService] = _ServiceAttr(".services.users", "UsersService")
-    projects: _ServiceAttr[ProjectsService] = _ServiceAttr(".services.projects", "ProjectsService")
-    webhooks: _ServiceAttr[WebhooksService] = _ServiceAttr(".services.webhooks", "WebhooksService")
+    # Made on first use and kept in the view's __dict__ (cached_property): a view that never
+    # touches a service pays nothing for it, and later reads are a plain attribute lookup.
+
+    @cached_property
+    def users(self) -> UsersService:
+        """`UsersService`: `me()`, `get()`, `create()`, `list()`, `bulk_create()`, ..."""
+        return UsersService(self)
+
+    @cached_property
+    def projects(self) -> ProjectsService:
+        """`ProjectsService`: `get()`, `create()`, `update()`, `delete()`, `list()`, ..."""
+        return ProjectsService(self)
+
+    @cached_property
+    def webhooks(self) -> WebhooksService:
+        """`WebhooksService`: `create()`, `list()`, `get()`, `delete()`, `test()`, ..."""
+        return WebhooksService(self)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -408,7 +372,7 @@ class AsyncClient:
         response = await self.send(
             self.build_request(method, path, params=params, json_body=json_body, headers=headers)
         )
-        sink = _raw_sink.get()
+        sink = raw_sink.get()
         if sink is not None:  # inside `with_raw_response`: hand the response over
             sink.append(response)
         if not 200 <= response.status_code < 300:
@@ -439,7 +403,8 @@ class AsyncClient:
         return self._shared.closed
 
     async def aclose(self) -> None:
-        """Close the client (and the transport, if the client made it). Idempotent."""
+        """Close the client and its transport, whether the client made it or was given it (as
+        httpx does); every view of the client is closed with it. Idempotent."""
         shared = self._shared
         if shared.closed:
             return
@@ -448,8 +413,7 @@ class AsyncClient:
         with anyio.CancelScope(shield=True):
             if closer is not None:
                 await closer()
-            if shared.owns_transport:
-                await shared.transport.aclose()
+            await shared.transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         if self._shared.closed:

@@ -17,6 +17,7 @@ APIError
  |                                or expired): send them through the login again
  +-- ClientClosedError           the client was used after aclose()
  +-- WebhookVerificationError    a webhook delivery failed verification
+ +-- InvalidItemError            a bulk record refused client-side, never sent (also a ValueError)
 ```
 
 Messages quote the server only through `redact`, so no token or secret reaches a log or a
@@ -289,6 +290,19 @@ class WebhookVerificationError(APIError):
     def __init__(self, message: str, *, reason: str = "invalid") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class InvalidItemError(APIError, ValueError):
+    """A bulk record that is not exactly `{"name": str, "email": str}` (or a `NewUser`); never sent.
+
+    `details` is `{"index": <input index>, "field": <the field at fault or None>}`.
+    """
+
+    def __init__(self, message: str, *, index: int, field: str | None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
+        self.details = {"index": index, "field": field}
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {

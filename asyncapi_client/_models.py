@@ -87,6 +87,19 @@ class WebhookDict(TypedDict):
     created_at: str | None
 
 
+class WebhookDeliveryDict(TypedDict):
+    """`WebhookDelivery.to_dict()`."""
+
+    id: int
+    event_id: str
+    event_type: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+    succeeded: bool
+    created_at: str
+
+
 class _Model(Generic[D]):
     """`to_dict()`, `to_json()` and `from_dict()` for a model whose dict form is `D`."""
 
@@ -213,6 +226,22 @@ def format_datetime(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec=spec).replace("+00:00", "Z")
 
 
+@attrs.frozen(slots=True)
+class WebhookDelivery(_Model[WebhookDeliveryDict]):
+    """One attempt to deliver one event, as `client.webhooks.deliveries(id)` reports it:
+    `status_code` is None when no HTTP answer came back (refused, timed out), and `error` says
+    why; `succeeded` is True for a 2xx."""
+
+    id: int
+    event_id: str
+    event_type: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+    succeeded: bool
+    created_at: datetime
+
+
 def _structure_int(value: Any, _: Any) -> int:
     # bool is an int in Python, and a float like 1.5 would be truncated: refuse both.
     if isinstance(value, bool) or not isinstance(value, int):
@@ -278,3 +307,12 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}" if exc.args else "missing field"
     return type(exc).__name__
+
+
+def structure_delivery(item: Any) -> WebhookDelivery:
+    """Decode one delivery; event ids may be strings or integers on the wire (kept as str)."""
+    if isinstance(item, Mapping):
+        event_id = item.get("event_id")
+        if isinstance(event_id, int) and not isinstance(event_id, bool):
+            item = {**item, "event_id": str(event_id)}
+    return structure(item, WebhookDelivery)

@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from . import _json
-
-if TYPE_CHECKING:
-    from ._errors import ResponseDecodeError
+from ._errors import ResponseDecodeError
 
 _NO_EXTENSIONS: Final[Mapping[str, Any]] = MappingProxyType({})
 _REQUEST_FIELDS: Final = ("method", "url", "headers", "content", "timeout", "extensions")
@@ -204,13 +202,9 @@ class Response(_ResponseFields):
         try:
             return _json.loads(self.content)
         except _json.PARSE_ERRORS as exc:
-            raise _decode_error(self, f"the body is not valid JSON ({type(exc).__name__})") from None
+            raise ResponseDecodeError.from_response(
+                self, f"the body is not valid JSON ({type(exc).__name__})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
-
-
-def _decode_error(response: Response, reason: str) -> ResponseDecodeError:
-    from ._errors import ResponseDecodeError
-
-    return ResponseDecodeError.from_response(response, reason)

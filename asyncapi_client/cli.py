@@ -21,16 +21,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from ._cli_resources import UsageError, add_resource_commands, add_verbose_flag
 from ._errors import APIError
 from ._redact import redact
 from ._version import __version__
 
 PROG = "asyncapi-client"
 _log = logging.getLogger("asyncapi_client.cli")
-
-
-class UsageError(Exception):
-    """A missing or bad setting: printed without a traceback, exit status 2."""
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -46,21 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     add_verbose_flag(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from ._cli_resources import add_resource_commands
-
     add_resource_commands(commands)
     return parser
-
-
-def add_verbose_flag(parser: argparse.ArgumentParser, *, top_level: bool = False) -> None:
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        # Given after a subcommand, it must not reset the count given before it.
-        default=0 if top_level else argparse.SUPPRESS,
-        help="log to stderr, redacted: -v for each call, -vv for everything (debug)",
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,15 @@ return types) and the JSON values of an error's `details`.
 """
 
 from ._errors import ErrorDetails, JSONValue
-from ._models import NewUserDict, PageDict, PageMetaDict, ProjectDict, UserDict, WebhookDict
+from ._models import (
+    NewUserDict,
+    PageDict,
+    PageMetaDict,
+    ProjectDict,
+    UserDict,
+    WebhookDeliveryDict,
+    WebhookDict,
+)
 
 __all__ = [
     "ErrorDetails",
@@ -18,5 +26,6 @@ __all__ = [
     "PageMetaDict",
     "ProjectDict",
     "UserDict",
+    "WebhookDeliveryDict",
     "WebhookDict",
 ]

@@ -1,8 +1,7 @@
 """`RetryMiddleware`: the loop over attempts, with backoff, the retry budget and the deadline.
 
 It sits outside auth and the rate limiter, so each attempt re-enters both: every retry takes a
-limiter token and carries the access token valid when it is sent (the four rules of the
-README's Architecture section).
+limiter token and carries the access token valid when it is sent (the four rules of docs/architecture.md).
 
 The first attempt is the hot path: a dict copy for `extensions["attempt"]`, one clock read when
 the call has a deadline, and (POST only) an idempotency key. Everything else happens only after

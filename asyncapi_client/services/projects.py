@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
-from .._decode import decode_model, decode_page
-from .._models import Page, Project
-from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
-from .._retry import RetryPolicy
-from ._base import Service
-
-_UNSET: Any = object()
+from .._decode import decode_model
+from .._models import Project
+from .._not_given import NOT_GIVEN, NotGiven
+from .._raw_response import to_raw_response_wrapper
+from ._listing import ListingService
 
 
-class ProjectsService(Service):
-    """`client.projects`: `get()`, `create()`, `update()`, `delete()`, `list_page()` and
-    `list()` (streamed)."""
+class ProjectsService(ListingService[Project]):
+    """`client.projects`: create, read, update, delete and list projects."""
 
-    __slots__ = ()
+    _path = "/api/v1/projects"
+    _model = Project
+
+    @cached_property
+    def with_raw_response(self) -> ProjectsWithRawResponse:
+        """The same methods, each returning `RawResponse[T]` (the result and its HTTP response):
+        `raw = await client.projects.with_raw_response.get(1)`; `raw.parsed` is a `Project`."""
+        return ProjectsWithRawResponse(self)
 
     async def get(self, project_id: int) -> Project:
         """One project by id; `NotFoundError` when there is none."""
@@ -38,14 +43,17 @@ class ProjectsService(Service):
         )
 
     async def update(
-        self, project_id: int, *, name: str = _UNSET, description: str | None = _UNSET
+        self,
+        project_id: int,
+        *,
+        name: str | NotGiven = NOT_GIVEN,
+        description: str | NotGiven | None = NOT_GIVEN,
     ) -> Project:
-        """Change a project's `name` and/or `description` (`None` clears the description);
-        the fields not given stay as they are."""
+        """Change the fields given (`description=None` clears the description)."""
         body: dict[str, Any] = {}
-        if name is not _UNSET:
+        if not isinstance(name, NotGiven):
             body["name"] = name
-        if description is not _UNSET:
+        if not isinstance(description, NotGiven):
             body["description"] = description
         if not body:
             raise ValueError("projects.update needs at least one of name, description")
@@ -56,31 +64,13 @@ class ProjectsService(Service):
         """Delete a project; `NotFoundError` when there is none."""
         await self._call("DELETE", f"/api/v1/projects/{int(project_id)}")
 
-    async def list_page(self, page: int = 1, limit: int = 20) -> Page[Project]:
-        """One page of projects (`page` from 1, `limit` from 1 to 100), with the server's
-        `meta`."""
-        response = await self._call("GET", "/api/v1/projects", params={"page": page, "limit": limit})
-        return decode_page(response, Project)
 
-    def list(
-        self,
-        *,
-        limit: int = MAX_PAGE_LIMIT,
-        prefetch: int = 0,
-        start_page: int = 1,
-        max_items: int | None = None,
-        on_progress: PageProgress | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> AsyncPager[Project]:
-        """Every project, streamed: `async with client.projects.list(prefetch=8) as pager:
-        async for project in pager: ...` (see `AsyncPager` for `limit`, `prefetch`,
-        `start_page`, `max_items`, `on_progress`). `retry` is a `RetryPolicy` for this pager's
-        page fetches (default: the client's). `list_page()` fetches one page."""
-        return AsyncPager(
-            self._with_retry(retry).list_page,
-            limit=limit,
-            prefetch=prefetch,
-            start_page=start_page,
-            max_items=max_items,
-            on_progress=on_progress,
-        )
+class ProjectsWithRawResponse:
+    """`client.projects.with_raw_response`: each method returns `RawResponse[T]`."""
+
+    def __init__(self, projects: ProjectsService) -> None:
+        self.get = to_raw_response_wrapper(projects.get)
+        self.create = to_raw_response_wrapper(projects.create)
+        self.update = to_raw_response_wrapper(projects.update)
+        self.delete = to_raw_response_wrapper(projects.delete)
+        self.list_page = to_raw_response_wrapper(projects.list_page)

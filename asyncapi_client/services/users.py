@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterable, Iterable
+from functools import cached_property
 from typing import Any
 
-from .._bulk import DEFAULT_CONCURRENCY, MAX_BULK, BulkJob, BulkProgress, BulkResult, UserInput
-from .._decode import decode_model, decode_page
-from .._models import NewUser, Page, User
-from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
+from .._decode import decode_list, decode_model
+from .._errors import ResponseDecodeError
+from .._models import NewUser, User
+from .._raw_response import to_raw_response_wrapper
 from .._retry import RetryPolicy
-from ._base import Service
+from ._bulk import DEFAULT_CONCURRENCY, BulkJob, BulkProgress, BulkResult
+from ._bulk_input import MAX_BULK, UserInput
+from ._listing import ListingService
+
+_BULK_PATH = "/api/v1/users/bulk"
 
 
 def _user_body(name: str | None, email: str | None, user: NewUser | None) -> dict[str, Any]:
@@ -21,11 +27,18 @@ def _user_body(name: str | None, email: str | None, user: NewUser | None) -> dic
     return {"name": name, "email": email}
 
 
-class UsersService(Service):
-    """`client.users`: `me()`, `get()`, `create()`, `list_page()`, `list()` (streamed),
-    `bulk_create()` and `bulk_create_iter()`."""
+class UsersService(ListingService[User]):
+    """`client.users`: the current user, lookups, creation, listing and bulk creation."""
 
-    __slots__ = ()
+    _path = "/api/v1/users"
+    _model = User
+
+    @cached_property
+    def with_raw_response(self) -> UsersWithRawResponse:
+        """The same single-request methods, each returning `RawResponse[T]` (the result and its
+        HTTP response): `raw = await client.users.with_raw_response.me()`; `raw.parsed` is a
+        `User`. (`list` and the bulk methods make many requests, so they are not here.)"""
+        return UsersWithRawResponse(self)
 
     async def me(self) -> User:
         """The user the credentials belong to (`GET /api/v1/users/me`)."""
@@ -53,34 +66,6 @@ class UsersService(Service):
         )
         return decode_model(response, User)
 
-    async def list_page(self, page: int = 1, limit: int = 20) -> Page[User]:
-        """One page of users (`page` from 1, `limit` from 1 to 100), with the server's `meta`."""
-        response = await self._call("GET", "/api/v1/users", params={"page": page, "limit": limit})
-        return decode_page(response, User)
-
-    def list(
-        self,
-        *,
-        limit: int = MAX_PAGE_LIMIT,
-        prefetch: int = 0,
-        start_page: int = 1,
-        max_items: int | None = None,
-        on_progress: PageProgress | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> AsyncPager[User]:
-        """Every user, streamed: `async with client.users.list(prefetch=8) as pager:
-        async for user in pager: ...` (see `AsyncPager` for `limit`, `prefetch`, `start_page`,
-        `max_items`, `on_progress`). `retry` is a `RetryPolicy` for this pager's page fetches
-        (default: the client's). `list_page()` fetches one page."""
-        return AsyncPager(
-            self._with_retry(retry).list_page,
-            limit=limit,
-            prefetch=prefetch,
-            start_page=start_page,
-            max_items=max_items,
-            on_progress=on_progress,
-        )
-
     def bulk_create_iter(
         self,
         users: Iterable[UserInput] | AsyncIterable[UserInput],
@@ -98,7 +83,7 @@ class UsersService(Service):
         to get the outcomes in input order rather than as chunks complete; see
         docs/streaming.md for the guarantees."""
         return BulkJob(
-            self._with_retry(retry),
+            self._with_retry(retry)._create_chunk,
             users,
             chunk_size=chunk_size,
             concurrency=concurrency,
@@ -122,7 +107,9 @@ class UsersService(Service):
         `created` and `failed` dicts hold every input index exactly once. `on_progress(done,
         failed)` is called as chunks complete. Nothing is created twice: each chunk carries a
         deterministic `Idempotency-Key` (pass `job_id` to make a re-run of a job idempotent).
-        `retry` is a `RetryPolicy` for this job's requests (default: the client's)."""
+        Every index is the input's; a refusal naming several records settles them at once, so a
+        re-run of records that exist costs about one request per chunk. `retry` is a
+        `RetryPolicy` for this job's requests (default: the client's)."""
         job = self.bulk_create_iter(
             users,
             chunk_size=chunk_size,
@@ -132,3 +119,27 @@ class UsersService(Service):
             retry=retry,
         )
         return await job.collect()
+
+    async def _create_chunk(
+        self, bodies: builtins.list[dict[str, str]], idempotency_key: str
+    ) -> builtins.list[User]:
+        """One `POST /api/v1/users/bulk` (all or nothing): the bulk job's only request."""
+        response = await self._call(
+            "POST", _BULK_PATH, json_body=bodies, headers={"idempotency-key": idempotency_key}
+        )
+        created = decode_list(response, User)
+        if len(created) != len(bodies):
+            raise ResponseDecodeError.from_response(
+                response, f"sent {len(bodies)} users, the reply holds {len(created)}"
+            )
+        return created
+
+
+class UsersWithRawResponse:
+    """`client.users.with_raw_response`: each method returns `RawResponse[T]`."""
+
+    def __init__(self, users: UsersService) -> None:
+        self.me = to_raw_response_wrapper(users.me)
+        self.get = to_raw_response_wrapper(users.get)
+        self.create = to_raw_response_wrapper(users.create)
+        self.list_page = to_raw_response_wrapper(users.list_page)

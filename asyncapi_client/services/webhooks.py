@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from functools import cached_property
 
 from .._decode import decode_model
 from .._errors import ResponseDecodeError
-from .._models import CreatedWebhook, Webhook, structure
+from .._models import CreatedWebhook, Webhook, WebhookDelivery, structure, structure_delivery
+from .._raw_response import to_raw_response_wrapper
 from .._types import Response
-from ..webhooks._delivery import WebhookDelivery, structure_delivery
 from ._base import Service
 
 
@@ -24,10 +25,13 @@ def _items(response: Response) -> list[object]:
 
 
 class WebhooksService(Service):
-    """`client.webhooks`: `create()`, `list()`, `get()`, `delete()`, `test()` and
-    `deliveries()`."""
+    """`client.webhooks`: register, list, inspect, test and delete webhook callbacks."""
 
-    __slots__ = ()
+    @cached_property
+    def with_raw_response(self) -> WebhooksWithRawResponse:
+        """The same methods, each returning `RawResponse[T]` (the result and its HTTP response):
+        `raw = await client.webhooks.with_raw_response.get(1)`; `raw.parsed` is a `Webhook`."""
+        return WebhooksWithRawResponse(self)
 
     async def create(self, url: str, events: Sequence[str]) -> CreatedWebhook:
         """Register `url` for `events` (such as `["project.created"]`). The reply, a
@@ -43,7 +47,9 @@ class WebhooksService(Service):
         return decode_model(response, CreatedWebhook)
 
     async def list(self) -> list[Webhook]:
-        """Every registration (without secrets)."""
+        """Every registration (without secrets), in one list. Not a pager like `projects.list()`:
+        the API's `GET /api/v1/webhooks` takes no `page`/`limit` and answers every registration at
+        once, with no `meta` to page by (an account holds a handful, not millions)."""
         response = await self._call("GET", "/api/v1/webhooks")
         try:
             return [structure(item, Webhook) for item in _items(response)]
@@ -70,3 +76,15 @@ class WebhooksService(Service):
             return [structure_delivery(item) for item in _items(response)]
         except ValueError as exc:
             raise ResponseDecodeError.from_response(response, str(exc)) from None
+
+
+class WebhooksWithRawResponse:
+    """`client.webhooks.with_raw_response`: each method returns `RawResponse[T]`."""
+
+    def __init__(self, webhooks: WebhooksService) -> None:
+        self.create = to_raw_response_wrapper(webhooks.create)
+        self.list = to_raw_response_wrapper(webhooks.list)
+        self.get = to_raw_response_wrapper(webhooks.get)
+        self.delete = to_raw_response_wrapper(webhooks.delete)
+        self.test = to_raw_response_wrapper(webhooks.test)
+        self.deliveries = to_raw_response_wrapper(webhooks.deliveries)

@@ -1,21 +1,23 @@
 """Transports: the bottom of the pipeline. `HttpxTransport` is the default.
 
 `AiohttpTransport` (extra `aiohttp`) and `PyreqwestTransport` (extra `pyreqwest`) run on asyncio
-only; `Httpx2Transport` (extra `httpx2`) runs on asyncio and trio. The optional ones are imported
-only when asked for.
+only; `Httpx2Transport` (extra `httpx2`) runs on asyncio and trio. Every transport over a network
+library, the default one included, is imported when first asked for: httpcore's import chain
+alone costs more than the rest of `import asyncapi_client`, and a client given another
+transport (or a script that only builds requests) never needs it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ._asgi import ASGITransport
 from ._base import Transport
-from ._httpx import HttpxTransport
 from ._mock import MockTransport
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
+    from ._httpx import HttpxTransport
     from ._httpx2 import Httpx2Transport
     from ._pyreqwest import PyreqwestTransport
 
@@ -30,8 +32,15 @@ __all__ = [
 ]
 
 
+LAZY: Final = frozenset({"AiohttpTransport", "Httpx2Transport", "HttpxTransport", "PyreqwestTransport"})
+"""The names `__getattr__` serves: each imported on first use (see the docstring)."""
+
+
 def __getattr__(name: str) -> Any:
-    # The optional transports are heavy or need an extra: import them only when asked for.
+    if name == "HttpxTransport":
+        from ._httpx import HttpxTransport
+
+        return HttpxTransport
     if name == "AiohttpTransport":
         from ._aiohttp import AiohttpTransport
 
@@ -44,4 +53,4 @@ def __getattr__(name: str) -> Any:
         from ._pyreqwest import PyreqwestTransport
 
         return PyreqwestTransport
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import httpcore
 
-from ._httpcore import HttpcoreTransport, ssl_context
-
-_ssl_context = ssl_context  # kept for callers of the old private name
+from ._httpcore import HttpcoreTransport
 
 
 class HttpxTransport(HttpcoreTransport):

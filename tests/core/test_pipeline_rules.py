@@ -1,5 +1,5 @@
-"""The pipeline's four rules (README, Architecture), seen from outside: every attempt takes a
-limiter token, every response (each retry's included) feeds the limiter, and a limiter refusal is not retried.
+"""The pipeline rules of docs/architecture.md, seen from outside: every attempt takes a limiter token, every
+response (each retry's included) feeds the limiter, and a limiter refusal is not retried.
 (The auth rules, the token valid at send time and one refresh + one replay on a 401, are in
 tests/auth/test_oauth.py.)"""
 

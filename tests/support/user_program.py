@@ -54,6 +54,13 @@ async def register(client: AsyncClient) -> WebhookReceiver:
     return receiver
 
 
+async def inspect_one(client: AsyncClient) -> str | None:
+    raw = await client.projects.with_raw_response.get(1)
+    assert_type(raw.parsed, Project)
+    print(raw.parsed.name, raw.status_code)
+    return raw.request_id
+
+
 async def export(client: AsyncClient) -> str:
     async with client.projects.list(prefetch=4) as pager:
         rows = [project.to_dict() async for project in pager]

@@ -1,4 +1,5 @@
-"""`mypy --strict` on a user's program (tests/support/user_program.py): it passes, no SDK type is `Any`
+"""`mypy --strict` on a user's program (tests/support/user_program.py: `with_raw_response`,
+`to_dict`, the webhook receiver, the FastAPI dependencies): it passes, no SDK type is `Any`
 there (its `assert_type` lines would fail), and a misspelt attribute or key is an error."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ TYPOS = [
     ("print(status.remaining, status.limit)", "print(status.remianing, status.limit)"),
     ('field = error.details.get("field")', 'field = error.detials.get("field")'),
     ("print(user.to_json())", "print(user.to_jsno())"),
+    ("print(raw.parsed.name, raw.status_code)", "print(raw.parsed.nmae, raw.status_code)"),
 ]
 
 

@@ -11,20 +11,22 @@
 How it works (one mechanism: `bulk_create` is the streaming form, collected):
 
 - The input (any iterable or async iterable of `{"name", "email"}` mappings or `NewUser`) is
-  pulled lazily, `chunk_size` records at a time, only when a chunk slot is free: at most
-  `concurrency` chunks are in flight or waiting to be read by the consumer, so a generator of
-  millions of records is never materialised. Its length is never asked for.
+  pulled lazily (`_bulk_input.ChunkReader`), `chunk_size` records at a time, only when a chunk
+  slot is free: at most `concurrency` chunks are in flight or waiting to be read by the
+  consumer, so a generator of millions of records is never materialised. Its length is never
+  asked for.
 - A record that is not a mapping with string `name` and `email` fails alone, client-side
   (`InvalidItemError`), without being sent.
 - Each chunk is one `POST /api/v1/users/bulk` with an `Idempotency-Key` of
   `bulk-<job id>-<chunk number>-<hash of the chunk's JSON>`: a retry of the same request (done
   by the retry layer) replays the first response and creates nothing twice. Passing the same
   `job_id` again with the same input makes a re-run of a crashed job idempotent too.
-- The server is all-or-nothing per request. A 400/409/422 whose `details.index` points into the
-  request fails that one record (the error keeps the server's `details`; note its `index` is
-  relative to the request that was sent, the outcome's `index` is the input's) and the rest of
-  the chunk is re-sent (new content, so a new key), until the chunk is clean or empty: one bad
-  record does not sink 99 good ones.
+- The server is all-or-nothing per request. A 400/409/422 that names records of the request
+  (`details.index`, and `details.errors` listing every record at fault: `_bulk_reply`) fails
+  those records, each with its own error whose message and `details["index"]` say its input
+  index, and the rest of the chunk is re-sent (new content, so a new key), until the chunk is
+  clean or empty: one bad record does not sink 99 good ones, and a refusal naming all 100
+  settles the chunk in one request.
 - A failure with no usable index (a 5xx or 429 after the retry layer gave up, a connection
   error, a timeout) fails every record still pending in that chunk with that error. A 2xx whose
   body cannot be decoded is re-sent with the same key (the server replays its stored response,
@@ -48,36 +50,32 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any
 
 import anyio
 import anyio.lowlevel
 import attrs
 from anyio.abc import TaskGroup
 
-from ._bulk_items import InvalidItemError, blamed_records, item_body
-from ._decode import decode_list
-from ._errors import APIConnectionError, APIError, APIStatusError, ResponseDecodeError
-from ._models import NewUser, User
-from ._task_group import cancel_and_exit
-
-if TYPE_CHECKING:
-    from .services._base import Service
-
-MAX_BULK = 100
-"""The server's largest bulk request (items)."""
+from .._errors import APIConnectionError, APIError, APIStatusError, ResponseDecodeError
+from .._models import User
+from .._task_group import cancel_and_exit
+from ._bulk_input import MAX_BULK, Chunk, ChunkReader, UserInput, check_bulk_args
+from ._bulk_reply import blamed_records
 
 DEFAULT_CONCURRENCY = 8
 """Bulk chunks in flight at once unless `concurrency=` says otherwise."""
 
-BULK_PATH = "/api/v1/users/bulk"
 _DECODE_REPLAYS = 2
 
-UserInput = Union[Mapping[str, Any], NewUser, InvalidItemError]
 BulkProgress = Callable[[int, int], Any]
 """`on_progress(done, failed)`: records with an outcome so far, and how many of them failed."""
+SendChunk = Callable[[list[dict[str, str]], str], Awaitable[list[User]]]
+"""`send_chunk(bodies, idempotency_key)`: one all-or-nothing bulk request (the users service's),
+the created users in the order sent; a reply that does not hold one user per body raises
+`ResponseDecodeError`."""
 
 _log = logging.getLogger("asyncapi_client.bulk")
 
@@ -125,84 +123,6 @@ class BulkResult:
         return f"<BulkResult created={len(self.created)} failed={len(self.failed)}>"
 
 
-def check_bulk_args(*, users: object, chunk_size: object, concurrency: object, on_progress: object) -> None:
-    def is_int(value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
-
-    if isinstance(users, (str, bytes, Mapping, NewUser)) or not (
-        isinstance(users, (Iterable, AsyncIterable))
-    ):
-        raise TypeError(
-            "users must be an iterable or async iterable of {'name', 'email'} mappings or NewUser "
-            f"(a list, a generator, ...), got {type(users).__name__}"
-        )
-    if not is_int(chunk_size) or not 1 <= chunk_size <= MAX_BULK:  # type: ignore[operator]
-        raise ValueError(
-            f"chunk_size must be an integer from 1 to {MAX_BULK} (the server's bulk maximum), got {chunk_size!r}"
-        )
-    if not is_int(concurrency) or concurrency < 1:  # type: ignore[operator]
-        raise ValueError(f"concurrency must be an integer >= 1 (chunks in flight), got {concurrency!r}")
-    if on_progress is not None and not callable(on_progress):
-        raise TypeError(f"on_progress must be a callable (done, failed), got {on_progress!r}")
-
-
-@attrs.define(slots=True)
-class _Chunk:
-    number: int
-    pending: list[tuple[int, dict[str, str]]]  # (input index, body) still to send
-    invalid: list[BulkOutcome]
-
-
-class _Reader:
-    """Pulls the input lazily, `chunk_size` records per chunk, numbering records and chunks."""
-
-    __slots__ = ("_sync", "_async", "_chunk_size", "_index", "_chunk_number", "exhausted")
-
-    def __init__(self, users: Iterable[object] | AsyncIterable[object], chunk_size: int) -> None:
-        self._sync: Iterator[object] | None = None
-        self._async: AsyncIterator[object] | None = None
-        if isinstance(users, AsyncIterable):
-            self._async = users.__aiter__()
-        else:
-            self._sync = iter(users)
-        self._chunk_size = chunk_size
-        self._index = 0
-        self._chunk_number = 0
-        self.exhausted = False
-
-    async def next_chunk(self) -> _Chunk | None:
-        """The next chunk, or None at the end. The input's own exceptions propagate."""
-        if self.exhausted:
-            return None
-        pending: list[tuple[int, dict[str, str]]] = []
-        invalid: list[BulkOutcome] = []
-        for _ in range(self._chunk_size):
-            try:
-                if self._sync is not None:
-                    item = next(self._sync)
-                else:
-                    assert self._async is not None
-                    item = await self._async.__anext__()
-            except (StopIteration, StopAsyncIteration):
-                self.exhausted = True
-                break
-            except BaseException:
-                self.exhausted = True
-                raise
-            index = self._index
-            self._index += 1
-            body = item_body(item, index)
-            if isinstance(body, InvalidItemError):
-                invalid.append(BulkOutcome(index, error=body))
-            else:
-                pending.append((index, body))
-        if not pending and not invalid:
-            return None
-        number = self._chunk_number
-        self._chunk_number += 1
-        return _Chunk(number, pending, invalid)
-
-
 class BulkJob:
     """`client.users.bulk_create_iter(...)`: an async iterable of `BulkOutcome`s, in the order
     chunks complete (within a chunk, by input index), or in input order with `ordered=True`
@@ -213,7 +133,7 @@ class BulkJob:
 
     def __init__(
         self,
-        service: Service,
+        send_chunk: SendChunk,
         users: Iterable[UserInput] | AsyncIterable[UserInput],
         *,
         chunk_size: int = MAX_BULK,
@@ -225,8 +145,8 @@ class BulkJob:
         check_bulk_args(users=users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress)
         if job_id is not None and (not isinstance(job_id, str) or not job_id or len(job_id) > 64):
             raise ValueError("job_id must be a non-empty string of at most 64 characters")
-        self._service = service
-        self._reader = _Reader(users, chunk_size)
+        self._send_chunk = send_chunk
+        self._reader = ChunkReader(users, chunk_size)
         self._concurrency = concurrency
         self._on_progress = on_progress
         self.job_id = job_id or secrets.token_hex(8)
@@ -249,25 +169,19 @@ class BulkJob:
 
     # -- one chunk -----------------------------------------------------------------------------
 
-    def _key(self, chunk: _Chunk, payload: bytes) -> str:
+    def _key(self, chunk: Chunk, payload: bytes) -> str:
         digest = hashlib.sha256(payload).hexdigest()[:20]
         return f"bulk-{self.job_id}-{chunk.number}-{digest}"
 
-    async def _send(self, chunk: _Chunk) -> list[BulkOutcome]:
+    async def _send(self, chunk: Chunk) -> list[BulkOutcome]:
         """Send the chunk until every record in it has an outcome."""
-        outcomes = list(chunk.invalid)
+        outcomes = [BulkOutcome(index, error=error) for index, error in chunk.invalid]
         replays = 0
         while chunk.pending:
             bodies = [body for _, body in chunk.pending]
             payload = json.dumps(bodies, separators=(",", ":"), ensure_ascii=False).encode()
-            headers = {"idempotency-key": self._key(chunk, payload)}
             try:
-                response = await self._service._call("POST", BULK_PATH, json_body=bodies, headers=headers)
-                users = decode_list(response, User)
-                if len(users) != len(chunk.pending):
-                    raise ResponseDecodeError.from_response(
-                        response, f"sent {len(chunk.pending)} users, the reply holds {len(users)}"
-                    )
+                users = await self._send_chunk(bodies, self._key(chunk, payload))
             except ResponseDecodeError as exc:
                 if replays < _DECODE_REPLAYS:
                     replays += 1  # the same key: the server replays its stored reply, creates nothing
@@ -308,7 +222,7 @@ class BulkJob:
         outcomes.sort(key=lambda outcome: outcome.index)
         return outcomes
 
-    async def _run_chunk(self, chunk: _Chunk) -> None:
+    async def _run_chunk(self, chunk: Chunk) -> None:
         # Never raises but for cancellation: the consumer's code may share this task group.
         outcomes: list[BulkOutcome] = []
         try:
@@ -326,13 +240,13 @@ class BulkJob:
             self._wakeup.set()
 
     @staticmethod
-    def _abandoned(chunk: _Chunk) -> list[BulkOutcome]:
+    def _abandoned(chunk: Chunk) -> list[BulkOutcome]:
         error = APIConnectionError(
             "the bulk job was cancelled while this chunk was in flight; its outcome is unknown "
             "(re-running with the same job_id and input is safe)",
             request_sent=None,
         )
-        outcomes = list(chunk.invalid)
+        outcomes = [BulkOutcome(index, error=invalid) for index, invalid in chunk.invalid]
         outcomes.extend(BulkOutcome(index, error=error) for index, _ in chunk.pending)
         chunk.pending = []
         return outcomes
