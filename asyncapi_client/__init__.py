@@ -33,7 +33,7 @@ from ._errors import (
     WebhookVerificationError,
 )
 from ._logging import LoggingMiddleware, RedactingFilter
-from ._models import NewUser, Page, PageMeta, Project, User, Webhook
+from ._models import CreatedWebhook, NewUser, Page, PageMeta, Project, User, Webhook
 from ._not_given import NOT_GIVEN, NotGiven
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
@@ -88,6 +88,7 @@ __all__ = [
     "ClientCredentials",
     "Clock",
     "ConflictError",
+    "CreatedWebhook",
     "Httpcore2Transport",
     "HttpcoreTransport",
     "InternalServerError",

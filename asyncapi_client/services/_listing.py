@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from .._decode import decode_page
 from .._models import Page
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
+from .._retry import RetryPolicy
 from ._base import Service
 
 T = TypeVar("T")
@@ -36,11 +37,14 @@ class ListingService(Service, Generic[T]):
         start_page: int = 1,
         max_items: int | None = None,
         on_progress: PageProgress | None = None,
+        retry: RetryPolicy | None = None,
     ) -> AsyncPager[T]:
         """Every item, streamed: `async with client.projects.list(prefetch=8) as pager:
-        async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
+        async for project in pager: ...` (see `AsyncPager` for `limit`, `prefetch`,
+        `start_page`, `max_items`, `on_progress`). `retry` is a `RetryPolicy` for this pager's
+        page fetches (default: the client's). `list_page()` fetches one page."""
         return AsyncPager(
-            self.list_page,
+            self._with_retry(retry).list_page,
             limit=limit,
             prefetch=prefetch,
             start_page=start_page,

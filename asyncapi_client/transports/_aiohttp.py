@@ -141,6 +141,7 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: Request) -> Response:
+        """Send through the aiohttp session (see `Transport.send`)."""
         session = self._session
         if session is None:
             session = self._get_session()
@@ -208,6 +209,7 @@ class AiohttpTransport:
             raise
 
     async def aclose(self) -> None:
+        """Close the aiohttp session, if this transport made it."""
         if self._session is not None:
             await self._session.close()
             self._session = None

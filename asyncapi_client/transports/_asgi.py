@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 import anyio
 
+from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError, ResponseDecodeError
 from .._types import Request, Response
 from ._base import origin_and_target, split_origin
@@ -29,6 +30,10 @@ ASGIApp = Callable[
 
 
 class ASGITransport:
+    """Sends requests straight to an ASGI app in this process (a FastAPI or Starlette app, the
+    sandbox's `SandboxApp`), with no network: for tests. `client` is the (host, port) the app sees
+    as the peer."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -41,6 +46,7 @@ class ASGITransport:
         self._limit = check_max_response_bytes("ASGITransport", max_response_bytes)
 
     async def send(self, request: Request) -> Response:
+        """Run the app on this request and return its full response."""
         origin, target = origin_and_target(request.url)
         scheme, host, port, _ = split_origin(origin + "/")
         path, _, query = target.partition("?")
@@ -105,7 +111,7 @@ class ASGITransport:
                 raise refused from None
             if isinstance(exc, TimeoutError):
                 raise APITimeoutError(
-                    f"{request.method} {request.url} timed out after {request.timeout}s",
+                    f"{request.method} {request.url} timed out after {format_seconds(request.timeout)}",
                     request=request,
                 ) from None
             # An app that raises is what a dropped connection looks like from outside.
@@ -127,4 +133,5 @@ class ASGITransport:
         return Response._trusted(status, response_headers, reader.finish(), request)
 
     async def aclose(self) -> None:
+        """Nothing to close: the app is not ours."""
         return None

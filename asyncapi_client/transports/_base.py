@@ -25,9 +25,12 @@ class Transport(Protocol):
     connecting. Cancelling `send` releases the connection.
     """
 
-    async def send(self, request: Request) -> Response: ...
+    async def send(self, request: Request) -> Response:
+        """Send one request and return the fully read response, or raise `APIConnectionError` /
+        `APITimeoutError`."""
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Close the connection pool. Idempotent."""
 
 
 @lru_cache(maxsize=256)

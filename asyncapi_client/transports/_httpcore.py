@@ -28,6 +28,7 @@ from typing import Any
 
 import httpcore
 
+from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
@@ -197,7 +198,7 @@ class HttpcoreTransport:
                     await raw.aclose()
         except TimeoutError:
             raise APITimeoutError(
-                f"{request.method} {url_text} timed out after {timeout}s",
+                f"{request.method} {url_text} timed out after {format_seconds(timeout)}",
                 request=request,
             ) from None
         except Exception as exc:

@@ -193,6 +193,7 @@ class PyreqwestTransport:
     # -- sending ---------------------------------------------------------------------------
 
     async def send(self, request: Request) -> Response:
+        """Send through pyreqwest's client (see `Transport.send`)."""
         slots = self._slots
         if slots is None:
             slots = self._slots = asyncio.Semaphore(self.max_connections)

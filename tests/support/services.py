@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 
 REQUIRE_SERVICES_ENV = "ASYNCAPI_TESTS_REQUIRE_SERVICES"
+SERVER_DIRS = ("/usr/sbin", "/sbin", "/usr/bin")
+"""Where a server binary is looked for after PATH."""
 
 
 def free_port() -> int:
@@ -36,9 +38,9 @@ def free_port() -> int:
 
 def require_binary(name: str, apt_package: str | None = None) -> str:
     """The path of `name`, or skip (fail under `.ci/run`) saying how to install it."""
-    found = shutil.which(name) or next(
-        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
-    )
+    # Debian puts servers in /usr/sbin, which a non-root PATH often lacks. `which` checks that
+    # the file is executable, so a binary hidden by a bind mount (tests/ci) counts as missing.
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SERVER_DIRS))
     if found is not None:
         return found
     reason = f"{name} is not installed (apt-get install {apt_package or name})"
