@@ -29,12 +29,13 @@ from ._errors import (
     RateLimitError,
     ReconnectRequiredError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     StateMismatchError,
     UnprocessableEntityError,
     WebhookVerificationError,
 )
 from ._logging import LoggingMiddleware, RedactingFilter
-from ._models import NewUser, Page, PageMeta, Project, User, Webhook
+from ._models import CreatedWebhook, NewUser, Page, PageMeta, Project, User, Webhook
 from ._not_given import NOT_GIVEN, NotGiven
 from ._page_split import PageSplit, split_pages
 from ._pagination import AsyncPager
@@ -63,7 +64,9 @@ from .transports import LAZY as _LAZY_TRANSPORTS
 from .transports import ASGITransport, MockTransport, Transport
 
 if TYPE_CHECKING:
-    from .transports import AiohttpTransport, Httpx2Transport, HttpxTransport, PyreqwestTransport
+    from .transports import AiohttpTransport, Httpcore2Transport, HttpcoreTransport, PyreqwestTransport
+    from .transports import Httpx2Transport as Httpx2Transport  # deprecated names, for type checkers
+    from .transports import HttpxTransport as HttpxTransport
 
 __all__ = [
     "APIConnectionError",
@@ -92,8 +95,9 @@ __all__ = [
     "ClientCredentials",
     "Clock",
     "ConflictError",
-    "Httpx2Transport",
-    "HttpxTransport",
+    "CreatedWebhook",
+    "Httpcore2Transport",
+    "HttpcoreTransport",
     "InternalServerError",
     "InvalidItemError",
     "LoggingMiddleware",
@@ -122,6 +126,7 @@ __all__ = [
     "Request",
     "Response",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Secret",
     "StateMismatchError",
@@ -147,4 +152,9 @@ def __getattr__(name: str) -> Any:
         from . import transports
 
         return getattr(transports, name)
+    # The former names of the httpcore transports: served with a warning, not in __all__.
+    if name.startswith("Httpx") and name.endswith("Transport"):
+        from .transports import _deprecated_alias
+
+        return _deprecated_alias(name, stacklevel=3)
     raise AttributeError(f"module 'asyncapi_client' has no attribute {name!r}")

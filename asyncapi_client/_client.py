@@ -25,18 +25,19 @@ import json
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 import anyio
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import DEFAULT_TIMEOUT, Timeout, check_url
+from ._config import DEFAULT_TIMEOUT, Timeout, check_url, format_seconds
 from ._decode import status_error
+from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
 from ._not_given import NOT_GIVEN, NotGiven
 from ._pipeline import CallNext, Middleware, build_chain
-from ._ratelimit import RateLimit, RateLimitMiddleware
+from ._ratelimit import RateLimit, RateLimitMiddleware, RateLimitStatus
 from ._raw_response import raw_sink
 from ._retry import RetryMiddleware, RetryPolicy
 from ._stats import ClientStats, StatsSnapshot
@@ -48,6 +49,9 @@ from .services.users import UsersService
 from .services.webhooks import WebhooksService
 from .transports._base import Transport
 from .transports._deadline import fail_after
+
+if TYPE_CHECKING:
+    from .transports._tls import CertTypes, VerifyTypes
 
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
 
@@ -91,15 +95,58 @@ class AsyncClient:
     """The client. Use it as `async with AsyncClient(...) as client:` or close it with `aclose()`.
 
     One client per process (or per ingestion job) is the intended use: it holds the connection
-    pool, the rate limiter's view of the server and the retry budget. Per web request, make a
-    view with `with_options(auth=...)`.
+    pool, the rate limiter's view of the server and the retry budget. Per web request, or for a
+    call that needs other settings, make a view with `with_options(...)`.
+
+    `AsyncClient()` with no arguments is configured from the environment (`ASYNCAPI_BASE_URL`,
+    `ASYNCAPI_CLIENT_ID` + `ASYNCAPI_CLIENT_SECRET` [+ `ASYNCAPI_TOKEN_URL`] or
+    `ASYNCAPI_ACCESS_TOKEN`, `ASYNCAPI_LOG`); an argument given always wins over its variable.
+
+    Parameters (all but `base_url` keyword-only):
+
+    - `base_url`: the API's root, such as `"https://api.example.com"`; default
+      `ASYNCAPI_BASE_URL`. Plain `http://` is accepted only for loopback hosts (see
+      `allow_insecure_http`).
+    - `auth`: the auth strategy (`ClientCredentials(...)`, `BearerToken(...)`,
+      `RefreshToken(...)`, `TokenProvider(...)`, or your own `Auth`); `None` for no auth. When
+      not given, the credentials in the environment (if any) are used.
+    - `timeout`: a `Timeout(total=, attempt=, connect=)` or seconds for all three; `None` for no
+      limit. `total` bounds the whole call, retries and waits included. Default
+      `Timeout(total=60, attempt=30, connect=10)`.
+    - `transport`: how requests are sent (`HttpcoreTransport()` by default; `AiohttpTransport`,
+      `Httpcore2Transport`, `PyreqwestTransport`, `ASGITransport(app)`, `MockTransport(handler)`).
+      The client closes it when it closes. With `transport=`, give the network options below to
+      that transport instead.
+    - `headers`: headers sent on every call (names are case-insensitive).
+    - `middleware`: callables `(request, call_next)` run once per call, outside the retry loop
+      (logging, tracing, custom headers).
+    - `attempt_middleware`: the same, run once per attempt, inside the retry loop.
+    - `rate_limit`: a `RateLimit(...)` to pace requests (`RateLimit()` learns the limit from the
+      server's `X-RateLimit-*` headers); `None` only reacts to 429s.
+    - `retry`: a `RetryPolicy(...)`: attempts, backoff, `Retry-After` cap, retry budget. Default
+      `RetryPolicy()` (3 attempts). `with_options(retry=...)` changes it for one view.
+    - `clock`: the time source (`Clock` protocol: `monotonic()`, `time()`, `sleep()`), for
+      tests (`asyncapi_client.testing.FakeClock`).
+    - `random`: the jitter source, a callable returning floats in [0, 1), for tests.
+    - `allow_insecure_http`: allow a plain `http://` base URL to a non-loopback host (credentials
+      would travel in clear text).
+    - `proxy`: a proxy URL for every request (`http://user:pass@proxy:3128`); default: the
+      `HTTP_PROXY` / `HTTPS_PROXY` / `ALL_PROXY` / `NO_PROXY` environment when `trust_env`.
+      `None` goes direct.
+    - `verify`: TLS verification: `True` (certifi, or `SSL_CERT_FILE` / `SSL_CERT_DIR` under
+      `trust_env`), `False`, a CA bundle path, or an `ssl.SSLContext`.
+    - `cert`: a client certificate for mutual TLS: a path to a PEM file, or (cert, key) or
+      (cert, key, password).
+    - `trust_env`: read proxies and CA locations from the environment (default `True`).
+    - `max_response_bytes`: the largest response body accepted, after decoding (default
+      32 MiB); past it the call fails with `ResponseTooLargeError`. `None` for no limit.
     """
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         *,
-        auth: Auth | None = None,
+        auth: Auth | NotGiven | None = NOT_GIVEN,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         transport: Transport | None = None,
         headers: Mapping[str, str] | None = None,
@@ -110,8 +157,18 @@ class AsyncClient:
         clock: Clock | None = None,
         random: Callable[[], float] | None = None,
         allow_insecure_http: bool = False,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        verify: VerifyTypes | NotGiven = NOT_GIVEN,
+        cert: CertTypes | NotGiven | None = NOT_GIVEN,
+        trust_env: bool | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
     ) -> None:
+        logging_from_env()
+        if base_url is None:
+            base_url = base_url_from_env()
         base_url = check_url(base_url, what="base_url", allow_insecure_http=allow_insecure_http)
+        if isinstance(auth, NotGiven):
+            auth = auth_from_env(base_url, allow_insecure_http=allow_insecure_http)
         if auth is not None and not isinstance(auth, Auth):
             raise TypeError(
                 f"auth must be an auth strategy such as BearerToken(...) or ClientCredentials(...), "
@@ -126,12 +183,29 @@ class AsyncClient:
                 raise TypeError(
                     f"middleware must be callables (request, call_next), got {type(layer).__name__}"
                 )
+        # Network options go to the default transport; a transport you pass takes its own.
+        network: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("proxy", proxy),
+                ("verify", verify),
+                ("cert", cert),
+                ("trust_env", trust_env),
+                ("max_response_bytes", max_response_bytes),
+            )
+            if not isinstance(value, NotGiven)
+        }
         # Like httpx, the client closes its transport, given or made: one owner, no leaked pool.
         # Views share it; to share a pool, share the client (or its views).
         if transport is None:
-            from .transports._httpx import HttpxTransport
+            from .transports._httpcore import HttpcoreTransport
 
-            transport = HttpxTransport()
+            transport = HttpcoreTransport(**network)
+        elif network:
+            raise TypeError(
+                f"pass {', '.join(network)} to the transport you give AsyncClient "
+                f"(e.g. {type(transport).__name__}({next(iter(network))}=...)), not to AsyncClient"
+            )
         elif not isinstance(transport, Transport):
             raise TypeError(f"transport must have send() and aclose(), got {type(transport).__name__}")
         clock = clock or SYSTEM_CLOCK
@@ -158,6 +232,7 @@ class AsyncClient:
             retry=retrier,
         )
         self._auth = auth
+        self._retry: RetryPolicy | None = None  # None: the client's policy (the pipeline's own)
         self._set_timeout(Timeout.coerce(timeout))
         self._headers: dict[str, str] = {
             "accept": "application/json",
@@ -181,9 +256,23 @@ class AsyncClient:
         auth: Auth | NotGiven | None = NOT_GIVEN,
         timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> AsyncClient:
         """A view with other per-call settings that shares this client's pool, limiter,
-        retry budget, token state and stats. Cheap: make one per web request."""
+        retry budget, token state and stats. Cheap (a few attribute copies): make one per web
+        request, or per call that needs it.
+
+        - `auth`: another auth strategy (a user's `BearerToken`), or `None` for none.
+        - `timeout`: another `Timeout` (or seconds, or `None` for no limit).
+        - `headers`: headers added to (or replacing) this view's headers.
+        - `retry`: another `RetryPolicy` for this view's calls, such as
+          `RetryPolicy(max_attempts=1)` for a call that must not be retried. The retry budget
+          stays the client's: views draw from the same quota.
+
+        A setting not given keeps this view's value. Pagers and bulk jobs made from a view use
+        its settings for every page or chunk (`client.with_options(retry=...).projects.list()`;
+        `list()` and `bulk_create()` also take `retry=` directly).
+        """
         view = object.__new__(AsyncClient)
         view._shared = self._shared
         if isinstance(auth, NotGiven):
@@ -192,6 +281,12 @@ class AsyncClient:
             if auth is not None and not isinstance(auth, Auth):
                 raise TypeError(f"auth must be an auth strategy, got {type(auth).__name__}")
             view._auth = auth
+        if isinstance(retry, NotGiven):
+            view._retry = self._retry
+        else:
+            if not isinstance(retry, RetryPolicy):
+                raise TypeError(f"retry must be a RetryPolicy(...), got {type(retry).__name__}")
+            view._retry = retry
         view._set_timeout(self._timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
@@ -225,14 +320,17 @@ class AsyncClient:
 
     @property
     def base_url(self) -> str:
+        """The API root every path is joined to, without a trailing slash."""
         return self._shared.base_url
 
     @property
     def clock(self) -> Clock:
+        """The time source the client (limiter, backoff, deadlines) reads."""
         return self._shared.clock
 
     @property
     def transport(self) -> Transport:
+        """The transport requests go through (shared by every view)."""
         return self._shared.transport
 
     def build_request(
@@ -261,7 +359,12 @@ class AsyncClient:
             merged.update({k.lower(): v for k, v in headers.items()})
         total = self._total
         deadline = None if total is None else shared.clock.monotonic() + total
-        extensions = {"auth": self._auth, "deadline": deadline, "connect_timeout": self._connect_timeout}
+        extensions = {
+            "auth": self._auth,
+            "deadline": deadline,
+            "connect_timeout": self._connect_timeout,
+            "retry": self._retry,
+        }
         return Request._trusted(method, url, merged, content, self._attempt_timeout, extensions)
 
     async def send(self, request: Request) -> Response:
@@ -283,7 +386,7 @@ class AsyncClient:
         except TimeoutError:
             shared.stats.errors += 1
             raise APITimeoutError(
-                f"{request.method} {request.url} did not finish within its {total}s deadline",
+                f"{request.method} {request.url} did not finish within its {format_seconds(total)} deadline",
                 request=request,
             ) from None
         except BaseException:
@@ -325,13 +428,14 @@ class AsyncClient:
             snapshot = _with_refreshes(snapshot, refreshes)
         return snapshot
 
-    def rate_limit_status(self) -> Any:
+    def rate_limit_status(self) -> RateLimitStatus:
         """The limiter's view: the server's last known limit, remaining and reset, the local
-        bucket, 429s seen and time spent waiting."""
+        bucket, 429s seen and time spent waiting (see `RateLimitStatus`)."""
         return self._shared.limiter.status()
 
     @property
     def is_closed(self) -> bool:
+        """True once `aclose()` ran (on this client or any of its views)."""
         return self._shared.closed
 
     async def aclose(self) -> None:

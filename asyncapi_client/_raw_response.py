@@ -44,14 +44,17 @@ class RawResponse(Generic[T]):
 
     @property
     def status_code(self) -> int:
+        """The response's HTTP status."""
         return self.response.status_code
 
     @property
     def headers(self) -> Mapping[str, str]:
+        """The response's headers (lower-case names)."""
         return self.response.headers
 
     @property
     def request_id(self) -> str | None:
+        """The server's `X-Request-Id`."""
         return self.response.headers.get("x-request-id")
 
     @property

@@ -93,6 +93,8 @@ class Request(_RequestFields):
         raise AttributeError("Request is immutable: use .replace() or .with_headers()")
 
     def replace(self, **changes: Any) -> Request:
+        """A copy with these fields (`method`, `url`, `headers`, `content`, `timeout`, `extensions`)
+        replaced."""
         values = {name: getattr(self, name) for name in _REQUEST_FIELDS}
         values.update(changes)
         if "headers" in changes:
@@ -107,11 +109,13 @@ class Request(_RequestFields):
         return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
 
     def with_header(self, name: str, value: str) -> Request:
+        """A copy with header `name` set to `value`."""
         merged = dict(self.headers)
         merged[name.lower()] = value
         return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
 
     def with_extensions(self, **extensions: Any) -> Request:
+        """A copy with these extensions set (`auth`, `deadline`, `attempt`, ...)."""
         merged = dict(self.extensions)
         merged.update(extensions)
         return Request._trusted(self.method, self.url, self.headers, self.content, self.timeout, merged)
@@ -184,10 +188,12 @@ class Response(_ResponseFields):
 
     @property
     def is_success(self) -> bool:
+        """True for a 2xx status."""
         return 200 <= self.status_code < 300
 
     @property
     def request_id(self) -> str | None:
+        """The server's `X-Request-Id`, for support requests and logs."""
         return self.headers.get("x-request-id")
 
     def json(self) -> Any:

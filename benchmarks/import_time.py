@@ -6,7 +6,7 @@
 Each figure is the median over fresh interpreters of the cumulative time `python -X importtime`
 reports for the module, so the interpreter's own start-up is not counted. The runs interleave
 (SDK, httpx, SDK, ...) so that a busy machine slows every figure alike. Also shown: what the
-default transport adds when the first client is made (`HttpxTransport`, which imports httpcore),
+default transport adds when the first client is made (`HttpcoreTransport`, which imports httpcore),
 and the heavy modules that `import asyncapi_client` leaves out. Bound: 150 ms for the SDK.
 """
 
@@ -25,8 +25,8 @@ SUBJECTS = (
     ("import httpx", "import httpx", "httpx"),
     (
         "the default transport on first use",
-        "import asyncapi_client; from asyncapi_client.transports import _httpx",
-        "asyncapi_client.transports._httpx",
+        "import asyncapi_client; from asyncapi_client.transports import _httpcore",
+        "asyncapi_client.transports._httpcore",
     ),
 )
 

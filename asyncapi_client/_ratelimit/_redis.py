@@ -106,16 +106,21 @@ class RedisRateLimitBackend:
         return int(granted), int(wait_us) / 1_000_000
 
     async def acquire(self, key: str, *, rate: float, burst: int, max_wait: float | None) -> float | None:
+        """Take a token from `key`'s shared bucket: the seconds to wait before sending, or None when
+        that would be longer than `max_wait`."""
         granted, wait = await self._run("take", key, rate, burst, -1.0 if max_wait is None else max_wait)
         return wait if granted else None
 
     async def release(self, key: str, *, rate: float, burst: int) -> None:
+        """Give back a token taken for a request that was not sent."""
         await self._run("release", key, rate, burst, 0.0)
 
     async def pause(self, key: str, seconds: float, *, rate: float, burst: int) -> None:
+        """Make every process wait `seconds` before its next token (after a 429)."""
         await self._run("pause", key, rate, burst, max(0.0, seconds))
 
     async def aclose(self) -> None:
+        """Close the Redis connection, if this backend made it."""
         if self._owns:
             await self._redis.aclose()
 

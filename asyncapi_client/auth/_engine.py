@@ -133,6 +133,8 @@ class TokenAuth:
     # -- the Auth protocol ---------------------------------------------------------------
 
     async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+        """Send with the current access token (fetched or refreshed first when due); on a 401,
+        refresh once (single-flight across concurrent calls) and replay once."""
         cur = self._cur
         if cur is None or self._clock.monotonic() >= cur.refresh_at:
             cur = await self._obtain(transport, None)

@@ -111,6 +111,7 @@ class RedisTokenStore:
         return f"{self._prefix}:{key}:{part}"
 
     async def get(self, key: str) -> TokenSet | None:
+        """See `TokenStore.get`; a malformed entry is logged and read as none."""
         self._guard.check()
         raw = await self._redis.get(self._key(key, "token"))
         if raw is None:
@@ -122,6 +123,8 @@ class RedisTokenStore:
             return None
 
     async def set(self, key: str, token: TokenSet) -> None:
+        """See `TokenStore.set`; the entry expires with the token (or after `refresh_ttl` when it has a
+        refresh token)."""
         self._guard.check()
         now_mono, now_wall = self._clock.monotonic(), self._clock.time()
         remaining = token.remaining(now_mono)
@@ -150,6 +153,7 @@ class RedisTokenStore:
             await self._redis.set(self._key(key, "token"), payload, px=max(1, math.ceil(ttl * 1000)))
 
     async def delete(self, key: str, *, only_if: TokenSet | None = None) -> None:
+        """See `TokenStore.delete`; `only_if` is checked atomically in Redis."""
         self._guard.check()
         if only_if is None:
             await self._redis.delete(self._key(key, "token"))
@@ -157,6 +161,8 @@ class RedisTokenStore:
             await self._redis.eval(_DELETE_IF, 1, self._key(key, "token"), _fingerprint(only_if.access_token))
 
     def lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """See `TokenStore.lock`: a Redis lock with an expiry, so a crashed holder blocks others only
+        until then."""
         return self._locked(self._key(key, "lock"))
 
     @asynccontextmanager
@@ -202,6 +208,7 @@ class RedisTokenStore:
         )
 
     async def aclose(self) -> None:
+        """Close the Redis connection, if this store made it."""
         if self._owns:
             await self._redis.aclose()
 

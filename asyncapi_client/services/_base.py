@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._types import Response
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
+    from .._retry import RetryPolicy
+
+ServiceT = TypeVar("ServiceT", bound="Service")
 
 
 class Service:
@@ -18,6 +21,12 @@ class Service:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+
+    def _with_retry(self: ServiceT, retry: RetryPolicy | None) -> ServiceT:
+        """This service, or the same service on a view whose calls retry by `retry`."""
+        if retry is None:
+            return self
+        return type(self)(self._client.with_options(retry=retry))
 
     def _call(
         self,

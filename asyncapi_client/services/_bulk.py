@@ -21,11 +21,12 @@ How it works (one mechanism: `bulk_create` is the streaming form, collected):
   `bulk-<job id>-<chunk number>-<hash of the chunk's JSON>`: a retry of the same request (done
   by the retry layer) replays the first response and creates nothing twice. Passing the same
   `job_id` again with the same input makes a re-run of a crashed job idempotent too.
-- The server is all-or-nothing per request. A 400/409/422 whose `details.index` points into the
-  request fails that one record (the error keeps the server's `details`; note its `index` is
-  relative to the request that was sent, the outcome's `index` is the input's) and the rest of
-  the chunk is re-sent (new content, so a new key), until the chunk is clean or empty: one bad
-  record does not sink 99 good ones.
+- The server is all-or-nothing per request. A 400/409/422 that names records of the request
+  (`details.index`, and `details.errors` listing every record at fault: `_bulk_reply`) fails
+  those records, each with its own error whose message and `details["index"]` say its input
+  index, and the rest of the chunk is re-sent (new content, so a new key), until the chunk is
+  clean or empty: one bad record does not sink 99 good ones, and a refusal naming all 100
+  settles the chunk in one request.
 - A failure with no usable index (a 5xx or 429 after the retry layer gave up, a connection
   error, a timeout) fails every record still pending in that chunk with that error. A 2xx whose
   body cannot be decoded is re-sent with the same key (the server replays its stored response,
@@ -55,7 +56,7 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,7 @@ from .._errors import APIConnectionError, APIError, APIStatusError, InvalidItemE
 from .._models import User
 from .._task_group import cancel_and_exit
 from ._bulk_input import MAX_BULK, Chunk, ChunkReader, UserInput, check_bulk_args
+from ._bulk_reply import blamed_records
 
 if TYPE_CHECKING:
     from ..checkpoints import CheckpointStore
@@ -77,7 +79,6 @@ DEFAULT_CONCURRENCY = 8
 """Bulk chunks in flight at once unless `concurrency=` says otherwise."""
 
 _DECODE_REPLAYS = 2
-_PER_ITEM_STATUSES = frozenset({400, 409, 422})
 
 BulkProgress = Callable[[int, int], Any]
 """`on_progress(done, failed)`: records with an outcome so far, and how many of them failed."""
@@ -99,6 +100,7 @@ class BulkOutcome:
 
     @property
     def ok(self) -> bool:
+        """True when the record was created."""
         return self.error is None
 
 
@@ -114,6 +116,7 @@ class BulkResult:
 
     @property
     def total(self) -> int:
+        """How many records have an outcome (created + failed)."""
         return len(self.created) + len(self.failed)
 
     @property
@@ -122,6 +125,7 @@ class BulkResult:
         return not self.failed
 
     def add(self, outcome: BulkOutcome) -> None:
+        """File one outcome under `created` or `failed` by its input index."""
         if outcome.error is not None:
             self.failed[outcome.index] = outcome.error
         else:
@@ -148,20 +152,13 @@ def _settled_for_good(outcomes: list[BulkOutcome]) -> bool:
     return True
 
 
-def _bad_index(error: APIStatusError, size: int) -> int | None:
-    """The request-relative index of the record the server blamed, if it is usable."""
-    if error.status_code not in _PER_ITEM_STATUSES or not isinstance(error.details, Mapping):
-        return None
-    index = error.details.get("index")
-    if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < size:
-        return index
-    return None
-
-
 class BulkJob:
     """`client.users.bulk_create_iter(...)`: an async iterable of `BulkOutcome`s, in the order
-    chunks complete (within a chunk, by input index). Use it as `async with ... as outcomes:`
-    for continuous concurrency, or iterate it bare; see the module docstring."""
+    chunks complete (within a chunk, by input index), or in input order with `ordered=True`
+    (a slow chunk then holds back the ones after it, and at most `concurrency` settled chunks
+    wait in memory). Use it as `async with ... as outcomes:` for continuous concurrency, or
+    iterate it bare; see the module docstring. `job_id` is this job's id (given or made);
+    `done` and `failed` count the outcomes handed over so far."""
 
     def __init__(
         self,
@@ -172,6 +169,7 @@ class BulkJob:
         concurrency: int = DEFAULT_CONCURRENCY,
         on_progress: BulkProgress | None = None,
         job_id: str | None = None,
+        ordered: bool = False,
         checkpoint: CheckpointStore | None = None,
     ) -> None:
         check_bulk_args(users=users, chunk_size=chunk_size, concurrency=concurrency, on_progress=on_progress)
@@ -188,7 +186,10 @@ class BulkJob:
         self._concurrency = concurrency
         self._on_progress = on_progress
         self.job_id = job_id or secrets.token_hex(8)
-        self._ready: collections.deque[tuple[int, list[BulkOutcome]]] = collections.deque()
+        self._ordered = bool(ordered)
+        self._ready: dict[int, list[BulkOutcome]] = {}  # settled chunks' outcomes, by chunk number
+        self._completed: collections.deque[int] = collections.deque()  # unordered: completion order
+        self._next_chunk = 0  # ordered: the chunk handed over next
         self._current: Iterator[BulkOutcome] = iter(())
         # With a checkpoint: the chunk whose outcomes are being handed over, and whether it is
         # recorded once they all are (its slot is freed then, not before).
@@ -230,18 +231,25 @@ class BulkJob:
                 outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
                 chunk.pending = []
             except APIStatusError as exc:
-                bad = _bad_index(exc, len(chunk.pending))
-                if bad is None:
+                blamed = blamed_records(exc, [index for index, _ in chunk.pending])
+                if not blamed:
                     outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
                     chunk.pending = []
                 else:
-                    index, _ = chunk.pending.pop(bad)
-                    outcomes.append(BulkOutcome(index, error=exc))
+                    # Every record the refusal names fails with its own error; the rest go again.
+                    outcomes.extend(
+                        BulkOutcome(chunk.pending[position][0], error=error)
+                        for position, error in blamed.items()
+                    )
+                    chunk.pending = [
+                        record for position, record in enumerate(chunk.pending) if position not in blamed
+                    ]
                     _log.debug(
-                        "bulk chunk %d: record %d rejected (%s), re-sending the rest",
+                        "bulk chunk %d: %d record(s) refused (%s), re-sending the other %d",
                         chunk.number,
-                        index,
+                        len(blamed),
                         exc.code,
+                        len(chunk.pending),
                     )
             except APIError as exc:
                 outcomes.extend(BulkOutcome(index, error=exc) for index, _ in chunk.pending)
@@ -266,7 +274,9 @@ class BulkJob:
         except Exception as exc:  # a bug or a user middleware's own exception: surface it
             self._fatal = exc
         finally:
-            self._ready.append((chunk.number, outcomes))
+            self._ready[chunk.number] = outcomes
+            if not self._ordered:
+                self._completed.append(chunk.number)
             self._in_flight -= 1
             self._wakeup.set()
 
@@ -354,8 +364,9 @@ class BulkJob:
                 error, self._fatal = self._fatal, None
                 self._close()
                 raise error
-            if self._ready:
-                number, outcomes = self._ready.popleft()
+            ready = self._take_ready()
+            if ready is not None:
+                number, outcomes = ready
                 self._report(outcomes)
                 if outcomes and self._checkpoint is not None:
                     # The slot stays taken until the caller has these outcomes: `concurrency`
@@ -384,6 +395,29 @@ class BulkJob:
                 self._wakeup = anyio.Event()
                 await self._wakeup.wait()
         raise StopAsyncIteration
+
+    def _take_ready(self) -> tuple[int, list[BulkOutcome]] | None:
+        """The next settled chunk's outcomes to hand over, or None: in completion order, or
+        with `ordered=True` the chunk after the last one handed over (its slot stays taken
+        until then, so at most `concurrency` chunks wait in memory)."""
+        if self._ordered:
+            checkpoint = self._checkpoint
+            while (
+                checkpoint is not None
+                and self._next_chunk not in self._ready
+                and checkpoint.is_done(self._next_chunk)
+            ):
+                self._next_chunk += 1  # finished by an earlier run: skipped, never sent
+            number = self._next_chunk
+            outcomes = self._ready.pop(number, None)
+            if outcomes is None:
+                return None
+            self._next_chunk += 1
+            return number, outcomes
+        if self._completed:
+            number = self._completed.popleft()
+            return number, self._ready.pop(number)
+        return None
 
     def _report(self, outcomes: list[BulkOutcome]) -> None:
         failed = sum(1 for outcome in outcomes if outcome.error is not None)

@@ -3,13 +3,14 @@ cuts it into numbered chunks (see `_bulk` for the job that sends them).
 
 The input is any iterable or async iterable of `{"name", "email"}` mappings or `NewUser`; it is
 pulled `chunk_size` records at a time and its length is never asked for. A record that is not a
-mapping with string `name` and `email` is refused here (`InvalidItemError`) and never sent.
+mapping with exactly string `name` and `email` is refused here (`InvalidItemError`, naming its
+input index and the field) and never sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, Union
+from typing import Any, Final, Union
 
 import attrs
 
@@ -19,7 +20,11 @@ from .._models import NewUser
 MAX_BULK = 100
 """The server's largest bulk request (items)."""
 
-UserInput = Union[Mapping[str, Any], NewUser]
+USER_FIELDS: Final = ("name", "email")
+
+UserInput = Union[Mapping[str, Any], NewUser, InvalidItemError]
+"""A bulk record: a `{"name", "email"}` mapping, a `NewUser`, or an `InvalidItemError` standing
+for a record its reader could not parse (it becomes that record's outcome)."""
 
 
 def check_bulk_args(*, users: object, chunk_size: object, concurrency: object, on_progress: object) -> None:
@@ -44,20 +49,36 @@ def check_bulk_args(*, users: object, chunk_size: object, concurrency: object, o
 
 
 def item_body(item: object, index: int) -> dict[str, str] | InvalidItemError:
-    """The JSON body of one record, or the client-side error that keeps it from being sent."""
+    """The JSON body of one record, or the client-side error that keeps it from being sent.
+
+    A record has exactly `name` and `email`, non-empty strings; a key the API does not know is
+    refused by name rather than dropped (a misspelt `"emial"` would otherwise vanish). An
+    `InvalidItemError` given as a record (a reader that could not even parse it, such as the
+    CLI's for a line that is not JSON) is that record's outcome, with the index it names."""
+    if isinstance(item, InvalidItemError):
+        return item
     if isinstance(item, NewUser):
-        item = item.to_json()
+        return {"name": item.name, "email": item.email}
     if not isinstance(item, Mapping):
         return InvalidItemError(
-            f"bulk record {index} is a {type(item).__name__}, not a mapping with name and email",
+            f"item {index}: a {type(item).__name__}, not an object with name and email",
             index=index,
             field=None,
         )
-    for field in ("name", "email"):
+    # First: a misspelt field ("emial") is the cause of the field it leaves missing.
+    unknown = [key for key in item if key not in USER_FIELDS]
+    if unknown:
+        name = unknown[0] if isinstance(unknown[0], str) else repr(unknown[0])
+        return InvalidItemError(
+            f"item {index}: unknown field {name!r} (a user has only 'name' and 'email')",
+            index=index,
+            field=str(name),
+        )
+    for field in USER_FIELDS:
         value = item.get(field)
         if not isinstance(value, str) or not value.strip():
             what = "missing" if value is None else "not a non-empty string"
-            return InvalidItemError(f"bulk record {index}: {field!r} is {what}", index=index, field=field)
+            return InvalidItemError(f"item {index}: {field!r} is {what}", index=index, field=field)
     return {"name": item["name"], "email": item["email"]}
 
 

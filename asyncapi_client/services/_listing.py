@@ -10,6 +10,7 @@ from .._decode import decode_page
 from .._models import Page
 from .._page_split import PageSplit
 from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
+from .._retry import RetryPolicy
 from ._base import Service
 
 if TYPE_CHECKING:
@@ -41,12 +42,15 @@ class ListingService(Service, Generic[T]):
         start_page: int = 1,
         max_items: int | None = None,
         on_progress: PageProgress | None = None,
+        retry: RetryPolicy | None = None,
         pages: range | None = None,
         job_id: str | None = None,
         checkpoint: CheckpointStore | None = None,
     ) -> AsyncPager[T]:
         """Every item, streamed: `async with client.projects.list(prefetch=8) as pager:
-        async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page.
+        async for project in pager: ...` (see `AsyncPager` for `limit`, `prefetch`,
+        `start_page`, `max_items`, `on_progress`). `retry` is a `RetryPolicy` for this pager's
+        page fetches (default: the client's). `list_page()` fetches one page.
 
         `pages=range(a, b)` reads pages a..b-1 only (a part of `split()`'s plan). With
         `checkpoint=` (a `CheckpointStore`) and `job_id=` (the same on every run), the pager
@@ -61,7 +65,7 @@ class ListingService(Service, Generic[T]):
         elif job_id is not None:
             raise ValueError("job_id names a listing's checkpoint: give checkpoint=... with it")
         return AsyncPager(
-            self.list_page,
+            self._with_retry(retry).list_page,
             limit=limit,
             prefetch=prefetch,
             start_page=start_page,

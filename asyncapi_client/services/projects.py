@@ -25,11 +25,15 @@ class ProjectsService(ListingService[Project]):
         return ProjectsWithRawResponse(self)
 
     async def get(self, project_id: int) -> Project:
+        """One project by id; `NotFoundError` when there is none."""
         return decode_model(await self._call("GET", f"/api/v1/projects/{int(project_id)}"), Project)
 
     async def create(
         self, name: str, description: str | None = None, *, idempotency_key: str | None = None
     ) -> Project:
+        """Create a project. A retried create is never applied twice: every attempt carries
+        one `Idempotency-Key` (pass your own `idempotency_key` to make a re-run of your code
+        idempotent too)."""
         body: dict[str, Any] = {"name": name}
         if description is not None:
             body["description"] = description
@@ -57,6 +61,7 @@ class ProjectsService(ListingService[Project]):
         return decode_model(response, Project)
 
     async def delete(self, project_id: int) -> None:
+        """Delete a project; `NotFoundError` when there is none."""
         await self._call("DELETE", f"/api/v1/projects/{int(project_id)}")
 
 

@@ -8,7 +8,7 @@ from functools import cached_property
 
 from .._decode import decode_model
 from .._errors import ResponseDecodeError
-from .._models import Webhook, WebhookDelivery, structure, structure_delivery
+from .._models import CreatedWebhook, Webhook, WebhookDelivery, structure, structure_delivery
 from .._raw_response import to_raw_response_wrapper
 from .._types import Response
 from ._base import Service
@@ -33,16 +33,18 @@ class WebhooksService(Service):
         `raw = await client.webhooks.with_raw_response.get(1)`; `raw.parsed` is a `Webhook`."""
         return WebhooksWithRawResponse(self)
 
-    async def create(self, url: str, events: Sequence[str]) -> Webhook:
-        """Register `url` for `events`. The reply carries the signing `secret` as a `Secret`:
-        it is shown only here, so store it (`secret.get()`) where your receiver can read it."""
+    async def create(self, url: str, events: Sequence[str]) -> CreatedWebhook:
+        """Register `url` for `events` (such as `["project.created"]`). The reply, a
+        `CreatedWebhook`, carries the signing `secret` as a `Secret`: it is shown only here, so
+        store it (`secret.get()`) where your receiver can read it. A reply without the secret is
+        a `ResponseDecodeError`."""
         if isinstance(events, str):
             raise TypeError("events must be a list of event names, not one string")
         events = list(events)
         if not events or not all(isinstance(e, str) and e for e in events):
             raise ValueError("events must be a non-empty list of event names such as 'project.created'")
         response = await self._call("POST", "/api/v1/webhooks", json_body={"url": url, "events": events})
-        return decode_model(response, Webhook)
+        return decode_model(response, CreatedWebhook)
 
     async def list(self) -> list[Webhook]:
         """Every registration (without secrets), in one list. Not a pager like `projects.list()`:
@@ -55,9 +57,11 @@ class WebhooksService(Service):
             raise ResponseDecodeError.from_response(response, str(exc)) from None
 
     async def get(self, webhook_id: int) -> Webhook:
+        """One registration by id (without its secret); `NotFoundError` when there is none."""
         return decode_model(await self._call("GET", f"/api/v1/webhooks/{int(webhook_id)}"), Webhook)
 
     async def delete(self, webhook_id: int) -> None:
+        """Remove a registration; nothing more is delivered to it."""
         await self._call("DELETE", f"/api/v1/webhooks/{int(webhook_id)}")
 
     async def test(self, webhook_id: int) -> None:

@@ -74,6 +74,7 @@ class RedisDedupeStore:
         return self._prefix + key
 
     async def claim(self, key: str) -> Claim:
+        """See `DedupeStore.claim`; atomic across processes (`SET NX` with an expiry)."""
         self._guard.check()
         token = "inflight:" + secrets.token_hex(8)
         current = await self._claim(keys=[self._key(key)], args=[token, self._in_flight_ms])
@@ -83,11 +84,13 @@ class RedisDedupeStore:
         return Claim.DUPLICATE if _text(current) == _DONE else Claim.IN_FLIGHT
 
     async def complete(self, key: str) -> None:
+        """See `DedupeStore.complete`."""
         self._guard.check()
         self._tokens.pop(key, None)
         await self._redis.set(self._key(key), _DONE, px=self._ttl_ms)
 
     async def release(self, key: str) -> None:
+        """See `DedupeStore.release`."""
         self._guard.check()
         token = self._tokens.pop(key, None)
         if token is not None:

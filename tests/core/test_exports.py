@@ -80,12 +80,12 @@ def test_every_transport_the_top_level_serves_is_exported() -> None:
     import asyncapi_client
 
     lazy = lazily_served_names(asyncapi_client)
-    assert {"AiohttpTransport", "HttpxTransport", "Httpx2Transport", "PyreqwestTransport"} <= lazy
+    assert {"AiohttpTransport", "HttpcoreTransport", "Httpcore2Transport", "PyreqwestTransport"} <= lazy
     assert lazy <= set(asyncapi_client.__all__)
-    from asyncapi_client.transports import AiohttpTransport, HttpxTransport
+    from asyncapi_client.transports import AiohttpTransport, HttpcoreTransport
 
     assert asyncapi_client.AiohttpTransport is AiohttpTransport
-    assert asyncapi_client.HttpxTransport is HttpxTransport
+    assert asyncapi_client.HttpcoreTransport is HttpcoreTransport
 
 
 def test_star_import_gives_all() -> None:

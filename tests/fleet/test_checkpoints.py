@@ -146,7 +146,7 @@ def people(n: int, prefix: str = "ckpt") -> list[dict[str, str]]:
     return [{"name": f"{prefix} {i}", "email": f"{prefix}{i}@example.com"} for i in range(n)]
 
 
-@pytest.mark.parametrize("form", ["async with", "bare"])
+@pytest.mark.parametrize("form", ["async with", "bare", "ordered"])
 async def test_a_bulk_job_resumes_sending_only_what_was_not_acknowledged(
     store: CheckpointStore, form: str
 ) -> None:
@@ -161,7 +161,7 @@ async def test_a_bulk_job_resumes_sending_only_what_was_not_acknowledged(
                     if crash_after is not None and len(delivered) == crash_after:
                         raise Crash
 
-            if form == "async with":
+            if form != "bare":
                 async with job:
                     await body()
             else:
@@ -170,13 +170,17 @@ async def test_a_bulk_job_resumes_sending_only_what_was_not_acknowledged(
         with pytest.raises(Crash):
             await consume(
                 client.users.bulk_create_iter(
-                    people(n), concurrency=concurrency, job_id="imp", checkpoint=store
+                    people(n),
+                    concurrency=concurrency,
+                    job_id="imp",
+                    checkpoint=store,
+                    ordered=form == "ordered",
                 ),
                 crash_after=1_050,
             )
         first_bulk = (await sb.stats())["bulk_requests"]
         job = client.users.bulk_create_iter(
-            people(n), concurrency=concurrency, job_id="imp", checkpoint=store
+            people(n), concurrency=concurrency, job_id="imp", checkpoint=store, ordered=form == "ordered"
         )
         await consume(job, crash_after=None)
         stats = await sb.stats()

@@ -28,7 +28,6 @@ DEFERRED = (
     "uvicorn",
     "opentelemetry",
     "tqdm",
-    "asyncapi_client.transports._httpx",
     "asyncapi_client.transports._httpcore",
     "asyncapi_client.transports._aiohttp",
     "asyncapi_client.webhooks",
@@ -73,7 +72,7 @@ def test_the_default_transport_is_imported_when_the_first_client_needs_it() -> N
         "import sys, asyncapi_client\n"
         "assert 'httpcore' not in sys.modules\n"
         "client = asyncapi_client.AsyncClient('https://api.example.com')\n"
-        "assert type(client.transport).__name__ == 'HttpxTransport', client.transport\n"
+        "assert type(client.transport).__name__ == 'HttpcoreTransport', client.transport\n"
         "assert 'httpcore' in sys.modules\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
