@@ -49,7 +49,7 @@ def start_worker(*args: str) -> subprocess.Popen[str]:
 def finish(proc: subprocess.Popen[str]) -> tuple[int, Any]:
     out, _ = proc.communicate(timeout=240)
     lines = out.strip().splitlines()
-    return proc.returncode, json.loads(lines[-1]) if lines else None
+    return proc.returncode, json.loads(lines[-1])["result"] if lines else None
 
 
 def fleet_json(sb: Sandbox, redis_url: str, job_id: str) -> str:

@@ -7,7 +7,7 @@ point and start it again.
 
 `import` with DIE_AFTER kills its own process with SIGKILL right after filing that many
 outcomes (no cleanup runs, no `finally`: a crash, at a known point). Each prints one JSON line
-with its result when it ends. The credentials come from the environment, as in the example.
+when it ends: `{"result": ..., "started": ..., "ended": ...}` (Unix times). The credentials come from the environment, as in the example.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -81,6 +82,7 @@ def dying_sink(fleet: Any, die_after: int) -> Any:
 def main(argv: list[str]) -> None:
     example = load_example()
     mode, fleet = argv[0], fleet_from_json(argv[1])
+    started = time.time()
     if mode == "import":
         start, stop, index = int(argv[2]), int(argv[3]), int(argv[4])
         sink = dying_sink(fleet, int(argv[5])) if len(argv) > 5 else None
@@ -89,7 +91,7 @@ def main(argv: list[str]) -> None:
         result = anyio.run(example._export_part, fleet, plan_from_json(argv[2]), int(argv[3]), argv[4])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
-    print(json.dumps(result), flush=True)
+    print(json.dumps({"result": result, "started": started, "ended": time.time()}), flush=True)
 
 
 if __name__ == "__main__":
