@@ -262,9 +262,7 @@ async def _users_bulk_create(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
-def _run(
-    coro_fn: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
-) -> Callable[[argparse.Namespace], int]:
+def _run(coro_fn: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         return int(anyio.run(coro_fn, args))
 
@@ -311,7 +309,7 @@ def add_resource_commands(commands: Any) -> None:
     me.set_defaults(handler=_run(_users_me))
     bulk = users_sub.add_parser("bulk-create", help="create users from a JSON-lines file ('-' for stdin)")
     add_connection_flags(bulk)
-    bulk.add_argument("file", help='one JSON object per line, such as {"name": ..., "email": ...}')
+    bulk.add_argument("file", help="one JSON object per line, such as {\"name\": ..., \"email\": ...}")
     bulk.add_argument(
         "--chunk-size", type=integer(1, MAX_BULK), default=MAX_BULK, help="records per request (1-100)"
     )

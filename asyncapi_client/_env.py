@@ -49,7 +49,9 @@ def base_url_from_env(environ: Mapping[str, str] | None = None) -> str:
     """`ASYNCAPI_BASE_URL`, or a ValueError that says how to give the URL."""
     url = env_value(BASE_URL, environ)
     if url is None:
-        raise ValueError(f"no base URL: pass AsyncClient('https://api.example.com') or set {BASE_URL}")
+        raise ValueError(
+            f"no base URL: pass AsyncClient('https://api.example.com') or set {BASE_URL}"
+        )
     return url
 
 

@@ -83,3 +83,4 @@ def _for_record(
         response=error.response,
     )
     return type(error)(f"item {index}: {text}", **kwargs)
+

@@ -14,6 +14,7 @@ from tests.support.resources import USER
 pytestmark = pytest.mark.anyio
 
 
+
 def ok_user(request: Request) -> Response:
     return Response.json_response(
         200, USER, headers={"X-Request-Id": "rid-1", "X-RateLimit-Remaining": "9", "X-RateLimit-Limit": "10"}

@@ -62,22 +62,13 @@ def test_help_documents_every_client_parameter() -> None:
     assert len(parameters) >= 12
     missing = [p for p in parameters if f"- `{p}`" not in text]
     assert missing == []
-    options = [
-        p for p in inspect.signature(asyncapi_client.AsyncClient.with_options).parameters if p != "self"
-    ]
+    options = [p for p in inspect.signature(asyncapi_client.AsyncClient.with_options).parameters if p != "self"]
     doc = inspect.getdoc(asyncapi_client.AsyncClient.with_options) or ""
     assert [p for p in options if f"- `{p}`" not in doc] == []
 
 
 @pytest.mark.parametrize(
-    "name",
-    [
-        "ASYNCAPI_BASE_URL",
-        "ASYNCAPI_CLIENT_ID",
-        "ASYNCAPI_CLIENT_SECRET",
-        "ASYNCAPI_ACCESS_TOKEN",
-        "ASYNCAPI_LOG",
-    ],
+    "name", ["ASYNCAPI_BASE_URL", "ASYNCAPI_CLIENT_ID", "ASYNCAPI_CLIENT_SECRET", "ASYNCAPI_ACCESS_TOKEN", "ASYNCAPI_LOG"]
 )
 def test_help_names_the_environment(name: str) -> None:
     assert name in (asyncapi_client.AsyncClient.__doc__ or "")

@@ -76,11 +76,11 @@ async def test_explicit_arguments_win(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(_env.BASE_URL, "http://127.0.0.1:1")
     monkeypatch.setenv(_env.ACCESS_TOKEN, "env-token")
     recorder = Recorder()
-    async with sdk.AsyncClient("http://127.0.0.1:3", auth=None, transport=MockTransport(recorder)) as client:
-        await client.users.me()
     async with sdk.AsyncClient(
-        auth=sdk.BearerToken("arg-token"), transport=MockTransport(recorder)
+        "http://127.0.0.1:3", auth=None, transport=MockTransport(recorder)
     ) as client:
+        await client.users.me()
+    async with sdk.AsyncClient(auth=sdk.BearerToken("arg-token"), transport=MockTransport(recorder)) as client:
         await client.users.me()
     first, second = recorder.requests
     assert first.url.startswith("http://127.0.0.1:3/") and "authorization" not in first.headers

@@ -60,12 +60,7 @@ def test_timestamps_are_rfc3339_in_utc() -> None:
     assert data["updated_at"] == "2024-05-01T12:00:00.000001Z"
     assert Project.from_dict(data) == project  # the same instants
     assert project.to_json(indent=2).startswith('{\n  "id": 1,')
-    assert PageMeta(1, 2, 3, 4).to_dict() == {
-        "currentPage": 1,
-        "totalPages": 2,
-        "totalItems": 3,
-        "itemsPerPage": 4,
-    }
+    assert PageMeta(1, 2, 3, 4).to_dict() == {"currentPage": 1, "totalPages": 2, "totalItems": 3, "itemsPerPage": 4}
     assert NewUser("Zoë", "z@example.com").to_json() == '{"name":"Zoë","email":"z@example.com"}'
 
 

@@ -15,6 +15,7 @@ from tests.support.resources import PROJECT
 pytestmark = pytest.mark.anyio
 
 
+
 def scripted(statuses: list[int]) -> MockTransport:
     replies = iter(statuses)
 

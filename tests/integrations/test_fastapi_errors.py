@@ -70,9 +70,7 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def once(url: str, token: str, **kwargs: Any) -> Any:
-    return lambda: sdk.AsyncClient(
-        url, auth=sdk.BearerToken(token), retry=sdk.RetryPolicy(max_attempts=1), **kwargs
-    )
+    return lambda: sdk.AsyncClient(url, auth=sdk.BearerToken(token), retry=sdk.RetryPolicy(max_attempts=1), **kwargs)
 
 
 async def test_the_callers_refused_token_is_a_401_the_apps_own_a_502(sandbox: Sandbox) -> None:

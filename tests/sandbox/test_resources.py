@@ -157,11 +157,7 @@ async def test_bulk_is_all_or_nothing(api: httpx.AsyncClient, sb: Sandbox) -> No
     assert details["index"] == 7
     items[3] = {"name": "Extra", "email": "x@example.com", "admin": True}
     details = envelope(await api.post("/api/v1/users/bulk", json=items), 400, "INVALID_INPUT")
-    assert {k: v for k, v in details.items() if k != "errors"} == {
-        "index": 3,
-        "field": "admin",
-        "value": True,
-    }
+    assert {k: v for k, v in details.items() if k != "errors"} == {"index": 3, "field": "admin", "value": True}
     items[3] = "not an object"
     details = envelope(await api.post("/api/v1/users/bulk", json=items), 400, "INVALID_INPUT")
     assert details["index"] == 3

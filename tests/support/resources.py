@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-USER: dict[str, Any] = {
-    "id": 1,
-    "name": "Ada",
-    "email": "ada@example.com",
-    "created_at": "2024-01-01T00:00:00Z",
-}
+USER: dict[str, Any] = {"id": 1, "name": "Ada", "email": "ada@example.com", "created_at": "2024-01-01T00:00:00Z"}
 PROJECT: dict[str, Any] = {
     "id": 7,
     "name": "Apollo",

@@ -12,6 +12,7 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = 1_700_000_000  # the wall time of the deliveries: give a FakeClock epoch=NOW
 
 
+
 def event_body(event_type: str = "project.created", data: Any = None, event_id: str | int = "evt_1") -> bytes:
     payload = {
         "id": event_id,
