@@ -151,6 +151,7 @@ class HttpcoreTransport:
         return cached
 
     async def send(self, request: Request) -> Response:
+        """Send over httpcore's connections (see `Transport.send`)."""
         url_text = request.url
         # origin = scheme://netloc, target = /path?query (inlined origin_and_target).
         slash = url_text.find("/", url_text.find("//") + 2)
