@@ -8,7 +8,8 @@ APIError
  |    +-- BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
  |    |   NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
  |    |   RateLimitError 429 (retry_after), InternalServerError 5xx
- +-- ResponseDecodeError         a reply that is not the JSON it should be
+ +-- ResponseDecodeError         a reply that is not the JSON it should be (or an unknown encoding)
+ |    +-- ResponseTooLargeError  a reply over the transport's max_response_bytes
  +-- OAuthError                  the authorization server refused (RFC 6749 error, error_description)
  |    +-- AuthorizationError      a user's login did not complete: denied, a callback that is not
  |    |    |                      the login's, a code the token endpoint refused
@@ -16,7 +17,10 @@ APIError
  |    +-- ReconnectRequiredError  no usable grant for a user (none stored, refresh token revoked
  |                                or expired): send them through the login again
  +-- ClientClosedError           the client was used after aclose()
+ +-- AsyncioRequiredError        a Redis backend under trio (redis-py's asyncio client needs asyncio)
+ +-- CheckpointMismatchError     a checkpoint recorded with other settings (also a ValueError)
  +-- WebhookVerificationError    a webhook delivery failed verification
+ +-- InvalidItemError            a bulk record refused client-side, never sent (also a ValueError)
 ```
 
 Messages quote the server only through `redact`, so no token or secret reaches a log or a
@@ -26,7 +30,7 @@ traceback.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, Union
 
 from ._redact import redact
 
@@ -35,11 +39,24 @@ if TYPE_CHECKING:
 
 _EXCERPT_CHARS = 200
 
+JSONValue: TypeAlias = Union[bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"], None]
+"""Any value JSON can hold."""
+
+ErrorDetails: TypeAlias = Mapping[str, JSONValue]
+"""An error's `details`: the envelope's `details` object as the server sent it (`{"field":
+"email", "value": ...}`, `{"index": 3, ...}` for a bulk record), empty when it sent none. A
+`details` that is not a JSON object is kept whole under `"raw"`."""
+
+_NO_DETAILS: ErrorDetails = {}
+
 
 class APIError(Exception):
-    """Base of every error the SDK raises about a call."""
+    """Base of every error the SDK raises about a call. `message` is the text (redacted of
+    anything that looks like a credential); `details` is what the server (or the SDK, for a
+    bulk record it refused to send) said about the cause, empty when nothing."""
 
     message: str
+    details: ErrorDetails = _NO_DETAILS
     # False when a layer knows a retry cannot help (the retry layer then gives up at once).
     retryable: bool = True
 
@@ -81,7 +98,8 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(APIError):
-    """The server answered with a 4xx or 5xx status."""
+    """The server answered with a 4xx or 5xx status: `status_code`, the envelope's `code`,
+    `message` and `details`, the `request_id` (`X-Request-Id`) and the `response`."""
 
     status: ClassVar[int | None] = None
 
@@ -91,14 +109,14 @@ class APIStatusError(APIError):
         *,
         status_code: int,
         code: str | None = None,
-        details: Any = None,
+        details: ErrorDetails | None = None,
         request_id: str | None = None,
         response: Response | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
-        self.details = details
+        self.details = _NO_DETAILS if details is None else details
         self.request_id = request_id
         self.response = response
 
@@ -119,26 +137,38 @@ class APIStatusError(APIError):
 
 
 class BadRequestError(APIStatusError):
+    """400: the request is wrong (`details.field` names the field at fault)."""
+
     status = 400
 
 
 class AuthenticationError(APIStatusError):
+    """401: the credentials were refused (after one token refresh and replay)."""
+
     status = 401
 
 
 class PermissionDeniedError(APIStatusError):
+    """403: authenticated, but not allowed."""
+
     status = 403
 
 
 class NotFoundError(APIStatusError):
+    """404: no such resource."""
+
     status = 404
 
 
 class ConflictError(APIStatusError):
+    """409: the resource exists already (a taken email)."""
+
     status = 409
 
 
 class UnprocessableEntityError(APIStatusError):
+    """422: well-formed but refused by the server's rules."""
+
     status = 422
 
 
@@ -175,6 +205,7 @@ class ResponseDecodeError(APIError):
 
     @classmethod
     def from_response(cls, response: Response, reason: str) -> ResponseDecodeError:
+        """The error for `response`, saying `reason` and quoting the start of its body (redacted)."""
         excerpt = body_excerpt(response.content)
         return cls(
             f"Could not decode the {response.status_code} reply: {reason}. Body starts: {excerpt!r}",
@@ -182,6 +213,24 @@ class ResponseDecodeError(APIError):
             excerpt=excerpt,
             response=response,
         )
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """A reply over the transport's `max_response_bytes`: by its `Content-Length` (nothing is
+    read) or counted while reading, after decompression. The connection it came on is closed,
+    and the call is not retried (the same request would get the same reply)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        limit: int = 0,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.limit = limit
+        self.request = request
 
 
 class OAuthError(APIError):
@@ -264,6 +313,31 @@ class WebhookVerificationError(APIError):
         self.reason = reason
 
 
+class InvalidItemError(APIError, ValueError):
+    """A bulk record that is not exactly `{"name": str, "email": str}` (or a `NewUser`); never sent.
+
+    `details` is `{"index": <input index>, "field": <the field at fault or None>}`.
+    """
+
+    def __init__(self, message: str, *, index: int, field: str | None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
+        self.details = {"index": index, "field": field}
+
+
+class AsyncioRequiredError(APIError, RuntimeError):
+    """A Redis backend (token store, rate-limit backend, dedupe or checkpoint store) was made
+    or used under trio: redis-py's asyncio client runs on asyncio only (on trio it fails with
+    "no running event loop"). Run that program with asyncio, or leave the Redis backend out."""
+
+
+class CheckpointMismatchError(APIError, ValueError):
+    """A checkpoint was recorded by a job or listing with other settings (chunk size, page
+    size, page range): resuming from it would skip or repeat records. Use the settings of the
+    first run, or delete the checkpoint (`store.delete(key)`) to start afresh."""
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -302,7 +376,7 @@ def error_from_envelope(
     """
     code: str | None = None
     message: str | None = None
-    details: Any = None
+    details: ErrorDetails | None = None
     if isinstance(envelope, Mapping):
         err = envelope.get("error")
         if isinstance(err, Mapping):
@@ -310,7 +384,11 @@ def error_from_envelope(
             code = raw_code if isinstance(raw_code, str) else None
             raw_message = err.get("message")
             message = raw_message if isinstance(raw_message, str) else None
-            details = err.get("details")
+            raw_details = err.get("details")
+            if isinstance(raw_details, Mapping):
+                details = raw_details
+            elif raw_details is not None:
+                details = {"raw": raw_details}
     if message is None:
         message = fallback_message or f"HTTP {status_code}"
     message = redact(message)

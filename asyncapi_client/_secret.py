@@ -14,6 +14,8 @@ _MASK: Final = "***"
 
 
 class Secret:
+    """A string that never shows itself: masked in `repr`, `str` and f-strings, refused by pickle;
+    `.get()` gives the value. Compared in constant time."""
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:

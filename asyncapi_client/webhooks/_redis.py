@@ -12,6 +12,7 @@ import logging
 import secrets
 from typing import Any
 
+from .._redis_support import AsyncioGuard
 from ._dedupe import DEFAULT_TTL, Claim
 
 logger = logging.getLogger("asyncapi_client.webhooks")
@@ -58,6 +59,7 @@ class RedisDedupeStore:
             raise ValueError("give RedisDedupeStore exactly one of url=... or client=...")
         if ttl <= 0 or in_flight_ttl <= 0:
             raise ValueError("ttl and in_flight_ttl must be positive numbers of seconds")
+        self._guard = AsyncioGuard("RedisDedupeStore")
         self._owns_client = client is None
         self._redis: Any = client if url is None else aioredis.from_url(url)
         self._prefix = prefix
@@ -72,6 +74,8 @@ class RedisDedupeStore:
         return self._prefix + key
 
     async def claim(self, key: str) -> Claim:
+        """See `DedupeStore.claim`; atomic across processes (`SET NX` with an expiry)."""
+        self._guard.check()
         token = "inflight:" + secrets.token_hex(8)
         current = await self._claim(keys=[self._key(key)], args=[token, self._in_flight_ms])
         if current is None:
@@ -80,10 +84,14 @@ class RedisDedupeStore:
         return Claim.DUPLICATE if _text(current) == _DONE else Claim.IN_FLIGHT
 
     async def complete(self, key: str) -> None:
+        """See `DedupeStore.complete`."""
+        self._guard.check()
         self._tokens.pop(key, None)
         await self._redis.set(self._key(key), _DONE, px=self._ttl_ms)
 
     async def release(self, key: str) -> None:
+        """See `DedupeStore.release`."""
+        self._guard.check()
         token = self._tokens.pop(key, None)
         if token is not None:
             await self._release(keys=[self._key(key)], args=[token])

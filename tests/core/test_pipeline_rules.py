@@ -1,8 +1,8 @@
-"""The pipeline's four rules, seen from outside: (1) every attempt, the 401 replay included,
-takes a limiter token; (2) every attempt carries the access token valid when it is sent, however
-long it waited in the limiter; (3) a 401 leads to one refresh and one resend; (4) every response
-(each retry's and the 401 included) feeds the limiter. And a limiter refusal is not retried.
-(More of the auth rules are in tests/auth.)"""
+"""The pipeline's four rules (docs/architecture.md), seen from outside: (1) every attempt, the
+401 replay included, takes a limiter token; (2) every attempt carries the access token valid
+when it is sent, however long it waited in the limiter; (3) a 401 leads to one refresh and one
+resend; (4) every response (each retry's and the 401 included) feeds the limiter. And a limiter
+refusal is not retried. (More of the auth rules are in tests/auth.)"""
 
 from __future__ import annotations
 

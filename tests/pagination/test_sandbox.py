@@ -8,7 +8,7 @@ import asyncio
 import anyio
 import pytest
 
-from asyncapi_client import AsyncClient, HttpxTransport, Project
+from asyncapi_client import AsyncClient, HttpcoreTransport, Project
 from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import sandbox_client
 
@@ -87,7 +87,7 @@ async def _hundred_requests(client: AsyncClient) -> None:
 
 @pytest.mark.parametrize("form", ["bare", "context"])
 async def test_break_and_cancel_lose_no_task_and_no_pool_slot(form: str) -> None:
-    transport = HttpxTransport(max_connections=10)
+    transport = HttpcoreTransport(max_connections=10)
     sandbox = Sandbox(projects=3000, users=0, latency_ms=40)
     async with sandbox as sb, await sandbox_client(sb, transport=transport, timeout=30.0) as client:
         before = len(asyncio.all_tasks())
