@@ -54,7 +54,7 @@ from asyncapi_client import (
     AsyncClient,
     BearerToken,
     ClientCredentials,
-    HttpxTransport,
+    HttpcoreTransport,
     MockTransport,
     RateLimit,
     RateLimitError,
@@ -94,7 +94,7 @@ class Counting:
     """The client's transport, counting what it sent: API replies by status, token requests."""
 
     def __init__(self) -> None:
-        self.inner = HttpxTransport()
+        self.inner = HttpcoreTransport()
         self.api: Counter[int] = Counter()
         self.token_requests = 0
         self.times: list[float] = []

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import anyio
 import pytest
 
-from asyncapi_client import AsyncClient, ClientCredentials, HttpxTransport, Request, Response
+from asyncapi_client import AsyncClient, ClientCredentials, HttpcoreTransport, Request, Response
 from asyncapi_sandbox import Sandbox
 from tests.support.services import running_nginx
 
@@ -54,7 +54,7 @@ class Counting:
     included, which are told apart by path)."""
 
     def __init__(self) -> None:
-        self.inner = HttpxTransport()
+        self.inner = HttpcoreTransport()
         self.api: Counter[int] = Counter()
         self.token_requests = 0
 
