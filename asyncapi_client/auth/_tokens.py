@@ -184,11 +184,12 @@ def parse_token_response(
             error = redact(body["error"][:100])
             description = body.get("error_description")
             description = description[:500] if isinstance(description, str) else None
-            raise OAuthError(error, scrub(description, secrets), status_code=status)
+            raise OAuthError(error, scrub(description, secrets), status_code=status, response=response)
         raise OAuthError(
             "unexpected_response",
             f"the token endpoint answered HTTP {status} without an RFC 6749 error body",
             status_code=status,
+            response=response,
         )
     if not isinstance(body, Mapping):
         raise _invalid("the token endpoint's reply is not a JSON object", status)
