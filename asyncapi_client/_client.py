@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 import anyio
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import DEFAULT_TIMEOUT, Timeout, check_url
+from ._config import DEFAULT_TIMEOUT, Timeout, check_headers, check_url
 from ._decode import status_error
 from ._errors import APITimeoutError, ClientClosedError
 from ._pipeline import CallNext, Middleware, build_chain
@@ -214,7 +214,7 @@ class AsyncClient:
             "user-agent": _USER_AGENT,
         }
         if headers:
-            self._headers.update({k.lower(): v for k, v in headers.items()})
+            self._headers.update(check_headers(headers))
 
     def _set_timeout(self, timeout: Timeout) -> None:
         # Read once here rather than on every call: Timeout is frozen.
@@ -245,7 +245,7 @@ class AsyncClient:
         view._set_timeout(self._timeout if isinstance(timeout, _Unset) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
-            merged.update({k.lower(): v for k, v in headers.items()})
+            merged.update(check_headers(headers))
             view._headers = merged
         else:
             view._headers = self._headers
@@ -294,7 +294,7 @@ class AsyncClient:
             content = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
             merged["content-type"] = "application/json"
         if headers:
-            merged.update({k.lower(): v for k, v in headers.items()})
+            merged.update(check_headers(headers))
         total = self._total
         deadline = None if total is None else shared.clock.monotonic() + total
         extensions = {"auth": self._auth, "deadline": deadline, "connect_timeout": self._connect_timeout}

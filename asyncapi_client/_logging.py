@@ -47,6 +47,7 @@ _http_logger: Final = logging.getLogger(LOGGER_NAME + ".http")
 
 _DONE: Final = "_asyncapi_client_redacted"
 
+
 class RedactingFilter(logging.Filter):
     """Scrubs credentials from a record's message, arguments and traceback text, in place.
 

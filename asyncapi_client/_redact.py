@@ -215,7 +215,9 @@ def redact_value(value: Any, *, sent: Request | None = None) -> Any:
         if isinstance(item, dict):
             return {
                 walk(k, depth + 1) if isinstance(k, str) else k: (
-                    MASK if isinstance(k, str) and _SECRET_KEY.match(k) and v is not None else walk(v, depth + 1)
+                    MASK
+                    if isinstance(k, str) and _SECRET_KEY.match(k) and v is not None
+                    else walk(v, depth + 1)
                 )
                 for k, v in item.items()
             }

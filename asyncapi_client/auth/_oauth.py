@@ -37,7 +37,7 @@ import attrs
 
 from .._attempt_info import record_token_refresh
 from .._clock import SYSTEM_CLOCK, Clock
-from .._config import check_url
+from .._config import MAX_SECONDS, check_url
 from .._errors import APITimeoutError
 from .._pipeline import CallNext
 from .._secret import Secret, as_secret
@@ -129,9 +129,11 @@ def _check_timeout(value: float | None) -> float | None:
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
-        or value <= 0
+        or not 0 < value <= MAX_SECONDS
     ):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {value!r}")
+        raise ValueError(
+            f"timeout must be a positive number of seconds (at most a year) or None, got {value!r}"
+        )
     return float(value)
 
 
@@ -408,7 +410,7 @@ class _EndpointAuth(TokenAuth):
         allow_insecure_http: bool,
         timeout: float | None,
     ) -> None:
-        check_url(token_url, what="token_url", allow_insecure_http=allow_insecure_http)
+        check_url(token_url, what="token_url", allow_insecure_http=allow_insecure_http, allow_query=True)
         self._token_url = token_url  # as given: a trailing slash (`/o/token/`) is significant
         if not isinstance(client_id, str) or not client_id:
             raise ValueError("client_id must be a non-empty string")
