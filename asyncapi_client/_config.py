@@ -42,7 +42,9 @@ def check_seconds(
     if value < minimum or (above_minimum and value == minimum):
         if above_minimum and minimum == 0:
             raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
-        raise ValueError(f"{what} must be {'>' if above_minimum else '>='} {minimum:g} seconds, got {value!r}")
+        raise ValueError(
+            f"{what} must be {'>' if above_minimum else '>='} {minimum:g} seconds, got {value!r}"
+        )
     if value > maximum:
         raise ValueError(
             f"{what} must be at most {maximum:g} seconds, got {value!r} (use None where it takes "

@@ -17,10 +17,13 @@ installs `RedactingFilter` twice on the `asyncapi_client` logger:
   `logging.basicConfig`, pytest's caplog or your log shipper sit), and the filter scrubs the
   record in place on the way. This handler also plays the library `NullHandler` role.
 
+The same two are installed on the `httpcore` logger, whose DEBUG trace (the HTTP layer the
+default transport drives) prints raw response headers, where a server may echo a token.
+
 So tokens, client secrets, webhook secrets and `Authorization` values are scrubbed (by
 `asyncapi_client._redact.redact`: every secret value the SDK holds, and credential patterns in
 JSON, form and Python-repr text) from the message, its arguments and the formatted traceback of
-every SDK record before your handlers see it. Not covered: handlers you attach directly to a child
+every SDK (and httpcore) record before your handlers see it. Not covered: handlers you attach directly to a child
 logger (`asyncapi_client.retry`), loggers you set `propagate=False` on, and `dictConfig` or
 `fileConfig` configuring the `asyncapi_client` logger itself (they remove its existing handlers,
 the scrubbing one included); attach `RedactingFilter()` to those handlers yourself (in dictConfig:
@@ -101,15 +104,22 @@ class _ScrubbingHandler(logging.Handler):
         pass
 
 
+# httpcore is the HTTP layer `HttpxTransport` drives: its DEBUG trace prints raw response
+# headers, where a server may echo a token.
+SCRUBBED_LOGGERS: Final = (LOGGER_NAME, "httpcore")
+
+
 def _install() -> None:
-    # Import is idempotent even under importlib.reload: replace what an earlier import added.
-    for existing in [f for f in logger.filters if type(f).__name__ == "RedactingFilter"]:
-        logger.removeFilter(existing)
-    for handler in [h for h in logger.handlers if type(h).__name__ == "_ScrubbingHandler"]:
-        logger.removeHandler(handler)
-    logger.addFilter(RedactingFilter())
-    # First in the list, so that handlers added later on this logger see scrubbed records too.
-    logger.handlers.insert(0, _ScrubbingHandler())
+    for name in SCRUBBED_LOGGERS:
+        tree = logging.getLogger(name)
+        # Import is idempotent even under importlib.reload: replace what an earlier import added.
+        for existing in [f for f in tree.filters if type(f).__name__ == "RedactingFilter"]:
+            tree.removeFilter(existing)
+        for handler in [h for h in tree.handlers if type(h).__name__ == "_ScrubbingHandler"]:
+            tree.removeHandler(handler)
+        tree.addFilter(RedactingFilter())
+        # First in the list, so that handlers added later on this logger see scrubbed records too.
+        tree.handlers.insert(0, _ScrubbingHandler())
 
 
 _install()
