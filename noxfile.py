@@ -16,19 +16,20 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "asyncapi_client", "tests", "benchmarks")
-    session.run("ruff", "format", "--check", "asyncapi_client")
+    session.run("ruff", "check", "asyncapi_client", "asyncapi_sandbox", "tests", "benchmarks")
+    session.run("ruff", "format", "--check", "asyncapi_client", "asyncapi_sandbox")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy", "--strict", "asyncapi_client")
+    session.run("mypy", "--strict", "asyncapi_sandbox")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run every benchmark; each prints its figures beside the raw client's, from one run."""
     session.install("-e", ".[dev]")
-    for script in ("overhead", "ratelimit", "auth", "streaming", "transports"):
+    for script in ("overhead", "ratelimit", "auth", "streaming", "transports", "retry_hot_path", "telemetry"):
         session.run("python", f"benchmarks/{script}.py", *session.posargs)

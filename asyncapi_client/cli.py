@@ -10,12 +10,6 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asyncapi-client", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from .sandbox._cli import add_sandbox_command
-
-    add_sandbox_command(commands)
-    from ._demo import add_demo_command
-
-    add_demo_command(commands)
     from ._cli_resources import add_resource_commands
 
     add_resource_commands(commands)

@@ -230,7 +230,7 @@ async def main() -> None:
             )
 
     if args.sandbox:
-        from asyncapi_client.sandbox import Sandbox
+        from asyncapi_sandbox import Sandbox
 
         async with Sandbox(isolated=True) as sb:
             await sandbox_fresh_costs(sb, n=2000)

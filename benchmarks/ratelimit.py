@@ -36,7 +36,7 @@ from asyncapi_client import AsyncClient, BearerToken, RateLimit, Request, Respon
 from asyncapi_client._clock import SYSTEM_CLOCK
 from asyncapi_client._ratelimit import RateLimitMiddleware
 from asyncapi_client._stats import ClientStats
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 RESULTS: list[tuple[str, bool]] = []
 

@@ -42,7 +42,7 @@ from asyncapi_client import (
     RetryPolicy,
     Timeout,
 )
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 LATENCY_MS = 30
 REPEATS = 3

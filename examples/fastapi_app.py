@@ -8,7 +8,7 @@
 
 Run it against the sandbox (from the repository root):
 
-    asyncapi-client sandbox --port 8000 &
+    asyncapi-sandbox serve --port 8000 &
     export ASYNCAPI_BASE_URL=http://127.0.0.1:8000 ASYNCAPI_CLIENT_ID=demo-client \
            ASYNCAPI_CLIENT_SECRET=demo-secret
     uvicorn examples.fastapi_app:app --port 8080

@@ -6,6 +6,9 @@ import pytest
 
 from tests.support.services import running_redis
 
+# The sandbox's fixtures (sandbox, sandbox_session, sandbox_client) are opt-in, as for any user.
+pytest_plugins = ["asyncapi_sandbox.pytest_plugin"]
+
 
 @pytest.fixture(scope="session")
 def redis_server_url() -> Iterator[str]:

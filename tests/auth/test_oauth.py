@@ -26,8 +26,7 @@ from asyncapi_client import (
     TokenSet,
 )
 from asyncapi_client.testing import FakeClock
-
-from ._support import (
+from tests.support.fake_oauth import (
     BASE,
     CLIENT_ID,
     CLIENT_SECRET,

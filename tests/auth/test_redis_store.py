@@ -12,8 +12,14 @@ import pytest
 
 from asyncapi_client import ClientCredentials, RedisTokenStore, Request, Response, TokenSet
 from asyncapi_client.testing import FakeClock
-
-from ._support import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeOAuthServer, api_call, start_cancellable
+from tests.support.fake_oauth import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TOKEN_URL,
+    FakeOAuthServer,
+    api_call,
+    start_cancellable,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -144,7 +150,7 @@ async def test_two_stores_two_auth_objects_one_token_request(
 
 
 async def test_a_store_that_is_down_degrades_to_per_process_tokens(caplog: Any) -> None:
-    from tests.support.redis_server import free_port
+    from tests.support.services import free_port
 
     server, clock = FakeOAuthServer(), FakeClock()
     store = RedisTokenStore(f"redis://127.0.0.1:{free_port()}/0", clock=clock)
@@ -166,9 +172,8 @@ def test_repr_and_configuration() -> None:
 
 @pytest.mark.slow
 def test_four_processes_500_concurrent_calls_each_make_one_token_request(redis_server_url: str) -> None:
-    from asyncapi_client.sandbox import Sandbox
-
-    from . import _mp_worker
+    from asyncapi_sandbox import Sandbox
+    from tests.support import token_race_worker
 
     processes, calls = 4, 500
     ctx = multiprocessing.get_context("spawn")
@@ -178,7 +183,7 @@ def test_four_processes_500_concurrent_calls_each_make_one_token_request(redis_s
     with Sandbox() as sb:
         workers = [
             ctx.Process(
-                target=_mp_worker.run,
+                target=token_race_worker.run,
                 args=(
                     redis_server_url,
                     sb.base_url,

@@ -39,7 +39,7 @@ async def hammer(client: AsyncClient, *, workers: int, seconds: float) -> tuple[
 async def test_concurrent_calls_across_several_expiries_make_one_token_request_per_expiry(
     token_ttl: float,
 ) -> None:
-    from asyncapi_client.sandbox import Sandbox
+    from asyncapi_sandbox import Sandbox
 
     async with Sandbox(token_ttl=token_ttl) as sb:
         auth = ClientCredentials(sb.token_url, sb.client_id, sb.client_secret)
@@ -63,7 +63,7 @@ async def test_concurrent_calls_across_several_expiries_make_one_token_request_p
 
 
 async def test_refresh_token_rotation_across_expiries_against_the_sandbox() -> None:
-    from asyncapi_client.sandbox import Sandbox
+    from asyncapi_sandbox import Sandbox
 
     async with Sandbox(token_ttl=1.0) as sb:
         first_refresh = (await token_reply(sb))["refresh_token"]

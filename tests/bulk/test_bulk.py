@@ -25,8 +25,7 @@ from asyncapi_client import (
     UnprocessableEntityError,
 )
 from asyncapi_client._types import Request, Response
-
-from ._fake import FakeBulk, error, people
+from tests.support.fake_bulk import FakeBulk, error, people
 
 
 def assert_accounted(result: BulkResult, n: int) -> None:

@@ -17,7 +17,7 @@ from asyncapi_client import (
     RetryPolicy,
     Timeout,
 )
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import sandbox_client
 
 

@@ -1,4 +1,4 @@
-"""The `asyncapi-client` command line against a real sandbox: resource commands and the demo."""
+"""The `asyncapi-client` command line against a real sandbox: the resource commands."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from asyncapi_client.cli import main
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +91,3 @@ def test_secret_flag_never_echoed_in_errors(
     captured = capsys.readouterr()
     assert "OAuthError" in captured.err
     assert "wrong-secret-value" not in captured.err + captured.out
-
-
-def test_demo_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--projects", "120", "--bulk", "300", "--rate", "50", "--burst", "10"]) == 0
-    out = capsys.readouterr().out
-    assert "streamed 120 projects of 120" in out
-    assert "every index accounted for: True" in out
-    assert "item 3: BadRequestError" in out
-    assert "received a verified 'project.created' event" in out
-    assert "5. summary" in out

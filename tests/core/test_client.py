@@ -9,10 +9,10 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import CallNext, MockTransport, Request, Response
+from tests.support.resources import USER
 
 pytestmark = pytest.mark.anyio
 
-USER = {"id": 1, "name": "Ada", "email": "ada@example.com", "created_at": "2024-01-01T00:00:00Z"}
 
 
 def ok_user(request: Request) -> Response:

@@ -9,17 +9,11 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import MockTransport, Request, Response
-from tests.retry._fakes import FakeClock
+from asyncapi_client.testing import FakeClock
+from tests.support.resources import PROJECT
 
 pytestmark = pytest.mark.anyio
 
-PROJECT = {
-    "id": 1,
-    "name": "p",
-    "description": None,
-    "created_at": "2024-01-01T00:00:00Z",
-    "updated_at": "2024-01-01T00:00:00Z",
-}
 
 
 def scripted(statuses: list[int]) -> MockTransport:

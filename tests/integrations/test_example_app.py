@@ -15,10 +15,9 @@ import httpx
 import pytest
 
 import asyncapi_client as sdk
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
+from tests.support.asgi_lifespan import LifespanFailed, running
 from tests.support.sandbox_token import fetch_token
-
-from ._asgi import LifespanFailed, running
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fastapi_app.py"
 

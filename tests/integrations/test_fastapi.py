@@ -25,9 +25,8 @@ from asyncapi_client.integrations.fastapi import (
     get_client,
     user_client,
 )
-
-from ._asgi import LifespanFailed, running
-from ._support import USER
+from tests.support.asgi_lifespan import LifespanFailed, running
+from tests.support.resources import USER
 
 
 def echo_auth(request: Request) -> Response:

@@ -9,8 +9,8 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import LoggingMiddleware, RedactingFilter, Request, Response
-
-from ._support import USER, mock_client
+from tests.support.mock_client import mock_client
+from tests.support.resources import USER
 
 SECRET = "sk-live-3f9a1c77e0"
 

@@ -17,8 +17,8 @@ import asyncapi_client as sdk
 from asyncapi_client import CallNext, Request, Response
 from asyncapi_client._attempt_info import record_limiter_wait, record_token_refresh
 from asyncapi_client.integrations.otel import OpenTelemetryInstrumentation, url_template
-
-from ._support import PROJECT, USER, mock_client
+from tests.support.mock_client import mock_client
+from tests.support.resources import PROJECT, USER
 
 SECRET = "tok-9d8c7b6a5f4e3d2c1b0a"
 

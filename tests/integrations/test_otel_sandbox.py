@@ -13,7 +13,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import asyncapi_client as sdk
 from asyncapi_client.integrations.otel import OpenTelemetryInstrumentation
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 
 def attrs_of(span: Any) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import Request, Response
-
-from ._support import PROJECT, USER, mock_client
+from tests.support.mock_client import mock_client
+from tests.support.resources import PROJECT, USER
 
 
 async def test_stats_count_requests_attempts_retries_and_errors() -> None:

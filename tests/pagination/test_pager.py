@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from asyncapi_client import AsyncPager, InternalServerError, Page, Project
-
-from ._fake import FakeProjects, project
+from tests.support.fake_projects import FakeProjects, project
 
 FORMS = ["bare", "context"]
 

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from asyncapi_client import AsyncClient, HttpxTransport, Project, Request, Response
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import sandbox_client
 
 

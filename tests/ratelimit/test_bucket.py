@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from asyncapi_client._ratelimit._bucket import TokenBucket, WaitTooLong
-
-from ._virtual import VirtualClock, virtual_time
+from tests.support.virtual_time import VirtualClock, virtual_time
 
 
 async def test_refill_arithmetic() -> None:

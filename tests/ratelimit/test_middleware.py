@@ -22,8 +22,7 @@ from asyncapi_client import (
     RetryPolicy,
 )
 from asyncapi_client._ratelimit import RateLimitStatus, token_partition_key
-
-from ._virtual import SimulatedServer, VirtualClock, virtual_time
+from tests.support.virtual_time import SimulatedServer, VirtualClock, virtual_time
 
 URL = "https://api.example.com"
 Handler = Callable[[Request], Union[Response, Awaitable[Response]]]

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from asyncapi_client import AsyncClient, RateLimit, RetryPolicy
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import bearer
 
 

@@ -39,9 +39,8 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import Request, Response
-from asyncapi_client.sandbox import Sandbox
-
-from ._support import Outcomes, describe_tasks, other_tasks, report
+from asyncapi_sandbox import Sandbox
+from tests.support.outcomes import Outcomes, describe_tasks, other_tasks, report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -38,9 +38,8 @@ import anyio
 import pytest
 
 import asyncapi_client as sdk
-from asyncapi_client.sandbox import Sandbox
-
-from ._support import Outcomes, report
+from asyncapi_sandbox import Sandbox
+from tests.support.outcomes import Outcomes, report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -35,10 +35,9 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import LoggingMiddleware
-from asyncapi_client.sandbox import Sandbox
 from asyncapi_client.webhooks import WebhookReceiver, construct_event, sign, verify
-
-from ._support import report
+from asyncapi_sandbox import Sandbox
+from tests.support.outcomes import report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

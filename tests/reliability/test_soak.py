@@ -28,9 +28,8 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import Request, Response
-from asyncapi_client.sandbox import Sandbox
-
-from ._support import report
+from asyncapi_sandbox import Sandbox
+from tests.support.outcomes import report
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 

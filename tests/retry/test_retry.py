@@ -28,8 +28,9 @@ from asyncapi_client import (
     Timeout,
 )
 from asyncapi_client._retry import RetryMiddleware
-
-from ._fakes import WALL_EPOCH, FakeClock, ScriptedRandom
+from asyncapi_client.testing import DEFAULT_EPOCH as WALL_EPOCH
+from asyncapi_client.testing import FakeClock
+from tests.support.scripted_random import ScriptedRandom
 
 BASE = "https://api.example.com"
 Outcome = int | Response | BaseException | Callable[[Request], Response]

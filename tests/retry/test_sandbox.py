@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from asyncapi_client import AsyncClient, RetryPolicy, Timeout, User
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import bearer
 
 pytestmark = pytest.mark.slow

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
-import anyio
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
-
-T = TypeVar("T")
+from asyncapi_sandbox import Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -34,19 +30,6 @@ def http() -> httpx.AsyncClient:
     return httpx.AsyncClient(trust_env=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
 
 
-async def get_token(http: httpx.AsyncClient, sb: Sandbox) -> dict[str, str]:
-    reply = await http.post(
-        sb.token_url, data={"grant_type": "client_credentials"}, auth=(sb.client_id, sb.client_secret)
-    )
-    assert reply.status_code == 200, reply.text
-    data: dict[str, str] = reply.json()
-    return data
-
-
-async def bearer(http: httpx.AsyncClient, sb: Sandbox) -> dict[str, str]:
-    return {"Authorization": "Bearer " + (await get_token(http, sb))["access_token"]}
-
-
 @pytest.fixture
 def api(sb: Sandbox, http: httpx.AsyncClient) -> httpx.AsyncClient:
     """An httpx client with the sandbox's base URL and a valid bearer token."""
@@ -65,16 +48,3 @@ def api(sb: Sandbox, http: httpx.AsyncClient) -> httpx.AsyncClient:
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-async def gather(*aws: Awaitable[T]) -> list[T]:
-    """`asyncio.gather` on any backend: run the awaitables concurrently, results in order."""
-    results: list[Any] = [None] * len(aws)
-
-    async def run(index: int, aw: Awaitable[T]) -> None:
-        results[index] = await aw
-
-    async with anyio.create_task_group() as tg:
-        for index, aw in enumerate(aws):
-            tg.start_soon(run, index, aw)
-    return results

@@ -6,9 +6,8 @@ import anyio
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
-
-from .conftest import bearer, get_token
+from asyncapi_sandbox import Sandbox
+from tests.support.sandbox_token import auth_headers, token_reply
 
 # On asyncio and on trio (the anyio_backend fixture in conftest.py).
 pytestmark = pytest.mark.anyio
@@ -85,7 +84,7 @@ async def test_token_errors_follow_rfc6749(sb: Sandbox, http: httpx.AsyncClient)
 
 async def test_refresh_tokens_rotate(sb: Sandbox, http: httpx.AsyncClient) -> None:
     creds = (sb.client_id, sb.client_secret)
-    first = await get_token(http, sb)
+    first = await token_reply(sb, http)
     reply = await http.post(
         sb.token_url,
         data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
@@ -130,7 +129,7 @@ async def test_api_requires_a_valid_bearer_token(sb: Sandbox, http: httpx.AsyncC
 async def test_expire_tokens_helper_invalidates_access_tokens_only(
     sb: Sandbox, http: httpx.AsyncClient
 ) -> None:
-    token = await get_token(http, sb)
+    token = await token_reply(sb, http)
     headers = {"Authorization": "Bearer " + token["access_token"]}
     assert (await http.get(sb.base_url + "/api/v1/users/me", headers=headers)).status_code == 200
     assert await sb.expire_tokens() >= 1
@@ -145,7 +144,7 @@ async def test_expire_tokens_helper_invalidates_access_tokens_only(
 
 async def test_access_tokens_expire_after_token_ttl(http: httpx.AsyncClient) -> None:
     async with Sandbox(token_ttl=0.4) as sb:
-        token = await get_token(http, sb)
+        token = await token_reply(sb, http)
         assert token["expires_in"] == 1  # a whole number of seconds, rounded up
         headers = {"Authorization": "Bearer " + token["access_token"]}
         assert (await http.get(sb.base_url + "/api/v1/users/me", headers=headers)).status_code == 200
@@ -170,7 +169,7 @@ async def test_access_tokens_expire_after_token_ttl(http: httpx.AsyncClient) -> 
 async def test_custom_client_credentials(http: httpx.AsyncClient) -> None:
     async with Sandbox(client_id="acme", client_secret="s3cret", users=0, projects=0) as sb:
         assert (sb.client_id, sb.client_secret) == ("acme", "s3cret")
-        headers = await bearer(http, sb)
+        headers = await auth_headers(sb, http)
         me = (await http.get(sb.base_url + "/api/v1/users/me", headers=headers)).json()
         assert me["email"] == "acme@example.com"
         page = (await http.get(sb.base_url + "/api/v1/projects", headers=headers)).json()

@@ -11,9 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
-
-from .conftest import get_token
+from asyncapi_sandbox import Sandbox
+from tests.support.sandbox_token import token_reply
 
 # Raw asyncio sockets, servers or async fixtures: asyncio by nature (the runner's trio test
 # and the other sandbox modules cover trio).
@@ -48,7 +47,7 @@ def get_request(token: str, path: str = "/api/v1/projects") -> bytes:
 
 
 async def test_a_drop_closes_the_connection_with_no_reply(sb: Sandbox, http: httpx.AsyncClient) -> None:
-    token = (await get_token(http, sb))["access_token"]
+    token = (await token_reply(sb, http))["access_token"]
     await sb.configure(drop_rate=1.0)
     assert await raw_request(sb, get_request(token)) == b""
     await sb.configure(drop_rate=0.0)
@@ -61,7 +60,7 @@ async def test_a_drop_closes_the_connection_with_no_reply(sb: Sandbox, http: htt
 async def test_a_truncated_reply_is_shorter_than_its_content_length(
     sb: Sandbox, http: httpx.AsyncClient
 ) -> None:
-    token = (await get_token(http, sb))["access_token"]
+    token = (await token_reply(sb, http))["access_token"]
     await sb.configure(truncate_rate=1.0)
     raw = await raw_request(sb, get_request(token))
     head, _, body = raw.partition(b"\r\n\r\n")
@@ -91,14 +90,14 @@ async def test_malformed_replies_are_200s_that_are_not_json(sb: Sandbox, api: ht
 async def test_faults_spare_the_token_endpoint_and_admin_routes(sb: Sandbox, http: httpx.AsyncClient) -> None:
     await sb.configure(fail_rate=0.5, drop_rate=0.5)
     for _ in range(10):
-        await get_token(http, sb)
+        await token_reply(sb, http)
         assert (await http.get(sb.base_url + "/_sandbox/stats")).status_code == 200
 
 
 async def test_fault_rates_are_roughly_respected_and_seeded(http: httpx.AsyncClient) -> None:
     async def run() -> Counter[str]:
         async with Sandbox(seed=7, fail_rate=0.2, malformed_rate=0.1, drop_rate=0.1, truncate_rate=0.1) as sb:
-            headers = {"Authorization": "Bearer " + (await get_token(http, sb))["access_token"]}
+            headers = {"Authorization": "Bearer " + (await token_reply(sb, http))["access_token"]}
             outcomes: Counter[str] = Counter()
             for _ in range(300):
                 try:

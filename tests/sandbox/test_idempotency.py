@@ -5,9 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
-
-from .conftest import gather
+from asyncapi_sandbox import Sandbox
+from tests.support.gather import gather
 
 # On asyncio and on trio (the anyio_backend fixture in conftest.py).
 pytestmark = pytest.mark.anyio

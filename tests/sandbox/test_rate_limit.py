@@ -9,9 +9,9 @@ import anyio
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
-
-from .conftest import bearer, gather
+from asyncapi_sandbox import Sandbox
+from tests.support.gather import gather
+from tests.support.sandbox_token import auth_headers
 
 # On asyncio and on trio (the anyio_backend fixture in conftest.py).
 pytestmark = pytest.mark.anyio
@@ -54,7 +54,7 @@ async def test_each_access_token_has_its_own_bucket(sb: Sandbox, api: httpx.Asyn
     await sb.configure(rate=0.1, burst=1)
     assert (await api.get("/api/v1/users/me")).status_code == 200
     assert (await api.get("/api/v1/users/me")).status_code == 429
-    other = await bearer(api, sb)
+    other = await auth_headers(sb, api)
     assert (await api.get("/api/v1/users/me", headers=other)).status_code == 200
 
 
@@ -81,6 +81,6 @@ async def test_bucket_refills_at_rate(sb: Sandbox, api: httpx.AsyncClient) -> No
 
 async def test_rate_without_burst_uses_ceil_rate(http: httpx.AsyncClient) -> None:
     async with Sandbox(rate=2.5) as sb:
-        headers = await bearer(http, sb)
+        headers = await auth_headers(sb, http)
         reply = await http.get(sb.base_url + "/api/v1/users/me", headers=headers)
         assert reply.headers["x-ratelimit-limit"] == "3"

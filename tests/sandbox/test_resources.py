@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 # On asyncio and on trio (the anyio_backend fixture in conftest.py).
 pytestmark = pytest.mark.anyio

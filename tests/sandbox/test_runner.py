@@ -15,8 +15,8 @@ import httpx
 import pytest
 import trio
 
-from asyncapi_client.sandbox import Sandbox, SandboxConfig, create_app
-from asyncapi_client.sandbox._cli import add_sandbox_command, config_from_args
+from asyncapi_sandbox import Sandbox, SandboxConfig, create_app
+from asyncapi_sandbox._cli import add_serve_command, config_from_args
 
 # Raw asyncio sockets, servers or async fixtures: asyncio by nature (the runner's trio test
 # and the other sandbox modules cover trio).
@@ -122,9 +122,9 @@ async def test_isolated_sandbox_runs_in_a_subprocess() -> None:
 
 def test_cli_parses_options_and_serves() -> None:
     parser = argparse.ArgumentParser()
-    add_sandbox_command(parser.add_subparsers())
+    add_serve_command(parser.add_subparsers())
     args = parser.parse_args(
-        ["sandbox", "--rate", "5", "--burst", "10", "--token-ttl", "2", "--fail-rate", "0.1"]
+        ["serve", "--rate", "5", "--burst", "10", "--token-ttl", "2", "--fail-rate", "0.1"]
     )
     config = config_from_args(args)
     assert (config.rate, config.burst, config.token_ttl, config.fail_rate, config.port) == (
@@ -136,7 +136,7 @@ def test_cli_parses_options_and_serves() -> None:
     )
     assert callable(args.handler)
     process = subprocess.Popen(
-        [sys.executable, "-m", "asyncapi_client.sandbox", "--port", "0", "--client-id", "cli-demo"],
+        [sys.executable, "-m", "asyncapi_sandbox", "serve", "--port", "0", "--client-id", "cli-demo"],
         stdout=subprocess.PIPE,
         text=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
@@ -157,7 +157,7 @@ def test_cli_parses_options_and_serves() -> None:
 
 def test_cli_rejects_bad_options() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "asyncapi_client.sandbox", "--fail-rate", "3"],
+        [sys.executable, "-m", "asyncapi_sandbox", "serve", "--fail-rate", "3"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -179,17 +179,24 @@ async def test_bare_asgi_app_in_process() -> None:
         assert (await http.get("/_sandbox/stats")).json()["requests_total"] == 2
 
 
-@pytest.mark.parametrize("module", ["asyncapi_client", "asyncapi_client.testing"])
-def test_importing_the_sdk_or_its_pytest_plugin_does_not_import_the_sandbox(module: str) -> None:
+@pytest.mark.parametrize(
+    ("module", "unwanted"),
+    [
+        ("asyncapi_client", "asyncapi_sandbox"),
+        ("asyncapi_client.testing", "asyncapi_sandbox"),
+        ("asyncapi_sandbox.pytest_plugin", "uvicorn"),
+    ],
+)
+def test_importing_the_sdk_or_the_pytest_plugin_does_not_import_the_server(module: str, unwanted: str) -> None:
     code = (
         f"import sys, {module}; "
-        "bad = [m for m in ('asyncapi_client.sandbox', 'uvicorn', 'starlette') if m in sys.modules]; "
+        f"bad = [m for m in ({unwanted!r}, 'uvicorn', 'starlette', 'httpx') if m in sys.modules]; "
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
 
 
-# -- the pytest plugin (asyncapi_client.testing, loaded through its entry point) ------------------
+# -- the pytest plugin (asyncapi_sandbox.pytest_plugin, enabled by tests/conftest.py) -------------
 
 
 @pytest.mark.sandbox(rate=7, burst=3, projects=5)
@@ -210,7 +217,7 @@ async def test_plugin_sandbox_client_fixture(sandbox_client: Any, sandbox: Sandb
 def test_an_isolated_sandbox_exits_when_its_parent_dies() -> None:
     code = (
         "import sys, time\n"
-        "from asyncapi_client.sandbox import Sandbox\n"
+        "from asyncapi_sandbox import Sandbox\n"
         "sb = Sandbox(isolated=True).__enter__()\n"
         "print(sb.base_url, flush=True)\n"
         "time.sleep(60)\n"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 # Raw asyncio sockets, servers or async fixtures: asyncio by nature (the runner's trio test
 # and the other sandbox modules cover trio).

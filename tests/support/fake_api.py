@@ -1,4 +1,4 @@
-"""The common part of the scripted API fakes (tests/pagination, tests/bulk): a client wired to
+"""The common part of the scripted API fakes (`fake_projects`, `fake_bulk`): a client wired to
 the fake through MockTransport, and the accounting of requests in flight and cancelled, which
 the structured-concurrency tests assert on."""
 

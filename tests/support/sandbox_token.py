@@ -14,18 +14,25 @@ import httpx
 from asyncapi_client import AsyncClient, BearerToken, RetryPolicy
 
 if TYPE_CHECKING:
-    from asyncapi_client.sandbox import Sandbox
+    from asyncapi_sandbox import Sandbox
 
 
-async def token_reply(sb: Sandbox) -> dict[str, Any]:
-    """The token endpoint's JSON reply for the sandbox's demo client."""
-    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-        reply = await http.post(
-            sb.token_url, data={"grant_type": "client_credentials"}, auth=(sb.client_id, sb.client_secret)
-        )
-        reply.raise_for_status()
-        data: dict[str, Any] = reply.json()
-        return data
+async def token_reply(sb: Sandbox, http: httpx.AsyncClient | None = None) -> dict[str, Any]:
+    """The token endpoint's JSON reply for the sandbox's demo client (sent with `http` if given)."""
+    if http is None:
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as own:
+            return await token_reply(sb, own)
+    reply = await http.post(
+        sb.token_url, data={"grant_type": "client_credentials"}, auth=(sb.client_id, sb.client_secret)
+    )
+    assert reply.status_code == 200, reply.text
+    data: dict[str, Any] = reply.json()
+    return data
+
+
+async def auth_headers(sb: Sandbox, http: httpx.AsyncClient | None = None) -> dict[str, str]:
+    """`{"Authorization": "Bearer ..."}` with a fresh access token, for plain-HTTP tests."""
+    return {"Authorization": "Bearer " + (await token_reply(sb, http))["access_token"]}
 
 
 async def fetch_token(sb: Sandbox) -> str:

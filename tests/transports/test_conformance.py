@@ -21,8 +21,7 @@ import pytest
 
 from asyncapi_client import APIConnectionError, APITimeoutError, Request
 from asyncapi_client.transports import ASGITransport, HttpxTransport, Transport
-
-from ._server import TestServer, asgi_app, free_port
+from tests.support.conformance_server import TestServer, asgi_app, free_port
 
 TRANSPORTS = ["httpx", "httpx2", "aiohttp", "pyreqwest", "asgi"]
 ASYNCIO_ONLY = {"aiohttp", "pyreqwest"}

@@ -17,8 +17,7 @@ from asyncapi_client import Request
 from asyncapi_client.transports import _h1pool
 from asyncapi_client.transports._httpcore import HttpcoreTransport
 from asyncapi_client.transports._httpx import HttpxTransport
-
-from ._server import TestServer
+from tests.support.conformance_server import TestServer
 
 KINDS = [
     "httpx",

@@ -15,8 +15,7 @@ import pytest
 
 from asyncapi_client import APIConnectionError, Request
 from asyncapi_client.transports import HttpxTransport, Transport
-
-from ._server import TestServer
+from tests.support.conformance_server import TestServer
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 

@@ -18,7 +18,7 @@ from asyncapi_client.webhooks import WebhookDelivery, WebhookEvent, WebhookRecei
 from tests.support.sandbox_token import bearer
 
 pytest.importorskip("uvicorn")
-sandbox_module = pytest.importorskip("asyncapi_client.sandbox")
+sandbox_module = pytest.importorskip("asyncapi_sandbox")
 Sandbox = sandbox_module.Sandbox
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import pytest
 
 from asyncapi_client import Project, User, WebhookVerificationError
 from asyncapi_client.webhooks import construct_event, signed_headers
-
-from .helpers import NOW, PROJECT, SECRET, USER, delivery, event_body
+from tests.support.resources import PROJECT, USER
+from tests.support.signed_deliveries import NOW, SECRET, delivery, event_body
 
 
 def test_project_event_is_typed() -> None:

@@ -23,8 +23,8 @@ from asyncapi_client.webhooks import (
     WebhookReceiver,
     signed_headers,
 )
-
-from .helpers import NOW, SECRET, USER, delivery
+from tests.support.resources import USER
+from tests.support.signed_deliveries import NOW, SECRET, delivery
 
 OTHER_SECRET = "whsec_YW5vdGhlciBrZXkgb2YgdGhpcnR5LXR3byBieXRlcyE="
 

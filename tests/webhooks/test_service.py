@@ -17,8 +17,7 @@ from asyncapi_client import (
     Webhook,
 )
 from asyncapi_client.webhooks import WebhookDelivery
-
-from .helpers import SECRET
+from tests.support.signed_deliveries import SECRET
 
 HOOK = {"id": 5, "url": "https://example.com/hooks", "events": ["project.created"]}
 DELIVERY = {

@@ -1,4 +1,4 @@
-"""`asyncapi-client demo`: the whole SDK, end to end, against an in-process sandbox.
+"""`asyncapi-sandbox demo`: the whole SDK, end to end, against an in-process sandbox.
 
 It starts the sandbox (short-lived tokens, a visible rate limit, a few injected 5xx), then:
 authenticates with client credentials, fetches `me`, streams every project with prefetch and a
@@ -40,10 +40,11 @@ def demo_users(count: int, bad: dict[int, dict[str, str]]) -> Iterator[dict[str,
 async def run_demo(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from . import AsyncClient, ClientCredentials, RateLimit, RetryPolicy
-    from ._progress import ProgressBar
-    from .sandbox import Sandbox
-    from .webhooks import WebhookEvent, WebhookReceiver
+    from asyncapi_client import AsyncClient, ClientCredentials, RateLimit, RetryPolicy
+    from asyncapi_client._progress import ProgressBar
+    from asyncapi_client.webhooks import WebhookEvent, WebhookReceiver
+
+    from ._server import Sandbox
 
     started = time.perf_counter()
     options = dict(
@@ -169,13 +170,6 @@ def add_demo_command(commands: Any) -> None:
     parser.add_argument("--bulk", type=int, default=1000, help="users to bulk-create")
 
     def handler(args: argparse.Namespace) -> int:
-        try:
-            import uvicorn  # noqa: F401
-
-            from . import sandbox  # noqa: F401
-        except ImportError:
-            sys.stderr.write("the demo needs the sandbox extra: pip install 'asyncapi-client[sandbox]'\n")
-            return 2
         return int(anyio.run(run_demo, args))
 
     parser.set_defaults(handler=handler)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from ._app import SandboxApp
 
-logger = logging.getLogger("asyncapi_client.sandbox")
+logger = logging.getLogger("asyncapi_sandbox")
 
 _STARTUP_TIMEOUT: Final = 20.0
 _READY_LINE: Final = re.compile(r"^Sandbox listening on (http://\S+)")
@@ -90,7 +90,7 @@ class Sandbox:
 
     `with Sandbox() as sb:` works too (for sync code and sync fixtures). Options are those of
     `SandboxConfig` (or pass `config=`). `isolated=True` serves from a subprocess
-    (`python -m asyncapi_client.sandbox`), optionally pinned to one CPU with `cpu=`.
+    (`python -m asyncapi_sandbox`), optionally pinned to one CPU with `cpu=`.
     """
 
     def __init__(
@@ -221,7 +221,7 @@ class Sandbox:
         self._server = None
 
     def _command(self) -> list[str]:
-        command = [sys.executable, "-m", "asyncapi_client.sandbox", "--exit-with-parent"]
+        command = [sys.executable, "-m", "asyncapi_sandbox", "serve", "--exit-with-parent"]
         for name in OPTION_NAMES:
             command += ["--" + name.replace("_", "-"), str(getattr(self.config, name))]
         return command

@@ -1,4 +1,4 @@
-"""Shared helpers: build signed deliveries."""
+"""Signed webhook deliveries (Standard Webhooks headers) of canned events."""
 
 from __future__ import annotations
 
@@ -6,18 +6,11 @@ import json
 from typing import Any
 
 from asyncapi_client.webhooks import signed_headers
+from tests.support.resources import PROJECT
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = 1_700_000_000  # the wall time of the deliveries: give a FakeClock epoch=NOW
 
-PROJECT = {
-    "id": 7,
-    "name": "Apollo",
-    "description": None,
-    "created_at": "2024-01-01T00:00:00Z",
-    "updated_at": "2024-01-02T00:00:00Z",
-}
-USER = {"id": 3, "name": "Ada", "email": "ada@example.com", "created_at": "2024-01-01T00:00:00Z"}
 
 
 def event_body(event_type: str = "project.created", data: Any = None, event_id: str | int = "evt_1") -> bytes:

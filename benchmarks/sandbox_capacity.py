@@ -1,6 +1,6 @@
 """Measure the sandbox's capacity: requests per second on one core for GET /api/v1/projects.
 
-    python -m tests.sandbox.capacity [--seconds 10] [--connections 64] [--server-cpu 0] [--wrk-cpu 1]
+    python benchmarks/sandbox_capacity.py [--seconds 10] [--connections 64] [--server-cpu 0] [--wrk-cpu 1]
 
 The server runs in a subprocess pinned to one core (`Sandbox(isolated=True, cpu=...)`); `wrk`
 (Debian: `apt-get install -y wrk`) runs pinned to another core, with a valid bearer token.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from asyncapi_client.sandbox import Sandbox
+from asyncapi_sandbox import Sandbox
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,4 +1,4 @@
-"""What telemetry costs per call, over MockTransport (no network): `python -m tests.integrations.bench_telemetry`.
+"""What telemetry costs per call, over MockTransport (no network): `python benchmarks/telemetry.py`.
 
 Prints microseconds per `client.users.me()` call, the median of 5 runs of 10,000 calls, for the
 plain client, `LoggingMiddleware` with its logger off and on (to a handler that drops records),

@@ -1,8 +1,13 @@
-"""The `asyncapi-client sandbox` command (also `python -m asyncapi_client.sandbox`)."""
+"""The `asyncapi-sandbox` command (also `python -m asyncapi_sandbox`).
+
+`asyncapi-sandbox serve [options]` runs the server; `asyncapi-sandbox demo` walks through the
+whole SDK against an in-process sandbox.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from typing import Any, Final
 
 import attrs
@@ -31,6 +36,8 @@ _HELP: Final = {
     "webhook_backoff_base": "seconds before the first re-delivery, doubled each time (default 0.5)",
     "webhook_timeout": "seconds a webhook receiver has to answer (default 5)",
 }
+_EXTRA: Final = ("uvicorn", "httptools", "httpx")
+"""What the `sandbox` extra installs and the server needs at run time."""
 _TYPES: Final = {"float": float, "int": int, "str": str}
 _METAVARS: Final = {
     "token_ttl": "SECONDS",
@@ -78,34 +85,48 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except ValueError as exc:
-        raise SystemExit(f"asyncapi-client sandbox: {exc}") from None
+        raise SystemExit(f"asyncapi-sandbox serve: {exc}") from None
     try:
         serve_forever(config, exit_with_parent=getattr(args, "exit_with_parent", False))
     except OSError as exc:
         raise SystemExit(
-            f"asyncapi-client sandbox: cannot listen on {config.host}:{config.port}: {exc}"
+            f"asyncapi-sandbox serve: cannot listen on {config.host}:{config.port}: {exc}"
         ) from None
     return 0
 
 
-def add_sandbox_command(commands: Any) -> None:
+def add_serve_command(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
-        "sandbox",
+        "serve",
         help="run the sandbox server",
         description="Run the sandbox: a local server that implements the API, with fault injection.",
     )
     add_options(parser)
+    _add_private_options(parser)
     parser.set_defaults(handler=run)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from ._demo import add_demo_command
+
     parser = argparse.ArgumentParser(
-        prog="python -m asyncapi_client.sandbox",
-        description="Run the sandbox: a local server that implements the API, with fault injection.",
+        prog="asyncapi-sandbox",
+        description="The sandbox: a local server that implements the API, with fault injection.",
     )
-    add_options(parser)
-    _add_private_options(parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_serve_command(commands)
+    add_demo_command(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    missing = [name for name in _EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise SystemExit(
+            f"asyncapi-sandbox needs {', '.join(missing)}: pip install 'asyncapi-client[sandbox]'"
+        )
+    args = build_parser().parse_args(argv)
     try:
-        return run(parser.parse_args(argv))
+        return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130

@@ -1,4 +1,4 @@
-"""Helpers shared by the integration tests: canned records and a client over `MockTransport`."""
+"""An `AsyncClient` over `MockTransport` with a `FakeClock` and instant retries."""
 
 from __future__ import annotations
 
@@ -8,15 +8,6 @@ import asyncapi_client as sdk
 from asyncapi_client import MockTransport
 from asyncapi_client.testing import FakeClock
 from asyncapi_client.transports._mock import Handler
-
-USER = {"id": 1, "name": "Ada", "email": "ada@example.com", "created_at": "2024-01-01T00:00:00Z"}
-PROJECT = {
-    "id": 42,
-    "name": "Apollo",
-    "description": None,
-    "created_at": "2024-01-01T00:00:00Z",
-    "updated_at": "2024-01-01T00:00:00Z",
-}
 
 
 def mock_client(handler: Handler, **kwargs: Any) -> tuple[sdk.AsyncClient, MockTransport]:

@@ -1,6 +1,6 @@
 """What the retry layer costs when the first attempt succeeds (the hot path).
 
-    python -m tests.retry.bench_hot_path
+    python benchmarks/retry_hot_path.py
 
 Times `RetryMiddleware.__call__` around a `call_next` that returns a ready 200 at once, against
 calling that `call_next` directly, for a GET and for a POST (which gets an Idempotency-Key);

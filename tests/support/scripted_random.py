@@ -1,15 +1,8 @@
-"""The virtual clock (the SDK's public `FakeClock`) and a scripted random source for exact,
-instant retry tests."""
+"""A scripted random source for exact retry tests: the jitter draws a test chooses."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from asyncapi_client.testing import DEFAULT_EPOCH as WALL_EPOCH
-from asyncapi_client.testing import FakeClock
-
-# Re-exported: the retry and pipeline tests import their clock from here.
-__all__ = ["WALL_EPOCH", "FakeClock", "ScriptedRandom"]
 
 
 class ScriptedRandom:

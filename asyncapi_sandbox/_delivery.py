@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..webhooks import sign
+from asyncapi_client.webhooks import sign
+
 from ._state import State, now_rfc3339
 
 if TYPE_CHECKING:
     import httpx
     from anyio.abc import TaskGroup
 
-logger = logging.getLogger("asyncapi_client.sandbox")
+logger = logging.getLogger("asyncapi_sandbox")
 
 
 class DeliveryWorker:
