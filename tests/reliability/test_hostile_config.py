@@ -20,8 +20,7 @@ import pytest
 import asyncapi_client as sdk
 from asyncapi_client.testing import FakeClock
 from asyncapi_client.webhooks import InMemoryDedupeStore, WebhookReceiver, sign, signed_headers
-
-from ._hostile import Receive, Scope, Send, reply, serving
+from tests.support.hostile_servers import Receive, Scope, Send, reply, serving
 
 SECRET = "whsec_" + base64.b64encode(b"hostile-config-key-of-32-bytes!!").decode()
 OK_URL = "https://api.example.com"

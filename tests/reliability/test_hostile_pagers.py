@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 
 import asyncapi_client as sdk
-
-from ._hostile import Receive, Scope, Send, query, reply, serving
+from tests.support.hostile_servers import Receive, Scope, Send, query, reply, serving
 
 STAMP = "2026-01-01T00:00:00Z"
 HUGE = 10**12

@@ -19,9 +19,8 @@ import pytest
 
 import asyncapi_client as sdk
 from asyncapi_client import Request, Response
-
-from ._hostile import Receive, Scope, Send, header, reply, serving
-from ._pickle_worker import failing_call
+from tests.support.hostile_servers import Receive, Scope, Send, header, reply, serving
+from tests.support.pickle_worker import failing_call
 
 TOKEN = "tok-" + secrets.token_urlsafe(20)
 

@@ -33,8 +33,7 @@ from urllib.parse import parse_qsl, quote, quote_plus
 import pytest
 
 import asyncapi_client as sdk
-
-from ._hostile import Receive, Scope, Send, header, read_body, reply, serving
+from tests.support.hostile_servers import Receive, Scope, Send, header, read_body, reply, serving
 
 CLIENT_ID = "echo-client"
 # Characters that URL-encoding changes, so the form-encoded secret is a form of its own.

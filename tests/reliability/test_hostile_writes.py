@@ -24,8 +24,17 @@ from typing import Any
 import pytest
 
 import asyncapi_client as sdk
-
-from ._hostile import RawServer, Receive, Scope, Send, header, http_reply, read_body, reply, serving
+from tests.support.hostile_servers import (
+    RawServer,
+    Receive,
+    Scope,
+    Send,
+    header,
+    http_reply,
+    read_body,
+    reply,
+    serving,
+)
 
 STAMP = "2026-01-01T00:00:00Z"
 RETRY = sdk.RetryPolicy(max_attempts=4, backoff_base=0.0, backoff_max=0.0)

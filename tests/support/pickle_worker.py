@@ -1,4 +1,4 @@
-"""Run in a worker process by test_hostile_pickling: one call that fails, raised as it is."""
+"""Run in a worker process by tests/reliability/test_hostile_pickling.py: one call that fails, raised as it is."""
 
 from __future__ import annotations
 
