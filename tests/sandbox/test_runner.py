@@ -187,7 +187,9 @@ async def test_bare_asgi_app_in_process() -> None:
         ("asyncapi_sandbox.pytest_plugin", "uvicorn"),
     ],
 )
-def test_importing_the_sdk_or_the_pytest_plugin_does_not_import_the_server(module: str, unwanted: str) -> None:
+def test_importing_the_sdk_or_the_pytest_plugin_does_not_import_the_server(
+    module: str, unwanted: str
+) -> None:
     code = (
         f"import sys, {module}; "
         f"bad = [m for m in ({unwanted!r}, 'uvicorn', 'starlette', 'httpx') if m in sys.modules]; "
