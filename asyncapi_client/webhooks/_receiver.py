@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, TypeVar
 
@@ -86,7 +87,7 @@ class WebhookReceiver:
     ) -> None:
         # Decoded once, here: a malformed secret is a configuration error raised at startup.
         self._keys = decode_keys(secret)
-        self.tolerance = check_seconds("WebhookReceiver tolerance", tolerance)
+        self.tolerance = check_seconds("WebhookReceiver tolerance", tolerance, maximum=math.inf)
         self.max_body_size = check_count("WebhookReceiver max_body_size (bytes)", max_body_size)
         self.handler_timeout = (
             None

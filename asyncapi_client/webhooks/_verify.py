@@ -19,6 +19,7 @@ import base64
 import binascii
 import hmac
 import json
+import math
 import re
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
@@ -136,7 +137,7 @@ def check_delivery(
 
     Returns `(webhook_id, timestamp, body_bytes)`; raises `WebhookVerificationError`.
     """
-    tolerance = check_seconds("tolerance", tolerance)
+    tolerance = check_seconds("tolerance", tolerance, maximum=math.inf)
     payload = _as_bytes(body)
     found = collect_headers(headers)
     msg_id = _single(found, ID_HEADER)
