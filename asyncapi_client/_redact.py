@@ -16,8 +16,8 @@ in `LoggingMiddleware` lines, and every record of the `asyncapi_client` loggers)
    a 3-letter value everywhere would shred ordinary words.
 2. **Patterns** for values it cannot know: `"access_token": "..."` (JSON and Python reprs),
    `token=...` form fields, `Bearer <credential>` and `Basic <credential>`, `whsec_...`. A
-   credential after `Bearer` must look like one (a digit or one of `-._~+/=` inside, or 16
-   characters at least), so "missing bearer token" stays readable.
+   credential after `Bearer` or `Basic` must look like one (a digit or one of `-._~+/=` inside,
+   16 characters at least, or base64 of `id:secret`), so "missing bearer token" stays readable.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ _PY_REPR_SECRET: Final = re.compile(
 )
 _FORM_SECRET: Final = re.compile(rf"((?:{_SECRET_NAMES})=)[^&\s]*", re.IGNORECASE)
 _SCHEME_CREDENTIAL: Final = re.compile(r"((?:Bearer|Basic)\s+)([A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
-_CREDENTIAL_MARK: Final = re.compile(r"[0-9\-_~+/=]|\.(?=.)")
+_CREDENTIAL_MARK: Final = re.compile(r"[0-9\-_~+/=.]")
 _WHSEC: Final = re.compile(r"whsec_[A-Za-z0-9+/=]+")
 
 SENSITIVE_HEADERS: Final = frozenset(
@@ -60,35 +60,41 @@ _FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
 # -- the values the SDK holds --------------------------------------------------------------
 
-# id(owner) -> (weak reference to the owner, the forms of its value). Entries whose owner died
-# are queued by the weakref callback and dropped under the lock later: a callback may run in the
-# middle of a snapshot (garbage collection can start on any allocation).
-_held: dict[int, tuple[weakref.ref[Any], tuple[str, ...]]] = {}
+# id(owner) -> (weak reference to the owner, its value). Entries whose owner died are queued by
+# the weakref callback and dropped under the lock later: a callback may run in the middle of a
+# snapshot (garbage collection can start on any allocation). Registering is cheap (a Secret is
+# made per web request in some apps); the forms of a value are worked out when text is scrubbed.
+_held: dict[int, _Held] = {}
 _dead: list[int] = []
 _lock = threading.Lock()
 
 
-def _forget(key: int) -> Any:
-    return lambda _ref: _dead.append(key)
+class _Held:
+    __slots__ = ("ref", "value", "forms")
+
+    def __init__(self, ref: weakref.ref[Any], value: str) -> None:
+        self.ref = ref
+        self.value = value
+        self.forms: tuple[str, ...] | None = None  # worked out on first use, dropped with the entry
 
 
 def hold(owner: object, value: str) -> None:
     """Remember `value` for as long as `owner` (a `Secret`) lives."""
-    forms = tuple(_forms(value))
-    if not forms:
+    if len(value) < MIN_EXACT_CHARS:
         return
     key = id(owner)
-    ref = weakref.ref(owner, _forget(key))
+    ref = weakref.ref(owner, lambda _ref: _dead.append(key))
     with _lock:
-        _drop_dead()
-        _held[key] = (ref, forms)
+        if _dead:
+            _drop_dead()
+        _held[key] = _Held(ref, value)
 
 
 def _drop_dead() -> None:
     while _dead:
         key = _dead.pop()
         entry = _held.get(key)
-        if entry is not None and entry[0]() is None:
+        if entry is not None and entry.ref() is None:
             del _held[key]
 
 
@@ -96,7 +102,14 @@ def _held_forms() -> list[str]:
     with _lock:
         _drop_dead()
         entries = list(_held.values())
-    return [form for ref, forms in entries if ref() is not None for form in forms]
+    found: list[str] = []
+    for entry in entries:
+        if entry.ref() is None:
+            continue
+        if entry.forms is None:
+            entry.forms = tuple(_forms(entry.value))
+        found.extend(entry.forms)
+    return found
 
 
 def _forms(value: str) -> Iterator[str]:
@@ -166,10 +179,18 @@ def _sensitive_fields(query: str) -> list[str]:
 
 
 def _credential(match: re.Match[str]) -> str:
-    credential = match.group(2)
-    if len(credential) >= 16 or _CREDENTIAL_MARK.search(credential.rstrip(".")):
+    credential = match.group(2).rstrip("=.")  # padding or a full stop says nothing ("realm=")
+    if len(credential) >= 16 or _CREDENTIAL_MARK.search(credential) or _is_basic(match.group(2)):
         return match.group(1) + MASK
     return match.group(0)
+
+
+def _is_basic(credential: str) -> bool:
+    """Whether `credential` is base64 of `id:secret` (Basic credentials, however short)."""
+    try:
+        return b":" in base64.b64decode(credential, validate=True)
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _known(sent: Request | None, also: Iterable[str]) -> list[str]:
