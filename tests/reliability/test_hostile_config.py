@@ -72,6 +72,14 @@ def test_bad_configuration_is_refused_at_construction_saying_what_to_fix(
     assert "tok\nen" not in str(info.value) and "tok\x00en" not in str(info.value)  # never the credential
 
 
+def test_a_per_call_header_with_a_line_break_is_refused_before_sending() -> None:
+    client = sdk.AsyncClient(OK_URL)
+    with pytest.raises(ValueError, match="control character"):
+        client.build_request("GET", "/api/v1/users/me", headers={"x-trace": "1\r\nx-injected: 2"})
+    with pytest.raises(ValueError, match="control character"):
+        client.with_options(headers={"x-trace": "1\n"})
+
+
 def test_a_token_url_may_carry_a_query() -> None:
     sdk.ClientCredentials(OK_URL + "/oauth/token?tenant=acme", "id", "secret-1")
 
