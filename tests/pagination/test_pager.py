@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import math
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asyncapi_client import AsyncPager, InternalServerError, Page, Project
+from asyncapi_client import AsyncPager, InternalServerError, Page, Project, Request, Response
 from tests.support.fake_projects import FakeProjects, project
 
 FORMS = ["bare", "context"]
@@ -301,7 +302,16 @@ async def test_cancelling_mid_stream_cancels_fetches_and_leaves_no_task(form: st
 @pytest.mark.parametrize("form", FORMS)
 async def test_a_timed_out_wait_can_be_resumed_without_loss(form: str) -> None:
     # A caller whose wait for the next item times out, then carries on, gets every item once.
-    fake = FakeProjects(300, delay=0.02)
+    # Page 2 is held back until after the timeout, so the wait does time out on any machine.
+    release = anyio.Event()
+
+    class Page2Held(FakeProjects):
+        async def handler(self, request: Request) -> Response:
+            if parse_qs(urlsplit(request.url).query).get("page") == ["2"]:
+                await release.wait()
+            return await super().handler(request)
+
+    fake = Page2Held(300)
     async with fake.client() as client:
         pager = client.projects.list(limit=100, prefetch=2)
         if form == "context":
@@ -313,6 +323,7 @@ async def test_a_timed_out_wait_can_be_resumed_without_loss(form: str) -> None:
         with anyio.move_on_after(0.005) as scope:
             ids.append((await anext(it)).id)  # page 2 is not there yet
         assert scope.cancelled_caught
+        release.set()
         ids.extend([p.id async for p in it])
         if form == "context":
             await pager.__aexit__(None, None, None)
