@@ -31,5 +31,14 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run every benchmark; each prints its figures beside the raw client's, from one run."""
     session.install("-e", ".[dev]")
-    for script in ("overhead", "ratelimit", "auth", "streaming", "transports", "retry_hot_path", "telemetry"):
+    for script in (
+        "overhead",
+        "ratelimit",
+        "auth",
+        "streaming",
+        "transports",
+        "retry_hot_path",
+        "telemetry",
+        "decode",
+    ):
         session.run("python", f"benchmarks/{script}.py", *session.posargs)

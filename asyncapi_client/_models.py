@@ -2,20 +2,21 @@
 
 Unknown fields in a reply are ignored (the API may add fields; old SDKs keep working). A reply
 that does not fit (a missing field, a wrong type, a bad timestamp) raises `ResponseDecodeError`
-through `structure`, never a bare KeyError or TypeError.
+through `structure`, never a bare KeyError or TypeError. Timestamps are RFC 3339 (`_rfc3339`).
+The hot models also have a faster decoder that gives the same results (`_fast_decode`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._rfc3339 import parse_datetime as parse_datetime  # re-exported: webhook events use it
 from ._secret import Secret
 
 T = TypeVar("T")
@@ -57,6 +58,15 @@ class PageMeta:
     items_per_page: int
 
 
+PAGE_META_KEYS: dict[str, str] = {
+    "current_page": "currentPage",
+    "total_pages": "totalPages",
+    "total_items": "totalItems",
+    "items_per_page": "itemsPerPage",
+}
+"""PageMeta's fields by their JSON keys (the API writes `meta` in camelCase)."""
+
+
 @attrs.frozen(slots=True)
 class Page(Generic[T]):
     """One page of a list: its items and the server's `meta` block."""
@@ -74,28 +84,6 @@ class Webhook:
     events: list[str]
     secret: Secret | None = attrs.field(default=None, repr=False)
     created_at: datetime | None = None
-
-
-_FRACTION = re.compile(r"\.(\d+)")
-
-
-def parse_datetime(value: Any) -> datetime:
-    """RFC 3339 to an aware datetime (naive input is taken as UTC)."""
-    if type(value) is not str or len(value) > 64:
-        raise ValueError("a timestamp must be an RFC 3339 string")
-    try:
-        # Python 3.11+ reads RFC 3339 ("Z", any fraction) natively: the fast path.
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        # Python 3.10 accepts only 3 or 6 fractional digits.
-        text = _FRACTION.sub(lambda m: "." + (m.group(1) + "000000")[:6], text, count=1)
-        parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
 
 
 def _structure_int(value: Any, _: Any) -> int:
@@ -118,6 +106,10 @@ def _structure_str(value: Any, _: Any) -> str:
     return value
 
 
+def _renamed(keys: dict[str, str]) -> dict[str, Any]:
+    return {name: override(rename=key) for name, key in keys.items()}
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(forbid_extra_keys=False)
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
@@ -128,14 +120,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
     conv.register_structure_hook(
         PageMeta,
-        make_dict_structure_fn(
-            PageMeta,
-            conv,
-            current_page=override(rename="currentPage"),
-            total_pages=override(rename="totalPages"),
-            total_items=override(rename="totalItems"),
-            items_per_page=override(rename="itemsPerPage"),
-        ),
+        make_dict_structure_fn(PageMeta, conv, **_renamed(PAGE_META_KEYS)),
     )
     return conv
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
+from . import _json
+
 if TYPE_CHECKING:
     from ._errors import ResponseDecodeError
 
@@ -191,23 +193,15 @@ class Response(_ResponseFields):
         return self.headers.get("x-request-id")
 
     def json(self) -> Any:
-        """The body decoded as JSON; anything else raises `ResponseDecodeError`."""
-        content = self.content
+        """The body decoded as JSON (`json.loads`' answer, see `_json`); anything else raises
+        `ResponseDecodeError`."""
         try:
-            if type(content) is bytes and content[:1] in _JSON_OPENERS and content[1:2] != b"\x00":
-                # What json.loads does with these bytes (its encoding sniffing answers UTF-8 for
-                # a body that opens with `{` or `[` and no NUL after it), without the sniffing.
-                return _decode_json(content.decode("utf-8", "surrogatepass"))
-            return json.loads(content)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
+            return _json.loads(self.content)
+        except _json.PARSE_ERRORS as exc:
             raise _decode_error(self, f"the body is not valid JSON ({type(exc).__name__})") from None
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
-
-
-_JSON_OPENERS: Final = (b"{", b"[")
-_decode_json = json.JSONDecoder().decode  # json.loads' own default decoder, same settings
 
 
 def _decode_error(response: Response, reason: str) -> ResponseDecodeError:

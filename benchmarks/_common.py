@@ -79,6 +79,7 @@ http {{
             add_header X-Request-Id bench-1 always;
             return 200 '{body}';
         }}
+{extra}
         location / {{ return 404; }}
     }}
 }}
@@ -92,9 +93,14 @@ def find_nginx() -> str | None:
 
 
 @contextlib.contextmanager
-def running_nginx(cpu: int = SERVER_CPU) -> Iterator[str]:
+def running_nginx(
+    cpu: int = SERVER_CPU, *, files: dict[str, bytes] | None = None, extra: str = ""
+) -> Iterator[str]:
     """Start nginx (Debian's package: `apt-get install -y nginx`) on a free loopback port with a
-    temporary config, pinned to `cpu` with taskset; yields the base URL; stops it afterwards."""
+    temporary config, pinned to `cpu` with taskset; yields the base URL; stops it afterwards.
+
+    `files` are written under the server's root (name -> content) for `extra`, more directives
+    for the server block (`location`s serving those files, say)."""
     nginx = find_nginx()
     if nginx is None:
         raise SystemExit("nginx not found: apt-get install -y nginx")
@@ -102,7 +108,13 @@ def running_nginx(cpu: int = SERVER_CPU) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="bench-nginx-") as tmp:
         conf = Path(tmp) / "nginx.conf"
         body = json.dumps(PROJECT, separators=(",", ":")).replace("'", "\\'")
-        conf.write_text(_NGINX_CONF.format(dir=tmp, port=port, path=PROJECT_PATH, body=body))
+        root = Path(tmp) / "html"
+        root.mkdir()
+        os.chmod(tmp, 0o755)  # as root, nginx's worker runs as "nobody" and must read the files
+        for name, content in (files or {}).items():
+            (root / name).write_bytes(content)
+        extra = f"        root {root};\n{extra}" if files else extra
+        conf.write_text(_NGINX_CONF.format(dir=tmp, port=port, path=PROJECT_PATH, body=body, extra=extra))
         cmd = [nginx, "-c", str(conf), "-p", tmp]
         if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
             cmd = ["taskset", "-c", str(cpu), *cmd]

@@ -1,23 +1,29 @@
-"""`_decode`'s fast path for simple models gives what cattrs gives, or steps aside.
+"""The fast decoders give what the cattrs converter gives, or step aside; with msgspec or without.
 
-For Project and User, `_structure` must return an equal object whenever `structure` (the cattrs
-converter) does, and raise the same `ValueError` whenever it raises, whatever the input.
+Four ways to decode a reply, which must agree on every input, value or error message:
+`typed` (msgspec builds the models from the bytes; the default when msgspec is installed),
+`parsed` (msgspec parses, the generated Python builders build), `stdlib` (json.loads parses, the
+builders build; what runs without the `[speed]` extra) and `converter` (json.loads and cattrs
+alone: the reference).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from asyncapi_client import Response
-from asyncapi_client._decode import _SLOW, _fast, _structure, decode_list, decode_model
+from asyncapi_client import Response, _json
+from asyncapi_client import _fast_decode as fast
+from asyncapi_client._decode import _structure, decode_list, decode_model, decode_page
 from asyncapi_client._errors import ResponseDecodeError
-from asyncapi_client._models import Project, User, structure
+from asyncapi_client._models import PageMeta, Project, User, Webhook, structure
 
 PROJECT = {
     "id": 7,
@@ -27,6 +33,54 @@ PROJECT = {
     "updated_at": "2024-05-02T08:30:15.5+02:00",
 }
 USER = {"id": 3, "name": "Ada", "email": "ada@example.com", "created_at": "2024-05-01T12:00:00.123456789Z"}
+META = {"currentPage": 1, "totalPages": 3, "totalItems": 25, "itemsPerPage": 10}
+
+MODES = ["typed", "parsed", "stdlib", "converter"]
+
+
+@contextmanager
+def decoding(mode: str) -> Iterator[None]:
+    """Decode with only the decoders of `mode` (see the module docstring)."""
+    saved = (fast._typed.copy(), fast._one.copy(), fast._many.copy(), _json.loads)
+    try:
+        if mode != "typed":
+            fast._typed.clear()
+        if mode in ("stdlib", "converter"):
+            _json.loads = _json.stdlib_loads
+        if mode == "converter":
+            fast._one.clear()
+            fast._many.clear()
+        yield
+    finally:
+        fast._typed.update(saved[0])
+        fast._one.update(saved[1])
+        fast._many.update(saved[2])
+        _json.loads = saved[3]
+
+
+def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return ("ok", call())
+    except (ValueError, ResponseDecodeError) as exc:
+        return ("error", f"{type(exc).__name__}: {exc}")
+
+
+def _in_every_mode(call: Callable[[], Any]) -> dict[str, tuple[str, Any]]:
+    outcomes = {}
+    for mode in MODES:
+        if mode in ("typed", "parsed") and _json.msgspec is None:
+            continue
+        with decoding(mode):
+            outcomes[mode] = _outcome(call)
+    return outcomes
+
+
+def _assert_agree(outcomes: dict[str, tuple[str, Any]]) -> None:
+    reference = outcomes["converter"]
+    for mode, outcome in outcomes.items():
+        assert outcome == reference, f"{mode} differs from the converter"
+        if outcome[0] == "ok":
+            assert repr(outcome[1]) == repr(reference[1])  # same types, same tzinfo
 
 
 class StrSub(str):
@@ -46,6 +100,7 @@ _VALUES = st.one_of(
             "2024-05-01T12:00:00.1234567+01:00",
             "2024-13-01T00:00:00Z",
             " 2024-05-01T12:00:00z ",
+            "2024-05-01T12:00:00.Z",
             StrSub("2024-05-01T12:00:00Z"),
             StrSub("x"),
         ]
@@ -53,46 +108,52 @@ _VALUES = st.one_of(
     st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
 )
+_MODELS = [(Project, PROJECT), (User, USER), (PageMeta, META)]
 
 
-def _outcome(call: Any) -> tuple[str, Any]:
-    try:
-        return ("ok", call())
-    except ValueError as exc:
-        return ("error", str(exc))
-
-
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
-    st.sampled_from([(Project, PROJECT), (User, USER)]),
+    st.sampled_from(_MODELS),
     st.dictionaries(
-        st.sampled_from(["id", "name", "description", "email", "created_at", "updated_at", "extra"]),
+        st.sampled_from(
+            [
+                "id",
+                "name",
+                "description",
+                "email",
+                "created_at",
+                "updated_at",
+                "currentPage",
+                "itemsPerPage",
+                "x",
+            ]
+        ),
         _VALUES,
         max_size=7,
     ),
     st.booleans(),
 )
-def test_fast_path_agrees_with_cattrs(
+def test_builders_agree_with_the_converter_on_parsed_json(
     model: tuple[type, dict[str, Any]], changes: dict[str, Any], keep: bool
 ) -> None:
     cls, valid = model
     data = {**valid, **changes} if keep else changes
-    fast = _outcome(lambda: _structure(data, cls))
-    slow = _outcome(lambda: structure(data, cls))
-    assert fast == slow
-    if fast[0] == "ok":
-        assert type(fast[1]) is cls
-        assert [type(getattr(fast[1], name)) for name in ("id", "name")] == [
-            type(getattr(slow[1], name)) for name in ("id", "name")
-        ]
+    fast_result = _outcome(lambda: _structure(data, cls))
+    slow_result = _outcome(lambda: structure(data, cls))
+    assert fast_result == slow_result
+    if fast_result[0] == "ok":
+        assert repr(fast_result[1]) == repr(slow_result[1])
 
 
-@pytest.mark.parametrize(("cls", "data"), [(Project, PROJECT), (User, USER)])
-def test_fast_path_is_taken_for_well_formed_data(cls: type, data: dict[str, Any]) -> None:
-    result = _fast[cls](dict(data))
-    assert result is not _SLOW
-    assert result == structure(data, cls)
-    assert isinstance(result.created_at, datetime) and result.created_at.tzinfo is not None
+@pytest.mark.parametrize(("cls", "data"), _MODELS)
+def test_the_builders_take_well_formed_data(cls: type, data: dict[str, Any]) -> None:
+    result = fast.fast_one(dict(data), cls)
+    assert result is not fast._SLOW
+    assert type(result) is cls and result == structure(data, cls)
+    assert fast.fast_list([data, data], cls) == [result, result]
+    for name in ("created_at", "updated_at"):
+        stamp = getattr(result, name, None)
+        assert stamp is None or (isinstance(stamp, datetime) and stamp.tzinfo is not None)
 
 
 @pytest.mark.parametrize(
@@ -105,24 +166,150 @@ def test_fast_path_is_taken_for_well_formed_data(cls: type, data: dict[str, Any]
         {k: v for k, v in PROJECT.items() if k != "name"},
     ],
 )
-def test_fast_path_steps_aside_and_the_error_is_unchanged(data: dict[str, Any]) -> None:
-    assert _fast[Project](data) is _SLOW
+def test_the_builders_step_aside_and_the_error_is_the_converters(data: dict[str, Any]) -> None:
+    assert fast.fast_one(data, Project) is fast._SLOW
+    assert fast.fast_list([PROJECT, data], Project) is fast._SLOW
     with pytest.raises(ValueError) as slow:
         structure(data, Project)
-    with pytest.raises(ValueError) as fast:
+    with pytest.raises(ValueError) as fast_error:
         _structure(data, Project)
-    assert str(fast.value) == str(slow.value)
+    assert str(fast_error.value) == str(slow.value)
     body = json.dumps(data).encode()
-    response = Response(200, {"content-type": "application/json"}, body)
-    with pytest.raises(ResponseDecodeError):
-        decode_model(response, Project)
-    with pytest.raises(ResponseDecodeError):
-        decode_list(Response(200, {}, b"[" + body + b"]"), Project)
+    outcomes = _in_every_mode(lambda: decode_model(Response(200, {}, body), Project))
+    assert outcomes["converter"][0] == "error"
+    _assert_agree(outcomes)
+    outcomes = _in_every_mode(lambda: decode_list(Response(200, {}, b"[" + body + b"]"), Project))
+    assert outcomes["converter"][0] == "error"
+    _assert_agree(outcomes)
 
 
 def test_models_without_a_fast_path_still_decode() -> None:
-    from asyncapi_client._models import PageMeta, Webhook
-
-    assert Webhook not in _fast and PageMeta not in _fast
+    assert Webhook not in fast._one and Webhook not in fast._typed
     webhook = _structure({"id": 1, "url": "https://e.example/h", "events": ["a"]}, Webhook)
     assert webhook == Webhook(1, "https://e.example/h", ["a"])
+
+
+# -- whole replies, as bytes ---------------------------------------------------------------------
+
+_ODD_VALUES = [
+    1,
+    -(2**63) - 1,
+    2**64,
+    10**30,
+    1.0,
+    True,
+    None,
+    "x",
+    "2024-05-01T12:00:00",  # naive: msgspec leaves it naive, the SDK reads UTC
+    "2024-05-01T12:00:00.9999995Z",
+    "2024-05-01T12:00:00+0530",
+    "2024-05-01",
+    [],
+    {},
+]
+_RAW_VALUES = [
+    b"NaN",
+    b"-Infinity",
+    b"1e400",
+    b'"\\ud800"',
+    b'"\xff"',
+    b'"\xed\xa0\x80"',
+    b'"caf\xc3\xa9"',
+    b"[" * 40 + b"]" * 40,
+]
+
+
+def _item(base: dict[str, Any], draw: Any) -> bytes:
+    item = dict(base)
+    for _ in range(draw(st.integers(0, 2))):
+        key = draw(st.sampled_from([*base, "extra"]))
+        item[key] = draw(st.sampled_from(_ODD_VALUES))
+    if draw(st.booleans()) and item:
+        item.pop(draw(st.sampled_from(sorted(item))))
+    text = json.dumps(item, separators=(",", ":")).encode()
+    if draw(st.integers(0, 4)) == 0:  # a raw value json.dumps cannot write, in an extra field
+        text = (
+            text[:-1]
+            + (b',"raw":' if len(text) > 2 else b'"raw":')
+            + draw(st.sampled_from(_RAW_VALUES))
+            + b"}"
+        )
+    return text
+
+
+@st.composite
+def page_bodies(draw: Any, base: dict[str, Any]) -> bytes:
+    items = b",".join(_item(base, draw) for _ in range(draw(st.integers(0, 3))))
+    meta = dict(META)
+    if draw(st.integers(0, 3)) == 0:
+        meta[draw(st.sampled_from(sorted(META)))] = draw(
+            st.sampled_from([0, -1, 2**64, 1.0, True, "1", None])
+        )
+    body = b'{"data":[' + items + b'],"meta":' + json.dumps(meta).encode() + b"}"
+    return draw(
+        st.sampled_from(
+            [
+                body,
+                body,
+                body,
+                b"\xef\xbb\xbf" + body,
+                body[:-1],
+                body + b" ",
+                body.replace(b'"data"', b'"dat"'),
+            ]
+        )
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([(Project, PROJECT), (User, USER)]), st.data())
+@example((Project, PROJECT), None)
+def test_every_decoder_reads_a_page_as_the_converter_does(
+    model: tuple[type, dict[str, Any]], data: Any
+) -> None:
+    cls, base = model
+    if data is None:
+        body = json.dumps({"data": [base, base], "meta": META}).encode()
+    else:
+        body = data.draw(page_bodies(base))
+    response = Response(200, {"content-type": "application/json"}, body)
+    outcomes = _in_every_mode(lambda: decode_page(response, cls))
+    _assert_agree(outcomes)
+    if data is None:
+        assert outcomes["converter"][0] == "ok"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.booleans())
+def test_every_decoder_reads_a_bulk_reply_as_the_converter_does(data: Any, wrapped: bool) -> None:
+    items = b"[" + b",".join(_item(USER, data.draw) for _ in range(data.draw(st.integers(0, 3)))) + b"]"
+    body = b'{"data":' + items + b"}" if wrapped else items
+    outcomes = _in_every_mode(lambda: decode_list(Response(200, {}, body), User))
+    _assert_agree(outcomes)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_every_decoder_reads_one_model_as_the_converter_does(data: Any) -> None:
+    body = _item(PROJECT, data.draw)
+    outcomes = _in_every_mode(lambda: decode_model(Response(200, {}, body), Project))
+    _assert_agree(outcomes)
+
+
+def test_the_typed_decoder_is_the_one_that_runs_with_msgspec() -> None:
+    """With msgspec, a well-formed page never reaches the JSON parser (one pass over the body)."""
+    if _json.msgspec is None:
+        pytest.skip("msgspec is not installed (the [speed] extra)")
+    body = json.dumps({"data": [PROJECT], "meta": META}).encode()
+
+    def no_parse(content: bytes) -> Any:
+        raise AssertionError("the body was parsed a second time")
+
+    saved = _json.loads
+    _json.loads = no_parse
+    try:
+        page = decode_page(Response(200, {}, body), Project)
+    finally:
+        _json.loads = saved
+    assert page.data == [structure(PROJECT, Project)]
+    assert page.meta == PageMeta(1, 3, 25, 10)
