@@ -63,6 +63,17 @@ class APIError(Exception):
     def __str__(self) -> str:
         return self._with_page(super().__str__())
 
+    def at_page(self, page: int) -> APIError:
+        """A copy of this error carrying `page`, for a pager to raise. A copy, because the
+        error may be shared: one failed token refresh is raised to every call waiting on it,
+        and only the pager's own copy may say where to resume."""
+        cls = type(self)
+        copy = cls.__new__(cls, *self.args)
+        copy.args = self.args
+        copy.__dict__.update(self.__dict__)
+        copy.page = page
+        return copy.with_traceback(self.__traceback__)
+
     def _with_page(self, text: str) -> str:
         if self.page is None:
             return text

@@ -188,10 +188,12 @@ class _PageStream(Generic[T]):
                 raise slot.error
             assert slot.page is not None
             page = self._hand_over(slot.page)
-        except Exception as exc:
+        except APIError as exc:
             self.close()
-            if isinstance(exc, APIError):
-                exc.page = slot.number  # where to resume: start_page=exc.page
+            # Where to resume: start_page=exc.page. Its cause (a transport error, say) is kept.
+            raise exc.at_page(slot.number) from exc.__cause__
+        except Exception:
+            self.close()
             raise
         if tg is not None and self._pager._prefetch and not self._finished:
             self._fill(tg, waiting=False)  # keep `prefetch` pages coming while this one is read

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from asyncapi_client import AsyncPager, InternalServerError, Page, Project, Request, Response
+from asyncapi_client import AsyncPager, InternalServerError, Page, PageMeta, Project, Request, Response
 from tests.support.fake_projects import FakeProjects, project
 
 FORMS = ["bare", "context"]
@@ -432,3 +432,27 @@ async def test_prefetch_one_already_overlaps_requests_for_a_fast_consumer() -> N
     async with fake.client() as client, client.projects.list(limit=100, prefetch=0) as pager:
         assert len([p async for p in pager]) == 1000
     assert fake.max_in_flight == 1
+
+
+async def test_the_failed_page_is_on_the_pagers_own_copy_of_a_shared_error() -> None:
+    # One error object raised to several callers (as a failed token refresh is): each pager's
+    # copy names its own page, and the object the others see names none.
+    shared = InternalServerError("token endpoint down", status_code=503)
+
+    def failing_from(first_bad: int) -> Any:
+        async def fetch(number: int, limit: int) -> Page[int]:
+            if number >= first_bad:
+                raise shared
+            meta = PageMeta(current_page=number, total_pages=9, total_items=90, items_per_page=10)
+            return Page(list(range(number * 10, number * 10 + 10)), meta)
+
+        return fetch
+
+    errors = []
+    for first_bad in (3, 7):
+        with pytest.raises(InternalServerError) as info:
+            _ = [item async for item in AsyncPager(failing_from(first_bad), limit=10)]
+        errors.append(info.value)
+    assert [e.page for e in errors] == [3, 7]
+    assert shared.page is None and "start_page" not in str(shared)
+    assert all(e is not shared and e.status_code == 503 for e in errors)
