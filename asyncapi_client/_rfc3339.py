@@ -40,7 +40,7 @@ _offsets: dict[str, timezone] = {}  # "+0530" -> its timezone, so a page of them
 FAST_SHAPE: Final = (
     (
         'type({v}) is str and {v}[-1:] == "Z" and {v}[4:17:3] == "--T::" and {v}.isascii() '
-        'and (len({v}) == 20 or (len({v}) <= 27 and {v}[19] == "." and {v}[20:-1].isdigit()))'
+        'and (len({v}) == 20 or (len({v}) <= 27 and {v}[19:20] == "." and {v}[20:-1].isdigit()))'
     )
     if sys.version_info >= (3, 11)
     else "False"
