@@ -10,7 +10,12 @@ APIError
  |    |   RateLimitError 429 (retry_after), InternalServerError 5xx
  +-- ResponseDecodeError         a reply that is not the JSON it should be
  +-- PaginationError             a paginated list whose pages do not add up (page, reason)
- +-- OAuthError                  the token endpoint refused (RFC 6749 error, error_description)
+ +-- OAuthError                  the authorization server refused (RFC 6749 error, error_description)
+ |    +-- AuthorizationError      a user's login did not complete: denied, a callback that is not
+ |    |    |                      the login's, a code the token endpoint refused
+ |    |    +-- StateMismatchError the callback's `state` is not the login's (forged or crossed)
+ |    +-- ReconnectRequiredError  no usable grant for a user (none stored, refresh token revoked
+ |                                or expired): send them through the login again
  +-- ClientClosedError           the client was used after aclose()
  +-- WebhookVerificationError    a webhook delivery failed verification
 ```
@@ -243,11 +248,15 @@ class PaginationError(APIError):
 
 
 class OAuthError(APIError):
-    """The token endpoint refused or failed (RFC 6749 section 5.2).
+    """The authorization server refused or failed (RFC 6749 sections 4.1.2.1 and 5.2).
 
-    `error` and `error_description` are the server's, redacted: the credentials the token request
-    carried (client secret, Basic credentials, refresh token) are masked even when quoted back.
-    """
+    `error` is the RFC 6749 code (`invalid_grant`, `access_denied`, ...) or one of the SDK's
+    (`invalid_token_response`, `unexpected_response`, ...); `error_description` is the server's
+    text. Both are redacted: the credentials the token request carried (client secret, Basic
+    credentials, refresh token, code) are masked even when quoted back. `status_code` is the
+    HTTP status when there was a reply."""
+
+    _doing = "OAuth token request failed"
 
     def __init__(
         self,
@@ -261,7 +270,7 @@ class OAuthError(APIError):
         error = redact(error, sent=sent)
         if error_description is not None:
             error_description = redact(error_description, sent=sent)
-        text = f"OAuth token request failed: {error}"
+        text = f"{self._doing}: {error}"
         if error_description:
             text += f" ({error_description})"
         super().__init__(text)
@@ -269,6 +278,43 @@ class OAuthError(APIError):
         self.error_description = error_description
         self.status_code = status_code
         self.response = response
+
+
+class AuthorizationError(OAuthError):
+    """A user's authorization-code login did not complete: the authorization server redirected
+    back with an error (`access_denied`, ...), the callback does not belong to the login
+    (`invalid_callback`), or the token endpoint refused the code (`invalid_grant`: a code used
+    twice or expired, a wrong PKCE verifier, another `redirect_uri`; `invalid_request`,
+    `invalid_scope`). Start a new login."""
+
+    _doing = "OAuth authorization failed"
+    retryable = False
+
+
+class StateMismatchError(AuthorizationError):
+    """The callback's `state` is missing or is not the one its login sent: a forged callback
+    (login CSRF) or one from another login. Nothing was sent to the token endpoint."""
+
+
+class ReconnectRequiredError(OAuthError):
+    """The SDK holds no usable grant for this user: none was stored, or the authorization
+    server refused the refresh token (`invalid_grant`: revoked, expired, already spent). The
+    stored tokens are dropped; the user must go through the login again. `user_id` is the
+    application's id of that user."""
+
+    _doing = "the user must connect again"
+    retryable = False
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        *,
+        status_code: int | None = None,
+        user_id: str | None = None,
+    ) -> None:
+        super().__init__(error, error_description, status_code=status_code)
+        self.user_id = user_id
 
 
 class ClientClosedError(APIError, RuntimeError):

@@ -109,6 +109,7 @@ async def serve_api(
         body,
         content_type.decode("latin-1"),
         worker.emit,
+        state.me_id(token),
     )
     if idempotency_key is not None and method in KEYED_METHODS:
         status, payload, reply_type, replayed = await _idempotent(
@@ -156,7 +157,7 @@ async def _idempotent(
             {"field": "Idempotency-Key", "value": key_text},
         )
         return error.status, envelope(error.code, error.message, error.details), JSON, False
-    key = (ctx.client_id, key_text)
+    key = (ctx.client_id, ctx.me_id, key_text)  # keys are per principal: one user's are not another's
     fingerprint = hashlib.sha256(
         ctx.method.encode() + b"\0" + path.encode() + b"\0" + ctx.query + b"\0" + ctx.body
     ).digest()

@@ -6,6 +6,8 @@ Every response echoes `X-Request-Id` (or one made up); then the path picks the j
 
 - `/api/v1/...`: the API gate (`_api.py`: auth, rate limit, routing, faults, idempotency);
 - `/oauth/token`: the token endpoint (`_token.py`);
+- `/oauth/authorize`: the authorization endpoint and its consent page (`_authorize.py`);
+- `/oauth/revoke`, `/oauth/introspect`: RFC 7009 and RFC 7662 (`_revocation.py`);
 - `/_sandbox/...`: the admin routes (`_admin.py`), outside the API's counters.
 """
 
@@ -20,9 +22,11 @@ import anyio
 from ._admin import configure, serve_admin
 from ._api import serve_api
 from ._asgi import Disconnected, Headers, Receive, Scope, Send, send_error
+from ._authorize import serve_authorize
 from ._config import SandboxConfig
 from ._delivery import DeliveryWorker
 from ._errors import ApiError
+from ._revocation import serve_revocation
 from ._state import State
 from ._token import serve_token
 
@@ -105,6 +109,19 @@ class SandboxApp:
                 )
             elif path == "/oauth/token":
                 await serve_token(state, scope, receive, send, base, authorization, content_type)
+            elif path == "/oauth/authorize":
+                await serve_authorize(state, scope, receive, send, base)
+            elif path in ("/oauth/revoke", "/oauth/introspect"):
+                await serve_revocation(
+                    state,
+                    scope,
+                    receive,
+                    send,
+                    base,
+                    authorization,
+                    content_type,
+                    introspect=path == "/oauth/introspect",
+                )
             else:
                 await send_error(state, send, base, ApiError(404, "NOT_FOUND", f"no such endpoint: {path}"))
         except Disconnected:

@@ -35,6 +35,10 @@ _HELP: Final = {
     "webhook_max_attempts": "delivery attempts per webhook event (default 5)",
     "webhook_backoff_base": "seconds before the first re-delivery, doubled each time (default 0.5)",
     "webhook_timeout": "seconds a webhook receiver has to answer (default 5)",
+    "redirect_uri": "the client's registered redirect URI; any port on a loopback host "
+    "(default http://127.0.0.1/oauth/callback)",
+    "authorize_mode": "GET /oauth/authorize: consent (a page), auto (approve at once) or deny (default consent)",
+    "authorize_user": "the user who logs in at /oauth/authorize (default 1, the demo client's own user)",
 }
 _EXTRA: Final = ("uvicorn", "httptools", "httpx")
 """What the `sandbox` extra installs and the server needs at run time."""
@@ -54,6 +58,9 @@ _METAVARS: Final = {
     "webhook_max_attempts": "N",
     "webhook_backoff_base": "SECONDS",
     "webhook_timeout": "SECONDS",
+    "redirect_uri": "URL",
+    "authorize_mode": "MODE",
+    "authorize_user": "USER_ID",
 }
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import attrs
 
 DEFAULT_CLIENT_ID: Final = "demo-client"
 DEFAULT_CLIENT_SECRET: Final = "demo-secret"  # demo credentials, documented in the README
+# The client's registered redirect URI; on a loopback host any port matches (RFC 8252 7.3).
+DEFAULT_REDIRECT_URI: Final = "http://127.0.0.1/oauth/callback"
 
 
 def _number(minimum: float = 0.0) -> Any:
@@ -62,6 +65,24 @@ def _seed(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None
         raise ValueError(f"SandboxConfig.seed must be an integer, got {value!r}")
 
 
+AUTHORIZE_MODES: Final = ("consent", "auto", "deny")
+
+
+def _authorize_mode(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value not in AUTHORIZE_MODES:
+        raise ValueError(
+            f"SandboxConfig.authorize_mode must be one of {', '.join(AUTHORIZE_MODES)}, got {value!r}"
+        )
+
+
+def _redirect_uri(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ValueError(
+            f"SandboxConfig.redirect_uri must be an absolute http(s) URL without a fragment, got {value!r}"
+        )
+
+
 def _host(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"SandboxConfig.host must be a host name or address, got {value!r}")
@@ -91,6 +112,9 @@ class SandboxConfig:
     webhook_max_attempts: int = attrs.field(default=5, validator=_integer(1))
     webhook_backoff_base: float = attrs.field(default=0.5, validator=_number())
     webhook_timeout: float = attrs.field(default=5.0, validator=_number(0.001))
+    redirect_uri: str = attrs.field(default=DEFAULT_REDIRECT_URI, validator=_redirect_uri)
+    authorize_mode: str = attrs.field(default="consent", validator=_authorize_mode)
+    authorize_user: int = attrs.field(default=1, validator=_integer(1))
 
     def __attrs_post_init__(self) -> None:
         total = self.fail_rate + self.drop_rate + self.malformed_rate + self.truncate_rate
@@ -130,6 +154,9 @@ RUNTIME_OPTIONS: Final = frozenset(
         "webhook_max_attempts",
         "webhook_backoff_base",
         "webhook_timeout",
+        "redirect_uri",
+        "authorize_mode",
+        "authorize_user",
     }
 )
 

@@ -35,7 +35,7 @@ Emit = Callable[[str, dict[str, Any]], None]
 class Context:
     """What a handler needs to know about its request."""
 
-    __slots__ = ("state", "method", "client_id", "query", "body", "content_type", "emit")
+    __slots__ = ("state", "method", "client_id", "me_id", "query", "body", "content_type", "emit")
 
     def __init__(
         self,
@@ -46,10 +46,12 @@ class Context:
         body: bytes,
         content_type: str,
         emit: Emit,
+        me_id: int = -1,
     ) -> None:
         self.state = state
         self.method = method
         self.client_id = client_id
+        self.me_id = me_id  # the user the access token acts for (see State.me_id)
         self.query = query
         self.body = body
         self.content_type = content_type
@@ -205,9 +207,9 @@ def _id(raw: str, what: str) -> int:
 
 
 def users_me(ctx: Context) -> Result:
-    user = ctx.state.users.get(ctx.state.me_ids.get(ctx.client_id, -1))
+    user = ctx.state.users.get(ctx.me_id)
     if user is None:
-        raise ApiError(404, "NOT_FOUND", "the client's own user was not found", {"resource": "user"})
+        raise ApiError(404, "NOT_FOUND", "the token's user was not found", {"resource": "user"})
     return 200, user
 
 

@@ -126,6 +126,18 @@ class Sandbox:
         return self.base_url + "/oauth/token"
 
     @property
+    def authorize_url(self) -> str:
+        return self.base_url + "/oauth/authorize"
+
+    @property
+    def revocation_url(self) -> str:
+        return self.base_url + "/oauth/revoke"
+
+    @property
+    def introspection_url(self) -> str:
+        return self.base_url + "/oauth/introspect"
+
+    @property
     def client_id(self) -> str:
         return self.config.client_id
 

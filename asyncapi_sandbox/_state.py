@@ -12,92 +12,16 @@ import secrets
 import time
 import unicodedata
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from typing import Any, Final
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Final
 
 from ._config import SandboxConfig
+from ._seed import ADJECTIVES, FIRST_NAMES, LAST_NAMES, NOUNS, seeded_time
+
+if TYPE_CHECKING:
+    from ._authorize import AuthorizationCode
 
 REFRESH_TOKEN_TTL: Final = 30 * 24 * 3600.0
-_SEED_EPOCH: Final = datetime(2024, 1, 1, tzinfo=timezone.utc)
-
-_FIRST: Final = [
-    "Alice",
-    "Bob",
-    "Carol",
-    "Dave",
-    "Erin",
-    "Frank",
-    "Grace",
-    "Heidi",
-    "Ivan",
-    "Judy",
-    "Mallory",
-    "Niaj",
-    "Olivia",
-    "Peggy",
-    "Rupert",
-    "Sybil",
-    "Trent",
-    "Victor",
-    "Walter",
-    "Yara",
-    "Zoe",
-    "Amir",
-    "Bea",
-    "Chen",
-    "Dara",
-    "Emil",
-    "Fatima",
-    "Goran",
-    "Hana",
-    "Ines",
-]
-_LAST: Final = [
-    "Smith",
-    "Johnson",
-    "Nguyen",
-    "Garcia",
-    "Müller",
-    "Rossi",
-    "Kim",
-    "Okafor",
-    "Dubois",
-    "Silva",
-    "Novak",
-    "Tanaka",
-    "Larsen",
-    "Costa",
-    "Haddad",
-    "Ivanova",
-    "Jensen",
-    "Moreau",
-    "Patel",
-    "Quinn",
-]
-_ADJECTIVES: Final = [
-    "Apollo",
-    "Borealis",
-    "Cobalt",
-    "Delta",
-    "Ember",
-    "Falcon",
-    "Granite",
-    "Harbor",
-    "Indigo",
-    "Juniper",
-]
-_NOUNS: Final = [
-    "Pipeline",
-    "Gateway",
-    "Dashboard",
-    "Ledger",
-    "Atlas",
-    "Beacon",
-    "Compass",
-    "Forge",
-    "Lattice",
-    "Relay",
-]
 
 
 def rfc3339(moment: datetime) -> str:
@@ -121,8 +45,14 @@ class Stats:
 
     def reset(self) -> None:
         self.requests_total = 0
-        self.token_requests: dict[str, int] = {"client_credentials": 0, "refresh_token": 0}
+        self.token_requests: dict[str, int] = {
+            "client_credentials": 0,
+            "refresh_token": 0,
+            "authorization_code": 0,
+        }
         self.token_errors = 0
+        self.authorizations: dict[str, int] = {"approved": 0, "denied": 0}
+        self.revocations = 0
         self.responses_by_status: Counter[int] = Counter()
         self.rate_limited = 0
         self.users_created = 0
@@ -149,22 +79,43 @@ class Bucket:
 
 
 class AccessToken:
-    __slots__ = ("client_id", "expires_at", "scope", "bucket")
+    """`user_id` is the user a token acts for (None: the client itself, client credentials);
+    `grant_id` the authorization it descends from, so that revoking one ends all its tokens."""
 
-    def __init__(self, client_id: str, expires_at: float, scope: str | None) -> None:
+    __slots__ = ("client_id", "expires_at", "scope", "bucket", "user_id", "grant_id")
+
+    def __init__(
+        self,
+        client_id: str,
+        expires_at: float,
+        scope: str | None,
+        user_id: int | None = None,
+        grant_id: int | None = None,
+    ) -> None:
         self.client_id = client_id
         self.expires_at = expires_at
         self.scope = scope
         self.bucket: Bucket | None = None
+        self.user_id = user_id
+        self.grant_id = grant_id
 
 
 class RefreshToken:
-    __slots__ = ("client_id", "expires_at", "scope")
+    __slots__ = ("client_id", "expires_at", "scope", "user_id", "grant_id")
 
-    def __init__(self, client_id: str, expires_at: float, scope: str | None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        expires_at: float,
+        scope: str | None,
+        user_id: int | None = None,
+        grant_id: int | None = None,
+    ) -> None:
         self.client_id = client_id
         self.expires_at = expires_at
         self.scope = scope
+        self.user_id = user_id
+        self.grant_id = grant_id
 
 
 class Limit:
@@ -187,6 +138,9 @@ class State:
         self.stats = Stats()
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.codes: dict[str, AuthorizationCode] = {}
+        self.consents: dict[str, tuple[float, dict[str, str]]] = {}
+        self._next_grant_id = 1
         self.me_ids: dict[str, int] = {}
         self.reset()
 
@@ -205,7 +159,7 @@ class State:
         self._user_list: list[dict[str, Any]] | None = None
         self.webhooks: dict[int, dict[str, Any]] = {}
         self.deliveries: dict[int, list[dict[str, Any]]] = {}
-        self.idempotency: dict[tuple[str, str], Any] = {}
+        self.idempotency: dict[tuple[str, int, str], Any] = {}
         self.next_user_id = 1
         self.next_project_id = 1
         self.next_webhook_id = 1
@@ -214,18 +168,18 @@ class State:
             token.bucket = None
         data_random = random.Random(config.seed)
         self.me_ids = {}
-        me = self.add_user("Demo Client", f"{config.client_id}@example.com", _seeded_time(0))
+        me = self.add_user("Demo Client", f"{config.client_id}@example.com", rfc3339(seeded_time(0)))
         self.me_ids[config.client_id] = me["id"]
         for index in range(1, config.users):
-            first, last = data_random.choice(_FIRST), data_random.choice(_LAST)
+            first, last = data_random.choice(FIRST_NAMES), data_random.choice(LAST_NAMES)
             local = (
                 unicodedata.normalize("NFKD", f"{first}.{last}.{index}").encode("ascii", "ignore").decode()
             )
             email = f"{local}@example.com".lower()
-            self.add_user(f"{first} {last}", email, _seeded_time(index))
+            self.add_user(f"{first} {last}", email, rfc3339(seeded_time(index)))
         for index in range(config.projects):
-            name = f"{data_random.choice(_ADJECTIVES)} {data_random.choice(_NOUNS)} {index + 1}"
-            stamp = _seeded_time(index)
+            name = f"{data_random.choice(ADJECTIVES)} {data_random.choice(NOUNS)} {index + 1}"
+            stamp = rfc3339(seeded_time(index))
             self.add_project(name, f"Seeded project number {index + 1}.", stamp)
         # Creations by clients are what the counters measure; the seed does not count.
         self.stats.users_created = 0
@@ -296,15 +250,35 @@ class State:
 
     # -- credentials ----------------------------------------------------------------------
 
-    def issue_tokens(self, client_id: str, scope: str | None) -> tuple[str, str]:
+    def issue_tokens(
+        self, client_id: str, scope: str | None, *, user_id: int | None = None, grant_id: int | None = None
+    ) -> tuple[str, str]:
         now = time.monotonic()
         if len(self.access_tokens) > 10_000:
             self._purge(now)
         access = secrets.token_urlsafe(24)
         refresh = secrets.token_urlsafe(32)
-        self.access_tokens[access] = AccessToken(client_id, now + self.config.token_ttl, scope)
-        self.refresh_tokens[refresh] = RefreshToken(client_id, now + REFRESH_TOKEN_TTL, scope)
+        self.access_tokens[access] = AccessToken(
+            client_id, now + self.config.token_ttl, scope, user_id, grant_id
+        )
+        self.refresh_tokens[refresh] = RefreshToken(
+            client_id, now + REFRESH_TOKEN_TTL, scope, user_id, grant_id
+        )
         return access, refresh
+
+    def new_grant_id(self) -> int:
+        grant_id, self._next_grant_id = self._next_grant_id, self._next_grant_id + 1
+        return grant_id
+
+    def revoke_grant(self, grant_id: int) -> None:
+        """End an authorization: every access and refresh token it gave."""
+        for store in (self.access_tokens, self.refresh_tokens):
+            for key in [k for k, v in store.items() if v.grant_id == grant_id]:
+                del store[key]
+
+    def me_id(self, token: AccessToken) -> int:
+        """The user a token acts for: its grant's user, or the client's own user."""
+        return token.user_id if token.user_id is not None else self.me_ids.get(token.client_id, -1)
 
     def _purge(self, now: float) -> None:
         for key in [k for k, v in self.access_tokens.items() if v.expires_at <= now]:
@@ -364,6 +338,8 @@ class State:
             "requests_total": s.requests_total,
             "token_requests": dict(s.token_requests),
             "token_errors": s.token_errors,
+            "authorizations": dict(s.authorizations),
+            "revocations": s.revocations,
             "responses_by_status": {str(k): v for k, v in sorted(s.responses_by_status.items())},
             "rate_limited": s.rate_limited,
             "users_created": s.users_created,
@@ -385,7 +361,3 @@ class State:
             "in_flight": s.in_flight,
             "max_in_flight": s.max_in_flight,
         }
-
-
-def _seeded_time(index: int) -> str:
-    return rfc3339(_SEED_EPOCH + timedelta(hours=index))

@@ -1,8 +1,10 @@
-"""POST /oauth/token: the client-credentials and refresh-token grants (RFC 6749).
+"""POST /oauth/token: the client-credentials, authorization-code (with PKCE) and refresh-token
+grants (RFC 6749, RFC 7636).
 
 Clients authenticate by HTTP Basic or form fields (one way, not both); refresh tokens rotate
-(each works once). Errors are RFC 6749 `{"error", "error_description"}` bodies, never the API's
-envelope.
+(each works once) and keep the user and the grant they were issued for. Errors are RFC 6749
+`{"error", "error_description"}` bodies, never the API's envelope. The form parsing and the
+client authentication serve the revocation and introspection endpoints too (`_revocation.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from ._asgi import Headers, Receive, Scope, Send, dumps, read_body, reply
+from ._authorize import redeem_code
 from ._errors import ApiError, OAuthError
 from ._state import State
+
+_GRANTS = ("client_credentials", "refresh_token", "authorization_code")
 
 
 async def serve_token(
@@ -51,11 +56,10 @@ async def serve_token(
     await reply(state, send, 200, dumps(payload), headers)
 
 
-def _grant(state: State, body: bytes, authorization: bytes, content_type: bytes) -> dict[str, Any]:
+def read_form(body: bytes, content_type: bytes) -> dict[str, str]:
+    """An OAuth form body, each parameter once (RFC 6749 section 3.2)."""
     if b"application/x-www-form-urlencoded" not in content_type.lower():
-        raise OAuthError(
-            400, "invalid_request", "send the token request as application/x-www-form-urlencoded"
-        )
+        raise OAuthError(400, "invalid_request", "send the request as application/x-www-form-urlencoded")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
     except (UnicodeDecodeError, ValueError):
@@ -65,16 +69,26 @@ def _grant(state: State, body: bytes, authorization: bytes, content_type: bytes)
         if name in form:
             raise OAuthError(400, "invalid_request", f"parameter {name!r} is repeated")
         form[name] = value
+    return form
+
+
+def _grant(state: State, body: bytes, authorization: bytes, content_type: bytes) -> dict[str, Any]:
+    form = read_form(body, content_type)
     grant_type = form.get("grant_type")
     if grant_type in state.stats.token_requests:
         state.stats.token_requests[grant_type] += 1
     if not grant_type:
         raise OAuthError(400, "invalid_request", "grant_type is required")
-    if grant_type not in ("client_credentials", "refresh_token"):
+    if grant_type not in _GRANTS:
         raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
-    client_id = _client(state, form, authorization)
+    client_id = authenticate_client(state, form, authorization)
     scope = form.get("scope") or None
-    if grant_type == "refresh_token":
+    user_id: int | None = None
+    grant_id: int | None = None
+    if grant_type == "authorization_code":
+        code = redeem_code(state, form, client_id)
+        scope, user_id, grant_id = code.scope, code.user_id, code.grant_id
+    elif grant_type == "refresh_token":
         presented = form.get("refresh_token")
         if not presented:
             raise OAuthError(400, "invalid_request", "refresh_token is required")
@@ -82,8 +96,8 @@ def _grant(state: State, body: bytes, authorization: bytes, content_type: bytes)
         if record is None or record.client_id != client_id or record.expires_at <= time.monotonic():
             raise OAuthError(400, "invalid_grant", "the refresh token is invalid, expired or already used")
         del state.refresh_tokens[presented]  # rotation: a refresh token works once
-        scope = record.scope
-    access, refresh = state.issue_tokens(client_id, scope)
+        scope, user_id, grant_id = record.scope, record.user_id, record.grant_id
+    access, refresh = state.issue_tokens(client_id, scope, user_id=user_id, grant_id=grant_id)
     reply_body: dict[str, Any] = {
         "access_token": access,
         "token_type": "Bearer",
@@ -97,7 +111,8 @@ def _grant(state: State, body: bytes, authorization: bytes, content_type: bytes)
     return reply_body
 
 
-def _client(state: State, form: dict[str, str], authorization: bytes) -> str:
+def authenticate_client(state: State, form: dict[str, str], authorization: bytes) -> str:
+    """The registered client's id, from HTTP Basic or the form's `client_id`/`client_secret`."""
     config = state.config
     basic = authorization[:6].lower() == b"basic "
     in_form = "client_id" in form or "client_secret" in form

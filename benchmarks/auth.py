@@ -5,8 +5,11 @@
 
 1. Fresh token, per request (MockTransport, one task, N sequential calls):
    - raw: `transport.send(request)`;
-   - BearerToken / ClientCredentials: `auth.auth_flow(request, transport.send, transport)`;
-   - the whole client pipeline (`client.send`) without auth and with ClientCredentials.
+   - BearerToken / ClientCredentials: `auth.authenticate(request, transport.send, transport)`;
+   - the whole client pipeline (`client.send`) without auth and with ClientCredentials;
+   - a web app's per-request view (`client.with_options(auth=...)`, `build_request`, `send`)
+     with a BearerToken and with a user's tokens (`AuthorizationCodeFlow.for_user`), which adds
+     the per-user lookup (a bounded LRU) to the fresh-token path.
    The auth layer's cost is the difference to raw (or to the no-auth pipeline). The variants
    run interleaved, best of 7, so that other processes' load hits them alike.
 2. Refresh under load: C concurrent calls find the token expired; one refreshes, C-1 wait. The
@@ -31,11 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asyncapi_client import (
     AsyncClient,
+    AuthorizationCodeFlow,
     BearerToken,
     ClientCredentials,
     MockTransport,
     Request,
     Response,
+    TokenSet,
 )
 
 TOKEN_URL = "https://auth.example.com/oauth/token"
@@ -86,17 +91,25 @@ async def fresh_token_costs(n: int, repeats: int = 7) -> None:
     request = Request("GET", BASE + "/api/v1/users/me", {"accept": "application/json"})
     bearer = BearerToken("static-token")
     cc = ClientCredentials(TOKEN_URL, "id", "secret")
-    await cc.auth_flow(request, transport.send, transport)  # fetch once: from now on it is fresh
+    await cc.authenticate(request, transport.send, transport)  # fetch once: from now on it is fresh
     plain_client = AsyncClient(BASE, transport=transport)
     oauth_client = AsyncClient(BASE, transport=transport, auth=cc)
     plain_req = plain_client.build_request("GET", "/api/v1/users/me")
     oauth_req = oauth_client.build_request("GET", "/api/v1/users/me")
+    flow = AuthorizationCodeFlow(
+        "https://auth.example.com/oauth/authorize", TOKEN_URL, "id", "secret", redirect_uri="https://app.example/cb"
+    )
+    for n_user in range(1000):  # a thousand connected users, one of them calling
+        await flow.save_tokens(f"user-{n_user}", TokenSet(access_token=f"user-token-{n_user}", refresh_token="rt"))
+    await per_request_view(plain_client, flow.for_user("user-1"))  # read from the store once
     variants: dict[str, Callable[[], Awaitable[Any]]] = {
         "raw": lambda: transport.send(request),
-        "bearer": lambda: bearer.auth_flow(request, transport.send, transport),
-        "oauth": lambda: cc.auth_flow(request, transport.send, transport),
+        "bearer": lambda: bearer.authenticate(request, transport.send, transport),
+        "oauth": lambda: cc.authenticate(request, transport.send, transport),
         "pipe_plain": lambda: plain_client.send(plain_req),
         "pipe_oauth": lambda: oauth_client.send(oauth_req),
+        "view_bearer": lambda: per_request_view(plain_client, bearer),
+        "view_user": lambda: per_request_view(plain_client, flow.for_user("user-1")),
     }
     # Interleaved rounds, best of each: load from other processes hits every variant alike.
     best = dict.fromkeys(variants, float("inf"))
@@ -105,21 +118,33 @@ async def fresh_token_costs(n: int, repeats: int = 7) -> None:
             best[name] = min(best[name], await time_calls(fn, n))
     raw, static, oauth = best["raw"], best["bearer"], best["oauth"]
     pipe_plain, pipe_oauth = best["pipe_plain"], best["pipe_oauth"]
+    view_bearer, view_user = best["view_bearer"], best["view_user"]
 
     print(
         f"\n1. Fresh token, cost per request (MockTransport, best of {repeats} interleaved runs "
         f"of {n:,} sequential calls)"
     )
     print(f"   raw transport.send                       {raw:7.2f} us")
-    print(f"   BearerToken.auth_flow                    {static:7.2f} us  (auth adds {static - raw:5.2f} us)")
-    print(f"   ClientCredentials.auth_flow (fresh)      {oauth:7.2f} us  (auth adds {oauth - raw:5.2f} us)")
+    print(f"   BearerToken.authenticate                 {static:7.2f} us  (auth adds {static - raw:5.2f} us)")
+    print(f"   ClientCredentials.authenticate (fresh)   {oauth:7.2f} us  (auth adds {oauth - raw:5.2f} us)")
     print(f"   AsyncClient.send, no auth                {pipe_plain:7.2f} us")
     print(
         f"   AsyncClient.send, ClientCredentials      {pipe_oauth:7.2f} us  "
         f"(auth adds {pipe_oauth - pipe_plain:5.2f} us, {100 * (pipe_oauth - pipe_plain) / pipe_plain:.0f}% "
         "of the pipeline)"
     )
+    print(f"   per-request view, BearerToken            {view_bearer:7.2f} us")
+    print(
+        f"   per-request view, flow.for_user(user)    {view_user:7.2f} us  "
+        f"(the user's tokens add {view_user - view_bearer:5.2f} us over a fixed token)"
+    )
     print(f"   refresh_count after all that: {cc.refresh_count} (one token request)")
+
+
+async def per_request_view(client: AsyncClient, auth: Any) -> Any:
+    """What a web app does per request: a view acting for the caller, one call through it."""
+    view = client.with_options(auth=auth)
+    return await view.send(view.build_request("GET", "/api/v1/users/me"))
 
 
 async def sandbox_fresh_costs(sb: Any, n: int, repeats: int = 5) -> None:
@@ -133,7 +158,7 @@ async def sandbox_fresh_costs(sb: Any, n: int, repeats: int = 5) -> None:
     with_token = request.with_header("authorization", "Bearer " + token.access_token.get())
     variants: dict[str, Callable[[], Awaitable[Any]]] = {
         "raw": lambda: transport.send(with_token),
-        "oauth": lambda: cc.auth_flow(request, transport.send, transport),
+        "oauth": lambda: cc.authenticate(request, transport.send, transport),
     }
     best = dict.fromkeys(variants, float("inf"))
     for _ in range(repeats):
@@ -144,7 +169,7 @@ async def sandbox_fresh_costs(sb: Any, n: int, repeats: int = 5) -> None:
     print(f"\n1b. Fresh token over loopback HTTP to the sandbox (best of {repeats} x {n:,} sequential)")
     print(f"   raw transport.send with the header       {raw:7.1f} us")
     print(
-        f"   ClientCredentials.auth_flow (fresh)      {oauth:7.1f} us  "
+        f"   ClientCredentials.authenticate (fresh)      {oauth:7.1f} us  "
         f"(auth adds {oauth - raw:5.1f} us, {100 * (oauth - raw) / raw:.1f}% of the request)"
     )
 

@@ -4,6 +4,10 @@ An auth strategy decides, per attempt, which credentials a request carries, and 
 (an OAuth strategy drops the token, refreshes once and replays once). It receives the
 transport so that its token requests share the client's connection pool without passing through
 the rate limiter or the retry layer of API calls.
+
+The method is `authenticate`, not httpx's `auth_flow`: httpx's is a generator that yields
+requests for the client to send; ours is a step of the pipeline that sends the attempt itself
+(`call_next`) and returns its response, so an httpx `Auth` cannot be passed here by mistake.
 """
 
 from __future__ import annotations
@@ -19,7 +23,11 @@ from ..transports._base import Transport
 
 @runtime_checkable
 class Auth(Protocol):
-    async def auth_flow(self, request: Request, call_next: CallNext, transport: Transport) -> Response: ...
+    """An auth strategy: `await auth.authenticate(request, call_next, transport)` sends one
+    attempt with this strategy's credentials (through `call_next`) and returns the response;
+    `transport` is for the strategy's own token requests."""
+
+    async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response: ...
 
 
 class BearerToken:
@@ -34,7 +42,7 @@ class BearerToken:
         check_header("authorization", "Bearer " + secret.get())
         self._header = Secret("Bearer " + secret.get())
 
-    async def auth_flow(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+    async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
         return await call_next(request.with_header("authorization", self._header.get()))
 
     def __repr__(self) -> str:
@@ -53,4 +61,4 @@ class AuthMiddleware:
         auth: Auth | None = request.extensions.get("auth")
         if auth is None:
             return await call_next(request)
-        return await auth.auth_flow(request, call_next, self._transport)
+        return await auth.authenticate(request, call_next, self._transport)

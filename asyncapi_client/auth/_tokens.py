@@ -36,7 +36,18 @@ MIN_LIFETIME: Final = 1.0
 # Reply fields that TokenSet holds as named attributes; everything else goes to `extra`.
 _KNOWN: Final = frozenset({"access_token", "token_type", "expires_in", "refresh_token", "scope"})
 # Form fields the grant owns: extra_params may not override them.
-RESERVED_PARAMS: Final = frozenset({"grant_type", "client_id", "client_secret", "refresh_token", "scope"})
+RESERVED_PARAMS: Final = frozenset(
+    {
+        "grant_type",
+        "client_id",
+        "client_secret",
+        "refresh_token",
+        "scope",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+    }
+)
 
 
 def _extra_repr(extra: Mapping[str, Any]) -> str:
@@ -71,6 +82,13 @@ class TokenSet:
         return None if self.expires_at is None else self.expires_at - now
 
 
+def check_token_text(secret: Secret, what: str) -> None:
+    """Refuse an access token that cannot go in an `Authorization` header as it is."""
+    text = secret.get()
+    if not text or text.strip() != text or "\n" in text or "\r" in text:
+        raise ValueError(f"{what} an empty token or one with spaces or line breaks")
+
+
 def scrub(text: str | None, secrets: Iterable[Secret | None]) -> str | None:
     """`text` with every known secret value and credential-looking pattern masked."""
     if text is None:
@@ -95,23 +113,52 @@ def build_token_request(
     """The POST to the token endpoint: a form body (authlib) and the client authentication."""
     # authlib is imported on first use, so that `import asyncapi_client` stays light.
     from authlib.common.urls import add_params_to_qs  # type: ignore[import-untyped]
-    from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
     from authlib.oauth2.rfc6749.parameters import prepare_token_request  # type: ignore[import-untyped]
 
     fields = {k: v for k, v in params.items() if v is not None}
     body: str = prepare_token_request(grant_type, **fields)
     if extra_params:
         body = add_params_to_qs(body, [(k, v) for k, v in extra_params.items()])
+    return _authenticated_post(token_url, body, client_id, client_secret, auth_method, timeout)
+
+
+def build_form_request(
+    url: str,
+    fields: Mapping[str, str | None],
+    *,
+    client_id: str,
+    client_secret: Secret | None,
+    auth_method: AuthMethod,
+    timeout: float | None,
+) -> Request:
+    """A form POST to another endpoint of the authorization server (revocation, introspection),
+    with the same client authentication as a token request."""
+    from authlib.common.urls import url_encode
+
+    body: str = url_encode([(k, v) for k, v in fields.items() if v is not None])
+    return _authenticated_post(url, body, client_id, client_secret, auth_method, timeout)
+
+
+def _authenticated_post(
+    url: str,
+    body: str,
+    client_id: str,
+    client_secret: Secret | None,
+    auth_method: AuthMethod,
+    timeout: float | None,
+) -> Request:
+    from authlib.oauth2.auth import ClientAuth  # type: ignore[import-untyped]
+
     headers = {
         "content-type": "application/x-www-form-urlencoded",
         "accept": "application/json",
         "user-agent": f"asyncapi-client/{__version__}",
     }
     secret = client_secret.get() if client_secret is not None else None
-    _, headers, body = ClientAuth(client_id, secret, auth_method).prepare("POST", token_url, headers, body)
+    _, headers, body = ClientAuth(client_id, secret, auth_method).prepare("POST", url, headers, body)
     return Request(
         "POST",
-        token_url,
+        url,
         headers,
         body.encode(),
         timeout=timeout,
@@ -164,6 +211,37 @@ def parse_lifetime(value: Any) -> float | None:
     return min(max(seconds, MIN_LIFETIME), MAX_LIFETIME)
 
 
+def read_oauth_reply(
+    response: Response,
+    endpoint: str,
+    secrets: Iterable[Secret | None] = (),
+    *,
+    success_field: str | None = None,
+) -> Any:
+    """The JSON body of an authorization server's reply (None if it is not JSON), or the
+    `OAuthError` its RFC 6749 error body (or a non-2xx status) amounts to. Some servers answer
+    200 with an error body: an error all the same, unless it carries `success_field`."""
+    status = response.status_code
+    try:
+        body: Any = json.loads(response.content) if response.content else None
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
+        body = None
+    is_error_body = isinstance(body, Mapping) and isinstance(body.get("error"), str) and bool(body["error"])
+    if not 200 <= status < 300 or (is_error_body and (success_field is None or success_field not in body)):
+        if is_error_body:
+            error = redact(body["error"][:100])
+            description = body.get("error_description")
+            description = description[:500] if isinstance(description, str) else None
+            raise OAuthError(error, scrub(description, secrets), status_code=status, response=response)
+        raise OAuthError(
+            "unexpected_response",
+            f"the {endpoint} answered HTTP {status} without an RFC 6749 error body",
+            status_code=status,
+            response=response,
+        )
+    return body
+
+
 def parse_token_response(
     response: Response,
     *,
@@ -177,25 +255,7 @@ def parse_token_response(
     used for a non-standard absolute `expires_at` field when `expires_in` is absent).
     """
     status = response.status_code
-    try:
-        body: Any = json.loads(response.content) if response.content else None
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        body = None
-    secrets = tuple(secrets)
-    # Some servers answer 200 with an RFC 6749 error body: an error all the same.
-    is_error_body = isinstance(body, Mapping) and isinstance(body.get("error"), str) and bool(body["error"])
-    if not 200 <= status < 300 or (is_error_body and "access_token" not in body):
-        if is_error_body:
-            error = redact(body["error"][:100])
-            description = body.get("error_description")
-            description = description[:500] if isinstance(description, str) else None
-            raise OAuthError(error, scrub(description, secrets), status_code=status, response=response)
-        raise OAuthError(
-            "unexpected_response",
-            f"the token endpoint answered HTTP {status} without an RFC 6749 error body",
-            status_code=status,
-            response=response,
-        )
+    body = read_oauth_reply(response, "token endpoint", secrets, success_field="access_token")
     if not isinstance(body, Mapping):
         raise _invalid("the token endpoint's reply is not a JSON object", status)
     access = body.get("access_token")

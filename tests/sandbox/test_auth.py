@@ -79,7 +79,7 @@ async def test_token_errors_follow_rfc6749(sb: Sandbox, http: httpx.AsyncClient)
         assert reply.headers["cache-control"] == "no-store"
     stats = (await http.get(sb.base_url + "/_sandbox/stats")).json()
     assert stats["token_errors"] == 9
-    assert stats["token_requests"] == {"client_credentials": 3, "refresh_token": 2}
+    assert stats["token_requests"] == {"client_credentials": 3, "refresh_token": 2, "authorization_code": 0}
 
 
 async def test_refresh_tokens_rotate(sb: Sandbox, http: httpx.AsyncClient) -> None:
@@ -111,7 +111,7 @@ async def test_refresh_tokens_rotate(sb: Sandbox, http: httpx.AsyncClient) -> No
     )
     assert me.status_code == 200
     stats = (await http.get(sb.base_url + "/_sandbox/stats")).json()
-    assert stats["token_requests"] == {"client_credentials": 1, "refresh_token": 3}
+    assert stats["token_requests"] == {"client_credentials": 1, "refresh_token": 3, "authorization_code": 0}
 
 
 async def test_api_requires_a_valid_bearer_token(sb: Sandbox, http: httpx.AsyncClient) -> None:

@@ -80,7 +80,8 @@ async def test_stats_has_the_documented_keys(sb: Sandbox) -> None:
         "duplicate_creates",
     ):
         assert key in stats
-    assert stats["token_requests"] == {"client_credentials": 0, "refresh_token": 0}
+    assert stats["token_requests"] == {"client_credentials": 0, "refresh_token": 0, "authorization_code": 0}
+    assert stats["authorizations"] == {"approved": 0, "denied": 0} and stats["revocations"] == 0
     assert stats["webhook_deliveries"] == {"succeeded": 0, "failed": 0}
 
 

@@ -94,7 +94,7 @@ class FakeOAuthServer:
 async def api_call(auth: Any, transport: MockTransport, path: str = "/api/v1/users/me") -> Response:
     """One API call through `auth` alone (no client): what AuthMiddleware does per attempt."""
     request = Request("GET", BASE + path)
-    response: Response = await auth.auth_flow(request, transport.send, transport)
+    response: Response = await auth.authenticate(request, transport.send, transport)
     return response
 
 

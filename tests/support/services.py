@@ -1,4 +1,5 @@
-"""Third-party servers for the tests: Debian's nginx, tinyproxy and redis-server on free ports.
+"""Third-party servers for the tests: Debian's nginx, tinyproxy and redis-server on free ports,
+and uvicorn serving a test's own ASGI app.
 
 Each server runs from a configuration the fixture writes into a temporary directory, bound to
 127.0.0.1 on a free port, and is stopped when the context exits. A server whose binary is not
@@ -15,9 +16,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,3 +211,57 @@ def running_tinyproxy(*, basic_auth: tuple[str, str] | None = None) -> Iterator[
             yield port, log
         finally:
             _stop(proc)
+
+
+@asynccontextmanager
+async def serving_asgi(app: Any, *, port: int = 0, lifespan: str = "off") -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port (`port`, or a free one), in the
+    caller's event loop; yield its base URL (`http://127.0.0.1:PORT`). `lifespan="on"` runs
+    the app's lifespan, as a deployment does."""
+    import anyio
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan=lifespan, log_level="warning", access_log=False, ws="none")
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        with anyio.fail_after(15):
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+                await anyio.sleep(0.01)
+        try:
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+
+
+@contextmanager
+def serving_asgi_in_thread(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free loopback port from a thread with its own event
+    loop (for sync tests and for peers other processes call); yield its base URL."""
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, ws="none")
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start serving the app")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
