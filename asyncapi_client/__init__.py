@@ -6,7 +6,6 @@ async with AsyncClient("https://api.example.com", auth=BearerToken("...")) as cl
 
 from typing import TYPE_CHECKING, Any
 
-from ._bulk import BulkJob, BulkOutcome, BulkResult, InvalidItemError
 from ._client import AsyncClient
 from ._clock import Clock, SystemClock
 from ._config import Timeout
@@ -15,12 +14,15 @@ from ._errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    AsyncioRequiredError,
     AuthenticationError,
     AuthorizationError,
     BadRequestError,
+    CheckpointMismatchError,
     ClientClosedError,
     ConflictError,
     InternalServerError,
+    InvalidItemError,
     NotFoundError,
     OAuthError,
     PaginationError,
@@ -28,12 +30,15 @@ from ._errors import (
     RateLimitError,
     ReconnectRequiredError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     StateMismatchError,
     UnprocessableEntityError,
     WebhookVerificationError,
 )
 from ._logging import LoggingMiddleware, RedactingFilter
-from ._models import NewUser, Page, PageMeta, Project, User, Webhook
+from ._models import CreatedWebhook, NewUser, Page, PageMeta, Project, User, Webhook
+from ._not_given import NOT_GIVEN, NotGiven
+from ._page_split import PageSplit, split_pages
 from ._pagination import AsyncPager
 from ._pipeline import CallNext, Middleware
 from ._ratelimit import RateLimit, RateLimitStatus, RedisRateLimitBackend
@@ -55,17 +60,26 @@ from .auth import (
     TokenStore,
 )
 from .services import RawResponse
-from .transports import ASGITransport, HttpxTransport, MockTransport, Transport
+from .services._bulk import BulkJob, BulkOutcome, BulkResult
+from .transports import LAZY as _LAZY_TRANSPORTS
+from .transports import ASGITransport, MockTransport, Transport
 
 if TYPE_CHECKING:
-    from .transports import Httpx2Transport, PyreqwestTransport
+    from .transports import AiohttpTransport, Httpcore2Transport, HttpcoreTransport, PyreqwestTransport
+    from .transports import Httpx2Transport as Httpx2Transport  # deprecated names, for type checkers
+    from .transports import HttpxTransport as HttpxTransport
 
 __all__ = [
     "APIConnectionError",
+    "AsyncioRequiredError",
+    "CheckpointMismatchError",
+    "PageSplit",
+    "split_pages",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
     "ASGITransport",
+    "AiohttpTransport",
     "AsyncClient",
     "AsyncPager",
     "Auth",
@@ -82,16 +96,19 @@ __all__ = [
     "ClientCredentials",
     "Clock",
     "ConflictError",
-    "Httpx2Transport",
-    "HttpxTransport",
+    "CreatedWebhook",
+    "Httpcore2Transport",
+    "HttpcoreTransport",
     "InternalServerError",
     "InvalidItemError",
     "LoggingMiddleware",
     "MemoryTokenStore",
     "Middleware",
     "MockTransport",
+    "NOT_GIVEN",
     "NewUser",
     "NotFoundError",
+    "NotGiven",
     "OAuthError",
     "Page",
     "PageMeta",
@@ -111,6 +128,7 @@ __all__ = [
     "Request",
     "Response",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "Secret",
     "StateMismatchError",
@@ -130,9 +148,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The optional transports (extras httpx2, pyreqwest) are imported only when asked for.
-    if name in ("Httpx2Transport", "PyreqwestTransport", "AiohttpTransport"):
+    # The transports over a network library (the default one too) are imported on first use:
+    # see asyncapi_client.transports.
+    if name in _LAZY_TRANSPORTS:
         from . import transports
 
         return getattr(transports, name)
+    # The former names of the httpcore transports: served with a warning, not in __all__.
+    if name.startswith("Httpx") and name.endswith("Transport"):
+        from .transports import _deprecated_alias
+
+        return _deprecated_alias(name, stacklevel=3)
     raise AttributeError(f"module 'asyncapi_client' has no attribute {name!r}")

@@ -11,7 +11,7 @@ The pipeline is assembled in one place, `_build_pipeline`, outermost first:
 
 Because auth and the limiter sit inside the retry loop, every attempt (retries and the 401
 replay included) takes a limiter token and carries the current token, and every response feeds
-the limiter (DESIGN.md's four rules).
+the limiter (the four rules of docs/architecture.md).
 
 `with_options()` returns a view: a new object holding only per-call settings (auth, timeout,
 headers) that points at the same `_Shared` state (transport and its pool, pipeline, limiter,
@@ -21,81 +21,39 @@ pipeline and cost a few attribute copies.
 
 from __future__ import annotations
 
-import contextvars
-import importlib
 import json
 import random as _random
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 import anyio
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import DEFAULT_TIMEOUT, Timeout, check_headers, check_url
+from ._config import DEFAULT_TIMEOUT, Timeout, check_headers, check_url, format_seconds
 from ._decode import status_error
+from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
+from ._not_given import NOT_GIVEN, NotGiven
 from ._pipeline import CallNext, Middleware, build_chain
-from ._ratelimit import RateLimit, RateLimitMiddleware
+from ._ratelimit import RateLimit, RateLimitMiddleware, RateLimitStatus
+from ._raw_response import raw_sink
 from ._retry import RetryMiddleware, RetryPolicy
 from ._stats import ClientStats, StatsSnapshot
 from ._types import Request, Response
 from ._version import __version__
 from .auth._base import Auth, AuthMiddleware
+from .services.projects import ProjectsService
+from .services.users import UsersService
+from .services.webhooks import WebhooksService
 from .transports._base import Transport
 from .transports._deadline import fail_after
 
 if TYPE_CHECKING:
-    from .services.projects import ProjectsService
-    from .services.users import UsersService
-    from .services.webhooks import WebhooksService
+    from .transports._tls import CertTypes, VerifyTypes
 
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = _Unset()
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
-
-# Where `service.with_raw_response` collects the responses of the call it wraps (see
-# services/_base.py); None outside such a call.
-_raw_sink: contextvars.ContextVar[list[Response] | None] = contextvars.ContextVar(
-    "asyncapi_client_raw_sink", default=None
-)
-
-S = TypeVar("S")
-
-
-class _ServiceAttr(Generic[S]):
-    """`client.users`, `client.projects`, `client.webhooks`: the service's module is imported
-    and the service made on first use, then kept in the view's `__dict__` (this descriptor
-    defines no `__set__`), so every later read is a plain attribute lookup."""
-
-    __slots__ = ("_module", "_class", "_name")
-
-    def __init__(self, module: str, class_name: str) -> None:
-        self._module = module
-        self._class = class_name
-        self._name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self._name = name
-
-    @overload
-    def __get__(self, client: None, owner: type | None = None) -> _ServiceAttr[S]: ...
-
-    @overload
-    def __get__(self, client: AsyncClient, owner: type | None = None) -> S: ...
-
-    def __get__(self, client: AsyncClient | None, owner: type | None = None) -> S | _ServiceAttr[S]:
-        if client is None:
-            return self
-        cls = getattr(importlib.import_module(self._module, __package__), self._class)
-        service: S = cls(client)
-        client.__dict__[self._name] = service
-        return service
 
 
 class _Shared:
@@ -103,7 +61,6 @@ class _Shared:
 
     __slots__ = (
         "transport",
-        "owns_transport",
         "chain",
         "stats",
         "clock",
@@ -118,7 +75,6 @@ class _Shared:
         *,
         base_url: str,
         transport: Transport,
-        owns_transport: bool,
         chain: CallNext,
         stats: ClientStats,
         clock: Clock,
@@ -127,7 +83,6 @@ class _Shared:
     ) -> None:
         self.base_url = base_url
         self.transport = transport
-        self.owns_transport = owns_transport
         self.chain = chain
         self.stats = stats
         self.clock = clock
@@ -140,15 +95,58 @@ class AsyncClient:
     """The client. Use it as `async with AsyncClient(...) as client:` or close it with `aclose()`.
 
     One client per process (or per ingestion job) is the intended use: it holds the connection
-    pool, the rate limiter's view of the server and the retry budget. Per web request, make a
-    view with `with_options(auth=...)`.
+    pool, the rate limiter's view of the server and the retry budget. Per web request, or for a
+    call that needs other settings, make a view with `with_options(...)`.
+
+    `AsyncClient()` with no arguments is configured from the environment (`ASYNCAPI_BASE_URL`,
+    `ASYNCAPI_CLIENT_ID` + `ASYNCAPI_CLIENT_SECRET` [+ `ASYNCAPI_TOKEN_URL`] or
+    `ASYNCAPI_ACCESS_TOKEN`, `ASYNCAPI_LOG`); an argument given always wins over its variable.
+
+    Parameters (all but `base_url` keyword-only):
+
+    - `base_url`: the API's root, such as `"https://api.example.com"`; default
+      `ASYNCAPI_BASE_URL`. Plain `http://` is accepted only for loopback hosts (see
+      `allow_insecure_http`).
+    - `auth`: the auth strategy (`ClientCredentials(...)`, `BearerToken(...)`,
+      `RefreshToken(...)`, `TokenProvider(...)`, or your own `Auth`); `None` for no auth. When
+      not given, the credentials in the environment (if any) are used.
+    - `timeout`: a `Timeout(total=, attempt=, connect=)` or seconds for all three; `None` for no
+      limit. `total` bounds the whole call, retries and waits included. Default
+      `Timeout(total=60, attempt=30, connect=10)`.
+    - `transport`: how requests are sent (`HttpcoreTransport()` by default; `AiohttpTransport`,
+      `Httpcore2Transport`, `PyreqwestTransport`, `ASGITransport(app)`, `MockTransport(handler)`).
+      The client closes it when it closes. With `transport=`, give the network options below to
+      that transport instead.
+    - `headers`: headers sent on every call (names are case-insensitive).
+    - `middleware`: callables `(request, call_next)` run once per call, outside the retry loop
+      (logging, tracing, custom headers).
+    - `attempt_middleware`: the same, run once per attempt, inside the retry loop.
+    - `rate_limit`: a `RateLimit(...)` to pace requests (`RateLimit()` learns the limit from the
+      server's `X-RateLimit-*` headers); `None` only reacts to 429s.
+    - `retry`: a `RetryPolicy(...)`: attempts, backoff, `Retry-After` cap, retry budget. Default
+      `RetryPolicy()` (3 attempts). `with_options(retry=...)` changes it for one view.
+    - `clock`: the time source (`Clock` protocol: `monotonic()`, `time()`, `sleep()`), for
+      tests (`asyncapi_client.testing.FakeClock`).
+    - `random`: the jitter source, a callable returning floats in [0, 1), for tests.
+    - `allow_insecure_http`: allow a plain `http://` base URL to a non-loopback host (credentials
+      would travel in clear text).
+    - `proxy`: a proxy URL for every request (`http://user:pass@proxy:3128`); default: the
+      `HTTP_PROXY` / `HTTPS_PROXY` / `ALL_PROXY` / `NO_PROXY` environment when `trust_env`.
+      `None` goes direct.
+    - `verify`: TLS verification: `True` (certifi, or `SSL_CERT_FILE` / `SSL_CERT_DIR` under
+      `trust_env`), `False`, a CA bundle path, or an `ssl.SSLContext`.
+    - `cert`: a client certificate for mutual TLS: a path to a PEM file, or (cert, key) or
+      (cert, key, password).
+    - `trust_env`: read proxies and CA locations from the environment (default `True`).
+    - `max_response_bytes`: the largest response body accepted, after decoding (default
+      32 MiB); past it the call fails with `ResponseTooLargeError`. `None` for no limit.
     """
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         *,
-        auth: Auth | None = None,
+        auth: Auth | NotGiven | None = NOT_GIVEN,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         transport: Transport | None = None,
         headers: Mapping[str, str] | None = None,
@@ -159,8 +157,18 @@ class AsyncClient:
         clock: Clock | None = None,
         random: Callable[[], float] | None = None,
         allow_insecure_http: bool = False,
+        proxy: str | NotGiven | None = NOT_GIVEN,
+        verify: VerifyTypes | NotGiven = NOT_GIVEN,
+        cert: CertTypes | NotGiven | None = NOT_GIVEN,
+        trust_env: bool | NotGiven = NOT_GIVEN,
+        max_response_bytes: int | NotGiven | None = NOT_GIVEN,
     ) -> None:
+        logging_from_env()
+        if base_url is None:
+            base_url = base_url_from_env()
         base_url = check_url(base_url, what="base_url", allow_insecure_http=allow_insecure_http)
+        if isinstance(auth, NotGiven):
+            auth = auth_from_env(base_url, allow_insecure_http=allow_insecure_http)
         if auth is not None and not isinstance(auth, Auth):
             raise TypeError(
                 f"auth must be an auth strategy such as BearerToken(...) or ClientCredentials(...), "
@@ -175,12 +183,29 @@ class AsyncClient:
                 raise TypeError(
                     f"middleware must be callables (request, call_next), got {type(layer).__name__}"
                 )
+        # Network options go to the default transport; a transport you pass takes its own.
+        network: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("proxy", proxy),
+                ("verify", verify),
+                ("cert", cert),
+                ("trust_env", trust_env),
+                ("max_response_bytes", max_response_bytes),
+            )
+            if not isinstance(value, NotGiven)
+        }
         # Like httpx, the client closes its transport, given or made: one owner, no leaked pool.
-        owns_transport = True
+        # Views share it; to share a pool, share the client (or its views).
         if transport is None:
-            from .transports._httpx import HttpxTransport
+            from .transports._httpcore import HttpcoreTransport
 
-            transport = HttpxTransport()
+            transport = HttpcoreTransport(**network)
+        elif network:
+            raise TypeError(
+                f"pass {', '.join(network)} to the transport you give AsyncClient "
+                f"(e.g. {type(transport).__name__}({next(iter(network))}=...)), not to AsyncClient"
+            )
         elif not isinstance(transport, Transport):
             raise TypeError(f"transport must have send() and aclose(), got {type(transport).__name__}")
         clock = clock or SYSTEM_CLOCK
@@ -200,7 +225,6 @@ class AsyncClient:
         self._shared = _Shared(
             base_url=base_url,
             transport=transport,
-            owns_transport=owns_transport,
             chain=chain,
             stats=stats,
             clock=clock,
@@ -208,6 +232,7 @@ class AsyncClient:
             retry=retrier,
         )
         self._auth = auth
+        self._retry: RetryPolicy | None = None  # None: the client's policy (the pipeline's own)
         self._set_timeout(Timeout.coerce(timeout))
         self._headers: dict[str, str] = {
             "accept": "application/json",
@@ -228,21 +253,41 @@ class AsyncClient:
     def with_options(
         self,
         *,
-        auth: Auth | _Unset | None = UNSET,
-        timeout: Timeout | float | _Unset | None = UNSET,
+        auth: Auth | NotGiven | None = NOT_GIVEN,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
         headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | NotGiven = NOT_GIVEN,
     ) -> AsyncClient:
         """A view with other per-call settings that shares this client's pool, limiter,
-        retry budget, token state and stats. Cheap: make one per web request."""
+        retry budget, token state and stats. Cheap (a few attribute copies): make one per web
+        request, or per call that needs it.
+
+        - `auth`: another auth strategy (a user's `BearerToken`), or `None` for none.
+        - `timeout`: another `Timeout` (or seconds, or `None` for no limit).
+        - `headers`: headers added to (or replacing) this view's headers.
+        - `retry`: another `RetryPolicy` for this view's calls, such as
+          `RetryPolicy(max_attempts=1)` for a call that must not be retried. The retry budget
+          stays the client's: views draw from the same quota.
+
+        A setting not given keeps this view's value. Pagers and bulk jobs made from a view use
+        its settings for every page or chunk (`client.with_options(retry=...).projects.list()`;
+        `list()` and `bulk_create()` also take `retry=` directly).
+        """
         view = object.__new__(AsyncClient)
         view._shared = self._shared
-        if isinstance(auth, _Unset):
+        if isinstance(auth, NotGiven):
             view._auth = self._auth
         else:
             if auth is not None and not isinstance(auth, Auth):
                 raise TypeError(f"auth must be an auth strategy, got {type(auth).__name__}")
             view._auth = auth
-        view._set_timeout(self._timeout if isinstance(timeout, _Unset) else Timeout.coerce(timeout))
+        if isinstance(retry, NotGiven):
+            view._retry = self._retry
+        else:
+            if not isinstance(retry, RetryPolicy):
+                raise TypeError(f"retry must be a RetryPolicy(...), got {type(retry).__name__}")
+            view._retry = retry
+        view._set_timeout(self._timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
             merged.update(check_headers(headers))
@@ -253,22 +298,39 @@ class AsyncClient:
 
     # -- services ------------------------------------------------------------------------
 
-    users: _ServiceAttr[UsersService] = _ServiceAttr(".services.users", "UsersService")
-    projects: _ServiceAttr[ProjectsService] = _ServiceAttr(".services.projects", "ProjectsService")
-    webhooks: _ServiceAttr[WebhooksService] = _ServiceAttr(".services.webhooks", "WebhooksService")
+    # Made on first use and kept in the view's __dict__ (cached_property): a view that never
+    # touches a service pays nothing for it, and later reads are a plain attribute lookup.
+
+    @cached_property
+    def users(self) -> UsersService:
+        """`UsersService`: `me()`, `get()`, `create()`, `list()`, `bulk_create()`, ..."""
+        return UsersService(self)
+
+    @cached_property
+    def projects(self) -> ProjectsService:
+        """`ProjectsService`: `get()`, `create()`, `update()`, `delete()`, `list()`, ..."""
+        return ProjectsService(self)
+
+    @cached_property
+    def webhooks(self) -> WebhooksService:
+        """`WebhooksService`: `create()`, `list()`, `get()`, `delete()`, `test()`, ..."""
+        return WebhooksService(self)
 
     # -- sending -------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
+        """The API root every path is joined to, without a trailing slash."""
         return self._shared.base_url
 
     @property
     def clock(self) -> Clock:
+        """The time source the client (limiter, backoff, deadlines) reads."""
         return self._shared.clock
 
     @property
     def transport(self) -> Transport:
+        """The transport requests go through (shared by every view)."""
         return self._shared.transport
 
     def build_request(
@@ -297,7 +359,12 @@ class AsyncClient:
             merged.update(check_headers(headers))
         total = self._total
         deadline = None if total is None else shared.clock.monotonic() + total
-        extensions = {"auth": self._auth, "deadline": deadline, "connect_timeout": self._connect_timeout}
+        extensions = {
+            "auth": self._auth,
+            "deadline": deadline,
+            "connect_timeout": self._connect_timeout,
+            "retry": self._retry,
+        }
         return Request._trusted(method, url, merged, content, self._attempt_timeout, extensions)
 
     async def send(self, request: Request) -> Response:
@@ -319,7 +386,7 @@ class AsyncClient:
         except TimeoutError:
             shared.stats.errors += 1
             raise APITimeoutError(
-                f"{request.method} {request.url} did not finish within its {total}s deadline",
+                f"{request.method} {request.url} did not finish within its {format_seconds(total)} deadline",
                 request=request,
             ) from None
         except BaseException:
@@ -341,7 +408,7 @@ class AsyncClient:
         response = await self.send(
             self.build_request(method, path, params=params, json_body=json_body, headers=headers)
         )
-        sink = _raw_sink.get()
+        sink = raw_sink.get()
         if sink is not None:  # inside `with_raw_response`: hand the response over
             sink.append(response)
         if not 200 <= response.status_code < 300:
@@ -361,17 +428,19 @@ class AsyncClient:
             snapshot = _with_refreshes(snapshot, refreshes)
         return snapshot
 
-    def rate_limit_status(self) -> Any:
+    def rate_limit_status(self) -> RateLimitStatus:
         """The limiter's view: the server's last known limit, remaining and reset, the local
-        bucket, 429s seen and time spent waiting."""
+        bucket, 429s seen and time spent waiting (see `RateLimitStatus`)."""
         return self._shared.limiter.status()
 
     @property
     def is_closed(self) -> bool:
+        """True once `aclose()` ran (on this client or any of its views)."""
         return self._shared.closed
 
     async def aclose(self) -> None:
-        """Close the client (and the transport, if the client made it). Idempotent."""
+        """Close the client and its transport, whether the client made it or was given it (as
+        httpx does); every view of the client is closed with it. Idempotent."""
         shared = self._shared
         if shared.closed:
             return
@@ -380,8 +449,7 @@ class AsyncClient:
         with anyio.CancelScope(shield=True):
             if closer is not None:
                 await closer()
-            if shared.owns_transport:
-                await shared.transport.aclose()
+            await shared.transport.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         if self._shared.closed:

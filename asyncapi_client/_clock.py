@@ -14,11 +14,17 @@ import anyio
 
 
 class Clock(Protocol):
-    def monotonic(self) -> float: ...
+    """The time source the client reads: `SystemClock` in production,
+    `asyncapi_client.testing.FakeClock` in tests."""
 
-    def time(self) -> float: ...
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (deadlines, backoff, buckets)."""
 
-    async def sleep(self, seconds: float) -> None: ...
+    def time(self) -> float:
+        """Unix seconds (token expiry, `Retry-After` dates, rate-limit resets)."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` (a cancellation point)."""
 
 
 class SystemClock:
@@ -27,12 +33,15 @@ class SystemClock:
     __slots__ = ()
 
     def monotonic(self) -> float:
+        """`time.monotonic()`."""
         return _time.monotonic()
 
     def time(self) -> float:
+        """`time.time()`."""
         return _time.time()
 
     async def sleep(self, seconds: float) -> None:
+        """`anyio.sleep(seconds)` (a negative wait does not wait)."""
         await anyio.sleep(max(0.0, seconds))
 
     def __repr__(self) -> str:

@@ -107,6 +107,7 @@ class Timeout:
 
     @classmethod
     def coerce(cls, value: Timeout | float | None) -> Timeout:
+        """`value` as a Timeout: seconds mean that long in all (connect at most 10 s); None means no limit."""
         if isinstance(value, Timeout):
             return value
         if value is None:
@@ -116,6 +117,7 @@ class Timeout:
         return cls(total=value, attempt=value, connect=value)
 
     def attempt_timeout(self) -> float | None:
+        """The bound of one attempt: `attempt`, cut to `total`."""
         if self.attempt is None:
             return self.total
         if self.total is None:
@@ -124,6 +126,16 @@ class Timeout:
 
 
 DEFAULT_TIMEOUT = Timeout()
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration for a message, rounded to what a reader needs: `30s` (not
+    `29.959565351000037s`), `2.5s`, `0.25s`; `no limit` for None."""
+    if seconds is None:
+        return "no limit"
+    if seconds >= 100:
+        return f"{seconds:.0f}s"
+    return f"{seconds:.3g}s"
 
 
 def is_loopback_host(host: str) -> bool:

@@ -41,15 +41,6 @@ def status_error(response: Response, now: float) -> APIStatusError:
     )
 
 
-def raise_for_status(response: Response, now: float) -> None:
-    if not 200 <= response.status_code < 300:
-        raise status_error(response, now)
-
-
-def decode_json(response: Response) -> Any:
-    return response.json()
-
-
 def decode_model(response: Response, cls: type[T]) -> T:
     parsed = typed_model(response.content, cls)
     if parsed is not None:

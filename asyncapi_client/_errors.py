@@ -8,7 +8,8 @@ APIError
  |    +-- BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
  |    |   NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
  |    |   RateLimitError 429 (retry_after), InternalServerError 5xx
- +-- ResponseDecodeError         a reply that is not the JSON it should be
+ +-- ResponseDecodeError         a reply that is not the JSON it should be (or an unknown encoding)
+ |    +-- ResponseTooLargeError  a reply over the transport's max_response_bytes
  +-- PaginationError             a paginated list whose pages do not add up (page, reason)
  +-- OAuthError                  the authorization server refused (RFC 6749 error, error_description)
  |    +-- AuthorizationError      a user's login did not complete: denied, a callback that is not
@@ -17,7 +18,10 @@ APIError
  |    +-- ReconnectRequiredError  no usable grant for a user (none stored, refresh token revoked
  |                                or expired): send them through the login again
  +-- ClientClosedError           the client was used after aclose()
+ +-- AsyncioRequiredError        a Redis backend under trio (redis-py's asyncio client needs asyncio)
+ +-- CheckpointMismatchError     a checkpoint recorded with other settings (also a ValueError)
  +-- WebhookVerificationError    a webhook delivery failed verification
+ +-- InvalidItemError            a bulk record refused client-side, never sent (also a ValueError)
 ```
 
 Messages and `details` quote the server only through `redact` (given the request the reply
@@ -33,7 +37,7 @@ and the raw body) and are None on the other side.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, Union
 
 from ._redact import redact, redact_value
 
@@ -42,6 +46,16 @@ if TYPE_CHECKING:
 
 _EXCERPT_CHARS = 200
 
+JSONValue: TypeAlias = Union[bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"], None]
+"""Any value JSON can hold."""
+
+ErrorDetails: TypeAlias = Mapping[str, JSONValue]
+"""An error's `details`: the envelope's `details` object as the server sent it (`{"field":
+"email", "value": ...}`, `{"index": 3, ...}` for a bulk record), empty when it sent none. A
+`details` that is not a JSON object is kept whole under `"raw"`."""
+
+_NO_DETAILS: ErrorDetails = {}
+
 
 # Attributes that hold the wire objects (and with them the request's credentials): they do not
 # cross a pickle.
@@ -49,7 +63,9 @@ _LOCAL_ONLY: tuple[str, ...] = ("response", "request")
 
 
 class APIError(Exception):
-    """Base of every error the SDK raises about a call.
+    """Base of every error the SDK raises about a call. `message` is the text (redacted of
+    anything that looks like a credential); `details` is what the server (or the SDK, for a
+    bulk record it refused to send) said about the cause, empty when nothing.
 
     `page` is set when the error ended a pager's stream: the number of the page that could not
     be fetched or read. Pass it as `start_page` to resume there (every item before it was
@@ -57,6 +73,7 @@ class APIError(Exception):
     """
 
     message: str
+    details: ErrorDetails = _NO_DETAILS
     # False when a layer knows a retry cannot help (the retry layer then gives up at once).
     retryable: bool = True
     page: int | None = None
@@ -126,7 +143,8 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(APIError):
-    """The server answered with a 4xx or 5xx status."""
+    """The server answered with a 4xx or 5xx status: `status_code`, the envelope's `code`,
+    `message` and `details`, the `request_id` (`X-Request-Id`) and the `response`."""
 
     status: ClassVar[int | None] = None
 
@@ -136,14 +154,14 @@ class APIStatusError(APIError):
         *,
         status_code: int,
         code: str | None = None,
-        details: Any = None,
+        details: ErrorDetails | None = None,
         request_id: str | None = None,
         response: Response | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
-        self.details = details
+        self.details = _NO_DETAILS if details is None else details
         self.request_id = request_id
         self.response = response
 
@@ -164,26 +182,38 @@ class APIStatusError(APIError):
 
 
 class BadRequestError(APIStatusError):
+    """400: the request is wrong (`details.field` names the field at fault)."""
+
     status = 400
 
 
 class AuthenticationError(APIStatusError):
+    """401: the credentials were refused (after one token refresh and replay)."""
+
     status = 401
 
 
 class PermissionDeniedError(APIStatusError):
+    """403: authenticated, but not allowed."""
+
     status = 403
 
 
 class NotFoundError(APIStatusError):
+    """404: no such resource."""
+
     status = 404
 
 
 class ConflictError(APIStatusError):
+    """409: the resource exists already (a taken email)."""
+
     status = 409
 
 
 class UnprocessableEntityError(APIStatusError):
+    """422: well-formed but refused by the server's rules."""
+
     status = 422
 
 
@@ -220,6 +250,8 @@ class ResponseDecodeError(APIError):
 
     @classmethod
     def from_response(cls, response: Response, reason: str) -> ResponseDecodeError:
+        """The error for `response`, saying `reason` and quoting the start of its body (redacted,
+        of the credentials the request carried too)."""
         sent = response.request
         excerpt = body_excerpt(response.content, sent=sent)
         # The reason may quote a value from the body too (a model field that failed to decode).
@@ -230,6 +262,24 @@ class ResponseDecodeError(APIError):
             excerpt=excerpt,
             response=response,
         )
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """A reply over the transport's `max_response_bytes`: by its `Content-Length` (nothing is
+    read) or counted while reading, after decompression. The connection it came on is closed,
+    and the call is not retried (the same request would get the same reply)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        limit: int = 0,
+        request: Request | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.limit = limit
+        self.request = request
 
 
 class PaginationError(APIError):
@@ -335,6 +385,31 @@ class WebhookVerificationError(APIError):
         self.reason = reason
 
 
+class InvalidItemError(APIError, ValueError):
+    """A bulk record that is not exactly `{"name": str, "email": str}` (or a `NewUser`); never sent.
+
+    `details` is `{"index": <input index>, "field": <the field at fault or None>}`.
+    """
+
+    def __init__(self, message: str, *, index: int, field: str | None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
+        self.details = {"index": index, "field": field}
+
+
+class AsyncioRequiredError(APIError, RuntimeError):
+    """A Redis backend (token store, rate-limit backend, dedupe or checkpoint store) was made
+    or used under trio: redis-py's asyncio client runs on asyncio only (on trio it fails with
+    "no running event loop"). Run that program with asyncio, or leave the Redis backend out."""
+
+
+class CheckpointMismatchError(APIError, ValueError):
+    """A checkpoint was recorded by a job or listing with other settings (chunk size, page
+    size, page range): resuming from it would skip or repeat records. Use the settings of the
+    first run, or delete the checkpoint (`store.delete(key)`) to start afresh."""
+
+
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -382,7 +457,7 @@ def error_from_envelope(
     """
     code: str | None = None
     message: str | None = None
-    details: Any = None
+    details: ErrorDetails | None = None
     if isinstance(envelope, Mapping):
         err = envelope.get("error")
         if isinstance(err, Mapping):
@@ -390,7 +465,11 @@ def error_from_envelope(
             code = raw_code if isinstance(raw_code, str) else None
             raw_message = err.get("message")
             message = raw_message if isinstance(raw_message, str) else None
-            details = err.get("details")
+            raw_details = err.get("details")
+            if isinstance(raw_details, Mapping):
+                details = raw_details
+            elif raw_details is not None:
+                details = {"raw": raw_details}
     if message is None:
         message = fallback_message or f"HTTP {status_code}"
     sent = None if response is None else response.request

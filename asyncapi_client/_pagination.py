@@ -33,6 +33,11 @@ Fetch errors are raised when the failing page's turn comes, after every earlier 
 iteration then ends (pages already prefetched past it are discarded). The error (an `APIError`)
 carries the failed page in `exc.page`: `list(..., start_page=exc.page)` resumes the stream where
 it stopped, with nothing lost and nothing repeated.
+
+`pages=range(a, b)` reads only pages a..b-1 (one part of a listing split among workers, see
+`_page_split`); `progress=` (a `ListingProgress`, see `checkpoints`) says where an iteration
+starts and is told, before each page after the first is handed over, that the pages before it
+were consumed, so a crashed reader resumes after the last page its code finished with.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -49,6 +54,7 @@ from anyio.abc import TaskGroup
 from ._errors import APIError
 from ._models import Page
 from ._page_rules import Decision, PageRules
+from ._page_split import check_pages
 from ._task_group import cancel_and_exit
 
 T = TypeVar("T")
@@ -58,6 +64,19 @@ MAX_PAGE_LIMIT = 100
 FetchPage = Callable[[int, int], Awaitable[Page[T]]]
 PageProgress = Callable[[int, "int | None"], Any]
 """`on_progress(done_items, expected_items)`: called after each page is handed over."""
+
+
+class ListingProgress(Protocol):
+    """Where an iteration starts and what it has consumed (a checkpoint; see `checkpoints`)."""
+
+    async def start(self, first: int) -> int | None:
+        """The page to start at (`first` when nothing was recorded; None: already finished)."""
+        ...
+
+    async def consumed(self, next_page: int, *, finished: bool) -> None:
+        """Every page before `next_page` was consumed (`finished`: the iteration is complete)."""
+        ...
+
 
 _log = logging.getLogger("asyncapi_client.pagination")
 
@@ -120,6 +139,13 @@ class _PageStream(Generic[T]):
         self._expected: int | None = None
         self._finished = pager._max_items == 0
         self._rules = PageRules()
+        self._stop = pager._stop_page  # None: up to meta.totalPages
+        self._first = self._next  # the first page this iteration asks for
+        self._complete = False  # the last page was handed over (not closed early, not failed)
+        self._begun = False  # the progress record was read (the first next_page call)
+        self._recorded_end = False
+        if self._stop is not None and self._stop <= self._next:
+            self._finished = self._complete = True  # an empty range of pages
 
     # -- the window ----------------------------------------------------------------------
 
@@ -170,6 +196,8 @@ class _PageStream(Generic[T]):
     # -- handing over ----------------------------------------------------------------------
 
     async def next_page(self) -> Page[T]:
+        if self._pager._progress is not None:
+            await self._record_progress(self._pager._progress)
         if self._finished:
             raise StopAsyncIteration
         tg = self._pager._task_group
@@ -199,6 +227,20 @@ class _PageStream(Generic[T]):
             self._fill(tg, waiting=False)  # keep `prefetch` pages coming while this one is read
         return page
 
+    async def _record_progress(self, progress: ListingProgress) -> None:
+        """Before the first page: where to start. Before each later one (and once at the end):
+        every page before `self._next` was consumed by the caller's code."""
+        if not self._begun:
+            self._begun = True
+            start = await progress.start(self._next)
+            if start is None or (self._stop is not None and start >= self._stop):
+                self._finished = True  # an earlier run read it all
+            else:
+                self._next = self._first = start
+        elif not self._recorded_end and (self._complete or not self._finished):
+            self._recorded_end = self._complete
+            await progress.consumed(self._next, finished=self._complete)
+
     def _hand_over(self, page: Page[T]) -> Page[T]:
         pager = self._pager
         meta = page.meta
@@ -206,11 +248,13 @@ class _PageStream(Generic[T]):
         last = self._rules.decide(number, page) is Decision.LAST
         if self._last_page is None:
             self._per_page = max(meta.items_per_page, 1)
-            expected = max(0, meta.total_items - (pager._start_page - 1) * self._per_page)
+            expected = max(0, meta.total_items - (self._first - 1) * self._per_page)
+            if self._stop is not None:
+                expected = min(expected, (self._stop - self._first) * self._per_page)
             if pager._max_items is not None:
                 expected = min(expected, pager._max_items)
             self._expected = expected
-        self._last_page = meta.total_pages
+        self._last_page = meta.total_pages if self._stop is None else min(meta.total_pages, self._stop - 1)
         pager.total_items = meta.total_items
         pager.total_pages = meta.total_pages
         if self._items_left is not None:
@@ -222,6 +266,9 @@ class _PageStream(Generic[T]):
         self._next = number + 1
         if last:
             self._finished = True
+        if self._stop is not None and self._next >= self._stop:
+            self._finished = True  # the end of this part of a split listing
+        self._complete = self._finished
         if self._finished:
             self.close()
         _log.debug("page %d of %d handed over (%d items)", number, meta.total_pages, len(page.data))
@@ -285,7 +332,8 @@ class AsyncPager(Generic[T]):
     """Every item of a paginated list, streamed; see the module docstring.
 
     `async for item in pager` yields items; `pager.pages()` yields each `Page` with its `meta`.
-    Each iteration starts afresh at `start_page`. `total_items` and `total_pages` are None until
+    Each iteration starts afresh at `start_page` (or where `progress` says). `pages=range(a, b)`
+    reads pages a..b-1 only (a part of a split listing). `total_items` and `total_pages` are None until
     the first page lands, then the server's latest figures. `on_progress(done, expected)` is
     called after each page is handed over: `done` items so far, `expected` the number this
     iteration should yield (from `meta.totalItems`, `start_page` and `max_items`).
@@ -300,6 +348,8 @@ class AsyncPager(Generic[T]):
         start_page: int = 1,
         max_items: int | None = None,
         on_progress: PageProgress | None = None,
+        pages: range | None = None,
+        progress: ListingProgress | None = None,
     ) -> None:
         check_list_args(
             limit=limit,
@@ -308,6 +358,11 @@ class AsyncPager(Generic[T]):
             max_items=max_items,
             on_progress=on_progress,
         )
+        self._stop_page: int | None = None
+        if pages is not None:
+            check_pages(pages, start_page)
+            start_page, self._stop_page = pages.start, pages.stop
+        self._progress = progress
         self._fetch_page = fetch_page
         self._limit = limit
         self._prefetch = prefetch
@@ -372,5 +427,6 @@ class AsyncPager(Generic[T]):
     def __repr__(self) -> str:
         return (
             f"<AsyncPager limit={self._limit} prefetch={self._prefetch} start_page={self._start_page} "
+            f"{'' if self._stop_page is None else f'stop_page={self._stop_page} '}"
             f"total_items={self.total_items}>"
         )

@@ -17,6 +17,10 @@ CallNext = Callable[[Request], Awaitable[Response]]
 
 @runtime_checkable
 class Middleware(Protocol):
+    """A pipeline layer: `await middleware(request, call_next)` returns the response, calling
+    `call_next(request)` (or a changed request) to go on; see `AsyncClient(middleware=...,
+    attempt_middleware=...)`."""
+
     async def __call__(self, request: Request, call_next: CallNext) -> Response: ...
 
 

@@ -17,6 +17,10 @@ _MASK: Final = "***"
 
 
 class Secret:
+    """A string that never shows itself: masked in `repr`, `str` and f-strings, refused by pickle;
+    `.get()` gives the value. Compared in constant time. While it lives, its value is masked in
+    any text the SDK quotes from the wire."""
+
     __slots__ = ("_value", "__weakref__")
 
     def __init__(self, value: str) -> None:

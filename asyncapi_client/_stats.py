@@ -25,6 +25,9 @@ class ClientStats:
 
 @attrs.frozen(slots=True)
 class StatsSnapshot:
+    """`client.stats()`: calls made (`requests`), HTTP `attempts`, `retries`, replies `rate_limited`
+    (429), seconds spent waiting for the limiter, token refreshes and calls that ended in an error,
+    since the client was made."""
     requests: int
     attempts: int
     retries: int

@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from . import _json
-
-if TYPE_CHECKING:
-    from ._errors import ResponseDecodeError
+from ._errors import ResponseDecodeError
 
 _NO_EXTENSIONS: Final[Mapping[str, Any]] = MappingProxyType({})
 _REQUEST_FIELDS: Final = ("method", "url", "headers", "content", "timeout", "extensions")
@@ -95,6 +93,8 @@ class Request(_RequestFields):
         raise AttributeError("Request is immutable: use .replace() or .with_headers()")
 
     def replace(self, **changes: Any) -> Request:
+        """A copy with these fields (`method`, `url`, `headers`, `content`, `timeout`, `extensions`)
+        replaced."""
         values = {name: getattr(self, name) for name in _REQUEST_FIELDS}
         values.update(changes)
         if "headers" in changes:
@@ -109,11 +109,13 @@ class Request(_RequestFields):
         return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
 
     def with_header(self, name: str, value: str) -> Request:
+        """A copy with header `name` set to `value`."""
         merged = dict(self.headers)
         merged[name.lower()] = value
         return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
 
     def with_extensions(self, **extensions: Any) -> Request:
+        """A copy with these extensions set (`auth`, `deadline`, `attempt`, ...)."""
         merged = dict(self.extensions)
         merged.update(extensions)
         return Request._trusted(self.method, self.url, self.headers, self.content, self.timeout, merged)
@@ -186,10 +188,12 @@ class Response(_ResponseFields):
 
     @property
     def is_success(self) -> bool:
+        """True for a 2xx status."""
         return 200 <= self.status_code < 300
 
     @property
     def request_id(self) -> str | None:
+        """The server's `X-Request-Id`, for support requests and logs."""
         return self.headers.get("x-request-id")
 
     def json(self) -> Any:
@@ -198,13 +202,9 @@ class Response(_ResponseFields):
         try:
             return _json.loads(self.content)
         except _json.PARSE_ERRORS as exc:
-            raise _decode_error(self, f"the body is not valid JSON ({type(exc).__name__})") from None
+            raise ResponseDecodeError.from_response(
+                self, f"the body is not valid JSON ({type(exc).__name__})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
-
-
-def _decode_error(response: Response, reason: str) -> ResponseDecodeError:
-    from ._errors import ResponseDecodeError
-
-    return ResponseDecodeError.from_response(response, reason)

@@ -40,6 +40,7 @@ class SandboxApp:
 
     @property
     def config(self) -> SandboxConfig:
+        """The configuration the app runs with now (`configure()` changes it)."""
         return self.state.config
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

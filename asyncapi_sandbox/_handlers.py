@@ -233,6 +233,16 @@ def _conflict(email: str, index: int | None) -> ApiError:
     return ApiError(409, "CONFLICT", message, details)
 
 
+def _every(errors: list[ApiError]) -> ApiError:
+    """One reply naming every bulk item at fault: the first item's error as before (`details`
+    with its `index`, `field`, `value`), plus `details.errors`, one `{"index", "field", "value",
+    "code", "message"}` per item at fault, so a client settles them all in one round trip."""
+    first = errors[0]
+    listed = [{**error.details, "code": error.code, "message": error.message} for error in errors]
+    first.details = {**first.details, "errors": listed}
+    return first
+
+
 def users_create(ctx: Context) -> Result:
     name, email = _new_user(ctx.json_object())
     if email.lower() in ctx.state.emails:
@@ -253,13 +263,24 @@ def users_bulk(ctx: Context) -> Result:
         raise invalid(
             "body", len(items), f"a bulk request takes 1 to {maximum} users, got {len(items)}", max=maximum
         )
-    checked = [_new_user(item, index) for index, item in enumerate(items)]
+    checked: list[tuple[str, str]] = []
+    invalid_items: list[ApiError] = []
+    for index, item in enumerate(items):
+        try:
+            checked.append(_new_user(item, index))
+        except ApiError as error:
+            invalid_items.append(error)
+    if invalid_items:
+        raise _every(invalid_items)
     seen: set[str] = set()
+    conflicts: list[ApiError] = []
     for index, (_, email) in enumerate(checked):
         key = email.lower()
         if key in state.emails or key in seen:
-            raise _conflict(email, index)
+            conflicts.append(_conflict(email, index))
         seen.add(key)
+    if conflicts:
+        raise _every(conflicts)
     created = [state.add_user(name, email) for name, email in checked]
     for user in created:
         ctx.emit("user.created", user)

@@ -117,36 +117,44 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
+        """The sandbox's root URL (`http://127.0.0.1:<port>`); only while it runs."""
         if self._base_url is None:
             raise RuntimeError("the sandbox is not running; use `async with Sandbox() as sb:`")
         return self._base_url
 
     @property
     def token_url(self) -> str:
+        """Its OAuth token endpoint (`<base_url>/oauth/token`)."""
         return self.base_url + "/oauth/token"
 
     @property
     def authorize_url(self) -> str:
+        """Its OAuth authorization endpoint (`<base_url>/oauth/authorize`)."""
         return self.base_url + "/oauth/authorize"
 
     @property
     def revocation_url(self) -> str:
+        """Its token revocation endpoint (RFC 7009, `<base_url>/oauth/revoke`)."""
         return self.base_url + "/oauth/revoke"
 
     @property
     def introspection_url(self) -> str:
+        """Its token introspection endpoint (RFC 7662, `<base_url>/oauth/introspect`)."""
         return self.base_url + "/oauth/introspect"
 
     @property
     def client_id(self) -> str:
+        """The registered client's id (`demo-client` unless configured)."""
         return self.config.client_id
 
     @property
     def client_secret(self) -> str:
+        """The registered client's secret (`demo-secret` unless configured)."""
         return self.config.client_secret
 
     @property
     def running(self) -> bool:
+        """True between start and stop."""
         return self._base_url is not None
 
     def __repr__(self) -> str:
@@ -321,13 +329,16 @@ class Sandbox:
         return int(result["expired"])
 
     def stats_sync(self) -> dict[str, Any]:
+        """`await stats()`, from synchronous code (another thread serves)."""
         result: dict[str, Any] = self._admin_sync("GET", "/_sandbox/stats")
         return result
 
     def reset_sync(self) -> None:
+        """`await reset()`, from synchronous code."""
         self._admin_sync("POST", "/_sandbox/reset")
 
     def configure_sync(self, **options: Any) -> dict[str, Any]:
+        """`await configure(...)`, from synchronous code."""
         result: dict[str, Any] = self._admin_sync("POST", "/_sandbox/config", options)
         return result
 

@@ -149,9 +149,9 @@ async def per_request_view(client: AsyncClient, auth: Any) -> Any:
 
 async def sandbox_fresh_costs(sb: Any, n: int, repeats: int = 5) -> None:
     """The same comparison over real HTTP: what the auth layer adds next to a real request."""
-    from asyncapi_client import HttpxTransport
+    from asyncapi_client import HttpcoreTransport
 
-    transport = HttpxTransport()
+    transport = HttpcoreTransport()
     cc = ClientCredentials(sb.token_url, sb.client_id, sb.client_secret)
     request = Request("GET", sb.base_url + "/api/v1/users/me", {"accept": "application/json"})
     token = await cc.get_token(transport)

@@ -81,7 +81,7 @@ async def network(base: str, seconds: float) -> list[tuple[str, int, c.Result, c
     raw_httpx = httpx.AsyncClient(
         limits=httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL), timeout=30.0
     )
-    sdk_httpx = make_sdk_client(base, sdk.HttpxTransport(max_connections=POOL))
+    sdk_httpx = make_sdk_client(base, sdk.HttpcoreTransport(max_connections=POOL))
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
     sdk_aiohttp = make_sdk_client(base, sdk.transports.AiohttpTransport(max_connections=POOL))
 

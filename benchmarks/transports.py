@@ -6,14 +6,19 @@
 
 For concurrency 1, 32 and 256: requests per second and process CPU microseconds per request for
 the SDK's `projects.get(1)` (BearerToken auth, retry and limiter present, not binding) over
-HttpxTransport, Httpx2Transport, AiohttpTransport and PyreqwestTransport, and for the raw clients
-(httpx, httpx2, aiohttp, pyreqwest) doing the same GET and JSON decode, and the stack users
+HttpcoreTransport, Httpcore2Transport, AiohttpTransport and PyreqwestTransport, and for the raw
+clients (httpx, httpx2, aiohttp, pyreqwest) doing the same GET and JSON decode, and the stack users
 assemble today (authlib's AsyncOAuth2Client + aiolimiter + tenacity). Each SDK figure is printed
 beside its raw client's from the same run, with the ratio. Every pool is 100 connections, all
-kept alive (httpx's default keeps 20 alive and churns connections above that).
+kept alive (httpx's default keeps 20 alive and churns connections above that). The SDK runs as
+shipped: Accept-Encoding sent, bodies through the decoder and the size limit, proxy routing (none
+set), so the figures include what those cost.
 
-Then: the cost of `client.with_options(...)` in microseconds (target < 20) and a check that
-views share one transport and one pool. The plot of the table goes to docs/transports.png.
+Then, at concurrency 32: a page of 10 projects (`projects.list_page(1, 10)`), plain beside the
+same page gzip-encoded by nginx, for each SDK transport and for raw httpx and aiohttp (which
+decode gzip themselves); then the cost of `client.with_options(...)` in microseconds (target
+< 20) and a check that views share one transport and one pool. The plot of the first table goes
+to docs/transports.png.
 """
 
 from __future__ import annotations
@@ -39,6 +44,27 @@ import asyncapi_client as sdk  # noqa: E402
 
 POOL = 100
 CONCURRENCY = (1, 32, 256)
+PAGE = {
+    "data": [dict(c.PROJECT, id=i, name=f"Project {i}") for i in range(1, 11)],
+    "meta": {"currentPage": 1, "totalPages": 1, "totalItems": 10, "itemsPerPage": 10},
+}
+PAGE_PATH = "/api/v1/projects"  # list_page(1, 10); nginx ignores the query
+GZIP_PREFIX = "/gz"  # the same page, gzip-encoded: a client with base URL {base}/gz asks for it
+_NGINX_PAGE = f"""
+        location = {PAGE_PATH} {{
+            default_type application/json;
+            add_header X-Request-Id bench-1 always;
+            try_files /page.json =404;
+        }}
+        location = {GZIP_PREFIX}{PAGE_PATH} {{
+            default_type application/json;
+            add_header X-Request-Id bench-1 always;
+            gzip on;
+            gzip_types application/json;
+            gzip_min_length 1;
+            try_files /page.json =404;
+        }}
+"""
 Call = Callable[[], Awaitable[Any]]
 
 
@@ -69,7 +95,7 @@ async def build(base: str) -> tuple[list[tuple[str, str | None, Call]], list[Cal
         return response.json()
 
     configs.append(("raw httpx", None, raw_httpx_call))
-    add_sdk("SDK / HttpxTransport", sdk.HttpxTransport(max_connections=POOL), "raw httpx")
+    add_sdk("SDK / HttpcoreTransport", sdk.HttpcoreTransport(max_connections=POOL), "raw httpx")
 
     if available("httpx2"):
         import httpx2
@@ -85,7 +111,9 @@ async def build(base: str) -> tuple[list[tuple[str, str | None, Call]], list[Cal
             return response.json()
 
         configs.append(("raw httpx2", None, raw_httpx2_call))
-        add_sdk("SDK / Httpx2Transport", sdk.transports.Httpx2Transport(max_connections=POOL), "raw httpx2")
+        add_sdk(
+            "SDK / Httpcore2Transport", sdk.transports.Httpcore2Transport(max_connections=POOL), "raw httpx2"
+        )
 
     import aiohttp
 
@@ -193,6 +221,87 @@ async def run_all(base: str, seconds: float) -> dict[tuple[str, int], c.Result]:
     return results
 
 
+PAGE_CONCURRENCY = 32
+
+
+async def page_configs(base: str) -> tuple[list[tuple[str, Call]], list[Callable[[], Awaitable[None]]]]:
+    """(label, call) for the 10-project page, plain and gzip, per client; and the closers."""
+    import aiohttp
+    import httpx
+
+    configs: list[tuple[str, Call]] = []
+    closers: list[Callable[[], Awaitable[None]]] = []
+    transports: list[tuple[str, Callable[[], Any]]] = [
+        ("HttpcoreTransport", lambda: sdk.HttpcoreTransport(max_connections=POOL)),
+        ("AiohttpTransport", lambda: sdk.transports.AiohttpTransport(max_connections=POOL)),
+    ]
+    if available("httpx2"):
+        transports.insert(
+            1, ("Httpcore2Transport", lambda: sdk.transports.Httpcore2Transport(max_connections=POOL))
+        )
+    if available("pyreqwest"):
+        transports.append(
+            ("PyreqwestTransport", lambda: sdk.transports.PyreqwestTransport(max_connections=POOL))
+        )
+    for label, make in transports:
+        for variant, prefix in (("plain", ""), ("gzip", GZIP_PREFIX)):
+            client = make_sdk_client(base + prefix, make())
+            configs.append(
+                (f"SDK / {label} [{variant}]", lambda client=client: client.projects.list_page(1, 10))
+            )
+            closers.append(client.aclose)
+    headers = {"authorization": f"Bearer {c.TOKEN}", "accept": "application/json"}
+    raw_httpx = httpx.AsyncClient(limits=httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
+    closers += [raw_httpx.aclose, session.close]
+    for variant, prefix in (("plain", ""), ("gzip", GZIP_PREFIX)):
+        url = f"{base}{prefix}{PAGE_PATH}?page=1&limit=10"
+
+        async def httpx_page(url: str = url) -> Any:
+            response = await raw_httpx.get(url, headers=headers)
+            response.raise_for_status()
+            return response.json()
+
+        async def aiohttp_page(url: str = url) -> Any:
+            async with session.get(url, headers=headers) as response:
+                response.raise_for_status()
+                return json.loads(await response.read())
+
+        configs += [(f"raw httpx [{variant}]", httpx_page), (f"raw aiohttp [{variant}]", aiohttp_page)]
+    return configs, closers
+
+
+async def run_pages(base: str, seconds: float) -> dict[str, c.Result]:
+    configs, closers = await page_configs(base)
+    try:
+        results = await c.measure_interleaved(configs, concurrency=PAGE_CONCURRENCY, seconds=seconds)
+    finally:
+        for closer in closers:
+            await closer()
+    print(
+        f"\n== a page of 10 projects at concurrency {PAGE_CONCURRENCY}: plain, and gzip-encoded by nginx =="
+    )
+    rows = []
+    for label in dict.fromkeys(name.rsplit(" [", 1)[0] for name, _ in configs):
+        plain, gz = results[f"{label} [plain]"], results[f"{label} [gzip]"]
+        rows.append(
+            [
+                label,
+                f"{plain.rps:,.0f}",
+                f"{plain.cpu_us:,.0f}",
+                f"{gz.rps:,.0f}",
+                f"{gz.cpu_us:,.0f}",
+                c.fmt_ratio(gz.cpu_us, plain.cpu_us),
+                str(plain.errors + gz.errors),
+            ]
+        )
+    c.print_table(
+        ["client", "plain req/s", "plain CPU us", "gzip req/s", "gzip CPU us", "gzip/plain CPU", "errors"],
+        rows,
+    )
+    return results
+
+
 def print_tables(
     results: dict[tuple[str, int], c.Result], order: list[str], raw_of: dict[str, str | None]
 ) -> None:
@@ -230,6 +339,14 @@ def print_tables(
             ],
             rows,
         )
+    for concurrency in CONCURRENCY:
+        ours = results.get(("SDK / HttpcoreTransport", concurrency))
+        raw = results.get(("raw httpx", concurrency))
+        if ours and raw:
+            print(
+                f"HttpcoreTransport (the default) at {concurrency}: {ours.cpu_us:,.0f} us CPU per request, raw httpx "
+                f"{raw.cpu_us:,.0f} -> {'MET' if ours.cpu_us <= raw.cpu_us else 'NOT MET'} (target: no more than raw httpx)"
+            )
     for concurrency in (32, 256):
         ours = results.get(("SDK / AiohttpTransport", concurrency))
         raw = results.get(("raw aiohttp", concurrency))
@@ -248,7 +365,7 @@ def with_options_cost(n: int = 100_000) -> tuple[float, float, bool]:
     """(us per with_options(auth=...), us per with_options(auth=..., headers=...), shares pool)."""
 
     async def main() -> tuple[float, float, bool]:
-        transport = sdk.HttpxTransport()
+        transport = sdk.HttpcoreTransport()
         async with sdk.AsyncClient(
             "https://api.example.com", auth=sdk.BearerToken("a"), transport=transport
         ) as client:
@@ -272,7 +389,7 @@ def with_options_cost(n: int = 100_000) -> tuple[float, float, bool]:
 
 async def views_share_one_pool(base: str) -> tuple[int, int]:
     """Connections open after 64 concurrent calls from 64 views: (through views, pool size)."""
-    transport = sdk.HttpxTransport(max_connections=8)
+    transport = sdk.HttpcoreTransport(max_connections=8)
     client = make_sdk_client(base, transport)
     async with client:
         views = [client.with_options(auth=sdk.BearerToken(f"user-{i}")) for i in range(64)]
@@ -340,8 +457,10 @@ def main() -> None:
     print(
         f"each figure: the median of 3 interleaved runs of {seconds / 3:.1f} s (each after a 0.3 s warm-up)\n"
     )
-    with c.running_nginx() as base:
+    page = json.dumps(PAGE, separators=(",", ":")).encode()
+    with c.running_nginx(files={"page.json": page}, extra=_NGINX_PAGE) as base:
         results = asyncio.run(run_all(base, seconds))
+        asyncio.run(run_pages(base, seconds))
         open_conns, pool = asyncio.run(views_share_one_pool(base))
 
     per_view, per_view_headers, shared = with_options_cost()

@@ -17,39 +17,27 @@ Run it against the sandbox (from the repository root):
             localhost:8000/oauth/token | python -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     curl -s -H "Authorization: Bearer $TOKEN" localhost:8080/me
 
-Upstream failures become answers a browser or a calling service can act on: the caller's own
-token refused -> 401; the API rate-limiting us -> 503 with `Retry-After`; any other API error
--> 502 naming the upstream status, code and request id; the API unreachable -> 504.
+Upstream failures become answers a browser or a calling service can act on, by the
+integration's default mapping (`default_error_mapper`): the caller's own token refused -> 401;
+the API rate-limiting us -> 503 with `Retry-After`; a timeout -> 504; any other API error or the
+API unreachable -> 502 naming the upstream status and request id.
 """
 
-import logging
 import os
 from datetime import datetime
 from typing import Any
 
 import attrs
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Query
 from pydantic import BaseModel
 
-from asyncapi_client import (
-    APIConnectionError,
-    APIStatusError,
-    AsyncClient,
-    AuthenticationError,
-    ClientCredentials,
-    LoggingMiddleware,
-    RateLimit,
-    RateLimitError,
-)
+from asyncapi_client import AsyncClient, LoggingMiddleware, RateLimit
 from asyncapi_client.integrations.fastapi import (
     ClientDep,
     ClientFactory,
     UserClientDep,
     client_lifespan,
 )
-
-logger = logging.getLogger("fastapi_app")
 
 
 class ProjectOut(BaseModel):
@@ -75,25 +63,15 @@ class UserOut(BaseModel):
 
 def client_from_env() -> AsyncClient:
     """The shared client, configured by `ASYNCAPI_BASE_URL`, `ASYNCAPI_CLIENT_ID` and
-    `ASYNCAPI_CLIENT_SECRET` (and `ASYNCAPI_TOKEN_URL`, by default `BASE/oauth/token`), the
-    variables the CLI reads too. Called at startup (not at import), so a missing variable stops the
-    server with a message instead of failing the first request."""
-    missing = [
-        name
-        for name in ("ASYNCAPI_BASE_URL", "ASYNCAPI_CLIENT_ID", "ASYNCAPI_CLIENT_SECRET")
-        if not os.environ.get(name)
-    ]
-    if missing:
-        raise RuntimeError(f"set {', '.join(missing)} (see the docstring of examples/fastapi_app.py)")
-    base_url = os.environ["ASYNCAPI_BASE_URL"].rstrip("/")
+    `ASYNCAPI_CLIENT_SECRET` (and `ASYNCAPI_TOKEN_URL`, by default `BASE/oauth/token`), which
+    `AsyncClient()` reads, as the CLI does. Called at startup (not at import), so a missing
+    variable stops the server with a message instead of failing the first request."""
+    if not os.environ.get("ASYNCAPI_CLIENT_ID"):
+        # Without credentials AsyncClient() would make an unauthenticated client; this app
+        # needs its own. (A half-set pair, or no base URL, AsyncClient() refuses by itself.)
+        raise RuntimeError("set ASYNCAPI_CLIENT_ID and ASYNCAPI_CLIENT_SECRET (see examples/fastapi_app.py)")
     # Plain http is fine for a sandbox on this machine; the SDK refuses it for other hosts.
     return AsyncClient(
-        base_url,
-        auth=ClientCredentials(
-            os.environ.get("ASYNCAPI_TOKEN_URL") or base_url + "/oauth/token",
-            os.environ["ASYNCAPI_CLIENT_ID"],
-            os.environ["ASYNCAPI_CLIENT_SECRET"],
-        ),
         # The API limits each access token separately: one limiter partition per token, so one
         # busy caller does not slow the others (or the app's own calls) down.
         rate_limit=RateLimit(partition="token"),
@@ -128,14 +106,10 @@ def create_app(client_factory: ClientFactory = client_from_env) -> FastAPI:
         )
 
     @app.get("/me", response_model=UserOut)
-    async def me(client: UserClientDep) -> UserOut | JSONResponse:
-        try:
-            user = await client.users.me()
-        except AuthenticationError:
-            # The caller's token, not ours, was refused: tell the caller.
-            return _error(
-                401, "UNAUTHENTICATED", "the API refused your token", {"WWW-Authenticate": "Bearer"}
-            )
+    async def me(client: UserClientDep) -> UserOut:
+        # The caller's own token: if the API refuses it, the caller gets a 401 (the default
+        # error mapping), not a 500.
+        user = await client.users.me()
         return UserOut(id=user.id, name=user.name, email=user.email)
 
     # Operational counters of the shared client; keep such a route internal in a real app.
@@ -143,44 +117,7 @@ def create_app(client_factory: ClientFactory = client_from_env) -> FastAPI:
     async def stats(client: ClientDep) -> dict[str, Any]:
         return attrs.asdict(client.stats())
 
-    @app.exception_handler(RateLimitError)
-    async def rate_limited(request: Request, exc: RateLimitError) -> JSONResponse:
-        headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if exc.retry_after else None
-        return _error(503, "UPSTREAM_RATE_LIMITED", "the API is rate-limiting us; retry later", headers)
-
-    @app.exception_handler(APIStatusError)
-    async def upstream_error(request: Request, exc: APIStatusError) -> JSONResponse:
-        logger.warning("upstream error on %s: %s", request.url.path, exc)
-        return _error(
-            502,
-            "UPSTREAM_ERROR",
-            f"the API answered {exc.status_code}",
-            details={
-                "upstream_status": exc.status_code,
-                "upstream_code": exc.code,
-                "request_id": exc.request_id,
-            },
-        )
-
-    @app.exception_handler(APIConnectionError)
-    async def upstream_unreachable(request: Request, exc: APIConnectionError) -> JSONResponse:
-        logger.warning("API unreachable on %s: %s", request.url.path, exc)
-        return _error(504, "UPSTREAM_UNAVAILABLE", "the API could not be reached")
-
     return app
-
-
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    headers: dict[str, str] | None = None,
-    details: dict[str, Any] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {"error": {"code": code, "message": message}}
-    if details is not None:
-        body["error"]["details"] = details
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 app = create_app()

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from tests.support.import_walk import imports, package_modules
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -36,49 +38,8 @@ def normalize(name: str) -> str:
 
 
 def modules(package: str) -> Iterator[tuple[str, ast.Module]]:
-    for path in sorted((ROOT / package).rglob("*.py")):
-        parts = path.relative_to(ROOT).with_suffix("").parts
-        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    for name, path in package_modules(ROOT, package):
         yield name, ast.parse(path.read_text(), filename=str(path))
-
-
-def _guarded_by_import_error(node: ast.Try) -> bool:
-    for handler in node.handlers:
-        caught = handler.type
-        names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
-        if any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError") for n in names):
-            return True
-    return False
-
-
-def imports(tree: ast.Module) -> Iterator[tuple[str, bool]]:
-    """(absolute module imported, whether it is optional: inside `try ... except ImportError`).
-
-    Covers `import x`, `from x import y` and `importlib.import_module("x")` / `__import__("x")`
-    with a literal name, at any depth (functions, TYPE_CHECKING blocks)."""
-
-    def visit(node: ast.AST, optional: bool) -> Iterator[tuple[str, bool]]:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name, optional
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module, optional
-        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if name in ("import_module", "__import__") and isinstance(node.args[0].value, str):
-                yield node.args[0].value, optional
-        if isinstance(node, ast.Try):
-            guarded = _guarded_by_import_error(node)
-            for child in node.body:
-                yield from visit(child, optional or guarded)
-            for child in [*node.handlers, *node.orelse, *node.finalbody]:
-                yield from visit(child, optional)
-            return
-        for child in ast.iter_child_nodes(node):
-            yield from visit(child, optional)
-
-    yield from visit(tree, False)
 
 
 def declared(*extras: str) -> set[str]:
@@ -103,9 +64,9 @@ def third_party(package: str, *, optional_too: bool = False) -> dict[str, set[st
     by `except ImportError` only with `optional_too`."""
     found: dict[str, set[str]] = {}
     for module, tree in modules(package):
-        for name, optional in imports(tree):
-            top = name.partition(".")[0]
-            if optional and not optional_too:
+        for imported in imports(tree):
+            top = imported.module.partition(".")[0]
+            if imported.optional and not optional_too:
                 continue
             if top in sys.stdlib_module_names or top in (*PACKAGES, "__future__"):
                 continue
@@ -122,10 +83,10 @@ def distributions(top_level: str) -> set[str]:
 
 def test_the_client_never_imports_the_sandbox() -> None:
     offenders = [
-        f"{module} imports {name}"
+        f"{module} imports {imported.module}"
         for module, tree in modules("asyncapi_client")
-        for name, _ in imports(tree)
-        if name.partition(".")[0] == "asyncapi_sandbox"
+        for imported in imports(tree)
+        if imported.module.partition(".")[0] == "asyncapi_sandbox"
     ]
     assert offenders == []
 
@@ -136,7 +97,7 @@ def test_the_import_walker_sees_every_kind_of_import() -> None:
         "def f():\n    import importlib\n    importlib.import_module('e')\n"
         "try:\n    import g\nexcept ImportError:\n    pass\n"
     )
-    assert sorted(imports(tree)) == [
+    assert sorted((i.module, i.optional) for i in imports(tree)) == [
         ("a.b", False),
         ("c", False),
         ("e", False),
@@ -149,9 +110,7 @@ def test_the_import_walker_sees_every_kind_of_import() -> None:
 def test_a_package_imports_only_distributions_it_declares(package: str) -> None:
     allowed = declarations()[package]
     undeclared = {
-        top: sorted(where)
-        for top, where in third_party(package).items()
-        if not distributions(top) & allowed
+        top: sorted(where) for top, where in third_party(package).items() if not distributions(top) & allowed
     }
     assert undeclared == {}, f"{package} imports distributions pyproject.toml does not declare for it"
 

@@ -7,13 +7,16 @@ of reservations in arrival order); the caller sleeps exactly that long, so waiti
 round trip, not a poll loop. A reservation that would wait longer than the caller may is refused
 and nothing is taken. A cancelled waiter gives its token back.
 
-Needs the `redis` extra (`redis.asyncio`); imported only here.
+Needs the `redis` extra (`redis.asyncio`), imported only when a backend is made; asyncio only
+(under trio: `AsyncioRequiredError`, see `_redis_support`).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from .._redis_support import AsyncioGuard, open_redis
 
 logger = logging.getLogger("asyncapi_client.ratelimit")
 
@@ -80,18 +83,9 @@ class RedisRateLimitBackend:
     def __init__(
         self, redis: Any, *, prefix: str = "asyncapi_client:ratelimit:", fail_open: bool = True
     ) -> None:
-        import redis.asyncio as aioredis
-
-        if isinstance(redis, str):
-            self._redis: Any = aioredis.from_url(redis)
-            self._owns = True
-        elif isinstance(redis, aioredis.Redis):
-            self._redis = redis
-            self._owns = False
-        else:
-            raise TypeError(
-                f"RedisRateLimitBackend needs a redis:// URL or a redis.asyncio.Redis, got {type(redis).__name__}"
-            )
+        self._guard = AsyncioGuard("RedisRateLimitBackend")
+        self._redis: Any
+        self._redis, self._owns = open_redis(redis, "RedisRateLimitBackend")
         if not isinstance(prefix, str):
             raise TypeError("prefix must be a string")
         self._prefix = prefix
@@ -99,6 +93,7 @@ class RedisRateLimitBackend:
         self._script = self._redis.register_script(_SCRIPT)
 
     async def _run(self, op: str, key: str, rate: float, burst: int, arg: float) -> tuple[int, float]:
+        self._guard.check()  # outside the fail-open: trio is not an outage
         try:
             granted, wait_us = await self._script(
                 keys=[self._prefix + key], args=[op, repr(float(rate)), str(int(burst)), repr(float(arg))]
@@ -111,16 +106,21 @@ class RedisRateLimitBackend:
         return int(granted), int(wait_us) / 1_000_000
 
     async def acquire(self, key: str, *, rate: float, burst: int, max_wait: float | None) -> float | None:
+        """Take a token from `key`'s shared bucket: the seconds to wait before sending, or None when
+        that would be longer than `max_wait`."""
         granted, wait = await self._run("take", key, rate, burst, -1.0 if max_wait is None else max_wait)
         return wait if granted else None
 
     async def release(self, key: str, *, rate: float, burst: int) -> None:
+        """Give back a token taken for a request that was not sent."""
         await self._run("release", key, rate, burst, 0.0)
 
     async def pause(self, key: str, seconds: float, *, rate: float, burst: int) -> None:
+        """Make every process wait `seconds` before its next token (after a 429)."""
         await self._run("pause", key, rate, burst, max(0.0, seconds))
 
     async def aclose(self) -> None:
+        """Close the Redis connection, if this backend made it."""
         if self._owns:
             await self._redis.aclose()
 

@@ -1,7 +1,7 @@
 """`RetryMiddleware`: the loop over attempts, with backoff, the retry budget and the deadline.
 
 It sits outside auth and the rate limiter, so each attempt re-enters both: every retry takes a
-limiter token and carries the access token valid when it is sent (DESIGN.md's four rules).
+limiter token and carries the access token valid when it is sent (the four rules of docs/architecture.md).
 
 The first attempt is the hot path: a dict copy for `extensions["attempt"]`, one clock read when
 the call has a deadline, and (POST, PATCH, DELETE) an idempotency key. Everything else happens
@@ -72,7 +72,9 @@ class RetryMiddleware:
     """Retries what is safe to retry, within the policy, the client's budget and the deadline.
 
     One per client (its views share it), so the budget is per client. `budget_remaining` is the
-    quota left (None without a budget).
+    quota left (None without a budget). A request whose `extensions["retry"]` holds a
+    `RetryPolicy` (a `with_options(retry=...)` view's) is retried by that policy's attempts and
+    backoff, drawing on this budget.
     """
 
     __slots__ = ("policy", "_clock", "_stats", "_random", "_budget", "_capacity")
@@ -132,7 +134,9 @@ class RetryMiddleware:
         deadline: float | None = base_extensions.get("deadline")
         clock = self._clock
         stats = self._stats
-        policy = self.policy
+        # A view's own policy (`with_options(retry=...)`) travels with the request, as auth does;
+        # the budget stays this middleware's, shared by every view.
+        policy: RetryPolicy = base_extensions.get("retry") or self.policy
 
         attempt = 0
         held = 0  # budget tokens the last retry took: a 2xx refunds them

@@ -118,10 +118,6 @@ class RetryPolicy:
         return cap
 
 
-def retryable_status(status_code: int) -> bool:
-    return status_code in RETRY_STATUSES
-
-
 def exception_retry_cost(exc: APIConnectionError, method: str, headers: Mapping[str, str]) -> int | None:
     """The budget cost of retrying after `exc`, or None when it must not be retried.
 

@@ -27,7 +27,9 @@ class Auth(Protocol):
     attempt with this strategy's credentials (through `call_next`) and returns the response;
     `transport` is for the strategy's own token requests."""
 
-    async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response: ...
+    async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+        """Send `request` through `call_next` with credentials attached, and return the response
+        (after at most one refresh and replay on a 401)."""
 
 
 class BearerToken:
@@ -43,6 +45,7 @@ class BearerToken:
         self._header = Secret("Bearer " + secret.get())
 
     async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+        """Attach `Authorization: Bearer <token>` and send."""
         return await call_next(request.with_header("authorization", self._header.get()))
 
     def __repr__(self) -> str:

@@ -37,7 +37,7 @@ import anyio
 
 from .._attempt_info import record_token_refresh
 from .._clock import SYSTEM_CLOCK, Clock
-from .._errors import APIConnectionError
+from .._errors import APIConnectionError, AsyncioRequiredError
 from .._pipeline import CallNext
 from .._types import Request, Response
 from ..transports._base import Transport
@@ -133,6 +133,8 @@ class TokenAuth:
     # -- the Auth protocol ---------------------------------------------------------------
 
     async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response:
+        """Send with the current access token (fetched or refreshed first when due); on a 401,
+        refresh once (single-flight across concurrent calls) and replay once."""
         cur = self._cur
         if cur is None or self._clock.monotonic() >= cur.refresh_at:
             cur = await self._obtain(transport, None)
@@ -283,6 +285,8 @@ class TokenAuth:
         # API calls, unless the store is where the credential lives (`_store_required`).
         try:
             return await call
+        except AsyncioRequiredError:
+            raise  # a program on trio, not an outage: say so rather than run without the store
         except Exception as exc:
             if self._store_required:
                 raise _store_unavailable(what, exc) from exc
@@ -328,6 +332,8 @@ class _guarded_lock:
         try:
             cm = self._store.lock(self._key)
             await cm.__aenter__()
+        except AsyncioRequiredError:
+            raise
         except Exception as exc:
             if self._required:
                 raise _store_unavailable("lock", exc) from exc

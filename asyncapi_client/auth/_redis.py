@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 
 from .._clock import SYSTEM_CLOCK, Clock
+from .._redis_support import AsyncioGuard, open_redis
 from .._secret import Secret
 from ._tokens import MAX_LIFETIME, TokenSet
 
@@ -65,7 +66,8 @@ class RedisTokenStore:
     Tokens are stored in clear in Redis: protect it as you would the client secret (ACLs, TLS
     with `rediss://` across hosts). Call `aclose()` (or use `async with`) to close a connection
     pool the store opened from a URL; a client you pass in stays yours to close. A store opened
-    from a URL bounds each Redis operation by `socket_timeout`. asyncio only (redis.asyncio).
+    from a URL bounds each Redis operation by `socket_timeout`. asyncio only (redis.asyncio):
+    under trio it raises `AsyncioRequiredError`.
     """
 
     def __init__(
@@ -80,20 +82,11 @@ class RedisTokenStore:
         socket_timeout: float = 5.0,
         clock: Clock | None = None,
     ) -> None:
-        import redis.asyncio as aioredis
-
-        if isinstance(redis, str):
-            # Bounded socket waits: a Redis that hangs must not hang the refresh (a failed store
-            # operation degrades to a per-process token, see TokenAuth).
-            self._redis: Any = aioredis.Redis.from_url(
-                redis, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-            )
-            self._owns = True
-        elif isinstance(redis, aioredis.Redis):
-            self._redis = redis
-            self._owns = False
-        else:
-            raise TypeError(f"redis must be a URL or a redis.asyncio.Redis, got {type(redis).__name__}")
+        self._guard = AsyncioGuard("RedisTokenStore")
+        # Bounded socket waits: a Redis that hangs must not hang the refresh (a failed store
+        # operation degrades to a per-process token, see TokenAuth).
+        self._redis: Any
+        self._redis, self._owns = open_redis(redis, "RedisTokenStore", socket_timeout=socket_timeout)
         for name, value in (
             ("lock_ttl", lock_ttl),
             ("poll_interval", poll_interval),
@@ -118,6 +111,8 @@ class RedisTokenStore:
         return f"{self._prefix}:{key}:{part}"
 
     async def get(self, key: str) -> TokenSet | None:
+        """See `TokenStore.get`; a malformed entry is logged and read as none."""
+        self._guard.check()
         raw = await self._redis.get(self._key(key, "token"))
         if raw is None:
             return None
@@ -128,6 +123,9 @@ class RedisTokenStore:
             return None
 
     async def set(self, key: str, token: TokenSet) -> None:
+        """See `TokenStore.set`; the entry expires with the token (or after `refresh_ttl` when it has a
+        refresh token)."""
+        self._guard.check()
         now_mono, now_wall = self._clock.monotonic(), self._clock.time()
         remaining = token.remaining(now_mono)
         data: dict[str, Any] = {
@@ -155,16 +153,21 @@ class RedisTokenStore:
             await self._redis.set(self._key(key, "token"), payload, px=max(1, math.ceil(ttl * 1000)))
 
     async def delete(self, key: str, *, only_if: TokenSet | None = None) -> None:
+        """See `TokenStore.delete`; `only_if` is checked atomically in Redis."""
+        self._guard.check()
         if only_if is None:
             await self._redis.delete(self._key(key, "token"))
         else:
             await self._redis.eval(_DELETE_IF, 1, self._key(key, "token"), _fingerprint(only_if.access_token))
 
     def lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """See `TokenStore.lock`: a Redis lock with an expiry, so a crashed holder blocks others only
+        until then."""
         return self._locked(self._key(key, "lock"))
 
     @asynccontextmanager
     async def _locked(self, lock_key: str) -> AsyncIterator[None]:
+        self._guard.check()
         owner = secrets.token_hex(16)
         delay = self._poll
         while not await self._redis.set(lock_key, owner, nx=True, px=self._lock_ms):
@@ -205,6 +208,7 @@ class RedisTokenStore:
         )
 
     async def aclose(self) -> None:
+        """Close the Redis connection, if this store made it."""
         if self._owns:
             await self._redis.aclose()
 

@@ -32,13 +32,18 @@ class TokenStore(Protocol):
     only until then.
     """
 
-    async def get(self, key: str) -> TokenSet | None: ...
+    async def get(self, key: str) -> TokenSet | None:
+        """The token set stored under `key`, expired or not; None when there is none."""
 
-    async def set(self, key: str, token: TokenSet) -> None: ...
+    async def set(self, key: str, token: TokenSet) -> None:
+        """Store `token` under `key`, replacing what was there."""
 
-    async def delete(self, key: str, *, only_if: TokenSet | None = None) -> None: ...
+    async def delete(self, key: str, *, only_if: TokenSet | None = None) -> None:
+        """Forget `key`'s token set; with `only_if`, only while it is still that one (a 401 drops the
+        token it was sent with, not a newer one)."""
 
-    def lock(self, key: str) -> AbstractAsyncContextManager[None]: ...
+    def lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """An async context manager held while one user of the store refreshes `key`."""
 
 
 class MemoryTokenStore:
@@ -56,12 +61,15 @@ class MemoryTokenStore:
         self._locks: dict[str, anyio.Lock] = {}
 
     async def get(self, key: str) -> TokenSet | None:
+        """See `TokenStore.get`."""
         return self._tokens.get(key)
 
     async def set(self, key: str, token: TokenSet) -> None:
+        """See `TokenStore.set`."""
         self._tokens[key] = token
 
     async def delete(self, key: str, *, only_if: TokenSet | None = None) -> None:
+        """See `TokenStore.delete`."""
         current = self._tokens.get(key)
         if current is None:
             return
@@ -69,6 +77,7 @@ class MemoryTokenStore:
             del self._tokens[key]
 
     def lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """See `TokenStore.lock`: one `anyio.Lock` per key."""
         return self._locked(key)
 
     @asynccontextmanager

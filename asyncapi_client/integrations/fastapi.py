@@ -33,8 +33,15 @@ Why this shape:
   and shares the pool, limiter, retry budget, token state and stats of the shared client.
 - A route that asks for the client on an app without the lifespan gets
   `ClientNotConfiguredError`, which says what to add, instead of an AttributeError.
+- An SDK error a route does not catch becomes an HTTP answer, not a 500: the dependencies map
+  it with `default_error_mapper` (the caller's own token refused: 401; the API rate-limiting
+  us: 503 with `Retry-After`; a timeout: 504; anything else: 502), so the app's callers see what happened
+  upstream. An exception handler of the app's own for an error's class
+  (`@app.exception_handler(RateLimitError)`) takes precedence; `client_lifespan(...,
+  error_mapper=yours)` changes the mapping, `error_mapper=None` turns it off.
 """
 
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from inspect import isawaitable, signature
@@ -45,6 +52,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
 from .._client import AsyncClient
+from .._errors import APIError, APIStatusError, APITimeoutError, AuthenticationError, RateLimitError
 from .._secret import Secret
 from ..auth import Auth, BearerToken
 
@@ -53,9 +61,11 @@ __all__ = [
     "ClientDep",
     "ClientFactory",
     "ClientNotConfiguredError",
+    "ErrorMapper",
     "UserClientDep",
     "client_dependency",
     "client_lifespan",
+    "default_error_mapper",
     "for_user",
     "forwarded_bearer_token",
     "get_client",
@@ -73,29 +83,102 @@ class ClientNotConfiguredError(RuntimeError):
     not running (a test that calls the app without starting its lifespan)."""
 
 
+ErrorMapper = Callable[[APIError, bool], Union[HTTPException, None]]
+"""`mapper(error, from_caller)`: the `HTTPException` to answer an SDK error a route did not
+catch with, or None to let the error propagate (to your exception handlers, or a 500).
+`from_caller` is True when the failed call carried the request's own credentials (a
+`UserClientDep` view), False for the app's own client."""
+
+
+def default_error_mapper(error: APIError, from_caller: bool) -> HTTPException:
+    """The default mapping of SDK errors to HTTP answers:
+
+    - 401 from the API on a call made with the caller's own token: 401 with
+      `WWW-Authenticate: Bearer` (their token is the problem, they can fix it);
+    - 429 from the API (after the client's own retries): 503 with `Retry-After` (the API's
+      wait, rounded up to whole seconds; 1 when it gave none): we are throttled, try later;
+    - a timeout (`APITimeoutError`): 504, as a gateway answers an upstream that did not reply
+      in time;
+    - anything else (another status, the app's own credentials refused, the API unreachable, a
+      malformed reply): 502, the upstream failed.
+
+    The body is `{"detail": {"code", "message", "upstream_status", "request_id"}}`; the message
+    says what happened without quoting the API's own text.
+    """
+    status = error.status_code if isinstance(error, APIStatusError) else None
+    request_id = error.request_id if isinstance(error, APIStatusError) else None
+    detail: dict[str, Any] = {"upstream_status": status, "request_id": request_id}
+    if isinstance(error, AuthenticationError) and from_caller:
+        detail.update(code="UNAUTHENTICATED", message="the API refused your access token")
+        return HTTPException(401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(error, RateLimitError):
+        wait = error.retry_after
+        seconds = max(1, math.ceil(wait)) if wait is not None and math.isfinite(wait) else 1
+        detail.update(code="UPSTREAM_RATE_LIMITED", message="the API is rate-limiting us; retry later")
+        return HTTPException(503, detail=detail, headers={"Retry-After": str(seconds)})
+    if isinstance(error, APITimeoutError):
+        detail.update(code="UPSTREAM_TIMEOUT", message="the API did not answer in time")
+        return HTTPException(504, detail=detail)
+    what = f"answered {status}" if status is not None else f"failed ({type(error).__name__})"
+    detail.update(code="UPSTREAM_ERROR", message=f"the API {what}")
+    return HTTPException(502, detail=detail)
+
+
+def _mapper_key(state_key: str) -> str:
+    return f"{state_key}_error_mapper"
+
+
+def _answer(
+    connection: HTTPConnection, state_key: str, error: APIError, from_caller: bool
+) -> HTTPException | None:
+    """What the dependency raises for `error`: None (let it through) when the app has its own
+    exception handler for its class, or the mapping is off; else the mapper's answer."""
+    handlers = getattr(connection.app, "exception_handlers", None) or {}
+    if any(cls in handlers for cls in type(error).__mro__ if issubclass(cls, APIError)):
+        return None  # `@app.exception_handler(RateLimitError)` and the like win
+    mapper = _error_mapper(connection, state_key)
+    return mapper(error, from_caller) if mapper is not None else None
+
+
+def _error_mapper(connection: HTTPConnection, state_key: str) -> ErrorMapper | None:
+    key = _mapper_key(state_key)
+    if hasattr(connection.state, key):
+        mapper: ErrorMapper | None = getattr(connection.state, key)
+        return mapper
+    return getattr(connection.app.state, key, default_error_mapper)
+
+
+def _from_caller(error: APIError, view: AsyncClient) -> bool:
+    """Whether the failed call went out with `view`'s credentials (each request carries its
+    view's auth strategy, and a response its request)."""
+    response = getattr(error, "response", None)
+    request = getattr(response, "request", None)
+    return request is not None and request.extensions.get("auth") is view._auth
+
+
 def client_lifespan(
     factory: ClientFactory | None = None,
     /,
     *,
     lifespan: Lifespan | None = None,
     state_key: str = STATE_KEY,
+    error_mapper: ErrorMapper | None = default_error_mapper,
     **client_kwargs: Any,
 ) -> Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]:
     """A lifespan for `FastAPI(lifespan=...)` that opens one shared `AsyncClient` at startup and
     closes it at shutdown.
 
     Give either `factory` (a callable, sync or async, returning a new client) or the keyword
-    arguments of `AsyncClient` (`base_url=..., auth=...`). `lifespan` is the app's own lifespan,
+    arguments of `AsyncClient` (`base_url=..., auth=...`); with neither, the client is
+    `AsyncClient()`, configured by the environment (`ASYNCAPI_BASE_URL`, the credentials) when
+    the app starts. `lifespan` is the app's own lifespan,
     run inside this one. `state_key` names the client in the lifespan state and `app.state`
-    (use another key, and `client_dependency(key)`, for a second client).
+    (use another key, and `client_dependency(key)`, for a second client). `error_mapper`
+    turns SDK errors that routes do not catch into HTTP answers (`default_error_mapper`: 401
+    for the caller's refused token, 503 for a rate limit, 502 otherwise); None turns it off.
     """
     if factory is not None and client_kwargs:
         raise TypeError("client_lifespan takes a factory or AsyncClient keyword arguments, not both")
-    if factory is None and not client_kwargs:
-        raise TypeError(
-            "client_lifespan needs a factory (e.g. lambda: AsyncClient(BASE_URL, auth=...)) "
-            "or AsyncClient keyword arguments (base_url=..., auth=...)"
-        )
     if factory is not None and not callable(factory):
         raise TypeError(
             f"factory must be a callable returning an AsyncClient, got {type(factory).__name__}; "
@@ -108,6 +191,9 @@ def client_lifespan(
             raise TypeError(f"client_lifespan: these are not AsyncClient arguments: {exc}") from None
     if not state_key.isidentifier():
         raise ValueError(f"state_key must be a Python identifier, got {state_key!r}")
+    if error_mapper is not None and not callable(error_mapper):
+        raise TypeError(f"error_mapper must be a callable (error, from_caller) or None, got {error_mapper!r}")
+    mapper_key = _mapper_key(state_key)
 
     async def make_client() -> AsyncClient:
         if factory is None:
@@ -125,9 +211,10 @@ def client_lifespan(
             app_state = getattr(app, "state", None)
             if app_state is not None:
                 setattr(app_state, state_key, client)
+                setattr(app_state, mapper_key, error_mapper)
             try:
                 if lifespan is None:
-                    yield {state_key: client}
+                    yield {state_key: client, mapper_key: error_mapper}
                 else:
                     async with lifespan(app) as inner_state:
                         state = dict(inner_state or {})
@@ -137,36 +224,53 @@ def client_lifespan(
                                 "pass client_lifespan(..., state_key='another_name')"
                             )
                         state[state_key] = client
+                        state[mapper_key] = error_mapper
                         yield state
             finally:
                 if app_state is not None and getattr(app_state, state_key, None) is client:
                     delattr(app_state, state_key)
+                    delattr(app_state, mapper_key)
 
     return run
 
 
-def client_dependency(state_key: str = STATE_KEY) -> Callable[[HTTPConnection], Awaitable[AsyncClient]]:
-    """A dependency returning the client that `client_lifespan(state_key=...)` opened."""
+def client_dependency(state_key: str = STATE_KEY) -> Callable[[HTTPConnection], AsyncIterator[AsyncClient]]:
+    """A dependency giving the client that `client_lifespan(state_key=...)` opened; an SDK
+    error the route does not catch is answered by the lifespan's `error_mapper`."""
 
-    async def get_client(connection: HTTPConnection) -> AsyncClient:
-        client = getattr(connection.state, state_key, None)
-        if client is None:
-            client = getattr(connection.app.state, state_key, None)
-        if not isinstance(client, AsyncClient):
-            raise ClientNotConfiguredError(
-                f"no AsyncClient under {state_key!r} on this app: create the app with "
-                "FastAPI(lifespan=client_lifespan(...)) (compose your own lifespan with "
-                "client_lifespan(..., lifespan=yours)); in tests, start the lifespan "
-                "('with TestClient(app)' or an ASGI lifespan manager)"
-            )
-        return client
+    async def get_client(connection: HTTPConnection) -> AsyncIterator[AsyncClient]:
+        """The shared client, for the route; SDK errors the route raises are mapped on the way out."""
+        client = _shared_client(connection, state_key)
+        try:
+            yield client
+        except APIError as error:
+            answer = _answer(connection, state_key, error, False)
+            if answer is None:
+                raise
+            raise answer from error
 
     get_client.__name__ = "get_client" if state_key == STATE_KEY else f"get_client_{state_key}"
+    get_client.__qualname__ = get_client.__name__
     return get_client
 
 
+def _shared_client(connection: HTTPConnection, state_key: str) -> AsyncClient:
+    client = getattr(connection.state, state_key, None)
+    if client is None:
+        client = getattr(connection.app.state, state_key, None)
+    if not isinstance(client, AsyncClient):
+        raise ClientNotConfiguredError(
+            f"no AsyncClient under {state_key!r} on this app: create the app with "
+            "FastAPI(lifespan=client_lifespan(...)) (compose your own lifespan with "
+            "client_lifespan(..., lifespan=yours)); in tests, start the lifespan "
+            "('with TestClient(app)' or an ASGI lifespan manager)"
+        )
+    return client
+
+
 get_client: Final = client_dependency()
-"""The dependency: `client: AsyncClient = Depends(get_client)`, or annotate with `ClientDep`."""
+"""The dependency: `client: AsyncClient = Depends(get_client)`, or annotate with `ClientDep`.
+Outside a route, `_shared_client`'s lookup is `request.app.state.asyncapi_client`."""
 
 ClientDep = Annotated[AsyncClient, Depends(get_client)]
 
@@ -212,31 +316,42 @@ def user_client(
     token_getter: Callable[..., Any],
     *,
     client: Callable[..., Any] = get_client,
-) -> Callable[..., Awaitable[AsyncClient]]:
+    state_key: str = STATE_KEY,
+) -> Callable[..., AsyncIterator[AsyncClient]]:
     """A dependency factory: the shared client viewed as the calling user.
 
     `token_getter` is itself a dependency returning the user's credential: an access token (str
     or `Secret`), or an auth strategy such as a `TokenProvider` you keep per user or tenant
     (keep it, rather than make one per request, so its token cache lives on). Returning None
     answers 401. `client` is the dependency giving the shared client (another
-    `client_dependency(key)` for a second client).
+    `client_dependency(key)` for a second client, with its `state_key`). An SDK error the route
+    does not catch is answered by the lifespan's `error_mapper`, told whether the failed call
+    carried the caller's credentials (a 401 then is theirs to fix).
     """
 
     async def dependency(
+        connection: HTTPConnection,
         shared: AsyncClient = Depends(client),
         credential: Any = Depends(token_getter),
-    ) -> AsyncClient:
+    ) -> AsyncIterator[AsyncClient]:
         if credential is None:
             raise HTTPException(
                 status_code=401, detail="not authenticated", headers={"WWW-Authenticate": "Bearer"}
             )
         try:
-            return for_user(shared, credential)
+            view = for_user(shared, credential)
         except ValueError:
             # BearerToken refuses an empty or padded token: the caller sent a malformed one.
             raise HTTPException(
                 status_code=401, detail="malformed bearer token", headers={"WWW-Authenticate": "Bearer"}
             ) from None
+        try:
+            yield view
+        except APIError as error:
+            answer = _answer(connection, state_key, error, _from_caller(error, view))
+            if answer is None:
+                raise
+            raise answer from error
 
     return dependency
 

@@ -1,8 +1,16 @@
 """Resource services: thin layers that build a request, send it, and decode the reply."""
 
-from ._base import RawResponse
-from .projects import ProjectsService
-from .users import UsersService
-from .webhooks import WebhooksService
+from .._raw_response import RawResponse
+from .projects import ProjectsService, ProjectsWithRawResponse
+from .users import UsersService, UsersWithRawResponse
+from .webhooks import WebhooksService, WebhooksWithRawResponse
 
-__all__ = ["ProjectsService", "RawResponse", "UsersService", "WebhooksService"]
+__all__ = [
+    "ProjectsService",
+    "ProjectsWithRawResponse",
+    "RawResponse",
+    "UsersService",
+    "UsersWithRawResponse",
+    "WebhooksService",
+    "WebhooksWithRawResponse",
+]

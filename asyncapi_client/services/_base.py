@@ -1,84 +1,32 @@
-"""What every resource service shares: send through the client, raise or decode, and the
-`with_raw_response` view that hands back the HTTP response beside the parsed model."""
+"""What every resource service shares: the client it sends through."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
-
-from .._client import _raw_sink
 from .._types import Response
 
 if TYPE_CHECKING:
     from .._client import AsyncClient
+    from .._retry import RetryPolicy
 
-T = TypeVar("T")
-
-
-@attrs.frozen(slots=True)
-class RawResponse(Generic[T]):
-    """A parsed result and the response it came from."""
-
-    parsed: T
-    response: Response
-
-    @property
-    def status_code(self) -> int:
-        return self.response.status_code
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self.response.headers
-
-    @property
-    def request_id(self) -> str | None:
-        return self.response.headers.get("x-request-id")
-
-    @property
-    def rate_limit(self) -> dict[str, str]:
-        """The `X-RateLimit-*` headers of this response, as sent."""
-        return {k: v for k, v in self.response.headers.items() if k.startswith("x-ratelimit-")}
-
-
-class _RawView:
-    """`service.with_raw_response.method(...)` returns `RawResponse(parsed, response)`."""
-
-    __slots__ = ("_service",)
-
-    def __init__(self, service: Service) -> None:
-        self._service = service
-
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[RawResponse[Any]]]:
-        method = getattr(self._service, name)
-        if not callable(method):
-            raise AttributeError(name)
-
-        async def call(*args: Any, **kwargs: Any) -> RawResponse[Any]:
-            sink: list[Response] = []
-            token = _raw_sink.set(sink)
-            try:
-                parsed = await method(*args, **kwargs)
-            finally:
-                _raw_sink.reset(token)
-            if not sink:
-                raise TypeError(f"{name}() does not make a single HTTP call")
-            return RawResponse(parsed, sink[-1])
-
-        return call
+ServiceT = TypeVar("ServiceT", bound="Service")
 
 
 class Service:
-    __slots__ = ("_client",)
+    """A resource service (`client.users`, `client.projects`, `client.webhooks`): each method
+    builds one call, sends it through the client and decodes the reply. `with_raw_response`
+    (see `asyncapi_client._raw_response`) gives the HTTP response beside the result."""
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
-    @property
-    def with_raw_response(self) -> Any:
-        """`await client.projects.with_raw_response.get(1)` -> `RawResponse[Project]`."""
-        return _RawView(self)
+    def _with_retry(self: ServiceT, retry: RetryPolicy | None) -> ServiceT:
+        """This service, or the same service on a view whose calls retry by `retry`."""
+        if retry is None:
+            return self
+        return type(self)(self._client.with_options(retry=retry))
 
     def _call(
         self,

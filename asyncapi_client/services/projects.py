@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
-from .._decode import decode_model, decode_page
-from .._models import Page, Project
-from .._pagination import MAX_PAGE_LIMIT, AsyncPager, PageProgress
-from ._base import Service
+from .._decode import decode_model
+from .._models import Project
+from .._not_given import NOT_GIVEN, NotGiven
+from .._raw_response import to_raw_response_wrapper
+from ._listing import ListingService
 
-_UNSET: Any = object()
 
+class ProjectsService(ListingService[Project]):
+    """`client.projects`: create, read, update, delete and list projects."""
 
-class ProjectsService(Service):
-    __slots__ = ()
+    _path = "/api/v1/projects"
+    _model = Project
+
+    @cached_property
+    def with_raw_response(self) -> ProjectsWithRawResponse:
+        """The same methods, each returning `RawResponse[T]` (the result and its HTTP response):
+        `raw = await client.projects.with_raw_response.get(1)`; `raw.parsed` is a `Project`."""
+        return ProjectsWithRawResponse(self)
 
     async def get(self, project_id: int) -> Project:
+        """One project by id; `NotFoundError` when there is none."""
         return decode_model(await self._call("GET", f"/api/v1/projects/{int(project_id)}"), Project)
 
     async def create(
         self, name: str, description: str | None = None, *, idempotency_key: str | None = None
     ) -> Project:
+        """Create a project. A retried create is never applied twice: every attempt carries
+        one `Idempotency-Key` (pass your own `idempotency_key` to make a re-run of your code
+        idempotent too)."""
         body: dict[str, Any] = {"name": name}
         if description is not None:
             body["description"] = description
@@ -30,12 +43,17 @@ class ProjectsService(Service):
         )
 
     async def update(
-        self, project_id: int, *, name: str = _UNSET, description: str | None = _UNSET
+        self,
+        project_id: int,
+        *,
+        name: str | NotGiven = NOT_GIVEN,
+        description: str | NotGiven | None = NOT_GIVEN,
     ) -> Project:
+        """Change the fields given (`description=None` clears the description)."""
         body: dict[str, Any] = {}
-        if name is not _UNSET:
+        if not isinstance(name, NotGiven):
             body["name"] = name
-        if description is not _UNSET:
+        if not isinstance(description, NotGiven):
             body["description"] = description
         if not body:
             raise ValueError("projects.update needs at least one of name, description")
@@ -43,29 +61,16 @@ class ProjectsService(Service):
         return decode_model(response, Project)
 
     async def delete(self, project_id: int) -> None:
+        """Delete a project; `NotFoundError` when there is none."""
         await self._call("DELETE", f"/api/v1/projects/{int(project_id)}")
 
-    async def list_page(self, page: int = 1, limit: int = 20) -> Page[Project]:
-        """One page of projects."""
-        response = await self._call("GET", "/api/v1/projects", params={"page": page, "limit": limit})
-        return decode_page(response, Project)
 
-    def list(
-        self,
-        *,
-        limit: int = MAX_PAGE_LIMIT,
-        prefetch: int = 0,
-        start_page: int = 1,
-        max_items: int | None = None,
-        on_progress: PageProgress | None = None,
-    ) -> AsyncPager[Project]:
-        """Every project, streamed: `async with client.projects.list(prefetch=8) as pager:
-        async for project in pager: ...` (see `AsyncPager`). `list_page()` fetches one page."""
-        return AsyncPager(
-            self.list_page,
-            limit=limit,
-            prefetch=prefetch,
-            start_page=start_page,
-            max_items=max_items,
-            on_progress=on_progress,
-        )
+class ProjectsWithRawResponse:
+    """`client.projects.with_raw_response`: each method returns `RawResponse[T]`."""
+
+    def __init__(self, projects: ProjectsService) -> None:
+        self.get = to_raw_response_wrapper(projects.get)
+        self.create = to_raw_response_wrapper(projects.create)
+        self.update = to_raw_response_wrapper(projects.update)
+        self.delete = to_raw_response_wrapper(projects.delete)
+        self.list_page = to_raw_response_wrapper(projects.list_page)

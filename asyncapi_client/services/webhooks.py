@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from functools import cached_property
 
 from .._decode import decode_model
 from .._errors import ResponseDecodeError
-from .._models import Webhook, structure
+from .._models import CreatedWebhook, Webhook, WebhookDelivery, structure, structure_delivery
+from .._raw_response import to_raw_response_wrapper
 from .._types import Response
-from ..webhooks._delivery import WebhookDelivery, structure_delivery
 from ._base import Service
 
 
@@ -24,21 +25,31 @@ def _items(response: Response) -> list[object]:
 
 
 class WebhooksService(Service):
-    __slots__ = ()
+    """`client.webhooks`: register, list, inspect, test and delete webhook callbacks."""
 
-    async def create(self, url: str, events: Sequence[str]) -> Webhook:
-        """Register `url` for `events`. The reply carries the signing `secret` as a `Secret`:
-        it is shown only here, so store it (`secret.get()`) where your receiver can read it."""
+    @cached_property
+    def with_raw_response(self) -> WebhooksWithRawResponse:
+        """The same methods, each returning `RawResponse[T]` (the result and its HTTP response):
+        `raw = await client.webhooks.with_raw_response.get(1)`; `raw.parsed` is a `Webhook`."""
+        return WebhooksWithRawResponse(self)
+
+    async def create(self, url: str, events: Sequence[str]) -> CreatedWebhook:
+        """Register `url` for `events` (such as `["project.created"]`). The reply, a
+        `CreatedWebhook`, carries the signing `secret` as a `Secret`: it is shown only here, so
+        store it (`secret.get()`) where your receiver can read it. A reply without the secret is
+        a `ResponseDecodeError`."""
         if isinstance(events, str):
             raise TypeError("events must be a list of event names, not one string")
         events = list(events)
         if not events or not all(isinstance(e, str) and e for e in events):
             raise ValueError("events must be a non-empty list of event names such as 'project.created'")
         response = await self._call("POST", "/api/v1/webhooks", json_body={"url": url, "events": events})
-        return decode_model(response, Webhook)
+        return decode_model(response, CreatedWebhook)
 
     async def list(self) -> list[Webhook]:
-        """Every registration (without secrets)."""
+        """Every registration (without secrets), in one list. Not a pager like `projects.list()`:
+        the API's `GET /api/v1/webhooks` takes no `page`/`limit` and answers every registration at
+        once, with no `meta` to page by (an account holds a handful, not millions)."""
         response = await self._call("GET", "/api/v1/webhooks")
         try:
             return [structure(item, Webhook) for item in _items(response)]
@@ -46,9 +57,11 @@ class WebhooksService(Service):
             raise ResponseDecodeError.from_response(response, str(exc)) from None
 
     async def get(self, webhook_id: int) -> Webhook:
+        """One registration by id (without its secret); `NotFoundError` when there is none."""
         return decode_model(await self._call("GET", f"/api/v1/webhooks/{int(webhook_id)}"), Webhook)
 
     async def delete(self, webhook_id: int) -> None:
+        """Remove a registration; nothing more is delivered to it."""
         await self._call("DELETE", f"/api/v1/webhooks/{int(webhook_id)}")
 
     async def test(self, webhook_id: int) -> None:
@@ -63,3 +76,15 @@ class WebhooksService(Service):
             return [structure_delivery(item) for item in _items(response)]
         except ValueError as exc:
             raise ResponseDecodeError.from_response(response, str(exc)) from None
+
+
+class WebhooksWithRawResponse:
+    """`client.webhooks.with_raw_response`: each method returns `RawResponse[T]`."""
+
+    def __init__(self, webhooks: WebhooksService) -> None:
+        self.create = to_raw_response_wrapper(webhooks.create)
+        self.list = to_raw_response_wrapper(webhooks.list)
+        self.get = to_raw_response_wrapper(webhooks.get)
+        self.delete = to_raw_response_wrapper(webhooks.delete)
+        self.test = to_raw_response_wrapper(webhooks.test)
+        self.deliveries = to_raw_response_wrapper(webhooks.deliveries)

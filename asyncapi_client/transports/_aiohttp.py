@@ -1,32 +1,48 @@
 """`AiohttpTransport`: aiohttp's client, the fast path for ingestion jobs. asyncio only.
 
 aiohttp is imported here and nowhere else, so `import asyncapi_client` does not pay for it.
-Redirects are not followed, so `Authorization` never reaches another origin.
+Redirects are not followed, so `Authorization` never reaches another origin. aiohttp's own
+decompression is off: the body goes through the same `BodyReader` as every transport's (one
+set of encodings, counted against `max_response_bytes`). Proxies are chosen by `_proxy.py`, not
+by aiohttp's `trust_env`, and passed per request without credentials in the URL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import ssl
 from typing import Any
 
+from .._errors import ResponseDecodeError
 from .._types import Request, Response
-from ._base import connection_lost, not_connected, timed_out
+from ._base import connection_lost, not_connected, split_origin, timed_out
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._deadline import fail_after
+from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
+from ._tls import CertTypes, VerifyTypes
 
-_CONNECT_TIMEOUT = 10.0
+_MAX_CACHED_ORIGINS = 1024
+_Route = tuple[str | None, dict[str, str] | None, dict[str, str] | None]
+_DIRECT: _Route = (None, None, None)
 
 
 class AiohttpTransport:
-    """One `aiohttp.ClientSession`, created lazily inside the running event loop."""
+    """One `aiohttp.ClientSession`, created lazily inside the running event loop.
+
+    Options as `HttpcoreTransport`'s (no `http2`: aiohttp speaks HTTP/1.1 only).
+    """
 
     def __init__(
         self,
         *,
         max_connections: int = 100,
         keepalive_expiry: float = 30.0,
-        verify: bool | ssl.SSLContext = True,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         try:
             import aiohttp
@@ -34,13 +50,27 @@ class AiohttpTransport:
             raise ImportError(
                 "AiohttpTransport needs aiohttp: pip install 'asyncapi-client[aiohttp]'"
             ) from exc
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
-        self.max_connections = max_connections
-        self._keepalive_expiry = keepalive_expiry
-        self._verify = verify
+        options = TransportOptions(
+            "AiohttpTransport",
+            max_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,
+            connect_timeout=connect_timeout,
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            proxy=proxy,
+            max_response_bytes=max_response_bytes,
+        )
+        self.max_connections = options.max_connections
+        self._options = options
+        self._limit = options.max_response_bytes
+        self._connect_timeout = options.connect_timeout
+        self._ssl = options.ssl_context()
         self._session: Any = None
         self._timeouts: dict[int, Any] = {}
+        # origin -> (proxy URL, headers for its CONNECT, headers to add to a plain-http request),
+        # or (None, None, None): decided once per origin.
+        self._proxy_of: dict[str, _Route] = {}
         # Looked up once: the hot path neither imports nor builds tuples.
         self._timeout_errors: tuple[type[BaseException], ...] = (
             asyncio.TimeoutError,
@@ -49,6 +79,7 @@ class AiohttpTransport:
         self._connect_timeout_error: type[BaseException] = aiohttp.ConnectionTimeoutError
         self._not_sent_errors: tuple[type[BaseException], ...] = (
             aiohttp.ClientConnectorError,
+            aiohttp.ClientHttpProxyError,
             aiohttp.InvalidURL,
         )
         self._lost_errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError)
@@ -57,21 +88,41 @@ class AiohttpTransport:
         import aiohttp
 
         if self._session is None:
-            ssl_arg: Any = self._verify if isinstance(self._verify, ssl.SSLContext) else bool(self._verify)
             connector = aiohttp.TCPConnector(
                 limit=self.max_connections,
                 limit_per_host=0,
-                keepalive_timeout=self._keepalive_expiry,
-                ssl=ssl_arg,
+                keepalive_timeout=self._options.keepalive_expiry,
+                ssl=self._ssl,
             )
             # No skip_auto_headers: the SDK always sends its own User-Agent, and skipping costs
             # about 4 microseconds a request (measured).
             # DummyCookieJar: an API client keeps no cookies; with one session shared by every
             # view (one per user), a cookie jar would carry one user's cookies to the next.
+            # The session's Accept-Encoding is a default: a request's own one wins.
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"Accept-Encoding": ACCEPT_ENCODING},
+                trust_env=False,
             )
         return self._session
+
+    def _proxy(self, origin: str) -> _Route:
+        scheme, host, port, _ = split_origin(origin + "/")
+        proxy = self._options.proxy_for(scheme, host, port)
+        found = _DIRECT
+        if proxy is not None:
+            authorization = proxy.authorization()
+            if authorization is None:
+                found = (proxy.url, None, None)
+            elif scheme == "https":  # aiohttp sends proxy_headers on the CONNECT only
+                found = (proxy.url, {"Proxy-Authorization": authorization}, None)
+            else:  # plain http goes to the proxy as the request itself: the header goes on it
+                found = (proxy.url, None, {"proxy-authorization": authorization})
+        if len(self._proxy_of) < _MAX_CACHED_ORIGINS:
+            self._proxy_of[origin] = found
+        return found
 
     def _timeout(self, connect: float) -> Any:
         """aiohttp's ClientTimeout for this connect bound, cached.
@@ -90,16 +141,26 @@ class AiohttpTransport:
         return timeout
 
     async def send(self, request: Request) -> Response:
+        """Send through the aiohttp session (see `Transport.send`)."""
         session = self._session
         if session is None:
             session = self._get_session()
+        url = request.url
         timeout = request.timeout
-        connect = request.extensions.get("connect_timeout") or _CONNECT_TIMEOUT
+        connect = request.extensions.get("connect_timeout") or self._connect_timeout
         if timeout is not None and timeout < connect:
             connect = timeout
         client_timeout = self._timeouts.get(math.ceil(connect * 100))
         if client_timeout is None:
             client_timeout = self._timeout(connect)
+        slash = url.find("/", url.find("//") + 2)
+        origin = url if slash < 0 else url[:slash]
+        route = self._proxy_of.get(origin)
+        if route is None:
+            route = self._proxy(origin)
+        headers = request.headers
+        if route[2] is not None:
+            headers = {**headers, **route[2]}
         try:
             # The attempt's bound is our shared-wheel deadline rather than aiohttp's `total`,
             # which costs a timer handle per request; aiohttp's `connect` bounds waiting for a
@@ -107,26 +168,53 @@ class AiohttpTransport:
             with fail_after(timeout):
                 async with session.request(
                     request.method,
-                    request.url,
-                    headers=request.headers,
+                    url,
+                    headers=headers,
                     data=request.content,
                     allow_redirects=False,
                     timeout=client_timeout,
+                    proxy=route[0],
+                    proxy_headers=route[1],
                 ) as raw:
-                    content = await raw.read()
-                    headers = {k.lower(): v for k, v in raw.headers.items()}
-                    return Response._trusted(raw.status, headers, content, request)
+                    return await self._read(raw, request)
         except self._timeout_errors as exc:
-            raise timed_out(request, exc, sent=not isinstance(exc, self._connect_timeout_error)) from None
+            raise timed_out(request, exc, sent=not isinstance(exc, self._connect_timeout_error)) from exc
         except self._not_sent_errors as exc:
-            raise not_connected(request, exc) from None
+            raise not_connected(request, exc) from exc
         except self._lost_errors as exc:
-            raise connection_lost(request, exc) from None
+            raise connection_lost(request, exc) from exc
+
+    async def _read(self, raw: Any, request: Request) -> Response:
+        headers: dict[str, str] = {}
+        for key, value in raw.headers.items():
+            name = key.lower()
+            if name in headers:
+                headers[name] += ", " + value
+            else:
+                headers[name] = value
+        try:
+            reader = BodyReader(request, raw.status, headers, self._limit)
+            if reader.whole:
+                # Plain and within the limit by its Content-Length: aiohttp reads exactly that.
+                return Response._trusted(raw.status, headers, await raw.read(), request)
+            content = raw.content
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    break
+                reader.feed(chunk)
+            return Response._trusted(raw.status, headers, reader.finish(), request)
+        except ResponseDecodeError:
+            raw.close()  # the rest of the body is never read: the connection cannot be reused
+            raise
 
     async def aclose(self) -> None:
+        """Close the aiohttp session, if this transport made it."""
         if self._session is not None:
             await self._session.close()
             self._session = None
 
     def __repr__(self) -> str:
-        return f"AiohttpTransport(max_connections={self.max_connections})"
+        proxies = self._options.proxies.proxies
+        shown = f", proxy={proxies[0].url!r}" if len(proxies) == 1 else ""
+        return f"AiohttpTransport(max_connections={self.max_connections}{shown})"

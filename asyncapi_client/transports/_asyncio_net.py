@@ -25,10 +25,22 @@ from ._deadline import fail_after
 
 _HIGH_WATER = 256 * 1024  # pause reading the socket above this much unread data
 _LOW_WATER = 64 * 1024
+_CLOSE_WAIT = 1.0  # seconds aclose() waits for the socket to close before aborting it
 
 
 class _Protocol(asyncio.Protocol):
-    __slots__ = ("transport", "buffer", "eof", "error", "waiter", "paused", "drain_waiter", "reading_paused")
+    __slots__ = (
+        "transport",
+        "buffer",
+        "eof",
+        "error",
+        "waiter",
+        "paused",
+        "drain_waiter",
+        "reading_paused",
+        "lost",
+        "closed_waiter",
+    )
 
     def __init__(self) -> None:
         self.transport: Any = None
@@ -39,6 +51,8 @@ class _Protocol(asyncio.Protocol):
         self.paused = False
         self.drain_waiter: asyncio.Future[None] | None = None
         self.reading_paused = False
+        self.lost = False  # connection_lost has run: the socket is closed
+        self.closed_waiter: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -58,9 +72,13 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self.error = exc
+        self.lost = True
         self._wake()
         self.paused = False
         self._wake_drain()
+        closed = self.closed_waiter
+        if closed is not None and not closed.done():
+            closed.set_result(None)
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -125,7 +143,9 @@ class AsyncioStream:
                 self._transport.resume_reading()
             return data
         if protocol.error is not None:
-            raise self._core.ReadError(str(protocol.error) or type(protocol.error).__name__)
+            raise self._core.ReadError(
+                str(protocol.error) or type(protocol.error).__name__
+            ) from protocol.error
         return b""
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -148,10 +168,25 @@ class AsyncioStream:
             finally:
                 protocol.drain_waiter = None
             if protocol.error is not None:
-                raise self._core.WriteError(str(protocol.error) or type(protocol.error).__name__)
+                raise self._core.WriteError(
+                    str(protocol.error) or type(protocol.error).__name__
+                ) from protocol.error
 
     async def aclose(self) -> None:
+        # asyncio closes the socket on a later loop iteration; wait for it (briefly: a peer that
+        # reads nothing can hold a flush up), so a closed transport holds no socket.
+        protocol = self._protocol
         self._transport.close()
+        if protocol.lost:
+            return
+        closed = protocol.closed_waiter = self._loop.create_future()
+        try:
+            with fail_after(_CLOSE_WAIT):
+                await closed
+        except TimeoutError:
+            self._transport.abort()
+        finally:
+            protocol.closed_waiter = None
 
     async def start_tls(
         self,
@@ -170,7 +205,8 @@ class AsyncioStream:
             raise self._core.ConnectTimeout("timed out during the TLS handshake") from None
         except (OSError, ssl.SSLError, ConnectionError) as exc:
             self._transport.close()
-            raise self._core.ConnectError(str(exc) or type(exc).__name__) from None
+            # `from exc`: the reason (CERTIFICATE_VERIFY_FAILED, ...) stays in the chain.
+            raise self._core.ConnectError(str(exc) or type(exc).__name__) from exc
         if transport is None:  # pragma: no cover - the loop closed the connection
             raise self._core.ConnectError("the connection closed during the TLS handshake")
         self._protocol.transport = transport
@@ -213,7 +249,7 @@ class AsyncioBackend:
         except TimeoutError:
             raise self._core.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
         except OSError as exc:
-            raise self._core.ConnectError(str(exc) or type(exc).__name__) from None
+            raise self._core.ConnectError(str(exc) or type(exc).__name__) from exc
         _apply(transport, socket_options)
         return AsyncioStream(self._core, transport, protocol)
 
@@ -227,7 +263,7 @@ class AsyncioBackend:
         except TimeoutError:
             raise self._core.ConnectTimeout(f"timed out connecting to {path}") from None
         except OSError as exc:
-            raise self._core.ConnectError(str(exc) or type(exc).__name__) from None
+            raise self._core.ConnectError(str(exc) or type(exc).__name__) from exc
         _apply(transport, socket_options)
         return AsyncioStream(self._core, transport, protocol)
 

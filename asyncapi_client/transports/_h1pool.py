@@ -17,7 +17,9 @@ closing on cancellation) and replaces only the bookkeeping:
 - at most `max_connections` connections: a new one evicts the least recently used idle
   connection of another origin when the pool is full.
 
-HTTP/2 (one connection, many streams) stays on httpcore's own pool.
+HTTP/2 (one connection, many streams) and proxied requests stay on httpcore's own pools, and
+so does everything when `fast_path_problem` finds the private layout this pool relies on
+changed or missing.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import contextlib
 import select
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+from typing import Any, TypeVar
 
 import anyio
 
@@ -36,6 +40,61 @@ from ._asyncio_net import AsyncioBackend, AsyncioStream
 _CHECK_IDLE_AFTER = 0.5
 _HAS_UNCANCEL = hasattr(asyncio.Task, "uncancel")  # Python 3.11+: the asyncio backend's deadlines
 _SWEEP_EVERY = 5.0
+_get_running_loop = getattr(asyncio, "_get_running_loop", None)
+T = TypeVar("T")
+R = TypeVar("R")
+
+# The versions whose internals this pool was tested against, [first, last] by (major, minor),
+# for each module it runs over. pyproject.toml pins the same ranges; tests/transports/
+# test_fast_path.py fails when the installed version leaves them or the layout changes.
+TESTED_VERSIONS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "httpcore": ((1, 0), (1, 0)),
+    "httpcore2": ((2, 16), (2, 16)),
+}
+
+
+def fast_path_problem(core: ModuleType) -> str | None:
+    """Why `Http1Pool` cannot run over `core` here, or None when it can.
+
+    The pool reaches into httpcore's private layout: a connection's `_request_lock` and
+    `_connection`, the HTTP/1.1 connection's `_state_lock` and `_network_stream`; it asks the
+    socket with `select.poll` (absent on Windows) and finds the loop with
+    `asyncio._get_running_loop`. Outside the tested versions, or when any of these is missing,
+    the transport uses httpcore's public pool instead.
+    """
+    name = core.__name__
+    tested = TESTED_VERSIONS.get(name)
+    if tested is None:
+        return f"{name} is not a module this pool was tested over"
+    version = _major_minor(getattr(core, "__version__", ""))
+    if version is None or not tested[0] <= version <= tested[1]:
+        first, last = (".".join(map(str, v)) for v in tested)
+        return f"{name} {getattr(core, '__version__', '?')} is outside the tested {first} to {last}.x"
+    if not hasattr(select, "poll"):
+        return "select.poll is not available on this platform"
+    if _get_running_loop is None:
+        return "asyncio._get_running_loop is not available"
+    try:
+        conn = core.AsyncHTTPConnection(origin=core.Origin(b"http", b"127.0.0.1", 80))
+        inner = core.AsyncHTTP11Connection(origin=core.Origin(b"http", b"127.0.0.1", 80), stream=None)
+    except Exception as exc:  # a changed signature
+        return f"{name}'s connection classes changed: {type(exc).__name__}: {exc}"
+    for obj, attributes in (
+        (conn, ("_request_lock", "_connection")),
+        (inner, ("_state_lock", "_network_stream")),
+    ):
+        for attribute in attributes:
+            if not hasattr(obj, attribute):
+                return f"{name}'s {type(obj).__name__} has no {attribute} any more"
+    return None
+
+
+def _major_minor(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
 
 
 class Http1Pool:
@@ -77,8 +136,11 @@ class Http1Pool:
 
     # -- the request -----------------------------------------------------------------------
 
-    async def request(self, key: str, origin: Any, core_request: Any) -> tuple[Any, bytes]:
-        """Send `core_request` on a pooled connection to `origin` (`key`: its URL text)."""
+    async def request(
+        self, key: str, origin: Any, core_request: Any, read: Callable[[Any, T], Awaitable[R]], arg: T
+    ) -> R:
+        """Send `core_request` on a pooled connection to `origin` (`key`: its URL text), and
+        return `await read(response, arg)`: the body is read before the connection goes back."""
         if self._free > 0 and not self._waiters:
             self._free -= 1
         else:
@@ -91,10 +153,11 @@ class Http1Pool:
             self._active.add(conn)
             response = await conn.handle_async_request(core_request)
             try:
-                body = await response.aread()
+                return await read(response, arg)
             finally:
+                # Closing a response whose body was not read to the end (a size limit, a
+                # cancellation) closes its connection: httpcore reuses only finished ones.
                 await response.aclose()
-            return response, body
         finally:
             if conn is not None:
                 self._active.discard(conn)
@@ -138,7 +201,7 @@ class Http1Pool:
         if stale:
             await _close(stale)
         backend = self._asyncio_backend
-        if backend is not None and asyncio._get_running_loop() is None:
+        if backend is not None and _get_running_loop is not None and _get_running_loop() is None:
             backend = None  # trio (or another loop): httpcore picks its own
         conn = self._connection_cls(
             origin=origin,

@@ -1,42 +1,58 @@
-"""The engine shared by `HttpxTransport` (httpcore) and `Httpx2Transport` (httpcore2).
+"""`HttpcoreTransport`, the default: httpcore's connections, without httpx's client layer.
 
 httpx's client layer (URL and header models, event hooks, cookies, redirects) costs more CPU per
 request than the network round trip on loopback, and this SDK already does that work once in its
-own types. So both transports drive the connection pool of httpx's transport layer directly: the
-same connections, TLS and HTTP/2 as the client, without paying for the client layer twice.
-httpcore2 (httpx2's transport layer) is a fork with the same API, so one class serves both,
-parametrised by the module.
+own types. So the transport drives httpcore (httpx's transport layer) directly: the same
+connections, TLS, HTTP/2 and proxy support as httpx, without paying for the client layer twice.
+`Httpcore2Transport` (`_httpcore2.py`) is the same class over httpcore2, httpx2's fork of it.
 
-The hot path builds the pool's own `Request` (skipping `pool.request()`'s argument checks, which
-re-validate what the SDK's types already guarantee), caches the per-origin URL parts, and reads
-the body inside the same cancel scope that bounds the attempt. Redirects are not followed (an
-`Authorization` header must never reach another origin).
+Where a request goes, decided once per origin and cached:
+
+- direct, HTTP/1.1: our O(1) pool (`_h1pool.Http1Pool`) over httpcore's connection objects, when
+  the httpcore installed is one whose internals it was tested against (`fast_path_problem`);
+  otherwise httpcore's public `AsyncConnectionPool`, which is slower, never wrong;
+- direct, HTTP/2 (`http2=True`): httpcore's `AsyncConnectionPool` (one connection, many streams);
+- through a proxy (`proxy=` or the environment, see `_proxy.py`): httpcore's `AsyncHTTPProxy`, one
+  pool per proxy (absolute-form requests for http, a `CONNECT` tunnel for https).
+
+The hot path builds httpcore's own `Request` (skipping `pool.request()`'s argument checks, which
+re-validate what the SDK's types already guarantee) and reads the body through `BodyReader`
+(decoding, size limit) inside the same deadline that bounds the attempt. Redirects are not
+followed (an `Authorization` header must never reach another origin).
 """
 
 from __future__ import annotations
 
-import ssl
 from types import ModuleType
 from typing import Any
 
+import httpcore
+
+from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._deadline import fail_after
-from ._h1pool import Http1Pool
+from ._h1pool import Http1Pool, fast_path_problem
+from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
+from ._proxy import Proxy
+from ._tls import CertTypes, VerifyTypes
 
-_CONNECT_TIMEOUT = 10.0
 _MAX_CACHED_ORIGINS = 1024
+_ACCEPT_ENCODING = (b"accept-encoding", ACCEPT_ENCODING.encode())
 
 
 class HttpcoreTransport:
-    """HTTP/1.1 (and optionally HTTP/2) over an httpcore-API connection pool.
+    """HTTP/1.1 (and HTTP/2 with `http2=True`, which needs `h2`) over httpcore: the default.
 
-    `max_connections` bounds concurrent connections; all of them are kept alive
-    (`keepalive_expiry` seconds idle). `verify=False` turns TLS verification off: only for tests.
+    `max_connections` bounds concurrent connections (per pool: direct, and per proxy), and all
+    of them are kept alive (`keepalive_expiry` seconds idle). `connect_timeout` bounds connecting
+    when a request does not say (the client's `Timeout.connect` does). `verify`, `cert`,
+    `trust_env`, `proxy` and `max_response_bytes`: see docs/transports.md.
     """
 
-    _core: ModuleType  # httpcore or httpcore2, set by the subclass
+    _core: ModuleType = httpcore  # httpcore2 in Httpcore2Transport
     _name = "HttpcoreTransport"
 
     def __init__(
@@ -45,35 +61,49 @@ class HttpcoreTransport:
         max_connections: int = 100,
         keepalive_expiry: float = 30.0,
         http2: bool = False,
-        verify: bool | ssl.SSLContext = True,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
-        if keepalive_expiry < 0:
-            raise ValueError(f"keepalive_expiry must be >= 0, got {keepalive_expiry}")
+        options = TransportOptions(
+            self._name,
+            max_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,
+            connect_timeout=connect_timeout,
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            proxy=proxy,
+            max_response_bytes=max_response_bytes,
+        )
+        if not isinstance(http2, bool):
+            raise TypeError(f"{self._name}: http2 must be True or False, got {http2!r}")
         core = self._core
-        self.max_connections = max_connections
-        context = ssl_context(verify)
-        # HTTP/1.1: our O(1) pool over httpcore's connections (see _h1pool.py). HTTP/2
-        # multiplexes streams on one connection: that stays with httpcore's own pool.
+        self.max_connections = options.max_connections
+        self._options = options
+        self._http2 = http2
+        self._limit = options.max_response_bytes
+        self._connect_timeout = options.connect_timeout
+        self._ssl_context = options.ssl_context()
+        #: Why the fast HTTP/1.1 pool is not used (None: it is). See `fast_path_problem`.
+        self.fast_path_problem = "HTTP/2 is on: httpcore's own pool" if http2 else fast_path_problem(core)
         self._h1: Http1Pool | None = None
         self._pool: Any = None
-        if http2:
-            self._pool = core.AsyncConnectionPool(
-                ssl_context=context,
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=keepalive_expiry,
-                http1=True,
-                http2=True,
-                retries=0,
+        if self.fast_path_problem is None:
+            self._h1 = Http1Pool(
+                core,
+                ssl_context=self._ssl_context,
+                max_connections=self.max_connections,
+                keepalive_expiry=options.keepalive_expiry,
             )
         else:
-            self._h1 = Http1Pool(
-                core, ssl_context=context, max_connections=max_connections, keepalive_expiry=keepalive_expiry
-            )
-        # origin string -> (scheme, host, port, Host header, httpcore Origin), for the URL.
-        self._origins: dict[str, tuple[bytes, bytes, int, bytes, Any]] = {}
+            self._pool = core.AsyncConnectionPool(**self._pool_options())
+        self._proxy_pools: dict[Proxy, Any] = {}
+        # origin string -> (scheme, host, port, Host header, httpcore Origin, pool or None: ours)
+        self._origins: dict[str, tuple[bytes, bytes, int, bytes, Any, Any]] = {}
         self._Origin = core.Origin
         self._URL = core.URL
         self._Request = core.Request
@@ -83,19 +113,45 @@ class HttpcoreTransport:
             core.ConnectError,
             core.UnsupportedProtocol,
             core.LocalProtocolError,
+            core.ProxyError,
         )
         self._lost: tuple[type[BaseException], ...] = (core.NetworkError, core.ProtocolError, OSError)
 
-    def _origin(self, origin: str) -> tuple[bytes, bytes, int, bytes, Any]:
+    def _pool_options(self) -> dict[str, Any]:
+        return {
+            "ssl_context": self._ssl_context,
+            "max_connections": self.max_connections,
+            "max_keepalive_connections": self.max_connections,
+            "keepalive_expiry": self._options.keepalive_expiry,
+            "http1": True,
+            "http2": self._http2,
+            "retries": 0,
+        }
+
+    def _proxy_pool(self, proxy: Proxy) -> Any:
+        pool = self._proxy_pools.get(proxy)
+        if pool is None:
+            pool = self._proxy_pools[proxy] = self._core.AsyncHTTPProxy(
+                proxy_url=proxy.url,
+                proxy_auth=proxy.auth,
+                proxy_ssl_context=self._ssl_context if proxy.scheme == "https" else None,
+                **self._pool_options(),
+            )
+        return pool
+
+    def _origin(self, origin: str) -> tuple[bytes, bytes, int, bytes, Any, Any]:
         scheme, host, port, _ = split_origin(origin + "/")
         netloc = origin.partition("://")[2]
+        proxy = self._options.proxy_for(scheme, host, port)
+        pool = self._proxy_pool(proxy) if proxy is not None else self._pool
         parts = (scheme.encode(), host.encode(), port)
-        cached = (*parts, netloc.encode(), self._Origin(*parts))
+        cached = (*parts, netloc.encode(), self._Origin(*parts), pool)
         if len(self._origins) < _MAX_CACHED_ORIGINS:
             self._origins[origin] = cached
         return cached
 
     async def send(self, request: Request) -> Response:
+        """Send over httpcore's connections (see `Transport.send`)."""
         url_text = request.url
         # origin = scheme://netloc, target = /path?query (inlined origin_and_target).
         slash = url_text.find("/", url_text.find("//") + 2)
@@ -106,17 +162,20 @@ class HttpcoreTransport:
         parts = self._origins.get(origin)
         if parts is None:
             parts = self._origin(origin)
-        scheme, host, port, host_header, core_origin = parts
+        scheme, host, port, host_header, core_origin, pool = parts
         url = self._URL(scheme=scheme, host=host, port=port, target=target.encode())
+        request_headers = request.headers
         headers: list[tuple[bytes, bytes]] = [(b"host", host_header)]
-        headers += [(k.encode(), v.encode()) for k, v in request.headers.items()]
+        headers += [(k.encode(), v.encode()) for k, v in request_headers.items()]
+        if "accept-encoding" not in request_headers:
+            headers.append(_ACCEPT_ENCODING)
         content = request.content
         if content is not None:
             headers.append((b"content-length", str(len(content)).encode()))
         else:
             content = b""
         timeout = request.timeout
-        connect = request.extensions.get("connect_timeout") or _CONNECT_TIMEOUT
+        connect = request.extensions.get("connect_timeout") or self._connect_timeout
         if timeout is not None and timeout < connect:
             connect = timeout
         core_request = self._Request(
@@ -127,33 +186,42 @@ class HttpcoreTransport:
             extensions={"timeout": {"connect": connect, "read": timeout, "write": timeout, "pool": timeout}},
         )
         try:
-            # One scope bounds the whole attempt: waiting for a slot, connecting, sending and
+            # One deadline bounds the whole attempt: waiting for a slot, connecting, sending and
             # reading the body. httpcore's own timeouts bound each socket operation inside it.
             with fail_after(timeout):
-                if self._h1 is not None:
-                    raw, body = await self._h1.request(origin, core_origin, core_request)
-                else:
-                    raw = await self._pool.handle_async_request(core_request)
-                    try:
-                        body = await raw.aread()
-                    finally:
-                        await raw.aclose()
+                if pool is None:
+                    assert self._h1 is not None
+                    return await self._h1.request(origin, core_origin, core_request, self._read, request)
+                raw = await pool.handle_async_request(core_request)
+                try:
+                    return await self._read(raw, request)
+                finally:
+                    await raw.aclose()
         except TimeoutError:
             raise APITimeoutError(
-                f"{request.method} {url_text} timed out after {timeout}s",
+                f"{request.method} {url_text} timed out after {format_seconds(timeout)}",
                 request=request,
             ) from None
         except Exception as exc:
             wrapped = self._wrap(exc, request)
             if wrapped is None:
                 raise
-            raise wrapped from None
-        return Response._trusted(
-            raw.status,
-            {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw.headers},
-            body,
-            request,
-        )
+            raise wrapped from exc
+
+    async def _read(self, raw: Any, request: Request) -> Response:
+        """The response: headers merged (a repeated one joined with ", "), body decoded and
+        counted against the size limit as it streams in."""
+        headers: dict[str, str] = {}
+        for key, value in raw.headers:
+            name = key.decode("latin-1").lower()
+            if name in headers:
+                headers[name] += ", " + value.decode("latin-1")
+            else:
+                headers[name] = value.decode("latin-1")
+        reader = BodyReader(request, raw.status, headers, self._limit)
+        async for chunk in raw.aiter_stream():
+            reader.feed(chunk)
+        return Response._trusted(raw.status, headers, reader.finish(), request)
 
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError | None:
         if isinstance(exc, self._timeout_exc):
@@ -170,30 +238,25 @@ class HttpcoreTransport:
             await self._h1.aclose()
         else:
             await self._pool.aclose()
+        for pool in self._proxy_pools.values():
+            await pool.aclose()
 
     def pool_status(self) -> tuple[int, int]:
-        """(connections open, requests in flight): for tests that look for leaked slots."""
-        if self._h1 is not None:
-            return self._h1.status()
-        conns = self._pool.connections
-        busy = sum(1 for c in conns if not c.is_idle())
-        return len(conns), busy
+        """(connections open, requests in flight), over every pool: for tests that look for
+        leaked slots."""
+        opened, busy = self._h1.status() if self._h1 is not None else _public_status(self._pool)
+        for pool in self._proxy_pools.values():
+            more_open, more_busy = _public_status(pool)
+            opened += more_open
+            busy += more_busy
+        return opened, busy
 
     def __repr__(self) -> str:
-        return f"{self._name}(max_connections={self.max_connections})"
+        proxies = self._options.proxies.proxies
+        shown = f", proxy={proxies[0].url!r}" if len(proxies) == 1 else ""
+        return f"{self._name}(max_connections={self.max_connections}{shown})"
 
 
-def ssl_context(verify: bool | ssl.SSLContext) -> ssl.SSLContext:
-    if isinstance(verify, ssl.SSLContext):
-        return verify
-    if not verify:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    try:
-        import certifi
-
-        return ssl.create_default_context(cafile=certifi.where())
-    except ImportError:  # pragma: no cover - httpx depends on certifi
-        return ssl.create_default_context()
+def _public_status(pool: Any) -> tuple[int, int]:
+    conns = pool.connections
+    return len(conns), sum(1 for c in conns if not c.is_idle())

@@ -21,6 +21,7 @@ class MockTransport:
         self.closed = False
 
     async def send(self, request: Request) -> Response:
+        """Answer with the handler's response (or raise its exception)."""
         if self._record:
             self.requests.append(request)
         result = self._handler(request)
@@ -33,4 +34,5 @@ class MockTransport:
         return result
 
     async def aclose(self) -> None:
+        """Mark the transport closed."""
         self.closed = True

@@ -2,23 +2,48 @@
 
 The connection pool, HTTP parsing and TLS run in Rust, outside the GIL, so it spends the least
 Python CPU per request of the transports. Extra `pyreqwest` (Python 3.11 and newer). Redirects
-are not followed, bodies are returned as sent (no automatic decompression, like the default
-transport), and pyreqwest's own status errors are off: the SDK maps statuses itself.
+are not followed, pyreqwest's own decompression and status errors are off (the body goes
+through the same `BodyReader` as every transport's; the SDK maps statuses itself), and reqwest's
+own reading of the proxy environment is replaced by `_proxy.py`'s routing.
+
+Three things pyreqwest 0.15 does not do that this class does:
+
+- **Sent or not.** pyreqwest raises `ConnectError` both when connecting failed and when the
+  connection closed after the request was written (hyper's "SendRequest" kind); only the first
+  means nothing left, so only it is reported `request_sent=False`.
+- **The connect timeout per request.** reqwest takes it per client, so there is one pyreqwest
+  client per distinct `connect_timeout` the requests carry (a client's `Timeout.connect`; in
+  practice one, at most `_MAX_CLIENTS`).
+- **Cancellation.** Cancelling pyreqwest's coroutine detaches the Rust task instead of stopping
+  it: the socket stays open until the reply or the request's timeout. So each request runs in a
+  task of its own; a cancelled call hands it to the transport, which closes the response when it
+  arrives, and `aclose()` waits for those requests (each bounded by its own timeout) before it
+  closes the clients, so no socket outlives `aclose()`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import anyio
+
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
-from ._base import connection_lost, not_connected, timed_out
+from ._base import connection_lost, not_connected, split_origin, timed_out
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._deadline import fail_after
+from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
+from ._proxy import Proxy
+from ._tls import CertTypes, VerifyTypes
 
-_CONNECT_TIMEOUT = 10.0
+_MAX_CLIENTS = 4
+_NO_TIMEOUT_GRACE = 30.0  # how long aclose() waits for a cancelled request that had no timeout
 
 
 def _import(name: str) -> Any:
@@ -32,10 +57,13 @@ def _import(name: str) -> Any:
 
 
 class PyreqwestTransport:
-    """`PyreqwestTransport(max_connections=100, keepalive_expiry=30.0, verify=True)`.
+    """`PyreqwestTransport(max_connections=100, keepalive_expiry=30.0, ...)`: options as
+    `HttpcoreTransport`'s.
 
-    `max_connections` bounds requests in flight (pyreqwest queues the rest); idle connections are
-    kept `keepalive_expiry` seconds. The client is built lazily, inside the running event loop.
+    `max_connections` bounds requests in flight (the rest wait for a slot); idle connections are
+    kept `keepalive_expiry` seconds. Clients are built lazily, inside the running event loop.
+    With an `ssl.SSLContext` as `verify`, the certificates it has loaded are trusted (reqwest's
+    built-in roots too) and its verify mode is followed; a client certificate goes in `cert`.
     """
 
     def __init__(
@@ -43,23 +71,62 @@ class PyreqwestTransport:
         *,
         max_connections: int = 100,
         keepalive_expiry: float = 30.0,
-        connect_timeout: float = _CONNECT_TIMEOUT,
-        verify: bool = True,
+        http2: bool = False,
+        verify: VerifyTypes = True,
+        cert: CertTypes | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
-        if max_connections < 1:
-            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
-        if keepalive_expiry < 0:
-            raise ValueError(f"keepalive_expiry must be >= 0, got {keepalive_expiry}")
-        client_module = _import("pyreqwest.client")
+        options = TransportOptions(
+            "PyreqwestTransport",
+            max_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,
+            connect_timeout=connect_timeout,
+            verify=verify,
+            cert=cert,
+            trust_env=trust_env,
+            proxy=proxy,
+            max_response_bytes=max_response_bytes,
+        )
+        if not isinstance(http2, bool):
+            raise TypeError(f"PyreqwestTransport: http2 must be True or False, got {http2!r}")
+        self._client_module = _import("pyreqwest.client")
+        self._proxy_module = _import("pyreqwest.proxy")
         self._exc = _import("pyreqwest.exceptions")
-        self.max_connections = max_connections
-        self._builder = (
-            client_module.ClientBuilder()
+        self._tls = options.tls_material()
+        if self._tls.verify and not self._tls.check_hostname:
+            raise ValueError(
+                "PyreqwestTransport: an SSLContext that verifies certificates but not host names "
+                "cannot be expressed in reqwest; check host names, or pass verify=False"
+            )
+        self.max_connections = options.max_connections
+        self._options = options
+        self._http2 = http2
+        self._limit = options.max_response_bytes
+        self._default_connect = options.connect_timeout
+        self._clients: dict[float, Any] = {}  # connect timeout -> pyreqwest client
+        self._slots: asyncio.Semaphore | None = None
+        self._closed = False
+        self._timeouts: dict[float, timedelta] = {}
+        # Cancelled calls' requests still running in Rust -> when their own timeout ends them.
+        self._abandoned: dict[asyncio.Future[None], float] = {}
+        exc = self._exc
+        self._not_sent_timeouts = (exc.ConnectTimeoutError, exc.PoolTimeoutError)
+        self._not_sent = (exc.BuilderError, exc.ClientClosedError)
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def _build(self, connect_timeout: float) -> Any:
+        tls = self._tls
+        builder = (
+            self._client_module.ClientBuilder()
             # pyreqwest's own in-flight limit keeps the slot of a cancelled request (measured
             # with 0.15): the transport bounds requests in flight itself, with a semaphore.
             .max_connections(None)
-            .pool_max_idle_per_host(max_connections)
-            .pool_idle_timeout(timedelta(seconds=keepalive_expiry))
+            .pool_max_idle_per_host(self.max_connections)
+            .pool_idle_timeout(timedelta(seconds=self._options.keepalive_expiry))
             .connect_timeout(timedelta(seconds=connect_timeout))
             .follow_redirects(False)
             .error_for_status(False)
@@ -68,15 +135,52 @@ class PyreqwestTransport:
             .zstd(False)
             .deflate(False)
             .referer(False)
-            .danger_accept_invalid_certs(not verify)
+            .danger_accept_invalid_certs(not tls.verify)
+            .no_proxy()  # reqwest's own environment reading: _proxy.py decides instead
         )
-        self._client: Any = None
-        self._slots: asyncio.Semaphore | None = None
-        self._closed = False
-        self._timeouts: dict[float, timedelta] = {}
-        exc = self._exc
-        self._not_sent_timeouts = (exc.ConnectTimeoutError, exc.PoolTimeoutError)
-        self._not_sent = (exc.ConnectError, exc.BuilderError, exc.ClientClosedError)
+        builder = builder.http2(True) if self._http2 else builder.http1_only()
+        for pem in tls.roots_pem:
+            builder = builder.add_root_certificate_pem(pem)
+        for der in tls.roots_der:
+            builder = builder.add_root_certificate_der(der)
+        if tls.identity_pem is not None:
+            builder = builder.identity_pem(tls.identity_pem)
+        for proxy in self._options.proxies.proxies:
+            route = self._proxy_module.ProxyBuilder.custom(self._route(proxy))
+            if proxy.auth is not None:
+                route = route.basic_auth(*proxy.auth)
+            builder = builder.proxy(route)
+        return builder.build()
+
+    def _route(self, proxy: Proxy) -> Callable[[Any], str | None]:
+        """reqwest's proxy callback for `proxy`: its URL for the targets it serves, else None."""
+        decided: dict[str, bool] = {}
+        proxy_for = self._options.proxy_for
+
+        def route(url: Any) -> str | None:
+            origin = url.origin_ascii
+            hit = decided.get(origin)
+            if hit is None:
+                scheme, host, port, _ = split_origin(origin + "/")
+                hit = decided[origin] = proxy_for(scheme, host, port) == proxy
+            return proxy.url if hit else None
+
+        return route
+
+    def _client(self, request: Request) -> Any:
+        connect = request.extensions.get("connect_timeout") or self._default_connect
+        client = self._clients.get(connect)
+        if client is None:
+            if self._closed:
+                raise APIConnectionError(
+                    f"the transport is closed ({request.method} {request.url})",
+                    request=request,
+                    request_sent=False,
+                )
+            if len(self._clients) >= _MAX_CLIENTS:
+                return self._clients.get(self._default_connect) or next(iter(self._clients.values()))
+            client = self._clients[connect] = self._build(connect)
+        return client
 
     def _timedelta(self, seconds: float) -> timedelta:
         value = self._timeouts.get(seconds)
@@ -86,36 +190,74 @@ class PyreqwestTransport:
                 self._timeouts[seconds] = value
         return value
 
+    # -- sending ---------------------------------------------------------------------------
+
     async def send(self, request: Request) -> Response:
-        client = self._client
-        if client is None:
-            if self._closed:
-                raise APIConnectionError(
-                    f"the transport is closed ({request.method} {request.url})",
-                    request=request,
-                    request_sent=False,
-                )
-            client = self._client = self._builder.build()
-            self._slots = asyncio.Semaphore(self.max_connections)
-        builder = client.request(request.method, request.url).headers(request.headers)
-        if request.content is not None:
-            builder = builder.body_bytes(request.content)
-        if request.timeout is not None:
-            builder = builder.timeout(self._timedelta(request.timeout))
+        """Send through pyreqwest's client (see `Transport.send`)."""
         slots = self._slots
-        assert slots is not None
+        if slots is None:
+            slots = self._slots = asyncio.Semaphore(self.max_connections)
         if slots.locked():
             await self._wait_for_slot(slots, request)
         else:
             await slots.acquire()
+        streamed = pending = raw = None
         try:
-            raw = await builder.build().send()
-            body = await raw.bytes()
+            client = self._client(request)
+            builder = client.request(request.method, request.url).headers(request.headers)
+            if "accept-encoding" not in request.headers:
+                builder = builder.header("accept-encoding", ACCEPT_ENCODING)
+            if request.content is not None:
+                builder = builder.body_bytes(request.content)
+            if request.timeout is not None:
+                builder = builder.timeout(self._timedelta(request.timeout))
+            streamed = builder.build_streamed()
+            pending = asyncio.ensure_future(streamed.__aenter__())
+            try:
+                raw = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                self._abandon(pending, streamed, request.timeout)
+                raise
+            try:
+                return await self._read(raw, request)
+            finally:
+                await streamed.__aexit__(None, None, None)
         except self._exc.PyreqwestError as exc:
-            raise self._wrap(exc, request) from None
+            raise self._wrap(exc, request) from exc
         finally:
             slots.release()
-        return Response._trusted(raw.status, dict(raw.headers.items()), body.to_bytes(), request)
+            # pyreqwest closes its pool only when the last reference to its client goes, and a
+            # caller may keep this frame (in a traceback) long after aclose(): keep none here.
+            client = builder = streamed = pending = raw = None
+
+    async def _read(self, raw: Any, request: Request) -> Response:
+        headers: dict[str, str] = {}
+        for key, value in raw.headers.items():
+            name = key.lower()
+            if name in headers:
+                headers[name] += ", " + value
+            else:
+                headers[name] = value
+        try:
+            reader = BodyReader(request, raw.status, headers, self._limit)
+            if reader.whole:
+                body = await raw.bytes()
+                return Response._trusted(raw.status, headers, body.to_bytes(), request)
+            body_reader = raw.body_reader
+            while True:
+                chunk = await body_reader.read_chunk()
+                if chunk is None:
+                    break
+                reader.feed(chunk.to_bytes())
+            return Response._trusted(raw.status, headers, reader.finish(), request)
+        finally:
+            raw = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
+
+    def _abandon(self, pending: asyncio.Future[Any], streamed: Any, timeout: float | None) -> None:
+        """A cancelled call's request, still running in Rust: close its response when it comes."""
+        drain = asyncio.ensure_future(_drain(pending, streamed))
+        self._abandoned[drain] = time.monotonic() + (_NO_TIMEOUT_GRACE if timeout is None else timeout)
+        drain.add_done_callback(self._abandoned.pop)
 
     async def _wait_for_slot(self, slots: asyncio.Semaphore, request: Request) -> None:
         # fail_after (the shared timer wheel), not asyncio.wait_for: wait_for makes a task per
@@ -133,16 +275,40 @@ class PyreqwestTransport:
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError:
         if isinstance(exc, self._exc.RequestTimeoutError):
             return timed_out(request, exc, sent=not isinstance(exc, self._not_sent_timeouts))
-        if isinstance(exc, self._not_sent):
+        if isinstance(exc, self._not_sent) or (
+            isinstance(exc, self._exc.ConnectError) and _failed_connecting(exc)
+        ):
             return not_connected(request, exc)
         return connection_lost(request, exc)
 
     async def aclose(self) -> None:
-        """Close the client and its pool. Idempotent."""
+        """Wait for cancelled calls' requests still running in Rust (each bounded by its own
+        timeout), then close the clients and their pools. Idempotent."""
         self._closed = True
-        client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+        with anyio.CancelScope(shield=True):
+            if self._abandoned:
+                # Bounded: each request ends by its own timeout (plus a little for Rust to notice).
+                wait = max(self._abandoned.values()) - time.monotonic() + 1.0
+                await asyncio.wait(list(self._abandoned), timeout=max(wait, 0.0))
+            clients, self._clients = list(self._clients.values()), {}
+            for client in clients:
+                await client.close()
 
     def __repr__(self) -> str:
-        return f"PyreqwestTransport(max_connections={self.max_connections})"
+        proxies = self._options.proxies.proxies
+        shown = f", proxy={proxies[0].url!r}" if len(proxies) == 1 else ""
+        return f"PyreqwestTransport(max_connections={self.max_connections}{shown})"
+
+
+async def _drain(pending: asyncio.Future[Any], streamed: Any) -> None:
+    # Its outcome has no caller any more: a failure is simply the end of it.
+    with contextlib.suppress(Exception):
+        await pending
+        await streamed.__aexit__(None, None, None)
+
+
+def _failed_connecting(exc: Exception) -> bool:
+    """Did this `ConnectError` happen while connecting (hyper's "Connect" kind: nothing sent)?"""
+    details = getattr(exc, "details", None)
+    causes = details.get("causes") if isinstance(details, dict) else None
+    return any(isinstance(c, dict) and c.get("message") == "client error (Connect)" for c in causes or ())

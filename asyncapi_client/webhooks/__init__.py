@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._models import WebhookDelivery
 from ._dedupe import Claim, DedupeStore, InMemoryDedupeStore
-from ._delivery import WebhookDelivery
 from ._events import EVENT_MODELS, WebhookEvent, construct_event, event_from_payload
 from ._receiver import WebhookReceiver
 from ._signature import compute_signature, decode_secret, sign, signed_headers

@@ -33,11 +33,15 @@ class Claim(enum.Enum):
 class DedupeStore(Protocol):
     """Where processed webhook ids are remembered. Implement it to use another backend."""
 
-    async def claim(self, key: str) -> Claim: ...
+    async def claim(self, key: str) -> Claim:
+        """Mark `key` (a `webhook-id`) as being processed: `CLAIMED` (process it), `DUPLICATE` (done
+        already) or `IN_FLIGHT` (another delivery has it now)."""
 
-    async def complete(self, key: str) -> None: ...
+    async def complete(self, key: str) -> None:
+        """Record `key` as processed, so later deliveries are duplicates."""
 
-    async def release(self, key: str) -> None: ...
+    async def release(self, key: str) -> None:
+        """Give up a claim (the handler failed), so a re-delivery is processed."""
 
 
 class InMemoryDedupeStore:
@@ -73,6 +77,7 @@ class InMemoryDedupeStore:
             del done[key]
 
     async def claim(self, key: str) -> Claim:
+        """See `DedupeStore.claim`."""
         with self._lock:
             self._purge(self._clock.monotonic())
             if key in self._done:
@@ -83,6 +88,7 @@ class InMemoryDedupeStore:
             return Claim.CLAIMED
 
     async def complete(self, key: str) -> None:
+        """See `DedupeStore.complete`."""
         with self._lock:
             self._in_flight.discard(key)
             self._done[key] = self._clock.monotonic() + self._ttl
@@ -91,6 +97,7 @@ class InMemoryDedupeStore:
                 self._done.popitem(last=False)
 
     async def release(self, key: str) -> None:
+        """See `DedupeStore.release`."""
         with self._lock:
             self._in_flight.discard(key)
 

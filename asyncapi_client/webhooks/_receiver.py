@@ -119,6 +119,8 @@ class WebhookReceiver:
         return register
 
     def add_handler(self, event_type: str, handler: Handler) -> None:
+        """Register `handler` (an async function taking the event) for `event_type` (`'*'` for every
+        type); what `@receiver.on(event_type)` does."""
         if not isinstance(event_type, str) or not event_type:
             raise ValueError("event_type must be a non-empty string such as 'project.created' or '*'")
         if not callable(handler):

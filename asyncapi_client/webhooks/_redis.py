@@ -13,6 +13,7 @@ import secrets
 from typing import Any
 
 from .._config import check_seconds
+from .._redis_support import AsyncioGuard
 from ._dedupe import DEFAULT_TTL, Claim
 
 logger = logging.getLogger("asyncapi_client.webhooks")
@@ -60,6 +61,7 @@ class RedisDedupeStore:
         # Redis counts in whole milliseconds: at least one.
         ttl = check_seconds("RedisDedupeStore ttl", ttl, minimum=0.001)
         in_flight_ttl = check_seconds("RedisDedupeStore in_flight_ttl", in_flight_ttl, minimum=0.001)
+        self._guard = AsyncioGuard("RedisDedupeStore")
         self._owns_client = client is None
         self._redis: Any = client if url is None else aioredis.from_url(url)
         self._prefix = prefix
@@ -74,6 +76,8 @@ class RedisDedupeStore:
         return self._prefix + key
 
     async def claim(self, key: str) -> Claim:
+        """See `DedupeStore.claim`; atomic across processes (`SET NX` with an expiry)."""
+        self._guard.check()
         token = "inflight:" + secrets.token_hex(8)
         current = await self._claim(keys=[self._key(key)], args=[token, self._in_flight_ms])
         if current is None:
@@ -82,10 +86,14 @@ class RedisDedupeStore:
         return Claim.DUPLICATE if _text(current) == _DONE else Claim.IN_FLIGHT
 
     async def complete(self, key: str) -> None:
+        """See `DedupeStore.complete`."""
+        self._guard.check()
         self._tokens.pop(key, None)
         await self._redis.set(self._key(key), _DONE, px=self._ttl_ms)
 
     async def release(self, key: str) -> None:
+        """See `DedupeStore.release`."""
+        self._guard.check()
         token = self._tokens.pop(key, None)
         if token is not None:
             await self._release(keys=[self._key(key)], args=[token])

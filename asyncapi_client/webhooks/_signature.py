@@ -18,8 +18,6 @@ from .._secret import Secret
 
 SECRET_PREFIX = "whsec_"
 
-SecretLike = str | Secret
-
 
 def decode_secret(secret: str | Secret) -> bytes:
     """The key bytes of a `whsec_...` secret (a bare base64 string is accepted too).
@@ -77,13 +75,3 @@ def signed_headers(
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(secret, msg_id, timestamp, body),
     }
-
-
-def signature_matches(header: str, expected: str) -> bool:
-    """True when any `v1,` entry of `header` equals `expected`, compared in constant time."""
-    found = False
-    for entry in header.split(" "):
-        version, sep, value = entry.partition(",")
-        if sep and version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
-            found = True
-    return found

@@ -99,19 +99,23 @@ async def test_client_side_invalid_items_fail_alone_and_are_never_sent() -> None
         {"name": "  ", "email": "d@example.com"},
         {"name": "e", "email": 5},
         NewUser("f", "f@example.com"),
-        {"name": "g", "email": "g@example.com", "extra": "dropped"},
+        {"name": "g", "email": "g@example.com", "emial": "g2@example.com"},
         "h@example.com",
     ]
     fake = FakeBulk()
     async with fake.client() as client:
         result = await client.users.bulk_create(records, chunk_size=4)
     assert_accounted(result, 9)
-    assert sorted(result.created) == [0, 6, 7]
-    assert set(result.failed) == {1, 2, 3, 4, 5, 8}
+    assert sorted(result.created) == [0, 6]
+    assert set(result.failed) == {1, 2, 3, 4, 5, 7, 8}
     assert all(isinstance(e, InvalidItemError) for e in result.failed.values())
-    assert result.failed[2].details == {"index": 2, "field": "email"}  # type: ignore[attr-defined]
-    assert result.failed[3].details == {"index": 3, "field": "name"}  # type: ignore[attr-defined]
-    assert sorted(fake.sent_emails) == ["a@example.com", "f@example.com", "g@example.com"]
+    assert result.failed[2].details == {"index": 2, "field": "email"}
+    assert result.failed[3].details == {"index": 3, "field": "name"}
+    # A field the API does not know is refused by name, not dropped.
+    assert result.failed[7].details == {"index": 7, "field": "emial"}
+    assert result.failed[7].message == "item 7: unknown field 'emial' (a user has only 'name' and 'email')"
+    assert result.failed[2].message == "item 2: 'email' is missing"
+    assert sorted(fake.sent_emails) == ["a@example.com", "f@example.com"]
     # Only name and email go over the wire.
     assert all(set(item) == {"name", "email"} for _, body in fake.requests for item in body)
 

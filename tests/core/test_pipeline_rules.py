@@ -1,4 +1,4 @@
-"""DESIGN.md's pipeline rules, seen from outside: every attempt takes a limiter token, every
+"""The pipeline rules of docs/architecture.md, seen from outside: every attempt takes a limiter token, every
 response (each retry's included) feeds the limiter, and a limiter refusal is not retried.
 (The auth rules, the token valid at send time and one refresh + one replay on a 401, are in
 tests/auth/test_oauth.py.)"""

@@ -8,7 +8,7 @@ import asyncio
 import anyio
 import pytest
 
-from asyncapi_client import AsyncClient, HttpxTransport, Project, Request, Response
+from asyncapi_client import AsyncClient, HttpcoreTransport, Project, Request, Response
 from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import sandbox_client
 
@@ -89,7 +89,7 @@ class SendsInFlight:
     """The pool's transport, counting the requests inside `send` (each holds, or is about to
     take, a pool slot until its reply is read) and how many were cancelled there."""
 
-    def __init__(self, inner: HttpxTransport) -> None:
+    def __init__(self, inner: HttpcoreTransport) -> None:
         self.inner = inner
         self.in_flight = 0
         self.cancelled = 0
@@ -110,7 +110,7 @@ class SendsInFlight:
 
 @pytest.mark.parametrize("form", ["bare", "context"])
 async def test_break_and_cancel_lose_no_task_and_no_pool_slot(form: str) -> None:
-    transport = HttpxTransport(max_connections=10)
+    transport = HttpcoreTransport(max_connections=10)
     sends = SendsInFlight(transport)
     sandbox = Sandbox(projects=3000, users=0, latency_ms=40)
     async with sandbox as sb, await sandbox_client(sb, transport=sends, timeout=30.0) as client:

@@ -1,6 +1,6 @@
 """Cancellation: 1,000 calls cancelled at random points, then proof that nothing was left behind.
 
-One client, one small pool (`HttpxTransport(max_connections=4)`), a client-side limiter, OAuth
+One client, one small pool (`HttpcoreTransport(max_connections=4)`), a client-side limiter, OAuth
 client credentials whose token endpoint answers slowly, and retries. Twenty waves of 50 calls;
 each wave sets up one situation and cancels every call of it after a random delay drawn over the
 span of that situation:
@@ -79,7 +79,7 @@ class SlowTokenTransport:
     """Wraps the real transport: token requests wait `token_delay` first; cancellations inside
     `send` are counted (token request, API request)."""
 
-    def __init__(self, inner: sdk.HttpxTransport) -> None:
+    def __init__(self, inner: sdk.HttpcoreTransport) -> None:
         self.inner = inner
         self.token_delay = 0.0
         self.cancelled: Counter[str] = Counter()
@@ -203,7 +203,7 @@ async def _run(
     clock = CountingClock()
     started = time.monotonic()
     async with Sandbox(isolated=True) as sb:
-        transport = SlowTokenTransport(sdk.HttpxTransport(max_connections=POOL))
+        transport = SlowTokenTransport(sdk.HttpcoreTransport(max_connections=POOL))
         auth = sdk.ClientCredentials(sb.token_url, sb.client_id, sb.client_secret, clock=clock)
         client = sdk.AsyncClient(
             sb.base_url,

@@ -7,7 +7,7 @@ seconds a latency spike longer than the client's attempt timeout. Tokens live 2 
 client refreshes several times during the run.
 
 The client: `ClientCredentials`, a `RetryPolicy`, `Timeout(total=10, attempt=1)`, the default
-`HttpxTransport`. The operations: gets (projects and users), list pages, creates (users and
+`HttpcoreTransport`. The operations: gets (projects and users), list pages, creates (users and
 projects, each with a unique email or name) and bulk creates (10 users in 2 chunks).
 
 What must hold, and is asserted:
@@ -209,12 +209,12 @@ async def test_fault_matrix_ten_thousand_mixed_operations() -> None:
     """10,000 operations (gets, list pages, creates, bulk creates) at concurrency 100 under 5%
     5xx, 1% drops, 1% truncations, 1% malformed JSON, jitter and latency spikes: every result
     right or an APIError, none past its deadline, no record lost, none created twice."""
-    await _matrix(OPS, sdk.HttpxTransport, "fault_matrix")
+    await _matrix(OPS, sdk.HttpcoreTransport, "fault_matrix")
 
 
 def _optional_transports() -> list[str]:
     found = []
-    for name in ("AiohttpTransport", "Httpx2Transport", "PyreqwestTransport"):
+    for name in ("AiohttpTransport", "Httpcore2Transport", "PyreqwestTransport"):
         try:
             getattr(sdk.transports, name)()
         except Exception:  # the optional dependency is missing
@@ -328,7 +328,7 @@ def test_fault_matrix_on_trio() -> None:
     """The same matrix, 2,000 operations, with the client running on trio (the SDK is anyio
     throughout): every figure checked above holds there too."""
     pytest.importorskip("trio")
-    anyio.run(_matrix, OTHER_TRANSPORT_OPS, sdk.HttpxTransport, "fault_matrix[trio]", backend="trio")
+    anyio.run(_matrix, OTHER_TRANSPORT_OPS, sdk.HttpcoreTransport, "fault_matrix[trio]", backend="trio")
 
 
 CREATES = int(os.environ.get("ASYNCAPI_RELIABILITY_CREATES", "4000"))
@@ -349,7 +349,7 @@ async def test_creates_under_faults_end_in_no_error_and_land_once() -> None:
             auth=auth,
             retry=sdk.RetryPolicy(max_attempts=6, backoff_base=0.05, backoff_max=1.0),
             timeout=sdk.Timeout(total=30.0, attempt=5.0),
-            transport=sdk.HttpxTransport(max_connections=CONCURRENCY),
+            transport=sdk.HttpcoreTransport(max_connections=CONCURRENCY),
         )
         started = time.monotonic()
         async with client:

@@ -39,7 +39,7 @@ from asyncapi_client._errors import (
     error_from_envelope,
     status_error_class,
 )
-from asyncapi_client._models import Page, PageMeta, Project, User, Webhook
+from asyncapi_client._models import Page, PageMeta, Project, User, Webhook, structure_delivery
 from asyncapi_client._pagination import AsyncPager
 from asyncapi_client._ratelimit._headers import (
     RateLimitInfo,
@@ -55,7 +55,6 @@ from asyncapi_client._secret import Secret
 from asyncapi_client.auth._tokens import MAX_LIFETIME, TokenSet, parse_token_response
 from asyncapi_client.testing import FakeClock
 from asyncapi_client.webhooks import WebhookReceiver, construct_event, sign, verify
-from asyncapi_client.webhooks._delivery import structure_delivery
 
 DEADLINE_MS = 2000  # per example; every parser here answers in well under a millisecond
 NOW = 1_750_000_000.0

@@ -391,8 +391,8 @@ class _RecordingServer:
 
 
 def _transports() -> list[tuple[str, Callable[[], sdk.Transport]]]:
-    found: list[tuple[str, Callable[[], sdk.Transport]]] = [("HttpxTransport", sdk.HttpxTransport)]
-    for name in ("Httpx2Transport", "AiohttpTransport", "PyreqwestTransport"):
+    found: list[tuple[str, Callable[[], sdk.Transport]]] = [("HttpcoreTransport", sdk.HttpcoreTransport)]
+    for name in ("Httpcore2Transport", "AiohttpTransport", "PyreqwestTransport"):
         try:
             cls = getattr(sdk.transports, name)
             cls()  # the optional dependency may be missing
@@ -476,9 +476,9 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
 
 
 def test_tls_verification_is_on_by_default() -> None:
-    """HttpxTransport() (the client's default) and Httpx2Transport() verify certificates and
+    """HttpcoreTransport() (the client's default) and Httpcore2Transport() verify certificates and
     host names: CERT_REQUIRED and check_hostname."""
-    for cls in (sdk.HttpxTransport, *(make for name, make in TRANSPORTS if name == "Httpx2Transport")):
+    for cls in (sdk.HttpcoreTransport, *(make for name, make in TRANSPORTS if name == "Httpcore2Transport")):
         transport: Any = cls()
         context = transport._h1._ssl_context
         assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname, cls
@@ -513,7 +513,7 @@ async def test_a_self_signed_certificate_is_refused(
             with pytest.raises(sdk.APIConnectionError):
                 await client.request("GET", "/api/v1/users/me")
         assert server.heads == [], f"{name} sent a request over an unverified connection"
-        if name in ("HttpxTransport", "Httpx2Transport", "AiohttpTransport"):
+        if name in ("HttpcoreTransport", "Httpcore2Transport", "AiohttpTransport"):
             trusting = ssl.create_default_context(cafile=str(cert))
             transport: Any = getattr(sdk.transports, name)(verify=trusting)
             async with sdk.AsyncClient(f"https://127.0.0.1:{port}", transport=transport) as client:

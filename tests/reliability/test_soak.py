@@ -3,7 +3,7 @@
 The sandbox runs in its own process (`isolated=True`). The client has everything on: OAuth
 client credentials with 5-second tokens (so it refreshes about once every 5 s), the learning
 rate limiter, retries (1% of replies are injected 5xx, so the retry path runs too), user and
-attempt middleware, the default `HttpxTransport`. 100 workers send the requests: 90% gets, 8%
+attempt middleware, the default `HttpcoreTransport`. 100 workers send the requests: 90% gets, 8%
 list pages, 2% creates (POSTs with idempotency keys).
 
 Calls have a 1.5 s deadline (see TIMEOUT for why). Memory is measured with `tracemalloc`
@@ -121,7 +121,7 @@ async def test_soak_memory_is_flat_over_100_000_requests() -> None:
                 retry=sdk.RetryPolicy(max_attempts=4, backoff_base=0.02, backoff_max=0.2),
                 middleware=[per_call],
                 attempt_middleware=[per_attempt],
-                transport=sdk.HttpxTransport(max_connections=WORKERS),
+                transport=sdk.HttpcoreTransport(max_connections=WORKERS),
                 timeout=TIMEOUT,
             )
             samples: list[tuple[int, int, float, float]] = []  # (requests, traced bytes, rss MiB, seconds)

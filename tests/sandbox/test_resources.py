@@ -140,17 +140,24 @@ async def test_bulk_is_all_or_nothing(api: httpx.AsyncClient, sb: Sandbox) -> No
     items = [{"name": f"Bulk {i}", "email": f"bulk{i}@example.com"} for i in range(10)]
     items[7] = {"name": "Bad", "email": "invalid-email"}
     details = envelope(await api.post("/api/v1/users/bulk", json=items), 400, "INVALID_INPUT")
-    assert details == {"index": 7, "field": "email", "value": "invalid-email"}
+    first = {"index": 7, "field": "email", "value": "invalid-email"}
+    message = "item 7: The provided email address is not valid."
+    assert details == {**first, "errors": [{**first, "code": "INVALID_INPUT", "message": message}]}
     items[7] = {"name": "Dup", "email": "BULK2@example.com"}
     details = envelope(await api.post("/api/v1/users/bulk", json=items), 409, "CONFLICT")
-    assert details == {"index": 7, "field": "email", "value": "BULK2@example.com"}
+    assert {k: v for k, v in details.items() if k != "errors"} == {
+        "index": 7,
+        "field": "email",
+        "value": "BULK2@example.com",
+    }
+    assert [e["index"] for e in details["errors"]] == [7]
     me = (await api.get("/api/v1/users/me")).json()
     items[7] = {"name": "Me again", "email": me["email"]}
     details = envelope(await api.post("/api/v1/users/bulk", json=items), 409, "CONFLICT")
     assert details["index"] == 7
     items[3] = {"name": "Extra", "email": "x@example.com", "admin": True}
     details = envelope(await api.post("/api/v1/users/bulk", json=items), 400, "INVALID_INPUT")
-    assert details == {"index": 3, "field": "admin", "value": True}
+    assert {k: v for k, v in details.items() if k != "errors"} == {"index": 3, "field": "admin", "value": True}
     items[3] = "not an object"
     details = envelope(await api.post("/api/v1/users/bulk", json=items), 400, "INVALID_INPUT")
     assert details["index"] == 3

@@ -11,21 +11,60 @@ under test (on asyncio or trio) talks to a real socket. Endpoints:
     /redirect        302 to /echo
     /close           200, then the server closes the connection (no `Connection: close` header:
                      what a keep-alive timeout on the server looks like to the client)
+    /no-reply        reads the request, then closes the connection without a byte of reply
+    /dup-headers     200 with `X-Dup: a` and `X-Dup: b` (and two `Set-Cookie`)
+    /encoded/{c}     200, `ENCODED_JSON` in content coding c (gzip, x-gzip, deflate, raw-deflate
+                     (sent as deflate), br, zstd, gzip-br (both, applied in that order)), or
+                     `Content-Encoding: {c}` over plain bytes for any other c (`compress`, ...);
+                     `corrupt-gzip` sends gzip's magic number and then garbage
+    /chunked/{n}     200 with n bytes of body in chunked transfer coding (no Content-Length)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import hashlib
 import json
+import os
 import socket
 import ssl
 import threading
+import zlib
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
 
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 302: "Found", 404: "Not Found"}
+ENCODED_JSON = json.dumps({"data": [{"id": i, "name": f"project {i}"} for i in range(200)]}).encode()
+
+
+def encode(coding: str, data: bytes) -> bytes:
+    """`data` in a content coding (the names of `/encoded/{c}`)."""
+    if coding in ("gzip", "x-gzip"):
+        return gzip.compress(data)
+    if coding == "deflate":
+        return zlib.compress(data)
+    if coding == "raw-deflate":
+        compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        return compressor.compress(data) + compressor.flush()
+    if coding == "br":
+        import brotli
+
+        return bytes(brotli.compress(data))
+    if coding == "zstd":
+        import zstandard
+
+        return bytes(zstandard.ZstdCompressor().compress(data))
+    if coding == "gzip-br":
+        return encode("br", encode("gzip", data))
+    if coding == "corrupt-gzip":
+        return b"\x1f\x8b\x08\x00" + b"not really gzip at all" * 10
+    return data
+
+
+def _header_coding(coding: str) -> str:
+    return {"raw-deflate": "deflate", "gzip-br": "gzip, br", "corrupt-gzip": "gzip"}.get(coding, coding)
 
 
 def free_port() -> int:
@@ -70,6 +109,20 @@ def _route(
         return "close", 0.0
     if path == "/redirect":
         return 302, [("Location", "/echo"), ("Content-Type", "text/plain")], b"see /echo"
+    if path == "/no-reply":
+        return "no-reply", 0.0
+    if path == "/dup-headers":
+        headers = [("X-Dup", "a"), ("X-Dup", "b"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
+        return 200, [*headers, ("Content-Type", "text/plain")], b"dup"
+    if path.startswith("/encoded/"):
+        coding = path.rsplit("/", 1)[1]
+        return (
+            200,
+            [("Content-Type", "application/json"), ("Content-Encoding", _header_coding(coding))],
+            encode(coding, ENCODED_JSON),
+        )
+    if path.startswith("/chunked/"):
+        return "chunked", float(path.rsplit("/", 1)[1])
     return 404, [("Content-Type", "text/plain")], b"no such endpoint"
 
 
@@ -83,6 +136,7 @@ class TestServer:
         self.port = 0
         self.connections = 0
         self.closed = 0  # connections the server has closed (their FIN sent)
+        self.requests: dict[str, int] = {}  # path -> requests that arrived
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -152,6 +206,8 @@ class TestServer:
                     headers[name.strip().lower()] = value.strip()
             length = int(headers.get("content-length", "0") or 0)
             body = await reader.readexactly(length) if length else b""
+            path = target.partition("?")[0]
+            self.requests[path] = self.requests.get(path, 0) + 1
             routed = _route(method, target, headers, body)
             if routed[0] == "slow":
                 await asyncio.sleep(float(routed[1]))
@@ -161,6 +217,12 @@ class TestServer:
                 await writer.drain()
                 await asyncio.sleep(0.05)
                 return
+            elif routed[0] == "no-reply":
+                writer.transport.abort()
+                return
+            elif routed[0] == "chunked":
+                await self._chunked(writer, int(routed[1]))
+                continue
             elif routed[0] == "drop":
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789")
                 await writer.drain()
@@ -174,6 +236,21 @@ class TestServer:
             await writer.drain()
             if headers.get("connection", "").lower() == "close":
                 return
+
+    @staticmethod
+    async def _chunked(writer: asyncio.StreamWriter, size: int) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        piece = _big_body(min(size, 65536))
+        left = size
+        while left:
+            part = piece[: min(left, len(piece))]
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            left -= len(part)
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
 
 
 Scope = MutableMapping[str, Any]
@@ -202,6 +279,14 @@ async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
         routed = (200, [("Content-Type", "text/plain")], b"slow done")
     elif routed[0] == "close":
         routed = (200, [], b"closed")
+    elif routed[0] == "chunked":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        size = int(routed[1])
+        await send({"type": "http.response.body", "body": _big_body(size)[: size // 2], "more_body": True})
+        await send({"type": "http.response.body", "body": _big_body(size)[size // 2 :]})
+        return
+    elif routed[0] == "no-reply":
+        raise ConnectionResetError("the app closed the connection without a reply")
     elif routed[0] == "drop":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
         await send({"type": "http.response.body", "body": b"0123456789", "more_body": True})
@@ -217,3 +302,46 @@ async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
 def running_server() -> Iterator[TestServer]:
     with TestServer() as server:
         yield server
+
+
+@contextlib.contextmanager
+def unaccepting_port() -> Iterator[int]:
+    """A port whose listener never accepts and whose queue is full: connecting to it hangs (the
+    kernel drops the SYN), which is what an unreachable host looks like, on loopback."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = int(listener.getsockname()[1])
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def open_sockets_to(port: int, *, states: set[str] | None = None) -> int:
+    """How many TCP sockets this process holds open (any thread, Rust's included) to `port`,
+    in any state or in `states` (/proc/net/tcp's codes: "01" established, "08" close-wait)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                    count += states is None or fields[3] in states
+    return count

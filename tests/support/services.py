@@ -1,5 +1,5 @@
-"""Third-party servers for the tests: Debian's nginx, tinyproxy and redis-server on free ports,
-and uvicorn serving a test's own ASGI app.
+"""Third-party servers for the tests: Debian's nginx, tinyproxy and redis-server, and hypercorn
+(from PyPI), on free ports; and uvicorn serving a test's own ASGI app.
 
 Each server runs from a configuration the fixture writes into a temporary directory, bound to
 127.0.0.1 on a free port, and is stopped when the context exits. A server whose binary is not
@@ -10,10 +10,12 @@ into failures, so CI runs every test.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,6 +26,8 @@ from typing import Any
 import pytest
 
 REQUIRE_SERVICES_ENV = "ASYNCAPI_TESTS_REQUIRE_SERVICES"
+SERVER_DIRS = ("/usr/sbin", "/sbin", "/usr/bin")
+"""Where a server binary is looked for after PATH."""
 
 
 def free_port() -> int:
@@ -34,9 +38,9 @@ def free_port() -> int:
 
 def require_binary(name: str, apt_package: str | None = None) -> str:
     """The path of `name`, or skip (fail under `.ci/run`) saying how to install it."""
-    found = shutil.which(name) or next(
-        (str(p) for p in (Path("/usr/sbin") / name, Path("/usr/bin") / name) if p.exists()), None
-    )
+    # Debian puts servers in /usr/sbin, which a non-root PATH often lacks. `which` checks that
+    # the file is executable, so a binary hidden by a bind mount (tests/ci) counts as missing.
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SERVER_DIRS))
     if found is not None:
         return found
     reason = f"{name} is not installed (apt-get install {apt_package or name})"
@@ -211,6 +215,54 @@ def running_tinyproxy(*, basic_auth: tuple[str, str] | None = None) -> Iterator[
             yield port, log
         finally:
             _stop(proc)
+
+
+@contextmanager
+def running_hypercorn(
+    app: str,
+    *,
+    certfile: Path,
+    keyfile: Path,
+    ca_certs: Path | None = None,
+    require_client_cert: bool = False,
+) -> Iterator[int]:
+    """Run hypercorn (from PyPI: the dev extra) serving `app` ("module:attribute") over TLS on a
+    free port, HTTP/1.1 and HTTP/2 by ALPN; yield the port.
+
+    `ca_certs` with `require_client_cert` makes it demand a client certificate issued by that CA
+    (mutual TLS). The app is imported from the repository root.
+    """
+    if importlib.util.find_spec("hypercorn") is None:
+        reason = "hypercorn is not installed (pip install -e '.[dev]')"
+        if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
+            pytest.fail(f"{reason}; {REQUIRE_SERVICES_ENV}=1 requires every service", pytrace=False)
+        pytest.skip(reason)
+    port = free_port()
+    command = [
+        sys.executable, "-m", "hypercorn", app,
+        "--bind", f"127.0.0.1:{port}",
+        "--certfile", str(certfile), "--keyfile", str(keyfile),
+        "--workers", "1", "--log-level", "warning",
+    ]  # fmt: skip
+    if ca_certs is not None:
+        command += ["--ca-certs", str(ca_certs)]
+    if require_client_cert:
+        command += ["--verify-mode", "CERT_REQUIRED"]
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        try:
+            wait_until_listening(port, proc, "hypercorn")
+        except RuntimeError as exc:
+            stderr = proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else ""
+            raise RuntimeError(f"{exc}\n{stderr}") from None
+        yield port
+    finally:
+        _stop(proc)
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""The HTTP/1.1 pool under HttpxTransport and Httpx2Transport: reuse, bounds, eviction, expiry.
+"""The HTTP/1.1 pool under HttpcoreTransport and Httpcore2Transport: reuse, bounds, eviction, expiry.
 
 The conformance suite covers what every transport must do; this covers the pool's own
 bookkeeping, which the other transports do not have.
@@ -16,7 +16,6 @@ import pytest
 from asyncapi_client import Request
 from asyncapi_client.transports import _h1pool
 from asyncapi_client.transports._httpcore import HttpcoreTransport
-from asyncapi_client.transports._httpx import HttpxTransport
 from tests.support.conformance_server import TestServer
 
 KINDS = [
@@ -44,10 +43,10 @@ def server() -> Iterator[TestServer]:
 
 def make(kind: str, **kwargs: float) -> HttpcoreTransport:
     if kind == "httpx2":
-        from asyncapi_client.transports import Httpx2Transport
+        from asyncapi_client.transports import Httpcore2Transport
 
-        return Httpx2Transport(**kwargs)  # type: ignore[arg-type]
-    return HttpxTransport(**kwargs)  # type: ignore[arg-type]
+        return Httpcore2Transport(**kwargs)  # type: ignore[arg-type]
+    return HttpcoreTransport(**kwargs)  # type: ignore[arg-type]
 
 
 class PoolClock:
