@@ -11,6 +11,8 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import secrets
+import subprocess
+import sys
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -114,3 +116,33 @@ def test_every_sdk_exception_pickles_with_its_fields_and_without_a_secret(exc: s
         elif isinstance(value, (int, float, bool)) or value is None:
             assert getattr(copy, name) == value, name
     assert copy.page == 9
+
+
+def test_with_tblibs_pickler_installed_as_dask_does_the_chain_carries_no_body() -> None:
+    """Dask installs tblib's pickler in every worker: it pickles an exception's `__context__`
+    and `__cause__` along with it. A decode error is raised outside the parser's handler, so the
+    parser's error (a JSONDecodeError holds the whole body, echoed token included) is not in its
+    chain. Run in a subprocess: tblib's install() changes pickling for the whole process."""
+    pytest.importorskip("tblib")
+    code = f"""
+import pickle
+from tblib import pickling_support
+pickling_support.install()
+from asyncapi_client import Project, Request, Response, ResponseDecodeError
+from asyncapi_client._decode import decode_model, decode_page
+request = Request("GET", "https://api.example.com/p", {{"authorization": "Bearer {TOKEN}"}})
+bodies = [b"<html>rejected Bearer {TOKEN}</html>", b'{{"id": "{TOKEN}"}}', b'{{"data": 1, "x": "{TOKEN}"}}']
+for body in bodies:
+    for decode in (decode_model, decode_page):
+        try:
+            decode(Response(200, {{}}, body, request), Project)
+        except ResponseDecodeError as exc:
+            assert exc.__context__ is None and exc.__cause__ is None, repr(exc.__context__)
+            data = pickle.dumps(exc)
+            assert b"{TOKEN}" not in data, data
+            assert type(pickle.loads(data)) is ResponseDecodeError
+        else:
+            raise AssertionError("decoded")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
