@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 import anyio
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import DEFAULT_TIMEOUT, Timeout, check_url, format_seconds
+from ._config import DEFAULT_TIMEOUT, Timeout, check_headers, check_url, format_seconds
 from ._decode import status_error
 from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
@@ -253,7 +253,7 @@ class AsyncClient:
             "user-agent": _USER_AGENT,
         }
         if headers:
-            self._headers.update({k.lower(): v for k, v in headers.items()})
+            self._headers.update(check_headers(headers))
 
     def _set_timeout(self, timeout: Timeout) -> None:
         # Read once here rather than on every call: Timeout is frozen.
@@ -304,7 +304,7 @@ class AsyncClient:
         view._set_timeout(self._timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
-            merged.update({k.lower(): v for k, v in headers.items()})
+            merged.update(check_headers(headers))
             view._headers = merged
         else:
             view._headers = self._headers
@@ -370,7 +370,7 @@ class AsyncClient:
             content = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
             merged["content-type"] = "application/json"
         if headers:
-            merged.update({k.lower(): v for k, v in headers.items()})
+            merged.update(check_headers(headers))
         total = self._total
         deadline = None if total is None else shared.clock.monotonic() + total
         extensions = {
