@@ -3,8 +3,8 @@
 Two kinds, each on a free loopback port in a thread of its own (its own event loop, so the
 client under test shares nothing with it but the socket):
 
-- `serving(app)`: a bare ASGI app (no framework) served by uvicorn. The listening socket is bound
-  before uvicorn starts, so a client may connect at once: the connection waits in the backlog.
+- `serving(app)`: a bare ASGI app (no framework) served by uvicorn in a thread
+  (`tests.support.services.serving_asgi_in_thread`, the suite's one way to do that).
 - `RawServer(handler)`: raw sockets, for replies no ASGI server would send (a body cut short of
   its Content-Length). `handler(method, target, headers, body)` returns the bytes to write, and
   the connection is closed after them.
@@ -18,11 +18,25 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-import uvicorn
+from tests.support.services import serving_asgi_in_thread as serving
+
+__all__ = [
+    "App",
+    "RawServer",
+    "Receive",
+    "Scope",
+    "Send",
+    "header",
+    "query",
+    "read_body",
+    "http_reply",
+    "reply",
+    "serving",
+]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -36,23 +50,6 @@ def _listening_socket() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(256)
     return sock
-
-
-@contextlib.contextmanager
-def serving(app: App) -> Iterator[str]:
-    """Serve `app` with uvicorn; yields its base URL (`http://127.0.0.1:PORT`)."""
-    sock = _listening_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 async def read_body(receive: Receive) -> bytes:
