@@ -20,7 +20,8 @@ async def hammer(
 ) -> int:
     """`workers` concurrent calls at each of `steps` instants `STEP` seconds apart, moving the
     client's clock and the sandbox's together between them (no real time: the expiries are the
-    same on a loaded machine)."""
+    same on a loaded machine). The clients run without pacing (`rate_limit=None`): the limiter
+    would sleep on the stand-in clock, which moves only between the steps."""
     for _ in range(steps):
         async with anyio.create_task_group() as tg:
             for _ in range(workers):
@@ -43,7 +44,7 @@ async def test_concurrent_calls_across_several_expiries_make_one_token_request_p
     clock = FakeClock(sandbox_time.now)
     async with Sandbox(token_ttl=token_ttl) as sb:
         auth = ClientCredentials(sb.token_url, sb.client_id, sb.client_secret, clock=clock)
-        async with AsyncClient(sb.base_url, auth=auth, clock=clock) as client:
+        async with AsyncClient(sb.base_url, auth=auth, clock=clock, rate_limit=None) as client:
             await hammer(client, (clock, sandbox_time), workers=20, steps=34)  # 4.25 s
         stats = await sb.stats()
     # The sandbox states expires_in rounded down to whole seconds (2, and 1 for a 1.5 s token),
@@ -76,7 +77,7 @@ async def test_refresh_token_rotation_across_expiries_against_the_sandbox(
             on_token=persist,
             clock=clock,
         )
-        async with AsyncClient(sb.base_url, auth=auth, clock=clock) as client:
+        async with AsyncClient(sb.base_url, auth=auth, clock=clock, rate_limit=None) as client:
             await hammer(client, (clock, sandbox_time), workers=10, steps=26)  # 3.25 s
         stats = await sb.stats()
     # Every refresh used the previous rotation (the sandbox accepts a refresh token once): the
