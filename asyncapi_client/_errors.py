@@ -32,6 +32,10 @@ Every exception pickles (to cross a `ProcessPoolExecutor` or a task queue) with 
 status, code, details, request id and the rest of its fields, scrubbed once more on the way; the
 `response` and `request` attributes stay behind (they hold the request's `Authorization` header
 and the raw body) and are None on the other side.
+
+The module stays whole (past 400 lines): it is the one place a user reads to know what to
+catch, and the hierarchy above is its table of contents; the classes are short and most of
+the length is their docstrings.
 """
 
 from __future__ import annotations

@@ -38,6 +38,10 @@ it stopped, with nothing lost and nothing repeated.
 `_page_split`); `progress=` (a `ListingProgress`, see `checkpoints`) says where an iteration
 starts and is told, before each page after the first is handed over, that the pages before it
 were consumed, so a crashed reader resumes after the last page its code finished with.
+
+The module stays whole (a little over 400 lines): the page stream, its two iterators and the
+pager share one prefetch window and one set of ending rules; the rules themselves are pure and
+live apart (`_page_rules`).
 """
 
 from __future__ import annotations
