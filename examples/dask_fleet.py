@@ -238,7 +238,7 @@ def main() -> None:
     fleet = Fleet(args.base_url, args.redis, args.job_id, rate=args.rate)
     with (
         LocalCluster(
-            n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=args.workers, processes=True, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
         Client(cluster) as dask_client,
     ):

@@ -34,7 +34,7 @@ def test_export_and_import_on_a_local_cluster(
         fleet = example.Fleet(sb.base_url, redis_server_url, f"dask-{os.urandom(3).hex()}")
         with (
             distributed.LocalCluster(
-                n_workers=4, processes=True, threads_per_worker=1, dashboard_address=None
+                n_workers=4, processes=True, threads_per_worker=1, dashboard_address=":0"
             ) as cluster,
             distributed.Client(cluster) as client,
         ):
