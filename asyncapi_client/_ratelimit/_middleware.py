@@ -50,7 +50,8 @@ class RateLimitStatus:
 
     Server side (None until a response said it): `limit`, `remaining`, `reset` (Unix seconds
     when the quota is restored), `server_rate` (refill rate learned from the headers).
-    Local side: `rate` (the bucket's refill rate now, None when not binding), `burst`, `tokens`,
+    Local side: `rate` (the bucket's refill rate now, None when not binding; with shared
+    learning, the fleet's rate at the last lease, None while the fleet is open), `burst`, `tokens`,
     `paused_for` (seconds left of a pause), `adaptive_rate` (the cap the 429s set, None when
     there is none). Totals for the client: `rate_limited` (429s seen), `wait_seconds` (time
     spent waiting for the limiter), `partitions`.
@@ -299,13 +300,16 @@ class RateLimitMiddleware:
         now = self._clock.monotonic()
         bucket.refill(now)
         enabled = self._enabled
+        rate = bucket.rate if enabled and bucket.rate != math.inf else None
+        if self._fleet is not None:
+            rate = self._fleet.rate(part.key)  # the fleet's, as its last lease said
         return RateLimitStatus(
             key=part.key,
             limit=estimator.limit,
             remaining=estimator.remaining,
             reset=estimator.reset_wall,
             server_rate=estimator.server_rate(),
-            rate=bucket.rate if enabled and bucket.rate != math.inf else None,
+            rate=rate,
             burst=bucket.capacity if enabled and bucket.capacity != math.inf else None,
             tokens=bucket.tokens if enabled and bucket.tokens != math.inf else None,
             paused_for=max(0.0, bucket.paused_until - now),
