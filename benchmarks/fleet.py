@@ -286,6 +286,9 @@ async def export(redis_url: str, projects: int, rate: float | None) -> None:
     )
     # From the first worker's start (its client opened) to the last one's end.
     elapsed = max(r["ended"] for _, r in results) - min(r["started"] for _, r in results)
+    if os.environ.get("FLEET_DEBUG"):
+        t0 = min(r["started"] for _, r in results)
+        print([(round(r["started"] - t0, 2), round(r["ended"] - t0, 2)) for _, r in results])
     ideal = (plan.total_pages - BURST) / RATE
     report(
         "time",

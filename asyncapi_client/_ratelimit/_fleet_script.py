@@ -16,7 +16,7 @@ ARGV: op, max_pause, BETA, CUBIC_C, MIN_RATE, DOUBLING, FORGET_AFTER, then per o
 
 - `lease` want, granted (answers since the last call), ceiling (<= 0: none), burst (<= 0: a
   tenth of a second at the rate), max_wait (< 0: unbounded), raise (1: the proposer saw the
-  server's bucket at least half full; the curve steps up 5%, at most every 0.1 s for the fleet). Reserves `want` consecutive slots
+  server's bucket at least half full; the curve steps up 3%, at most every 0.1 s for the fleet). Reserves `want` consecutive slots
   (refused, nothing taken, when the first would wait past max_wait).
 - `cut` epoch, sent_ago (seconds since the 429's request left), pause (Retry-After, seconds),
   granted. A new congestion event only when `epoch` is the current one and the request left
@@ -49,7 +49,7 @@ local search, settled, ceiling, burst = num(f[8], 0), num(f[9], 0), num(f[10], 0
 local ls, lp, lc, gs, gp, gc = num(f[12], now), num(f[13], 0), num(f[14], 0), num(f[15], now),
   num(f[16], 0), num(f[17], 0)
 local ceiling_at, raised_at = num(f[18], 0), num(f[19], 0)
-local RAISE_EVERY, RAISE_STEP = 0.1, 1.05
+local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.03, 0.05
 if paused > now + max_pause then paused = now + max_pause end
 if since > now + max_pause then since = now + max_pause end
 
@@ -153,11 +153,14 @@ elseif op == 'cut' then
   if seen == epoch and now - sent_ago >= settled then
     accepted = 1
     -- The rate the event happened at: what the fleet leased in the last second, no more than
-    -- the pacing rate, and (once measured) no more than the server granted, nor below half.
+    -- the pacing rate (which it is when slots were queued on it), and (once measured) no more
+    -- than the server granted, nor below half.
     local at = per_second(ls, lp, lc)
-    if rate > 0 and rate < at then at = rate end
+    if rate > 0 and (rate < at or (tokens ~= nil and tokens < 0)) then
+      at = rate  -- slots were queued on the pacing rate: that is what the fleet sent
+    end
     local good = per_second(gs, gp, gc)
-    if w_max > 0 and now - since >= 1 and good < at then at = math.max(good, at / 2) end
+    if w_max > 0 and now - settled >= 1 and good < at then at = math.max(good, at / 2) end
     -- A Retry-After of a second or less is what a token bucket says of a burst (a token is due
     -- within it): the cut answers it and the fleet does not stall on it (the process that got
     -- it waits it out alone). A longer one pauses every process.
@@ -170,7 +173,7 @@ elseif op == 'cut' then
     k = math.pow(w_max * (1 - BETA) / C, 1 / 3)
     -- Slots leased before the cut are still being sent (and 429'd) after it: the event lasts
     -- until they are all due, plus a round trip.
-    local ahead = 0
+    local ahead = LEASE_SECONDS  -- slots already handed to requests that are not queued here
     if tokens ~= nil and tokens < 0 and rate > 0 then ahead = -tokens / rate end
     if ts ~= nil and ts > now then ahead = ahead + (ts - now) end
     since = resume

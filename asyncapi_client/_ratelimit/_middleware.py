@@ -265,12 +265,20 @@ class RateLimitMiddleware:
         if info is not None:
             most = estimator.observe_settled(status, info, seq, now, wall)
             if most is not None:
-                if self._enabled:
+                if self._enabled and self._fleet is None:
                     part.bucket.cap_tokens(most, now)
                 return None
         decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
+        if self._fleet is not None:
+            # Shared learning: the fleet's bucket paces (the gate tells it what this answer
+            # says); the local one would pace this process as if it were alone at the
+            # server, on a sync that cannot count the others' requests. Only a long pause the
+            # server set holds it back here too.
+            if decision.shared_pause is not None and decision.shared_pause > SHORT_RETRY_AFTER:
+                part.bucket.pause_until(now + decision.shared_pause, server=True)
+            return decision
         if self._enabled:
-            rate, capacity, max_tokens, pause, server_pause, shared_pause = decision
+            rate, capacity, max_tokens, pause, server_pause, _shared = decision
             bucket = part.bucket
             bucket.set_capacity(capacity, now)
             bucket.set_rate(rate, now)
@@ -278,11 +286,7 @@ class RateLimitMiddleware:
                 bucket.cap_tokens(max_tokens, now)
             if pause is not None:
                 bucket.pause_until(pause)
-            if server_pause is not None and not (
-                self._fleet is not None and status == _THROTTLED and (shared_pause or 0.0) <= SHORT_RETRY_AFTER
-            ):
-                # (With shared learning, a 429's Retry-After of a second or less is answered by
-                # the fleet's cut, as the script does: this process does not stall on it either.)
+            if server_pause is not None:
                 bucket.pause_until(server_pause, server=True)
             if status == _THROTTLED and logger.isEnabledFor(logging.DEBUG):
                 logger.debug("429 on partition %s: pacing at %.2f/s", part.key[:8], rate)

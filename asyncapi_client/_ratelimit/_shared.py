@@ -97,6 +97,7 @@ class SharedLearning:
                 await self.backend.give(key, stale)
             at = lease.take()
             if at is not None:
+                epoch = lease.epoch  # the slot's, even if a cut renews the lease while it waits
                 if at > now:
                     if deadline is not None and at > deadline:
                         lease.put_back(at)
@@ -106,7 +107,7 @@ class SharedLearning:
                     except BaseException:
                         lease.put_back(at)  # cancelled: the next request of this process takes it
                         raise
-                return lease.epoch
+                return epoch
             if part.fetching is not None:
                 await part.fetching.wait()
                 continue
