@@ -139,19 +139,6 @@ def run_pacing(
     ]
     for proc in procs:
         proc.start()
-    if os.environ.get("FLEET_DEBUG"):
-        import threading
-
-        import redis
-
-        def monitor() -> None:
-            r = redis.Redis.from_url(redis_url)
-            while time.time() < start_at + window:
-                h = r.hgetall(prefix + "fleet:default")
-                print(round(time.time() - start_at, 2), {k.decode(): v.decode()[:7] for k, v in h.items()}, flush=True)
-                time.sleep(0.5)
-
-        threading.Thread(target=monitor, daemon=True).start()
     results = [queue.get(timeout=window + 120) for _ in procs]
     for proc in procs:
         proc.join(10)
@@ -286,9 +273,6 @@ async def export(redis_url: str, projects: int, rate: float | None) -> None:
     )
     # From the first worker's start (its client opened) to the last one's end.
     elapsed = max(r["ended"] for _, r in results) - min(r["started"] for _, r in results)
-    if os.environ.get("FLEET_DEBUG"):
-        t0 = min(r["started"] for _, r in results)
-        print([(round(r["started"] - t0, 2), round(r["ended"] - t0, 2)) for _, r in results])
     ideal = (plan.total_pages - BURST) / RATE
     report(
         "time",

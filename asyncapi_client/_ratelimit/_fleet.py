@@ -40,6 +40,8 @@ import math
 from collections import deque
 from typing import Final, NamedTuple
 
+from ._adaptive import BETA
+
 LEASE_SECONDS: Final = 0.05  # a lease is about this long at the fleet's rate
 MAX_LEASE: Final = 16
 OPEN_LEASE: Final = 2  # slots per lease while the fleet has no rate (the first answers bring one)
@@ -48,6 +50,9 @@ HEADER_MARGIN: Final = 0.98  # the fleet paces at this share of the rate the hea
 # A 429's Retry-After this short (a token bucket's "within the second") is answered by the cut
 # alone; a longer one pauses the fleet (the script holds the same figure).
 SHORT_RETRY_AFTER: Final = 1.0
+# A success that finds the server's bucket empty is a warning, not a refusal (as an ECN mark is
+# to TCP): the cut is shallower than a 429's `BETA`.
+MARK_BETA: Final = 0.9
 
 
 class Grant(NamedTuple):
@@ -152,11 +157,13 @@ class Lease:
 
 
 class Cut(NamedTuple):
-    """A cut to propose: the epoch the 429's request was sent in and how long ago it left."""
+    """A cut to propose: the epoch the 429's request was sent in, how long ago it left, the
+    pause its Retry-After asked for and how deep to cut (`beta`)."""
 
     epoch: int
     sent_ago: float
     pause: float
+    beta: float = BETA
 
 
 class FleetLearner:
@@ -204,6 +211,9 @@ class FleetLearner:
             if not (empty and self.armed):
                 return None
             self.armed = False
+            if epoch < self.known_epoch:
+                return None
+            return Cut(epoch, max(0.0, now - sent_at), 0.0, MARK_BETA)
         if epoch < self.known_epoch:
             return None
         return Cut(epoch, max(0.0, now - sent_at), retry_after or 0.0)

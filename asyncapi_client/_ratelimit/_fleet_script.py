@@ -19,7 +19,8 @@ ARGV: op, max_pause, BETA, CUBIC_C, MIN_RATE, DOUBLING, FORGET_AFTER, then per o
   server's bucket at least half full; the curve steps up 3%, at most every 0.1 s for the fleet). Reserves `want` consecutive slots
   (refused, nothing taken, when the first would wait past max_wait).
 - `cut` epoch, sent_ago (seconds since the 429's request left), pause (Retry-After, seconds),
-  granted. A new congestion event only when `epoch` is the current one and the request left
+  granted, beta (the curve restarts at beta times the event's rate: `BETA` for a 429,
+  `MARK_BETA` for a success that found the server's bucket empty). A new congestion event only when `epoch` is the current one and the request left
   after the last event settled; otherwise nothing changes.
 - `give` n: slots not used go back.
 - `pause` seconds: the server's bucket is empty (or it said Retry-After): no slot before then.
@@ -150,6 +151,7 @@ if op == 'lease' then
 elseif op == 'cut' then
   local seen, sent_ago, pause = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
   gc = gc + tonumber(ARGV[11])
+  local beta = tonumber(ARGV[12])
   if seen == epoch and now - sent_ago >= settled then
     accepted = 1
     -- The rate the event happened at: what the fleet leased in the last second, no more than
@@ -170,7 +172,7 @@ elseif op == 'cut' then
     local resume = now + pause
     if w_max <= 0 then search = 1 else search = 0 end
     w_max = math.max(at, MIN)
-    k = math.pow(w_max * (1 - BETA) / C, 1 / 3)
+    k = math.pow(w_max * (1 - beta) / C, 1 / 3)
     -- Slots leased before the cut are still being sent (and 429'd) after it: the event lasts
     -- until they are all due, plus a round trip.
     local ahead = LEASE_SECONDS  -- slots already handed to requests that are not queued here

@@ -188,10 +188,13 @@ class RedisRateLimitBackend:
             1.0 if below else 0.0,
         )
 
-    async def cut(self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int) -> Grant | None:
+    async def cut(
+        self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int, beta: float = BETA
+    ) -> Grant | None:
         """Propose a congestion event (a 429 for a request sent in `epoch`, `sent_ago` seconds
-        ago; `pause`: its Retry-After); `accepted` says whether it was a new one."""
-        return await self._fleet("cut", key, epoch, sent_ago, max(0.0, pause), granted)
+        ago; `pause`: its Retry-After; `beta`: how deep to cut); `accepted` says whether it was
+        a new one."""
+        return await self._fleet("cut", key, epoch, sent_ago, max(0.0, pause), granted, beta)
 
     async def give(self, key: str, slots: int) -> None:
         """Give back leased slots this process did not use."""

@@ -173,7 +173,12 @@ class SharedLearning:
         if cut is None:
             return
         grant = await self.backend.cut(
-            key, epoch=cut.epoch, sent_ago=cut.sent_ago, pause=cut.pause, granted=learner.report()
+            key,
+            epoch=cut.epoch,
+            sent_ago=cut.sent_ago,
+            pause=cut.pause,
+            granted=learner.report(),
+            beta=cut.beta,
         )
         if grant is None:
             return

@@ -6,7 +6,6 @@ script's stored state is read back from Redis, not inferred from timings."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -36,8 +35,10 @@ class SpyBackend(RedisRateLimitBackend):
         self.cuts: list[bool] = []
         self.given: list[int] = []
 
-    async def cut(self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int) -> Grant | None:
-        grant = await super().cut(key, epoch=epoch, sent_ago=sent_ago, pause=pause, granted=granted)
+    async def cut(
+        self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int, beta: float = 0.8
+    ) -> Grant | None:
+        grant = await super().cut(key, epoch=epoch, sent_ago=sent_ago, pause=pause, granted=granted, beta=beta)
         assert grant is not None
         self.cuts.append(grant.accepted)
         return grant
@@ -119,10 +120,9 @@ async def test_simultaneous_429s_from_two_clients_are_one_event(
 
     spies = [SpyBackend(redis_server_url, prefix=prefix) for _ in range(2)]
     clients = [make_client(spy, handler) for spy in spies]
-    async with clients[0], clients[1]:
-        async with anyio.create_task_group() as tg:
-            for client in clients:
-                tg.start_soon(get, client)
+    async with clients[0], clients[1], anyio.create_task_group() as tg:
+        for client in clients:
+            tg.start_soon(get, client)
     # Both proposed a cut against epoch 0; the script took the first and ignored the second.
     assert sorted(spies[0].cuts + spies[1].cuts) == [False, True]
     assert (await fleet_state(redis_client, prefix))["epoch"] == "1"
@@ -176,10 +176,9 @@ async def test_a_cut_by_another_process_reaches_this_one(
             asyncio.run(main())
             """
         )
-        out = subprocess.run(
-            [sys.executable, "-c", other], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
-        )
-        assert out.stdout.split() == ["True", "1"]
+        with anyio.fail_after(60):
+            out = await anyio.run_process([sys.executable, "-c", other], cwd=ROOT)
+        assert out.stdout.decode().split() == ["True", "1"]
         assert await get(client) == 200  # its next lease carries the other process's cut
         assert client.rate_limit_status().rate is not None
         assert (await fleet_state(redis_client, prefix))["epoch"] == "1"

@@ -10,13 +10,16 @@ import pytest
 
 from asyncapi_client import AsyncClient, MockTransport, RateLimit, Request, Response, RetryPolicy
 from asyncapi_client._ratelimit import RedisRateLimitBackend
+from asyncapi_client._ratelimit._adaptive import BETA
 from asyncapi_client._ratelimit._config import SharedLearningBackend
 from asyncapi_client._ratelimit._fleet import (
     HEADER_MARGIN,
     LEASE_SECONDS,
     LEASE_TTL,
+    MARK_BETA,
     MAX_LEASE,
     OPEN_LEASE,
+    Cut,
     FleetLearner,
     Grant,
     Lease,
@@ -106,7 +109,7 @@ def test_a_429_of_the_current_epoch_is_a_cut_an_older_one_is_not() -> None:
     learner = FleetLearner()
     learner.known_epoch = 3
     cut = learn(learner, 429, 3, retry_after=2.0)
-    assert cut is not None and cut == (3, 0.25, 2.0)
+    assert cut is not None and cut[:3] == (3, 0.25, 2.0) and cut.beta == BETA
     assert learn(learner, 429, 2) is None  # that event was already cut
     assert learn(learner, 200, 3) is None
     assert learner.report() == 1 and learner.report() == 0  # answers granted, counted once
@@ -114,7 +117,8 @@ def test_a_429_of_the_current_epoch_is_a_cut_an_older_one_is_not() -> None:
 
 def test_an_empty_server_bucket_is_one_mark_until_it_was_half_full_again() -> None:
     learner = FleetLearner()
-    assert learn(learner, 200, 0, empty=True) is not None
+    mark = learn(learner, 200, 0, empty=True)
+    assert isinstance(mark, Cut) and mark.beta == MARK_BETA  # shallower than a 429's cut
     assert learn(learner, 200, 0, empty=True) is None  # still empty after the cut: not a new mark
     assert learn(learner, 200, 0, half_full=True) is None
     assert learner.report_below() is True and learner.report_below() is False
@@ -143,7 +147,9 @@ class FakeFleet:
         self.calls.append(("lease", want))
         return self.grants.pop(0)
 
-    async def cut(self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int) -> Grant | None:
+    async def cut(
+        self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int, beta: float = 0.8
+    ) -> Grant | None:
         accepted = epoch == self.epoch
         self.epoch += accepted
         self.calls.append(("cut", epoch))
