@@ -2,36 +2,41 @@
 
 `RateLimit(backend=RedisRateLimitBackend(url))` with no `rate`: the processes sharing the
 backend's prefix learn the server's limit together. The state lives in Redis (`_fleet_script`),
-timed by the Redis server's clock:
+every change atomic and timed by the Redis server's clock (`TIME`):
 
-- **The fleet's rate.** No rate at first (open, each process slow-starting on its own, as a
-  single client does). A 429 anywhere is a *proposed cut* against the epoch of the token that
-  request was sent with; the script accepts it only if that epoch is still the current one and
-  the request left after the last event settled (a round trip after it), so a burst of 429s
-  across all the processes is one congestion event: the epoch moves once, the rate is cut once
-  (to `BETA` times what the fleet was sending, and no more than the server granted), and every
-  later proposal against the old epoch is ignored. The rate then climbs along the CUBIC curve
-  (a search after the first event) evaluated *in the script* on the Redis clock: probing up is
-  done once, for the fleet, and no process raises on its own.
-- **The headers.** Each process's own `Estimator` still reads the server's headers; the rate
-  it learns (the upper bound on the server's refill, or an IETF quota per window) is the
-  server's, whoever drained it, so it is sent along with the next lease as the fleet's ceiling
-  (times `HEADER_MARGIN`: a process's sync cannot count the other processes' requests in
-  flight, so the fleet keeps the server's bucket a little fuller than one client would). A
-  response that finds the server's bucket empty, or a Retry-After, pauses the fleet.
-- **Leases, not a round trip per request.** A process reserves several consecutive slots of
-  the fleet's bucket in one round trip (`Lease`): about `LEASE_SECONDS` of the fleet's rate
-  (at least 1, at most `MAX_LEASE`; `OPEN_LEASE` while the fleet is open), slot `i` due at the
-  time the script says, and hands them to its own requests with no Redis call. It asks for the
-  next lease only when its last slot is less than `LEASE_SECONDS` away, so no process holds
-  more than about one lease ahead. A slot unused for `LEASE_TTL` after it was due (demand fell)
-  goes back to the fleet's bucket. When the rate is cut (the epoch moved: this process's own
-  cut, or the epoch a later lease reply carries), the process gives back every slot it still
-  holds, so that they are leased again at the new rate; the other processes learn of a cut
-  within one lease (at most `MAX_LEASE` slots, about `LEASE_SECONDS` at the fleet's rate).
+- **One congestion event, one cut.** The fleet starts open (each process slow-starting on its
+  own, as a single client does, until the fleet has a rate). A 429 anywhere is a *proposed
+  cut* against the epoch of the slot its request was sent with; the script accepts it only if
+  that epoch is still the current one and the request left after the last event settled (once
+  the slots leased before it are due, plus a round trip). A burst of 429s across the processes
+  is therefore one event: the epoch moves once, the rate is cut once (to `BETA` times what the
+  fleet was sending, no more than the server granted), and every proposal against the old epoch
+  is ignored. A success whose headers say the server's bucket is empty is a *mark* (as ECN is to
+  TCP): a cut of `MARK_BETA`, proposed once until the bucket was seen half full again.
+- **Probing up once, for the fleet.** The rate then climbs along the CUBIC curve (a search after
+  the first event), evaluated *in the script* on the Redis clock: no process raises on its own.
+  A process that saw the server's bucket at least half full says so with its next lease, and
+  the script steps the curve up 3%, at most every 0.1 s for the whole fleet however many say it.
+  The rate a process's headers allow (the upper bound on the server's refill) is sent too, as a
+  ceiling (times `HEADER_MARGIN`; the lowest proposal wins until none confirms it for 2 s).
+- **Leases, not a round trip per request.** A process reserves several consecutive slots of the
+  fleet's bucket in one round trip (`Lease`): about `LEASE_SECONDS` of the fleet's rate (at
+  least 1, at most `MAX_LEASE`; `OPEN_LEASE` while the fleet is open), slot `i` due when the
+  script says, and hands them to its own requests with no Redis call. It asks for the next lease
+  only when its last slot is less than `LEASE_SECONDS` away, so no process holds more than about
+  one lease ahead. A slot unused `LEASE_TTL` past its due time (demand fell) goes back to the
+  fleet's bucket. When the rate is cut (the epoch moved: this process's own cut, or the epoch a
+  later lease reply carries), the process gives back every slot it still holds, to be leased
+  again at the new rate; the others learn of a cut within one lease of theirs.
+- **Pauses.** A Retry-After longer than `SHORT_RETRY_AFTER` pauses every process (capped by
+  `max_pause`, in the script too); a shorter one (a token bucket's "within the second") is
+  answered by the cut, and only the call that got it waits it out (the retry layer). A quota
+  per window found empty pauses the fleet until its Reset.
 
-`Lease` and `FleetLearner` are pure (times in, decisions out); `_shared.SharedLearning` does the
-I/O and the sleeping; the middleware feeds it the responses.
+The local bucket of each process does not pace (its sync could not count the other processes'
+requests in flight); it keeps the slow start and the long server pauses. `Lease` and
+`FleetLearner` are pure (times in, decisions out); `_shared.SharedLearning` does the I/O and the
+sleeping; the middleware feeds it the responses.
 """
 
 from __future__ import annotations
