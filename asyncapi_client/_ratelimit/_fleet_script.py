@@ -10,13 +10,14 @@ Fields: `tokens`, `ts` (the bucket's level at Redis time `ts`; negative: slots a
 ahead), `paused` (no slot before this), `epoch` (congestion events so far), `w_max`, `k`,
 `since`, `search` (the curve; `w_max` 0: no event yet, the fleet is open), `settled` (a 429 for
 a request sent before this belongs to the last event), `ceiling` (the rate the headers allow;
-0: none; the lowest proposal, until none has confirmed it for 2 s) and `ceiling_at`, `burst`, and two one-second meters (`l*`: slots leased, `g*`: answers granted).
+0: none; the lowest proposal, until none has confirmed it for 2 s) and `ceiling_at`, `burst`,
+`raised_at` and `cut_at` (the last step up, the last event), and two one-second meters (`l*`: slots leased, `g*`: answers granted).
 
 ARGV: op, max_pause, BETA, CUBIC_C, MIN_RATE, DOUBLING, FORGET_AFTER, then per op:
 
 - `lease` want, granted (answers since the last call), ceiling (<= 0: none), burst (<= 0: a
   tenth of a second at the rate), max_wait (< 0: unbounded), raise (1: the proposer saw the
-  server's bucket at least half full; the curve steps up 3%, at most every 0.1 s for the fleet). Reserves `want` consecutive slots
+  server's bucket at least half full; the curve steps up 5%, at most every 0.1 s for the fleet). Reserves `want` consecutive slots
   (refused, nothing taken, when the first would wait past max_wait).
 - `cut` epoch, sent_ago (seconds since the 429's request left), pause (Retry-After, seconds),
   granted, beta (the curve restarts at beta times the event's rate: `BETA` for a 429,
@@ -42,15 +43,15 @@ local max_pause = tonumber(ARGV[2])
 local BETA, C, MIN, DOUBLING, FORGET = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
   tonumber(ARGV[6]), tonumber(ARGV[7])
 local f = redis.call('HMGET', key, 'tokens', 'ts', 'paused', 'epoch', 'w_max', 'k', 'since',
-  'search', 'settled', 'ceiling', 'burst', 'ls', 'lp', 'lc', 'gs', 'gp', 'gc', 'ceiling_at', 'raised_at')
+  'search', 'settled', 'ceiling', 'burst', 'ls', 'lp', 'lc', 'gs', 'gp', 'gc', 'ceiling_at', 'raised_at', 'cut_at')
 local function num(v, d) local n = tonumber(v); if n == nil or n ~= n then return d end; return n end
 local tokens, ts, paused = num(f[1], nil), num(f[2], nil), num(f[3], 0)
 local epoch, w_max, k, since = num(f[4], 0), num(f[5], 0), num(f[6], 0), num(f[7], now)
 local search, settled, ceiling, burst = num(f[8], 0), num(f[9], 0), num(f[10], 0), num(f[11], 0)
 local ls, lp, lc, gs, gp, gc = num(f[12], now), num(f[13], 0), num(f[14], 0), num(f[15], now),
   num(f[16], 0), num(f[17], 0)
-local ceiling_at, raised_at = num(f[18], 0), num(f[19], 0)
-local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.03, 0.05
+local ceiling_at, raised_at, cut_at = num(f[18], 0), num(f[19], 0), num(f[20], 0)
+local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.05, 0.05
 if paused > now + max_pause then paused = now + max_pause end
 if since > now + max_pause then since = now + max_pause end
 
@@ -161,8 +162,10 @@ elseif op == 'cut' then
     if rate > 0 and (rate < at or (tokens ~= nil and tokens < 0)) then
       at = rate  -- slots were queued on the pacing rate: that is what the fleet sent
     end
-    local good = per_second(gs, gp, gc)
-    if w_max > 0 and now - settled >= 1 and good < at then at = math.max(good, at / 2) end
+    -- The server's grants since the last event (over its last second once that is longer).
+    local span, good = now - cut_at, nil
+    if span >= 1 then good = per_second(gs, gp, gc) elseif span >= 0.25 then good = gc / span end
+    if w_max > 0 and good ~= nil and good < at then at = math.max(good, at / 2) end
     -- A Retry-After of a second or less is what a token bucket says of a burst (a token is due
     -- within it): the cut answers it and the fleet does not stall on it (the process that got
     -- it waits it out alone). A longer one pauses every process.
@@ -170,7 +173,10 @@ elseif op == 'cut' then
     if pause > max_pause then pause = max_pause end
     if pause < 0 then pause = 0 end
     local resume = now + pause
-    if w_max <= 0 then search = 1 else search = 0 end
+    -- The fleet's first event searches (doubling) when it is a 429, the one signal a server
+    -- without headers gives; a mark (a shallower cut) means headers, whose half-full answers
+    -- step the rate up without overshooting into 429s.
+    if w_max <= 0 and beta <= BETA then search = 1 else search = 0 end
     w_max = math.max(at, MIN)
     k = math.pow(w_max * (1 - beta) / C, 1 / 3)
     -- Slots leased before the cut are still being sent (and 429'd) after it: the event lasts
@@ -186,6 +192,7 @@ elseif op == 'cut' then
     refill(rate)
     if tokens > 0 then tokens = 0 end
     gs, gp, gc = now, 0, 0
+    cut_at = now
   end
 elseif op == 'give' then
   refill(rate)
@@ -202,7 +209,7 @@ redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(ts), 'paused'
   'epoch', epoch, 'w_max', tostring(w_max), 'k', tostring(k), 'since', tostring(since),
   'search', search, 'settled', tostring(settled), 'ceiling', tostring(ceiling),
   'burst', tostring(burst), 'ls', tostring(ls), 'lp', lp, 'lc', lc, 'gs', tostring(gs),
-  'gp', gp, 'gc', gc, 'ceiling_at', tostring(ceiling_at), 'raised_at', tostring(raised_at))
+  'gp', gp, 'gc', gc, 'ceiling_at', tostring(ceiling_at), 'raised_at', tostring(raised_at), 'cut_at', tostring(cut_at))
 -- What was learned outlives an idle minute or two, no more; a pause never outlives max_pause.
 redis.call('PEXPIRE', key, math.ceil((FORGET + max_pause) * 1000))
 return {granted, tostring(wait), tostring(before), tostring(rate), epoch, accepted}
