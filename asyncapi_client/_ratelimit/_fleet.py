@@ -23,8 +23,8 @@ every change atomic and timed by the Redis server's clock (`TIME`):
   fleet's bucket in one round trip (`Lease`): about `LEASE_SECONDS` of the fleet's rate (at
   least 1, at most `MAX_LEASE`; `OPEN_LEASE` while the fleet is open), slot `i` due when the
   script says, and hands them to its own requests with no Redis call. It asks for the next lease
-  only when its last slot is less than `LEASE_SECONDS` away, so no process holds more than about
-  one lease ahead. A slot unused `LEASE_TTL` past its due time (demand fell) goes back to the
+  only when its last slot is `FETCH_AHEAD` (a round trip) away, so no process holds more than
+  about one lease ahead. A slot unused `LEASE_TTL` past its due time (demand fell) goes back to the
   fleet's bucket. When the rate is cut (the epoch moved: this process's own cut, or the epoch a
   later lease reply carries), the process gives back every slot it still holds, to be leased
   again at the new rate; the others learn of a cut within one lease of theirs.
@@ -51,6 +51,9 @@ LEASE_SECONDS: Final = 0.05  # a lease is about this long at the fleet's rate
 MAX_LEASE: Final = 16
 OPEN_LEASE: Final = 2  # slots per lease while the fleet has no rate (the first answers bring one)
 LEASE_TTL: Final = 0.25  # a slot unused this long after it was due goes back
+# The next lease is asked for this long before the last slot held is due (about a round trip):
+# the fewer slots the fleet has leased ahead, the sooner a cut takes effect.
+FETCH_AHEAD: Final = 0.01
 HEADER_MARGIN: Final = 0.98  # the fleet paces at this share of the rate the headers allow
 # A 429's Retry-After this short (a token bucket's "within the second") is answered by the cut
 # alone; a longer one pauses the fleet (the script holds the same figure).
@@ -110,8 +113,8 @@ class Lease:
         return max(1, min(MAX_LEASE, math.ceil(rate * LEASE_SECONDS)))
 
     def fetch_at(self, now: float) -> float:
-        """When to ask for the next lease (now, or once the last slot is close enough)."""
-        return max(now, self.last_due - LEASE_SECONDS)
+        """When to ask for the next lease: now, or a round trip before the last slot is due."""
+        return max(now, self.last_due - FETCH_AHEAD)
 
     def fill(self, grant: Grant, now: float) -> int:
         """Take in a lease reply at `now`; returns the slots to give back (those of an older

@@ -13,6 +13,7 @@ from asyncapi_client._ratelimit import RedisRateLimitBackend
 from asyncapi_client._ratelimit._adaptive import BETA
 from asyncapi_client._ratelimit._config import SharedLearningBackend
 from asyncapi_client._ratelimit._fleet import (
+    FETCH_AHEAD,
     HEADER_MARGIN,
     LEASE_SECONDS,
     LEASE_TTL,
@@ -84,10 +85,10 @@ def test_unused_slots_expire_and_cancelled_ones_come_back_in_order() -> None:
     assert list(lease.due) == pytest.approx([0.2, 0.3])
 
 
-def test_no_lease_further_ahead_than_lease_seconds() -> None:
+def test_no_lease_until_the_last_slot_is_a_round_trip_away() -> None:
     lease = Lease()
     lease.fill(grant(5, level=0.0, rate=10.0), now=0.0)  # the last slot is due at 0.5
-    assert lease.fetch_at(0.0) == pytest.approx(0.5 - LEASE_SECONDS)
+    assert lease.fetch_at(0.0) == pytest.approx(0.5 - FETCH_AHEAD)
     assert lease.fetch_at(1.0) == 1.0
 
 
