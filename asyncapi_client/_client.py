@@ -1,31 +1,9 @@
-"""`AsyncClient`: configuration, lifecycle, the pipeline, and the resource services.
-
-The pipeline is assembled in one place, `_build_pipeline`, outermost first:
-
-    user middleware...            once per call (logging, tracing, custom headers)
-    RetryMiddleware               loops over attempts, owns backoff, budget and deadline
-      attempt middleware...       once per attempt (per-attempt spans, attempt logging)
-      RateLimitMiddleware         per attempt: waits for a limiter token (local, then shared)
-        AuthMiddleware            per attempt: attaches the token valid *now*; 401 -> one refresh + one replay
-          limiter.gate            per send: spends the token, learns from every response
-            transport.send        HTTP
-
-Why this order (the pipeline's four rules, also in docs/architecture.md):
-
-1. Every attempt takes a limiter token: the limiter is inside the retry loop, and the 401
-   replay, a second send within one attempt, takes a token of its own in the gate.
-2. Every attempt carries the access token valid when it is sent: the limiter waits *before*
-   auth chooses the token, so a call that waited a minute for the limiter does not leave with
-   a token chosen a minute ago. For the replay, the gate waits for its token before it hands
-   the 401 up, so the refreshed token is chosen after that wait too.
-3. A 401 leads to one single-flight refresh and one resend (the auth strategy's rule; the
-   replay goes through `call_next`, the gate).
-4. Every response, each retry's and the 401 included, passes the gate, so a 429 slows the
-   whole client.
+"""`AsyncClient`: configuration, views, sending, lifecycle, and the resource services.
 
 `with_options()` returns a view: a new object holding only per-call settings (auth, timeout,
-headers) that points at the same `_Shared` state (transport and its pool, pipeline, limiter,
-retry budget, stats). Auth travels with each request in `extensions["auth"]`, so views share one
+headers, retry policy) that points at the same `SharedState` (transport and its pool, pipeline,
+limiter, retry budget, stats; see `_shared_state`, which also says in what order the pipeline's
+layers run, and why). Auth travels with each request in `extensions["auth"]`, so views share one
 pipeline and cost a few attribute copies.
 """
 
@@ -41,19 +19,20 @@ from urllib.parse import urlencode
 import anyio
 
 from ._clock import SYSTEM_CLOCK, Clock
-from ._config import DEFAULT_TIMEOUT, Timeout, check_url, format_seconds
+from ._config import DEFAULT_TIMEOUT, Timeout, check_headers, check_url, format_seconds
 from ._decode import status_error
 from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
 from ._not_given import NOT_GIVEN, NotGiven
-from ._pipeline import CallNext, Middleware, build_chain
-from ._ratelimit import RateLimit, RateLimitMiddleware, RateLimitStatus
+from ._pipeline import Middleware
+from ._ratelimit import RateLimit, RateLimitStatus
 from ._raw_response import raw_sink
-from ._retry import RetryMiddleware, RetryPolicy
-from ._stats import ClientStats, StatsSnapshot
+from ._retry import RetryPolicy
+from ._shared_state import SharedState
+from ._stats import StatsSnapshot
 from ._types import Request, Response
 from ._version import __version__
-from .auth._base import Auth, AuthMiddleware
+from .auth._base import Auth
 from .services.projects import ProjectsService
 from .services.users import UsersService
 from .services.webhooks import WebhooksService
@@ -67,41 +46,6 @@ DEFAULT_RATE_LIMIT: Final = RateLimit()
 """What `AsyncClient(...)` paces itself with unless told otherwise: learn the limit from the
 server's headers and 429s. `rate_limit=None` turns pacing off."""
 _USER_AGENT: Final = f"asyncapi-client/{__version__}"
-
-
-class _Shared:
-    """State that every view of one client shares."""
-
-    __slots__ = (
-        "transport",
-        "chain",
-        "stats",
-        "clock",
-        "limiter",
-        "retry",
-        "closed",
-        "base_url",
-    )
-
-    def __init__(
-        self,
-        *,
-        base_url: str,
-        transport: Transport,
-        chain: CallNext,
-        stats: ClientStats,
-        clock: Clock,
-        limiter: RateLimitMiddleware,
-        retry: RetryMiddleware,
-    ) -> None:
-        self.base_url = base_url
-        self.transport = transport
-        self.chain = chain
-        self.stats = stats
-        self.clock = clock
-        self.limiter = limiter
-        self.retry = retry
-        self.closed = False
 
 
 class AsyncClient:
@@ -209,41 +153,16 @@ class AsyncClient:
             )
             if not isinstance(value, NotGiven)
         }
-        # Like httpx, the client closes its transport, given or made: one owner, no leaked pool.
-        # Views share it; to share a pool, share the client (or its views).
-        if transport is None:
-            from .transports._httpcore import HttpcoreTransport
-
-            transport = HttpcoreTransport(**network)
-        elif network:
-            raise TypeError(
-                f"pass {', '.join(network)} to the transport you give AsyncClient "
-                f"(e.g. {type(transport).__name__}({next(iter(network))}=...)), not to AsyncClient"
-            )
-        elif not isinstance(transport, Transport):
-            raise TypeError(f"transport must have send() and aclose(), got {type(transport).__name__}")
-        clock = clock or SYSTEM_CLOCK
-        stats = ClientStats()
-        limiter = RateLimitMiddleware(rate_limit, clock=clock, stats=stats)
-        retrier = RetryMiddleware(
-            retry or RetryPolicy(), clock=clock, stats=stats, random=random or _random.random
-        )
-        chain = _build_pipeline(
-            user_middleware=middleware,
-            retry=retrier,
-            attempt_middleware=attempt_middleware,
-            auth=AuthMiddleware(transport),
-            limiter=limiter,
-            send=transport.send,
-        )
-        self._shared = _Shared(
+        self._shared = SharedState.build(
             base_url=base_url,
             transport=transport,
-            chain=chain,
-            stats=stats,
-            clock=clock,
-            limiter=limiter,
-            retry=retrier,
+            network=network,
+            middleware=middleware,
+            attempt_middleware=attempt_middleware,
+            rate_limit=rate_limit,
+            retry=retry or RetryPolicy(),
+            clock=clock or SYSTEM_CLOCK,
+            random=random or _random.random,
         )
         self._auth = auth
         self._retry: RetryPolicy | None = None  # None: the client's policy (the pipeline's own)
@@ -253,7 +172,7 @@ class AsyncClient:
             "user-agent": _USER_AGENT,
         }
         if headers:
-            self._headers.update({k.lower(): v for k, v in headers.items()})
+            self._headers.update(check_headers(headers))
 
     def _set_timeout(self, timeout: Timeout) -> None:
         # Read once here rather than on every call: Timeout is frozen.
@@ -304,7 +223,7 @@ class AsyncClient:
         view._set_timeout(self._timeout if isinstance(timeout, NotGiven) else Timeout.coerce(timeout))
         if headers:
             merged = dict(self._headers)
-            merged.update({k.lower(): v for k, v in headers.items()})
+            merged.update(check_headers(headers))
             view._headers = merged
         else:
             view._headers = self._headers
@@ -370,7 +289,7 @@ class AsyncClient:
             content = json.dumps(json_body, separators=(",", ":"), ensure_ascii=False).encode()
             merged["content-type"] = "application/json"
         if headers:
-            merged.update({k.lower(): v for k, v in headers.items()})
+            merged.update(check_headers(headers))
         total = self._total
         deadline = None if total is None else shared.clock.monotonic() + total
         extensions = {
@@ -482,16 +401,3 @@ def _with_refreshes(snapshot: StatsSnapshot, refreshes: int) -> StatsSnapshot:
     import attrs
 
     return attrs.evolve(snapshot, token_refreshes=snapshot.token_refreshes + refreshes)
-
-
-def _build_pipeline(
-    *,
-    user_middleware: Sequence[Middleware],
-    retry: Middleware,
-    attempt_middleware: Sequence[Middleware],
-    auth: Middleware,
-    limiter: RateLimitMiddleware,
-    send: CallNext,
-) -> CallNext:
-    """The whole pipeline, in order. See the module docstring for why this order."""
-    return build_chain([*user_middleware, retry, *attempt_middleware, limiter, auth, limiter.gate], send)

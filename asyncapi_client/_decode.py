@@ -41,6 +41,13 @@ def status_error(response: Response, now: float) -> APIStatusError:
     )
 
 
+# _unchained: a decode error is raised outside the handler of the parser's or converter's error,
+# so that error (a JSONDecodeError holds the whole body, a converter's may quote values) is not
+# its `__context__`. `raise ... from None` would only hide it from tracebacks: a pickler that
+# carries the chain along (tblib's, which Dask installs in every worker) would send the body,
+# and any token a server echoed in it, with the SDK's redacted error.
+
+
 def decode_model(response: Response, cls: type[T]) -> T:
     parsed = typed_model(response.content, cls)
     if parsed is not None:
@@ -49,7 +56,8 @@ def decode_model(response: Response, cls: type[T]) -> T:
     try:
         return _structure(data, cls)
     except ValueError as exc:
-        raise ResponseDecodeError.from_response(response, str(exc)) from None
+        reason = str(exc)
+    raise ResponseDecodeError.from_response(response, reason)  # unchained: see _unchained
 
 
 def decode_list(response: Response, cls: type[T]) -> list[T]:
@@ -65,7 +73,8 @@ def decode_list(response: Response, cls: type[T]) -> list[T]:
     try:
         return _structure_list(data, cls)
     except ValueError as exc:
-        raise ResponseDecodeError.from_response(response, str(exc)) from None
+        reason = str(exc)
+    raise ResponseDecodeError.from_response(response, reason)  # unchained: see _unchained
 
 
 def decode_page(response: Response, cls: type[T]) -> Page[T]:
@@ -86,4 +95,5 @@ def decode_page(response: Response, cls: type[T]) -> Page[T]:
             raise ValueError(problem)
         return Page(_structure_list(items, cls), page_meta)
     except ValueError as exc:
-        raise ResponseDecodeError.from_response(response, str(exc)) from None
+        reason = str(exc)
+    raise ResponseDecodeError.from_response(response, reason)  # unchained: see _unchained

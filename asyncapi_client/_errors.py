@@ -10,6 +10,7 @@ APIError
  |    |   RateLimitError 429 (retry_after), InternalServerError 5xx
  +-- ResponseDecodeError         a reply that is not the JSON it should be (or an unknown encoding)
  |    +-- ResponseTooLargeError  a reply over the transport's max_response_bytes
+ +-- PaginationError             a paginated list whose pages do not add up (page, reason)
  +-- OAuthError                  the authorization server refused (RFC 6749 error, error_description)
  |    +-- AuthorizationError      a user's login did not complete: denied, a callback that is not
  |    |    |                      the login's, a code the token endpoint refused
@@ -23,8 +24,18 @@ APIError
  +-- InvalidItemError            a bulk record refused client-side, never sent (also a ValueError)
 ```
 
-Messages quote the server only through `redact`, so no token or secret reaches a log or a
-traceback.
+Messages and `details` quote the server only through `redact` (given the request the reply
+answers, so the exact credentials it carried are masked too), so no token or secret reaches a
+log or a traceback.
+
+Every exception pickles (to cross a `ProcessPoolExecutor` or a task queue) with its type, message,
+status, code, details, request id and the rest of its fields, scrubbed once more on the way; the
+`response` and `request` attributes stay behind (they hold the request's `Authorization` header
+and the raw body) and are None on the other side.
+
+The module stays whole (past 400 lines): it is the one place a user reads to know what to
+catch, and the hierarchy above is its table of contents; the classes are short and most of
+the length is their docstrings.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, Union
 
-from ._redact import redact
+from ._redact import redact, redact_value
 
 if TYPE_CHECKING:
     from ._types import Request, Response
@@ -50,19 +61,57 @@ ErrorDetails: TypeAlias = Mapping[str, JSONValue]
 _NO_DETAILS: ErrorDetails = {}
 
 
+# Attributes that hold the wire objects (and with them the request's credentials): they do not
+# cross a pickle.
+_LOCAL_ONLY: tuple[str, ...] = ("response", "request")
+
+
 class APIError(Exception):
     """Base of every error the SDK raises about a call. `message` is the text (redacted of
     anything that looks like a credential); `details` is what the server (or the SDK, for a
-    bulk record it refused to send) said about the cause, empty when nothing."""
+    bulk record it refused to send) said about the cause, empty when nothing.
+
+    `page` is set when the error ended a pager's stream: the number of the page that could not
+    be fetched or read. Pass it as `start_page` to resume there (every item before it was
+    handed over). None otherwise.
+    """
 
     message: str
     details: ErrorDetails = _NO_DETAILS
     # False when a layer knows a retry cannot help (the retry layer then gives up at once).
     retryable: bool = True
+    page: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __str__(self) -> str:
+        return self._with_page(super().__str__())
+
+    def at_page(self, page: int) -> APIError:
+        """A copy of this error carrying `page`, for a pager to raise. A copy, because the
+        error may be shared: one failed token refresh is raised to every call waiting on it,
+        and only the pager's own copy may say where to resume."""
+        cls = type(self)
+        copy = cls.__new__(cls, *self.args)
+        copy.args = self.args
+        copy.__dict__.update(self.__dict__)
+        copy.page = page
+        return copy.with_traceback(self.__traceback__)
+
+    def _with_page(self, text: str) -> str:
+        if self.page is None:
+            return text
+        return f"{text} [page {self.page}; resume with start_page={self.page}]"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        sent = getattr(self, "request", None) or getattr(getattr(self, "response", None), "request", None)
+        state = {
+            name: None if name in _LOCAL_ONLY else redact_value(value, sent=sent)
+            for name, value in self.__dict__.items()
+        }
+        return _rebuild, (type(self), redact_value(list(self.args), sent=sent), state)
 
 
 class APIConnectionError(APIError):
@@ -127,7 +176,7 @@ class APIStatusError(APIError):
         text = " ".join(parts) + f": {self.message}"
         if self.request_id:
             text += f" (request id {self.request_id})"
-        return text
+        return self._with_page(text)
 
     def __repr__(self) -> str:
         return (
@@ -205,8 +254,12 @@ class ResponseDecodeError(APIError):
 
     @classmethod
     def from_response(cls, response: Response, reason: str) -> ResponseDecodeError:
-        """The error for `response`, saying `reason` and quoting the start of its body (redacted)."""
-        excerpt = body_excerpt(response.content)
+        """The error for `response`, saying `reason` and quoting the start of its body (redacted,
+        of the credentials the request carried too)."""
+        sent = response.request
+        excerpt = body_excerpt(response.content, sent=sent)
+        # The reason may quote a value from the body too (a model field that failed to decode).
+        reason = redact(reason, sent=sent)
         return cls(
             f"Could not decode the {response.status_code} reply: {reason}. Body starts: {excerpt!r}",
             status_code=response.status_code,
@@ -233,12 +286,29 @@ class ResponseTooLargeError(ResponseDecodeError):
         self.request = request
 
 
+class PaginationError(APIError):
+    """A paginated list whose pages do not add up; the stream ends with this error.
+
+    `page` is the page whose reply broke a rule and `reason` a stable code: `page_mismatch` (the
+    reply is another page than the one asked for), `repeated_page` (the same items as the page
+    before), `no_progress` (several pages in a row with no item not seen on the last few pages).
+    Every item of the pages before `page` was handed over.
+    """
+
+    def __init__(self, message: str, *, page: int, reason: str) -> None:
+        super().__init__(message)
+        self.page = page
+        self.reason = reason
+
+
 class OAuthError(APIError):
     """The authorization server refused or failed (RFC 6749 sections 4.1.2.1 and 5.2).
 
     `error` is the RFC 6749 code (`invalid_grant`, `access_denied`, ...) or one of the SDK's
     (`invalid_token_response`, `unexpected_response`, ...); `error_description` is the server's
-    text, redacted; `status_code` the HTTP status when there was a reply."""
+    text. Both are redacted: the credentials the token request carried (client secret, Basic
+    credentials, refresh token, code) are masked even when quoted back. `status_code` is the
+    HTTP status when there was a reply."""
 
     _doing = "OAuth token request failed"
 
@@ -248,14 +318,20 @@ class OAuthError(APIError):
         error_description: str | None = None,
         *,
         status_code: int | None = None,
+        response: Response | None = None,
     ) -> None:
+        sent = None if response is None else response.request
+        error = redact(error, sent=sent)
+        if error_description is not None:
+            error_description = redact(error_description, sent=sent)
         text = f"{self._doing}: {error}"
         if error_description:
-            text += f" ({redact(error_description)})"
+            text += f" ({error_description})"
         super().__init__(text)
         self.error = error
         self.error_description = error_description
         self.status_code = status_code
+        self.response = response
 
 
 class AuthorizationError(OAuthError):
@@ -349,9 +425,18 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 
 
-def body_excerpt(content: bytes) -> str:
+def _rebuild(cls: type[APIError], args: list[Any], state: dict[str, Any]) -> APIError:
+    """Unpickle without calling `__init__` (whose keyword-only arguments pickle cannot pass)."""
+    exc = cls.__new__(cls, *args)
+    exc.args = tuple(args)
+    exc.__dict__.update(state)
+    return exc
+
+
+def body_excerpt(content: bytes, *, sent: Request | None = None) -> str:
+    # Redacted before it is cut, so a secret straddling the cut is still found whole.
     text = content[: _EXCERPT_CHARS * 2].decode("utf-8", "replace")
-    return redact(text)[:_EXCERPT_CHARS]
+    return redact(text, sent=sent)[:_EXCERPT_CHARS]
 
 
 def status_error_class(status_code: int) -> type[APIStatusError]:
@@ -391,12 +476,17 @@ def error_from_envelope(
                 details = {"raw": raw_details}
     if message is None:
         message = fallback_message or f"HTTP {status_code}"
-    message = redact(message)
+    sent = None if response is None else response.request
+    message = redact(message, sent=sent)
+    if code is not None:
+        code = redact(code, sent=sent)
+    if request_id is not None:
+        request_id = redact(request_id, sent=sent)
     cls = status_error_class(status_code)
     kwargs: dict[str, Any] = dict(
         status_code=status_code,
         code=code,
-        details=details,
+        details=None if details is None else redact_value(details, sent=sent),
         request_id=request_id,
         response=response,
     )

@@ -17,9 +17,13 @@ installs `RedactingFilter` twice on the `asyncapi_client` logger:
   `logging.basicConfig`, pytest's caplog or your log shipper sit), and the filter scrubs the
   record in place on the way. This handler also plays the library `NullHandler` role.
 
+The same two are installed on the `httpcore` logger, whose DEBUG trace (the HTTP layer the
+default transport drives) prints raw response headers, where a server may echo a token.
+
 So tokens, client secrets, webhook secrets and `Authorization` values are scrubbed (by
-`asyncapi_client._redact.redact`, plus the Python-repr form `{'access_token': '...'}`) from the message, its arguments and the formatted traceback of
-every SDK record before your handlers see it. Not covered: handlers you attach directly to a child
+`asyncapi_client._redact.redact`: every secret value the SDK holds, and credential patterns in
+JSON, form and Python-repr text) from the message, its arguments and the formatted traceback of
+every SDK (and httpcore) record before your handlers see it. Not covered: handlers you attach directly to a child
 logger (`asyncapi_client.retry`), loggers you set `propagate=False` on, and `dictConfig` or
 `fileConfig` configuring the `asyncapi_client` logger itself (they remove its existing handlers,
 the scrubbing one included); attach `RedactingFilter()` to those handlers yourself (in dictConfig:
@@ -29,7 +33,6 @@ the scrubbing one included); attach `RedactingFilter()` to those handlers yourse
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Final
@@ -46,17 +49,6 @@ logger: Final = logging.getLogger(LOGGER_NAME)
 _http_logger: Final = logging.getLogger(LOGGER_NAME + ".http")
 
 _DONE: Final = "_asyncapi_client_redacted"
-
-# `redact` knows JSON, form bodies and Authorization values; log arguments are often Python
-# objects, whose repr quotes dict keys with single quotes: {'refresh_token': '...'}.
-_PY_REPR_SECRET: Final = re.compile(
-    r"""('(?:access_token|refresh_token|id_token|client_secret|secret|token|password)'\s*:\s*)(?:'[^']*'?|"[^"]*"?)""",
-    re.IGNORECASE,
-)
-
-
-def _scrub(text: str) -> str:
-    return _PY_REPR_SECRET.sub(r"\1'***'", redact(text))
 
 
 class RedactingFilter(logging.Filter):
@@ -77,20 +69,20 @@ class RedactingFilter(logging.Filter):
         except Exception:
             # Arguments that do not fit the template: logging would print them in its error
             # report, so scrub their repr too.
-            record.msg = _scrub(f"{record.msg!s} (arguments: {record.args!r})")
+            record.msg = redact(f"{record.msg!s} (arguments: {record.args!r})")
             record.args = ()
         else:
-            scrubbed = _scrub(message)
+            scrubbed = redact(message)
             if scrubbed != message:
                 record.msg = scrubbed
                 record.args = ()
         if record.exc_info and not record.exc_text:
             # Formatters reuse a cached exc_text; fill it with the scrubbed traceback.
-            record.exc_text = _scrub(_TRACEBACK_FORMATTER.formatException(record.exc_info))
+            record.exc_text = redact(_TRACEBACK_FORMATTER.formatException(record.exc_info))
         elif record.exc_text:
-            record.exc_text = _scrub(record.exc_text)
+            record.exc_text = redact(record.exc_text)
         if record.stack_info:
-            record.stack_info = _scrub(record.stack_info)
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -112,15 +104,22 @@ class _ScrubbingHandler(logging.Handler):
         pass
 
 
+# httpcore is the HTTP layer `HttpxTransport` drives: its DEBUG trace prints raw response
+# headers, where a server may echo a token.
+SCRUBBED_LOGGERS: Final = (LOGGER_NAME, "httpcore")
+
+
 def _install() -> None:
-    # Import is idempotent even under importlib.reload: replace what an earlier import added.
-    for existing in [f for f in logger.filters if type(f).__name__ == "RedactingFilter"]:
-        logger.removeFilter(existing)
-    for handler in [h for h in logger.handlers if type(h).__name__ == "_ScrubbingHandler"]:
-        logger.removeHandler(handler)
-    logger.addFilter(RedactingFilter())
-    # First in the list, so that handlers added later on this logger see scrubbed records too.
-    logger.handlers.insert(0, _ScrubbingHandler())
+    for name in SCRUBBED_LOGGERS:
+        tree = logging.getLogger(name)
+        # Import is idempotent even under importlib.reload: replace what an earlier import added.
+        for existing in [f for f in tree.filters if type(f).__name__ == "RedactingFilter"]:
+            tree.removeFilter(existing)
+        for handler in [h for h in tree.handlers if type(h).__name__ == "_ScrubbingHandler"]:
+            tree.removeHandler(handler)
+        tree.addFilter(RedactingFilter())
+        # First in the list, so that handlers added later on this logger see scrubbed records too.
+        tree.handlers.insert(0, _ScrubbingHandler())
 
 
 _install()
@@ -174,7 +173,7 @@ class LoggingMiddleware:
                 (self._clock() - start) * 1000.0,
                 type(exc).__name__,
                 # Scrubbed here too: a custom `logger=` may sit outside the asyncapi_client tree.
-                _scrub(str(exc)),
+                redact(str(exc), sent=request),
             )
             raise
         elapsed_ms = (self._clock() - start) * 1000.0
@@ -191,7 +190,7 @@ class LoggingMiddleware:
         else:
             log.log(level, "%s -> %d in %.1f ms", prefix, response.status_code, elapsed_ms)
         if self._include_headers:
-            log.log(level, "%s response headers %s", prefix, redact_headers(response.headers))
+            log.log(level, "%s response headers %s", prefix, redact_headers(response.headers, sent=request))
         return response
 
     def __repr__(self) -> str:

@@ -4,9 +4,12 @@
         async for project in pager:
             ...
 
-The pager walks `page=start_page, start_page+1, ...` and stops on the server's
-`meta.totalPages` (read from each page as it is handed over), never on the first short or empty
-page. The first page is fetched alone (it tells the total); after it, `prefetch=N` keeps up to N
+The pager walks `page=start_page, start_page+1, ...` and stops after the page the server's
+`meta.totalPages` names (read from each page as it is handed over) or at the first empty page,
+never on a short one. Each reply is checked by `PageRules` (`_page_rules.py`) as it is handed
+over: a reply for another page than the one asked for, a page that repeats the one before, or
+pages that bring nothing new end the stream with `PaginationError`, so a server that ignores
+`page` cannot keep it going. The first page is fetched alone (it tells the total); after it, `prefetch=N` keeps up to N
 pages fetched or in flight ahead of the consumer, and pages are still handed over strictly in
 order: at most N+1 requests are in flight (the page the consumer waits for and N past it), and
 memory is bounded by that window plus the page being read, whatever the total.
@@ -27,12 +30,18 @@ Where the fetches run (structured concurrency, no task outlives its scope):
   your loop body does slow work per item.
 
 Fetch errors are raised when the failing page's turn comes, after every earlier item; the
-iteration then ends (pages already prefetched past it are discarded).
+iteration then ends (pages already prefetched past it are discarded). The error (an `APIError`)
+carries the failed page in `exc.page`: `list(..., start_page=exc.page)` resumes the stream where
+it stopped, with nothing lost and nothing repeated.
 
 `pages=range(a, b)` reads only pages a..b-1 (one part of a listing split among workers, see
 `_page_split`); `progress=` (a `ListingProgress`, see `checkpoints`) says where an iteration
 starts and is told, before each page after the first is handed over, that the pages before it
 were consumed, so a crashed reader resumes after the last page its code finished with.
+
+The module stays whole (a little over 400 lines): the page stream, its two iterators and the
+pager share one prefetch window and one set of ending rules; the rules themselves are pure and
+live apart (`_page_rules`).
 """
 
 from __future__ import annotations
@@ -46,7 +55,9 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
+from ._errors import APIError
 from ._models import Page
+from ._page_rules import Decision, PageRules
 from ._page_split import check_pages
 from ._task_group import cancel_and_exit
 
@@ -131,6 +142,7 @@ class _PageStream(Generic[T]):
         self._done_items = 0
         self._expected: int | None = None
         self._finished = pager._max_items == 0
+        self._rules = PageRules()
         self._stop = pager._stop_page  # None: up to meta.totalPages
         self._first = self._next  # the first page this iteration asks for
         self._complete = False  # the last page was handed over (not closed early, not failed)
@@ -203,12 +215,18 @@ class _PageStream(Generic[T]):
         if slot is None:
             raise StopAsyncIteration
         self._slots.pop(slot.number, None)
-        if slot.error is not None:
+        try:
+            if slot.error is not None:
+                raise slot.error
+            assert slot.page is not None
+            page = self._hand_over(slot.page)
+        except APIError as exc:
             self.close()
-            raise slot.error
-        page = slot.page
-        assert page is not None
-        page = self._hand_over(page)
+            # Where to resume: start_page=exc.page. Its cause (a transport error, say) is kept.
+            raise exc.at_page(slot.number) from exc.__cause__
+        except Exception:
+            self.close()
+            raise
         if tg is not None and self._pager._prefetch and not self._finished:
             self._fill(tg, waiting=False)  # keep `prefetch` pages coming while this one is read
         return page
@@ -231,6 +249,7 @@ class _PageStream(Generic[T]):
         pager = self._pager
         meta = page.meta
         number = self._next
+        last = self._rules.decide(number, page) is Decision.LAST
         if self._last_page is None:
             self._per_page = max(meta.items_per_page, 1)
             expected = max(0, meta.total_items - (self._first - 1) * self._per_page)
@@ -249,7 +268,7 @@ class _PageStream(Generic[T]):
             self._items_left -= len(page.data)
         self._done_items += len(page.data)
         self._next = number + 1
-        if number >= meta.total_pages:
+        if last:
             self._finished = True
         if self._stop is not None and self._next >= self._stop:
             self._finished = True  # the end of this part of a split listing

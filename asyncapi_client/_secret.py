@@ -2,7 +2,8 @@
 
 Its `repr` and `str` are masked, so a secret that ends up in a log line, an exception message,
 an attrs repr or a traceback's locals prints as `Secret('***')`. The value is reached only on
-purpose, through `.get()`.
+purpose, through `.get()`. Each `Secret` also registers its value with `_redact` for as long as
+it lives, so a server that quotes it back has it masked in any error or log line.
 """
 
 from __future__ import annotations
@@ -10,18 +11,23 @@ from __future__ import annotations
 import hmac
 from typing import Any, Final
 
+from ._redact import hold
+
 _MASK: Final = "***"
 
 
 class Secret:
     """A string that never shows itself: masked in `repr`, `str` and f-strings, refused by pickle;
-    `.get()` gives the value. Compared in constant time."""
-    __slots__ = ("_value",)
+    `.get()` gives the value. Compared in constant time. While it lives, its value is masked in
+    any text the SDK quotes from the wire."""
+
+    __slots__ = ("_value", "__weakref__")
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError(f"a secret must be a str, not {type(value).__name__}")
         self._value = value
+        hold(self, value)
 
     def get(self) -> str:
         """The secret itself: call only where it is sent on the wire."""

@@ -202,9 +202,10 @@ class Response(_ResponseFields):
         try:
             return _json.loads(self.content)
         except _json.PARSE_ERRORS as exc:
-            raise ResponseDecodeError.from_response(
-                self, f"the body is not valid JSON ({type(exc).__name__})"
-            ) from None
+            reason = f"the body is not valid JSON ({type(exc).__name__})"
+        # Raised outside the handler: the parser's error holds the whole body, and must not
+        # travel as this error's __context__ (a pickler such as tblib's carries the chain).
+        raise ResponseDecodeError.from_response(self, reason)
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"

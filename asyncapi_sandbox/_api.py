@@ -9,8 +9,9 @@ Order of work for an /api/v1 request:
 3. the route is matched (404 / 405);
 4. one seeded draw decides a fault (`_faults.py`): some are served before processing, some
    lose the reply after it;
-5. a POST with `Idempotency-Key` claims the key (a repeat waits for the first, then replays it;
-   another body under the same key is 422 `IDEMPOTENCY_KEY_REUSED`);
+5. a POST, PATCH or DELETE with `Idempotency-Key` claims the key (a repeat waits for the first,
+   then replays it; another method, path or body under the same key is 422
+   `IDEMPOTENCY_KEY_REUSED`);
 6. `latency_ms` (+ up to `jitter_ms`) is slept, then the handler runs.
 """
 
@@ -31,6 +32,8 @@ from ._handlers import Context, route
 from ._state import AccessToken, State
 
 _MAX_IDEMPOTENCY_KEYS: Final = 100_000
+#: The methods whose `Idempotency-Key` the sandbox honours: the ones that change something.
+KEYED_METHODS: Final = frozenset({"POST", "PATCH", "DELETE"})
 
 
 class _Stored:
@@ -110,7 +113,7 @@ async def serve_api(
         worker.emit,
         state.me_id(token),
     )
-    if idempotency_key is not None and method == "POST":
+    if idempotency_key is not None and method in KEYED_METHODS:
         status, payload, reply_type, replayed = await _idempotent(
             state, ctx, config, idempotency_key, path, handler, args
         )
@@ -157,7 +160,9 @@ async def _idempotent(
         )
         return error.status, envelope(error.code, error.message, error.details), JSON, False
     key = (ctx.client_id, ctx.me_id, key_text)  # keys are per principal: one user's are not another's
-    fingerprint = hashlib.sha256(path.encode() + b"\0" + ctx.query + b"\0" + ctx.body).digest()
+    fingerprint = hashlib.sha256(
+        ctx.method.encode() + b"\0" + path.encode() + b"\0" + ctx.query + b"\0" + ctx.body
+    ).digest()
     store = state.idempotency
     while True:
         record = store.get(key)

@@ -69,6 +69,7 @@ class DeliveryWorker:
             self._spawn(hook, event, body)
 
     def _spawn(self, hook: dict[str, Any], event: dict[str, Any], body: bytes) -> None:
+        self._state.stats.webhook_pending += 1  # until _deliver ends: delivered, given up or stopped
         if self._task_group is not None:
             self._task_group.start_soon(self._deliver, hook, event, body)
             return
@@ -76,6 +77,7 @@ class DeliveryWorker:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            self._state.stats.webhook_pending -= 1
             logger.warning("webhook event %s not delivered: no asyncio loop and no lifespan", event["id"])
             return
         task = loop.create_task(self._deliver(hook, event, body))
@@ -90,6 +92,12 @@ class DeliveryWorker:
         return self._client
 
     async def _deliver(self, hook: dict[str, Any], event: dict[str, Any], body: bytes) -> None:
+        try:
+            await self._attempts(hook, event, body)
+        finally:
+            self._state.stats.webhook_pending -= 1
+
+    async def _attempts(self, hook: dict[str, Any], event: dict[str, Any], body: bytes) -> None:
         state = self._state
         attempt = 0
         while True:

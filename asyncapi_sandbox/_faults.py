@@ -1,8 +1,8 @@
 """Fault injection on /api/v1: one seeded draw per request decides a fault, if any.
 
-`fail` (500/502/503), `malformed` (a 200 whose body is not JSON) and `drop` on a non-POST are
-served *before* processing: nothing changes. `drop` on a POST and `truncate` on any method happen
-*after* processing: the change is made and its reply is lost, which is the case
+`fail` (500/502/503), `malformed` (a 200 whose body is not JSON) and `drop` on a GET are served
+*before* processing: nothing changes. `drop` on a POST, PATCH or DELETE and `truncate` on any
+method happen *after* processing: the change is made and its reply is lost, which is the case
 `Idempotency-Key` exists for.
 """
 
@@ -45,7 +45,7 @@ def draw_fault(state: State, config: SandboxConfig) -> str | None:
 
 def after_processing(fault: str | None, method: str) -> bool:
     """Whether `fault` loses the reply of a request that was processed (else nothing changes)."""
-    return fault == "truncate" or (fault == "drop" and method == "POST")
+    return fault == "truncate" or (fault == "drop" and method in ("POST", "PATCH", "DELETE"))
 
 
 async def sleep_latency(state: State, config: SandboxConfig) -> None:

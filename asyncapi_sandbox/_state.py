@@ -39,6 +39,9 @@ class Stats:
     """Counters served by `GET /_sandbox/stats`."""
 
     def __init__(self) -> None:
+        # A gauge of live delivery tasks ((event, webhook) pairs being sent or waiting to be
+        # re-sent), not a counter: a reset leaves it, since the tasks end on their own.
+        self.webhook_pending = 0
         self.reset()
 
     def reset(self) -> None:
@@ -358,6 +361,7 @@ class State:
             "idempotent_replays": s.idempotent_replays,
             "webhook_deliveries": {"succeeded": s.webhook_succeeded, "failed": s.webhook_failed},
             "webhook_events": s.webhook_events,
+            "webhook_deliveries_pending": s.webhook_pending,
             "faults": dict(s.faults),
             "drops": s.faults["drop"],
             "users_total": len(self.users),

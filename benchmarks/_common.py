@@ -14,10 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -56,24 +53,14 @@ def pin_client(cpu: int = CLIENT_CPU) -> str:
     return "client not pinned"
 
 
-_NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; multi_accept on; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+# The benchmarks' nginx: one worker, keep-alive connections that last the whole run, and the
+# canned project at PROJECT_PATH.
+_NGINX_HTTP = """
     keepalive_requests 10000000;
     keepalive_timeout 120s;
     server_tokens off;
-    server {{
-        listen 127.0.0.1:{port} backlog=4096;
+"""
+_NGINX_SERVER = """
         location = {path} {{
             default_type application/json;
             add_header X-Request-Id bench-1 always;
@@ -81,63 +68,30 @@ http {{
         }}
 {extra}
         location / {{ return 404; }}
-    }}
-}}
 """
-
-
-def find_nginx() -> str | None:
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None
-    )
 
 
 @contextlib.contextmanager
 def running_nginx(
     cpu: int = SERVER_CPU, *, files: dict[str, bytes] | None = None, extra: str = ""
 ) -> Iterator[str]:
-    """Start nginx (Debian's package: `apt-get install -y nginx`) on a free loopback port with a
-    temporary config, pinned to `cpu` with taskset; yields the base URL; stops it afterwards.
+    """Start Debian's nginx (the tests' `running_nginx`) pinned to `cpu`; yield its base URL.
 
     `files` are written under the server's root (name -> content) for `extra`, more directives
     for the server block (`location`s serving those files, say)."""
-    nginx = find_nginx()
-    if nginx is None:
-        raise SystemExit("nginx not found: apt-get install -y nginx")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as tmp:
-        conf = Path(tmp) / "nginx.conf"
-        body = json.dumps(PROJECT, separators=(",", ":")).replace("'", "\\'")
-        root = Path(tmp) / "html"
-        root.mkdir()
-        os.chmod(tmp, 0o755)  # as root, nginx's worker runs as "nobody" and must read the files
-        for name, content in (files or {}).items():
-            (root / name).write_bytes(content)
-        extra = f"        root {root};\n{extra}" if files else extra
-        conf.write_text(_NGINX_CONF.format(dir=tmp, port=port, path=PROJECT_PATH, body=body, extra=extra))
-        cmd = [nginx, "-c", str(conf), "-p", tmp]
-        if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-            cmd = ["taskset", "-c", str(cpu), *cmd]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    from _pytest.outcomes import OutcomeException
+
+    from tests.support.services import running_nginx as nginx
+
+    body = json.dumps(PROJECT, separators=(",", ":")).replace("'", "\\'")
+    server = _NGINX_SERVER.format(path=PROJECT_PATH, body=body, extra=extra)
+    pin = cpu if (os.cpu_count() or 1) > 1 else None
+    with contextlib.ExitStack() as stack:
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        err = proc.stderr.read().decode() if proc.stderr else ""
-                        raise SystemExit(f"nginx did not start: {err}") from None
-                    time.sleep(0.05)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            port = stack.enter_context(nginx(server, http_block=_NGINX_HTTP, files=files, cpu=pin))
+        except OutcomeException as exc:  # nginx missing: the tests' skip, said plainly here
+            raise SystemExit(str(exc)) from None
+        yield f"http://127.0.0.1:{port}"
 
 
 @dataclass

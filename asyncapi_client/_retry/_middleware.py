@@ -4,8 +4,18 @@ It sits outside auth and the rate limiter, so each attempt re-enters both: every
 limiter token and carries the access token valid when it is sent (the four rules of docs/architecture.md).
 
 The first attempt is the hot path: a dict copy for `extensions["attempt"]`, one clock read when
-the call has a deadline, and (POST only) an idempotency key. Everything else happens only after
-a failure.
+the call has a deadline, and (POST, PATCH, DELETE) an idempotency key. Everything else happens
+only after a failure.
+
+Exactly once for the methods that change things. POST, PATCH and DELETE carry one
+`Idempotency-Key` across all their attempts, so a server that honours it (the API does) applies a
+retried call once and answers with the first reply. Two more rules:
+
+- a 2xx to a keyed request whose body is not JSON (malformed, or cut short by a proxy) is
+  retried with the same key: the server replays the reply it stored, which can then be read;
+- a DELETE whose retry is answered 404, after an attempt that may have been applied (a 5xx, or a
+  connection lost after the request left), is done: the resource is gone, most likely by that
+  very attempt. The call returns a 204 built from the 404's headers rather than a `NotFoundError`.
 """
 
 from __future__ import annotations
@@ -13,16 +23,15 @@ from __future__ import annotations
 import logging
 import os
 import random as _random
-import re
 from collections.abc import Callable
 from typing import Final
 from urllib.parse import parse_qsl, urlencode
 
 from .._clock import Clock
 from .._decode import status_error
-from .._errors import APIConnectionError, APITimeoutError
+from .._errors import APIConnectionError, APITimeoutError, ResponseDecodeError
 from .._pipeline import CallNext
-from .._redact import redact
+from .._redact import SENSITIVE_PARAM, redact
 from .._retry_after import parse_retry_after
 from .._stats import ClientStats
 from .._types import Request, Response
@@ -31,9 +40,10 @@ from ._policy import NO_RETRY_REFUND, RETRY_COST, RETRY_STATUSES, RetryPolicy, e
 logger: Final = logging.getLogger("asyncapi_client.retry")
 
 _IDEMPOTENCY_KEY: Final = "idempotency-key"
-_SENSITIVE_PARAM: Final = re.compile(
-    r"token|secret|key|pass|sig|auth|code|credential|session|cookie", re.IGNORECASE
-)
+#: Methods that get an `Idempotency-Key` before their first attempt.
+KEYED_METHODS: Final = frozenset({"POST", "PATCH", "DELETE"})
+# Replies after which a DELETE may have been applied (a 408 or 429 says it was not processed).
+_MAYBE_APPLIED_STATUSES: Final = frozenset({500, 502, 503, 504})
 
 
 def new_idempotency_key() -> str:
@@ -52,7 +62,7 @@ def loggable_url(url: str) -> str:
     if not sep:
         return redact(base)
     pairs = [
-        (name, "***" if _SENSITIVE_PARAM.search(name) else value)
+        (name, "***" if SENSITIVE_PARAM.search(name) else value)
         for name, value in parse_qsl(query, keep_blank_values=True)
     ]
     return redact(f"{base}?{urlencode(pairs, safe='*')}")
@@ -109,11 +119,14 @@ class RetryMiddleware:
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
         method = request.method
         headers = request.headers
-        if method == "POST" and _IDEMPOTENCY_KEY not in headers:
+        keyed = method in KEYED_METHODS
+        if keyed and _IDEMPOTENCY_KEY not in headers:
             # Made once, before the first attempt: every attempt carries the same key, so the
             # server answers a retried create with the first reply instead of creating twice.
             headers = dict(headers)
             headers[_IDEMPOTENCY_KEY] = new_idempotency_key()
+        keyed = keyed or _IDEMPOTENCY_KEY in headers
+        maybe_applied = False  # an earlier attempt of this call may have changed something
         url = request.url
         content = request.content
         base_timeout = request.timeout
@@ -153,18 +166,24 @@ class RetryMiddleware:
                     raise
                 last_response, last_error = None, exc
                 retry_after: float | None = None
+                maybe_applied = maybe_applied or exc.request_sent is not False
             else:
                 status = response.status_code
-                if status not in RETRY_STATUSES:
+                if status not in RETRY_STATUSES and not (
+                    keyed and 200 <= status < 300 and response.content and not _readable(response)
+                ):
                     if 200 <= status < 300:
                         budget = self._budget
                         # A full quota (the usual case) needs no refund: one comparison.
                         if budget is not None and budget < self._capacity:
                             self._refund(held or NO_RETRY_REFUND)
+                    elif status == 404 and maybe_applied and method == "DELETE":
+                        return self._deleted(request, attempt, response)
                     return response
                 last_response, last_error = response, None
                 cost = RETRY_COST
                 retry_after = parse_retry_after(response.headers.get("retry-after"), clock.time())
+                maybe_applied = maybe_applied or status in _MAYBE_APPLIED_STATUSES
 
             # -- the attempt failed in a retryable way: retry, or give up with what we have --
             if attempt >= policy.max_attempts:
@@ -253,12 +272,34 @@ class RetryMiddleware:
             )
         raise status_error(response, self._clock.time())
 
+    def _deleted(self, request: Request, attempts: int, response: Response) -> Response:
+        logger.debug(
+            "%s %s: attempt %d found it gone (404) after an attempt that may have deleted it; done",
+            request.method,
+            loggable_url(request.url),
+            attempts,
+        )
+        headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
+        return Response._trusted(204, headers, b"", response.request)
+
     def __repr__(self) -> str:
         return f"RetryMiddleware({self.policy!r}, budget_remaining={self._budget})"
 
 
+def _readable(response: Response) -> bool:
+    """Whether a 2xx body is the JSON it must be (a keyed request's reply is read here, before
+    the call returns, so that an unreadable one can be fetched again under the same key)."""
+    try:
+        response.json()
+    except ResponseDecodeError:
+        return False
+    return True
+
+
 def _reason(response: Response | None, error: APIConnectionError | None) -> str:
     if response is not None:
+        if 200 <= response.status_code < 300:
+            return f"status {response.status_code} with a body that is not JSON"
         return f"status {response.status_code}"
     if error is not None:
         sent = error.request_sent

@@ -6,12 +6,12 @@ this exception retryable and at what budget cost, how long to back off before at
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
 import attrs
 
+from .._config import check_seconds
 from .._errors import APIConnectionError, APITimeoutError
 
 Jitter = Literal["full", "equal", "none"]
@@ -35,10 +35,7 @@ _JITTERS: Final = ("full", "equal", "none")
 
 
 def _number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"RetryPolicy.{name} must be a finite number of seconds, got {value!r}")
-    if value < 0:
-        raise ValueError(f"RetryPolicy.{name} must be >= 0 seconds, got {value!r}")
+    check_seconds(f"RetryPolicy.{name}", value)
 
 
 def _check_max_attempts(instance: RetryPolicy, attribute: attrs.Attribute[Any], value: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol, runtime_checkable
 
+from .._config import check_header
 from .._pipeline import CallNext
 from .._secret import Secret, as_secret
 from .._types import Request, Response
@@ -41,8 +42,9 @@ class BearerToken:
 
     def __init__(self, token: str | Secret) -> None:
         secret = as_secret(token)
-        if not secret.get() or secret.get().strip() != secret.get():
-            raise ValueError("BearerToken needs a non-empty token without surrounding spaces")
+        if not secret.get() or any(c.isspace() for c in secret.get()):
+            raise ValueError("BearerToken needs a non-empty token without spaces or line breaks")
+        check_header("authorization", "Bearer " + secret.get())
         self._header = Secret("Bearer " + secret.get())
 
     async def authenticate(self, request: Request, call_next: CallNext, transport: Transport) -> Response:

@@ -19,7 +19,7 @@ from typing import Any, Final
 import anyio
 
 from .._clock import Clock
-from .._config import check_url
+from .._config import MAX_SECONDS, check_url
 from .._errors import APITimeoutError
 from .._secret import Secret, as_secret
 from .._types import Request, Response
@@ -65,7 +65,7 @@ class TokenEndpoint:
         timeout: float | None = DEFAULT_TOKEN_TIMEOUT,
         allow_insecure_http: bool = False,
     ) -> None:
-        check_url(token_url, what="token_url", allow_insecure_http=allow_insecure_http)
+        check_url(token_url, what="token_url", allow_insecure_http=allow_insecure_http, allow_query=True)
         self.token_url = token_url
         if not isinstance(client_id, str) or not client_id:
             raise ValueError("client_id must be a non-empty string")
@@ -162,9 +162,11 @@ def check_timeout(value: float | None) -> float | None:
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
-        or value <= 0
+        or not 0 < value <= MAX_SECONDS
     ):
-        raise ValueError(f"timeout must be a positive number of seconds or None, got {value!r}")
+        raise ValueError(
+            f"timeout must be a positive number of seconds (at most a year) or None, got {value!r}"
+        )
     return float(value)
 
 

@@ -84,16 +84,18 @@ class AuthorizationCodeFlow:
             timeout=timeout,
             allow_insecure_http=allow_insecure_http,
         )
-        check_url(authorize_url, what="authorize_url", allow_insecure_http=allow_insecure_http)
+        check_url(
+            authorize_url, what="authorize_url", allow_insecure_http=allow_insecure_http, allow_query=True
+        )
         self.authorize_url = authorize_url
-        check_url(redirect_uri, what="redirect_uri", allow_insecure_http=True)
+        check_url(redirect_uri, what="redirect_uri", allow_insecure_http=True, allow_query=True)
         if "#" in redirect_uri:
             raise ValueError("redirect_uri must not have a fragment (RFC 6749 section 3.1.2)")
         self.redirect_uri = redirect_uri
         self.scope = scope_param(scope)
         for name, url in (("revocation_url", revocation_url), ("introspection_url", introspection_url)):
             if url is not None:
-                check_url(url, what=name, allow_insecure_http=allow_insecure_http)
+                check_url(url, what=name, allow_insecure_http=allow_insecure_http, allow_query=True)
         self.revocation_url = revocation_url
         self.introspection_url = introspection_url
         self._authorize_params = _check_authorize_params(authorize_params)

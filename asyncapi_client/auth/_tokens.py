@@ -28,6 +28,10 @@ AUTH_METHODS: Final = ("client_secret_basic", "client_secret_post", "none")
 # A token that claims to live longer than this is treated as living this long: a huge
 # `expires_in` (1e300) must not overflow the arithmetic, and a year is longer than any real one.
 MAX_LIFETIME: Final = 365 * 86400.0
+# A token that claims to live less than this is treated as living this long: an `expires_in` of
+# 0.001 would otherwise make one token request per call. Used past its real expiry, it draws a
+# 401, which refreshes once and replays once.
+MIN_LIFETIME: Final = 1.0
 
 # Reply fields that TokenSet holds as named attributes; everything else goes to `extra`.
 _KNOWN: Final = frozenset({"access_token", "token_type", "expires_in", "refresh_token", "scope"})
@@ -183,7 +187,8 @@ def _invalid(reason: str, status_code: int) -> OAuthError:
 
 def parse_lifetime(value: Any) -> float | None:
     """A validated `expires_in`: a finite positive number (a numeric string is accepted, as some
-    servers send one), capped at a year. Raises ValueError with the reason otherwise."""
+    servers send one), raised to `MIN_LIFETIME` and capped at a year. Raises ValueError with the
+    reason otherwise."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -203,7 +208,7 @@ def parse_lifetime(value: Any) -> float | None:
         raise ValueError("expires_in is not a number")
     if seconds <= 0:
         raise ValueError("expires_in is zero or negative")
-    return min(seconds, MAX_LIFETIME)
+    return min(max(seconds, MIN_LIFETIME), MAX_LIFETIME)
 
 
 def read_oauth_reply(
@@ -227,11 +232,12 @@ def read_oauth_reply(
             error = redact(body["error"][:100])
             description = body.get("error_description")
             description = description[:500] if isinstance(description, str) else None
-            raise OAuthError(error, scrub(description, secrets), status_code=status)
+            raise OAuthError(error, scrub(description, secrets), status_code=status, response=response)
         raise OAuthError(
             "unexpected_response",
             f"the {endpoint} answered HTTP {status} without an RFC 6749 error body",
             status_code=status,
+            response=response,
         )
     return body
 

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Protocol, runtime_checkable
 
 from .._clock import SYSTEM_CLOCK, Clock
+from .._config import check_count, check_seconds
 
 DEFAULT_TTL = 3 * 24 * 3600.0
 DEFAULT_MAX_ENTRIES = 100_000
@@ -59,12 +60,8 @@ class InMemoryDedupeStore:
         max_entries: int = DEFAULT_MAX_ENTRIES,
         clock: Clock | None = None,
     ) -> None:
-        if ttl <= 0:
-            raise ValueError("ttl must be a positive number of seconds")
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        self._ttl = float(ttl)
-        self._max_entries = max_entries
+        self._ttl = check_seconds("InMemoryDedupeStore ttl", ttl, above_minimum=True)
+        self._max_entries = check_count("InMemoryDedupeStore max_entries", max_entries)
         self._clock = clock or SYSTEM_CLOCK
         self._done: OrderedDict[str, float] = OrderedDict()  # id -> expiry (monotonic), oldest first
         self._in_flight: set[str] = set()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ import anyio
 import anyio.to_thread
 
 from .._clock import SYSTEM_CLOCK, Clock
+from .._config import check_count, check_seconds
 from .._errors import WebhookVerificationError
 from ._dedupe import Claim, DedupeStore, InMemoryDedupeStore
 from ._events import WebhookEvent, event_from_payload
@@ -85,21 +87,23 @@ class WebhookReceiver:
     ) -> None:
         # Decoded once, here: a malformed secret is a configuration error raised at startup.
         self._keys = decode_keys(secret)
-        if tolerance < 0:
-            raise ValueError("tolerance must be zero or more seconds")
-        if max_body_size < 1:
-            raise ValueError("max_body_size must be at least 1 byte")
-        if handler_timeout is not None and handler_timeout <= 0:
-            raise ValueError("handler_timeout must be a positive number of seconds, or None")
+        self.tolerance = check_seconds("WebhookReceiver tolerance", tolerance, maximum=math.inf)
+        self.max_body_size = check_count("WebhookReceiver max_body_size (bytes)", max_body_size)
+        self.handler_timeout = (
+            None
+            if handler_timeout is None
+            else check_seconds("WebhookReceiver handler_timeout", handler_timeout, above_minimum=True)
+        )
         if dedupe_store is not None and not isinstance(dedupe_store, DedupeStore):
             raise TypeError(
                 f"dedupe_store must have claim(), complete() and release(), got {type(dedupe_store).__name__}"
             )
-        self.tolerance = float(tolerance)
-        self.max_body_size = max_body_size
-        self.handler_timeout = handler_timeout
         self._clock = clock or SYSTEM_CLOCK
-        self.dedupe_store: DedupeStore = dedupe_store or InMemoryDedupeStore(clock=self._clock)
+        # `is None`, not `or`: an empty InMemoryDedupeStore is falsy (it has a __len__), and a
+        # store shared by several receivers must be the one they all use.
+        self.dedupe_store: DedupeStore = (
+            InMemoryDedupeStore(clock=self._clock) if dedupe_store is None else dedupe_store
+        )
         self._handlers: dict[str, list[Handler]] = {}
 
     # -- registration --------------------------------------------------------------------

@@ -12,6 +12,7 @@ import logging
 import secrets
 from typing import Any
 
+from .._config import check_seconds
 from .._redis_support import AsyncioGuard
 from ._dedupe import DEFAULT_TTL, Claim
 
@@ -57,8 +58,9 @@ class RedisDedupeStore:
             ) from exc
         if (url is None) == (client is None):
             raise ValueError("give RedisDedupeStore exactly one of url=... or client=...")
-        if ttl <= 0 or in_flight_ttl <= 0:
-            raise ValueError("ttl and in_flight_ttl must be positive numbers of seconds")
+        # Redis counts in whole milliseconds: at least one.
+        ttl = check_seconds("RedisDedupeStore ttl", ttl, minimum=0.001)
+        in_flight_ttl = check_seconds("RedisDedupeStore in_flight_ttl", in_flight_ttl, minimum=0.001)
         self._guard = AsyncioGuard("RedisDedupeStore")
         self._owns_client = client is None
         self._redis: Any = client if url is None else aioredis.from_url(url)

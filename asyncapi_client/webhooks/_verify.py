@@ -6,6 +6,11 @@ timestamp is an integer (`invalid_timestamp`) inside the tolerance (`timestamp_t
 `timestamp_too_new`), some `v1` signature matches some secret (`invalid_signature` when no entry
 is well formed, `no_matching_signature`), and the body is JSON (`invalid_body`). Messages name
 the check, never a byte of the expected signature nor the secret.
+
+Caps, so that a hostile sender cannot make verification expensive: a `webhook-signature` header
+holds at most `MAX_SIGNATURES` (32) space-separated entries (more is `invalid_header`, whatever
+their position: a sender rotating keys sends two or three), and a `webhook-id` at most 256
+characters.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import base64
 import binascii
 import hmac
 import json
+import math
 import re
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._config import check_seconds
 from .._errors import WebhookVerificationError
 from .._secret import Secret
 from ._signature import _digest, decode_secret
@@ -33,7 +40,7 @@ _WANTED = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 
 DEFAULT_TOLERANCE = 300
 _MAX_ID_CHARS = 256
-_MAX_SIGNATURES = 32
+MAX_SIGNATURES = 32
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
 
@@ -93,7 +100,13 @@ def _signatures(found: dict[str, list[str]]) -> list[bytes]:
     """The decoded `v1` signatures of the header (other versions are skipped, per the spec)."""
     decoded: list[bytes] = []
     entries = " ".join(found[SIGNATURE_HEADER]).split()
-    for entry in entries[:_MAX_SIGNATURES]:
+    if len(entries) > MAX_SIGNATURES:
+        raise WebhookVerificationError(
+            f"the {SIGNATURE_HEADER} header holds {len(entries)} signatures; at most {MAX_SIGNATURES} "
+            "are accepted",
+            reason="invalid_header",
+        )
+    for entry in entries:
         # A proxy that merged repeated headers with ", " leaves a trailing comma; base64 has none.
         version, sep, value = entry.rstrip(",").partition(",")
         if not sep or version != "v1":
@@ -124,8 +137,7 @@ def check_delivery(
 
     Returns `(webhook_id, timestamp, body_bytes)`; raises `WebhookVerificationError`.
     """
-    if tolerance < 0:
-        raise ValueError("tolerance must be zero or more seconds")
+    tolerance = check_seconds("tolerance", tolerance, maximum=math.inf)
     payload = _as_bytes(body)
     found = collect_headers(headers)
     msg_id = _single(found, ID_HEADER)

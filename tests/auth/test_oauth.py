@@ -210,7 +210,7 @@ async def test_single_flight_under_10000_concurrent_calls() -> None:
             for _ in range(10_000):
                 tg.start_soon(call)
             await server.entered.wait()
-            await anyio.sleep(0.01)
+            await anyio.wait_all_tasks_blocked()
             server.gate.set()
     assert len(server.token_requests) == 1
     assert len(results) == 10_000 and set(results) == {"tok-1"}
@@ -237,7 +237,7 @@ async def test_failure_fans_out_the_same_error_and_the_next_call_tries_afresh() 
         for _ in range(200):
             tg.start_soon(call)
         await server.entered.wait()
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         server.gate.set()
     assert len(server.token_requests) == 1
     assert len(errors) == 200
@@ -276,7 +276,7 @@ async def test_a_cancelled_refresh_leaves_no_one_hanging_and_no_poisoned_state()
             await server.entered.wait()
             for _ in range(50):
                 tg.start_soon(call)
-            await anyio.sleep(0.01)
+            await anyio.wait_all_tasks_blocked()
             server.entered = anyio.Event()
             leader_scope.cancel()  # the leader is inside the token request
             await server.entered.wait()  # a waiter took over: a second token request
@@ -294,10 +294,12 @@ async def test_when_everyone_is_cancelled_the_next_call_starts_afresh() -> None:
     transport = server.transport()
     auth = make_cc(clock)
     server.gate = anyio.Event()
-    with anyio.move_on_after(0.05):
-        async with anyio.create_task_group() as tg:
-            for _ in range(20):
-                tg.start_soon(api_call, auth, transport)
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(api_call, auth, transport)
+        await server.entered.wait()
+        await anyio.wait_all_tasks_blocked()  # the leader in its token request, the rest waiting
+        tg.cancel_scope.cancel()
     assert len(server.token_requests) == 1
     assert auth._flight is None and auth.token is None
     server.gate = None
@@ -317,7 +319,7 @@ async def test_auth_objects_sharing_a_store_refresh_once() -> None:
             for _ in range(20):
                 tg.start_soon(api_call, auth, transport)
         await server.entered.wait()
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         server.gate.set()
     assert len(server.token_requests) == 1
     assert sum(a.refresh_count for a in auths) == 1
@@ -714,11 +716,11 @@ async def test_a_leader_cancelled_while_on_token_runs_lets_it_finish() -> None:
             await in_callback.wait()
             for _ in range(20):
                 tg.start_soon(call)
-            await anyio.sleep(0.01)
+            await anyio.wait_all_tasks_blocked()
             # The new token is in use while on_token runs; only a next refresh would wait for it.
             assert results == ["tok-1"] * 20
             leader_scope.cancel()
-            await anyio.sleep(0.01)
+            await anyio.wait_all_tasks_blocked()
             assert not persisted and auth._flight is not None  # the callback is still running
             release.set()
     assert persisted == ["tok-1"]  # the cancellation did not cut the callback short

@@ -134,7 +134,7 @@ async def test_two_stores_two_auth_objects_one_token_request(
                 for _ in range(50):
                     tg.start_soon(api_call, auth, transport)
             await server.entered.wait()
-            await anyio.sleep(0.05)
+            await anyio.wait_all_tasks_blocked()
             server.gate.set()
         assert len(server.token_requests) == 1
         # A 401 seen by one of them: it drops the shared token (it is still that one) and
@@ -255,7 +255,7 @@ async def test_a_cancelled_leader_releases_the_redis_lock(redis_client: Any, pre
             assert await redis_client.get(f"{prefix}:cred:lock") is not None
             for _ in range(10):
                 tg.start_soon(call)
-            await anyio.sleep(0.01)
+            await anyio.wait_all_tasks_blocked()
             server.entered = anyio.Event()
             leader_scope.cancel()
             await server.entered.wait()  # a waiter took the lock and asked for a token

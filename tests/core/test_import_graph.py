@@ -106,8 +106,8 @@ def test_the_package_has_no_import_cycle() -> None:
 
 def test_the_walk_sees_function_level_imports_and_skips_type_checking_ones() -> None:
     graph = import_graph()
-    # `AsyncClient.__init__` imports the default transport inside the function.
-    assert "asyncapi_client.transports._httpcore" in graph["asyncapi_client._client"]
+    # `SharedState.build` imports the default transport inside the function.
+    assert "asyncapi_client.transports._httpcore" in graph["asyncapi_client._shared_state"]
     # services/_base.py names AsyncClient only for the type checker.
     assert "asyncapi_client._client" not in graph["asyncapi_client.services._base"]
 

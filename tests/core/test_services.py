@@ -152,7 +152,9 @@ async def test_projects_and_users_share_one_default_page_limit() -> None:
 
     def handler(request: Request) -> Response:
         limits.append(request.url.split("limit=")[1])
-        return Response.json_response(200, {"data": [], "meta": PAGE["meta"] | {"totalPages": 1}})
+        return Response.json_response(
+            200, {"data": [], "meta": PAGE["meta"] | {"currentPage": 1, "totalPages": 1}}
+        )
 
     async with sdk.AsyncClient("https://api.example.com", transport=MockTransport(handler)) as client:
         await client.projects.list_page()

@@ -329,3 +329,78 @@ def test_fault_matrix_on_trio() -> None:
     throughout): every figure checked above holds there too."""
     pytest.importorskip("trio")
     anyio.run(_matrix, OTHER_TRANSPORT_OPS, sdk.HttpcoreTransport, "fault_matrix[trio]", backend="trio")
+
+
+CREATES = int(os.environ.get("ASYNCAPI_RELIABILITY_CREATES", "4000"))
+
+
+async def test_creates_under_faults_end_in_no_error_and_land_once() -> None:
+    """4,000 creates (users and projects, half each) at concurrency 100 under the matrix's
+    faults (5% 5xx, 1% drops, 1% truncated and 1% malformed 2xx), no latency spikes, with
+    `RetryPolicy(max_attempts=6)`: not one typed error (a malformed or truncated 2xx is fetched
+    again under the same Idempotency-Key), and every create on the server exactly once."""
+    errors: list[BaseException] = []
+    created_users: dict[str, int] = {}
+    created_projects: dict[str, int] = {}
+    async with Sandbox(isolated=True, jitter_ms=JITTER_MS, seed=11, **FAULTS) as sb:
+        auth = sdk.ClientCredentials(sb.token_url, sb.client_id, sb.client_secret)
+        client = sdk.AsyncClient(
+            sb.base_url,
+            auth=auth,
+            retry=sdk.RetryPolicy(max_attempts=6, backoff_base=0.05, backoff_max=1.0),
+            timeout=sdk.Timeout(total=30.0, attempt=5.0),
+            transport=sdk.HttpcoreTransport(max_connections=CONCURRENCY),
+        )
+        started = time.monotonic()
+        async with client:
+            limiter = anyio.Semaphore(CONCURRENCY)
+
+            async def one(n: int) -> None:
+                try:
+                    if n % 2:
+                        user = await client.users.create(f"Create {n}", f"create-{n}@example.com")
+                        created_users[user.email] = user.id
+                    else:
+                        project = await client.projects.create(f"create project {n}")
+                        created_projects[project.name] = project.id
+                except Exception as exc:
+                    errors.append(exc)
+                finally:
+                    limiter.release()
+
+            with anyio.fail_after(RUN_DEADLINE):
+                async with anyio.create_task_group() as tg:
+                    for n in range(CREATES):
+                        await limiter.acquire()
+                        tg.start_soon(one, n)
+            elapsed = time.monotonic() - started
+            client_stats = client.stats()
+        stats = await sb.stats()
+        emails, user_ids, names, project_ids = await _all_records(sb)
+
+    report(
+        "fault_matrix_creates",
+        {
+            "creates": CREATES,
+            "seconds": round(elapsed, 1),
+            "typed_errors": len(errors),
+            "server_faults": stats["faults"],
+            "idempotent_replays": stats["idempotent_replays"],
+            "client_attempts": client_stats.attempts,
+            "client_retries": client_stats.retries,
+            "users_created": stats["users_created"],
+            "projects_created": stats["projects_created"],
+        },
+    )
+    assert not errors, f"{len(errors)} creates failed; first: {errors[0]!r}"
+    for kind in ("fail", "drop", "truncate", "malformed"):
+        assert stats["faults"][kind] > 0, f"the sandbox injected no {kind} faults: {stats['faults']}"
+    assert stats["idempotent_replays"] > 0  # retries after an applied create were replays
+    assert len(created_users) + len(created_projects) == CREATES
+    for email, uid in created_users.items():
+        assert emails[email] == 1 and user_ids[email] == uid, f"user {email} is not on the server once"
+    for name, pid in created_projects.items():
+        assert names[name] == 1 and project_ids[name] == pid, f"project {name} is not on the server once"
+    assert stats["users_created"] == len(created_users)
+    assert stats["projects_created"] == len(created_projects)
+    assert stats["duplicate_creates"] == 0

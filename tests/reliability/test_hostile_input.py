@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -406,50 +407,71 @@ _meta = st.builds(
 
 @settings(max_examples=150, deadline=timedelta(milliseconds=DEADLINE_MS))
 @given(
-    script=st.lists(st.tuples(st.integers(0, 5), _meta), max_size=12),
+    script=st.lists(st.tuples(st.integers(0, 5), _meta, st.booleans()), max_size=12),
     prefetch=st.integers(0, 4),
     max_items=st.one_of(st.none(), st.integers(0, 30)),
 )
 def test_pager_follows_any_meta_and_ends(
-    script: list[tuple[int, PageMeta]], prefetch: int, max_items: int | None
+    script: list[tuple[int, PageMeta, bool]], prefetch: int, max_items: int | None
 ) -> None:
-    """AsyncPager over pages whose meta says anything (totals of 10**18, currentPage that does
-    not match, totalPages that shrinks or grows): it hands over exactly the items of pages 1..k,
-    in order, where k is the first page whose own totalPages is <= its number (or the cap of
-    max_items), fetches no page past k + prefetch, and ends. Past the script the server says
-    totalPages 0 (a lying server that never says the end would be followed, by design)."""
+    """AsyncPager over pages whose meta says anything (totals of 10**18, a currentPage that
+    matches the page asked for or not, totalPages that shrinks or grows): it hands over exactly
+    the items of pages 1..k, in order, and ends, where k is the first page that is empty or
+    whose own totalPages is <= its number (or the cap of max_items); a page whose currentPage is
+    not its number ends it with PaginationError (its page number attached) after the items of
+    the pages before. It fetches no page past k + prefetch. Past the script the server answers
+    empty pages."""
     fetched: list[int] = []
+
+    def page_of(number: int, limit: int) -> Page[int]:
+        if number <= len(script):
+            count, meta, honest = script[number - 1]
+            if honest:
+                meta = attrs.evolve(meta, current_page=number)
+            return Page([number * 100 + i for i in range(count)], meta)
+        return Page([], PageMeta(current_page=number, total_pages=0, total_items=0, items_per_page=limit))
 
     async def fetch(number: int, limit: int) -> Page[int]:
         fetched.append(number)
         await anyio.lowlevel.checkpoint()
-        if number <= len(script):
-            count, meta = script[number - 1]
-            return Page([number * 100 + i for i in range(count)], meta)
-        return Page([], PageMeta(current_page=number, total_pages=0, total_items=0, items_per_page=limit))
+        return page_of(number, limit)
 
     expected: list[int] = []
+    failed_at: int | None = None
     last = len(script) + 1
-    for number, (count, meta) in enumerate(script, start=1):
-        expected += [number * 100 + i for i in range(count)]
-        if number >= meta.total_pages:
+    for number in range(1, len(script) + 2):
+        page = page_of(number, 10)
+        if page.meta.current_page != number:
+            failed_at = last = number
+            break
+        expected += page.data
+        if not page.data or number >= page.meta.total_pages:
             last = number
             break
-    if max_items is not None:
-        expected = expected[:max_items]
+    if max_items is not None and len(expected) >= max_items:
+        expected, failed_at = expected[:max_items], None
 
-    async def run() -> tuple[list[int], list[int]]:
+    async def walk(pager: AsyncPager[int], got: list[int]) -> int | None:
+        try:
+            async for item in pager:
+                got.append(item)
+        except sdk.PaginationError as exc:
+            return exc.page
+        return None
+
+    async def run() -> tuple[list[int], int | None, list[int], int | None]:
         with anyio.fail_after(10):
-            pager = AsyncPager(fetch, limit=10, prefetch=prefetch, max_items=max_items)
-            bare = [item async for item in pager]
+            bare: list[int] = []
+            bare_error = await walk(AsyncPager(fetch, limit=10, prefetch=prefetch, max_items=max_items), bare)
             fetched.clear()
-            async with AsyncPager(fetch, limit=10, prefetch=prefetch, max_items=max_items) as pager2:
-                held = [item async for item in pager2]
-            return bare, held
+            held: list[int] = []
+            async with AsyncPager(fetch, limit=10, prefetch=prefetch, max_items=max_items) as pager:
+                held_error = await walk(pager, held)
+            return bare, bare_error, held, held_error
 
-    bare, held = anyio.run(run)
-    assert bare == expected
-    assert held == expected
+    bare, bare_error, held, held_error = anyio.run(run)
+    assert bare == expected and bare_error == failed_at
+    assert held == expected and held_error == failed_at
     assert not fetched or max(fetched) <= last + max(prefetch, 1)
 
 

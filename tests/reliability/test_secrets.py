@@ -20,11 +20,9 @@ import ipaddress
 import json
 import logging
 import secrets
-import socket
 import ssl
 import traceback
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +36,7 @@ from asyncapi_client import LoggingMiddleware
 from asyncapi_client.webhooks import WebhookReceiver, construct_event, sign, verify
 from asyncapi_sandbox import Sandbox
 from tests.support.outcomes import report
+from tests.support.services import serving_asgi
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -95,28 +94,6 @@ class Leaks:
                 if value in text:
                     hits.append(f"{what} in {where}: ...{text[max(0, text.find(value) - 80) :][:200]!r}")
         return hits
-
-
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn on a free loopback port, in this loop."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, ws="none")
-    )
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        with anyio.fail_after(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-                await anyio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-        finally:
-            server.should_exit = True
 
 
 async def _wait_for(condition: Callable[[], Any], what: str) -> None:
@@ -224,7 +201,7 @@ async def test_no_secret_in_logs_errors_or_reprs(
 
             late = LateReceiver()
             bad_receiver = WebhookReceiver(wrong_webhook_secret)
-            async with serving(late) as good_url, serving(bad_receiver) as bad_url:
+            async with serving_asgi(late) as good_url, serving_asgi(bad_receiver) as bad_url:
                 hook = await client.webhooks.create(good_url + "/hooks", ["project.created"])
                 assert hook.secret is not None
                 hook_secret_holder.append(hook.secret)

@@ -6,10 +6,16 @@ rate limiter, retries (1% of replies are injected 5xx, so the retry path runs to
 attempt middleware, the default `HttpcoreTransport`. 100 workers send the requests: 90% gets, 8%
 list pages, 2% creates (POSTs with idempotency keys).
 
-Calls have a 1.5 s deadline (see TIMEOUT for why). Memory is measured with `tracemalloc` (everything the process allocates after the sandbox and
-the client exist), at quiescent points (no request in flight, after `gc.collect()`): after the
-first 10,000 requests and after all 100,000. The second must be within 10% of the first: no
-growth per request. RSS is reported beside it.
+Calls have a 1.5 s deadline (see TIMEOUT for why). Memory is measured with `tracemalloc`
+(everything the process allocates after the sandbox and the client exist), at quiescent points
+(no request in flight, after `gc.collect()`), every 10,000 requests. The level at the end (the
+median of the last three checkpoints, 80,000 to 100,000 requests) must be within 10% of the level
+after the warm-up (the median of the checkpoints at 20,000 to 40,000): no growth per request. A
+median of three, not one reading: a checkpoint's level moves by a few percent with what happens
+to be allocated at that moment (pool connections, token refreshes, more of them when the
+machine is loaded and the run slow), and the first 10,000 requests are still warming up (on a
+loaded machine the first checkpoint reads about 10% below the rest). A leak of one byte per
+request would add about 60 KB between the two, some 15%. RSS is reported beside it.
 
 `ASYNCAPI_RELIABILITY_SOAK` changes the number of requests (default 100,000).
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 import gc
 import os
 import resource
+import statistics
 import time
 import tracemalloc
 from collections import Counter
@@ -34,7 +41,6 @@ from tests.support.outcomes import report
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 REQUESTS = int(os.environ.get("ASYNCAPI_RELIABILITY_SOAK", "100000"))
-WARMUP = REQUESTS // 10
 WORKERS = 100
 CHECKPOINTS = 10
 TOLERANCE = 0.10
@@ -136,16 +142,17 @@ async def test_soak_memory_is_flat_over_100_000_requests() -> None:
             tracemalloc.stop()
         server = await sb.stats()
 
-    after_warmup = next(traced for n, traced, _, _ in samples if n >= WARMUP)
-    final = samples[-1][1]
+    levels = [traced for _, traced, _, _ in samples]
+    after_warmup = statistics.median(levels[1:4])
+    final = statistics.median(levels[-3:])
     growth = (final - after_warmup) / after_warmup
     figures = {
         "requests": REQUESTS,
         "workers": WORKERS,
         "seconds": round(elapsed, 1),
         "requests_per_second": round(REQUESTS / (elapsed - CHECKPOINTS * (TIMEOUT.total + 0.2))),
-        "traced_kib_after_10_percent": round(after_warmup / 1024),
-        "traced_kib_after_run": round(final / 1024),
+        "traced_kib_after_warmup": round(after_warmup / 1024),
+        "traced_kib_at_the_end": round(final / 1024),
         "traced_growth_percent": round(100 * growth, 2),
         "traced_peak_kib": round(peak / 1024),
         "rss_growth_percent": round(100 * (samples[-1][2] - samples[0][2]) / samples[0][2], 2),
@@ -167,6 +174,6 @@ async def test_soak_memory_is_flat_over_100_000_requests() -> None:
     rss_growth = (samples[-1][2] - samples[0][2]) / samples[0][2]
     assert rss_growth <= TOLERANCE, f"RSS grew {100 * rss_growth:+.1f}% from 10,000 requests to the end"
     assert abs(growth) <= TOLERANCE, (
-        f"traced memory went from {after_warmup} bytes after {WARMUP} requests to {final} after "
-        f"{REQUESTS} ({100 * growth:+.1f}%, limit {100 * TOLERANCE:.0f}%)"
+        f"traced memory went from {after_warmup:.0f} bytes after the warm-up to {final:.0f} at the "
+        f"end ({100 * growth:+.1f}%, limit {100 * TOLERANCE:.0f}%; by checkpoint: {levels})"
     )

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from asyncapi_sandbox import Sandbox
+from tests.support.sandbox_time import SandboxTime, freeze_sandbox_time
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +49,9 @@ def api(sb: Sandbox, http: httpx.AsyncClient) -> httpx.AsyncClient:
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def sandbox_time(monkeypatch: pytest.MonkeyPatch) -> SandboxTime:
+    """The clock of every in-process sandbox for this test, standing still until advanced."""
+    return freeze_sandbox_time(monkeypatch)

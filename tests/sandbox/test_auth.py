@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import anyio
 import httpx
 import pytest
 
 from asyncapi_sandbox import Sandbox
+from tests.support.sandbox_time import SandboxTime
 from tests.support.sandbox_token import auth_headers, token_reply
 
 # On asyncio and on trio (the anyio_backend fixture in conftest.py).
@@ -142,13 +142,15 @@ async def test_expire_tokens_helper_invalidates_access_tokens_only(
     assert refreshed.status_code == 200
 
 
-async def test_access_tokens_expire_after_token_ttl(http: httpx.AsyncClient) -> None:
+async def test_access_tokens_expire_after_token_ttl(
+    http: httpx.AsyncClient, sandbox_time: SandboxTime
+) -> None:
     async with Sandbox(token_ttl=0.4) as sb:
         token = await token_reply(sb, http)
         assert token["expires_in"] == 1  # a whole number of seconds, rounded up
         headers = {"Authorization": "Bearer " + token["access_token"]}
         assert (await http.get(sb.base_url + "/api/v1/users/me", headers=headers)).status_code == 200
-        await anyio.sleep(0.5)
+        sandbox_time.advance(0.5)
         expired = await http.get(sb.base_url + "/api/v1/users/me", headers=headers)
         assert expired.status_code == 401
         assert expired.json()["error"]["code"] == "UNAUTHENTICATED"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+import anyio as real_anyio
 import httpx
 import pytest
 
+import asyncapi_sandbox._faults
 from asyncapi_sandbox import Sandbox
 from tests.support.sandbox_token import token_reply
 
@@ -133,8 +135,17 @@ async def test_fault_rates_are_roughly_respected_and_seeded(http: httpx.AsyncCli
     assert await run() == outcomes  # the same seed draws the same faults
 
 
-async def test_latency_is_added(sb: Sandbox, api: httpx.AsyncClient) -> None:
+async def test_latency_is_added(sb: Sandbox, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What the sandbox asks to sleep, recorded (not timed: the machine may be slower still).
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await real_anyio.sleep(seconds)
+
+    monkeypatch.setattr(
+        asyncapi_sandbox._faults, "anyio", SimpleNamespace(sleep=sleep, lowlevel=real_anyio.lowlevel)
+    )
     await sb.configure(latency_ms=150, jitter_ms=50)
-    started = time.monotonic()
     assert (await api.get("/api/v1/users/me")).status_code == 200
-    assert time.monotonic() - started >= 0.15
+    assert len(delays) == 1 and 0.15 <= delays[0] <= 0.2

@@ -1,4 +1,5 @@
-"""Idempotency-Key on POST: a repeat replays the first reply and creates nothing."""
+"""Idempotency-Key on POST, PATCH and DELETE: a repeat replays the first reply and applies
+nothing again."""
 
 from __future__ import annotations
 
@@ -97,3 +98,39 @@ async def test_keys_are_not_shared_with_get_or_other_paths(sb: Sandbox, api: htt
     assert reused.status_code == 422
     too_long = await api.post("/api/v1/projects", json={"name": "P"}, headers={"Idempotency-Key": "x" * 300})
     assert too_long.status_code == 400
+
+
+async def test_a_dropped_patch_was_applied_and_its_retry_replays(sb: Sandbox, api: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "patch-once"}
+    await sb.configure(drop_rate=1.0)
+    with pytest.raises(httpx.TransportError):
+        await api.patch("/api/v1/projects/1", json={"name": "Renamed"}, headers=headers)
+    await sb.configure(drop_rate=0.0)
+    assert (await api.get("/api/v1/projects/1")).json()["name"] == "Renamed"  # applied, reply lost
+    retried = await api.patch("/api/v1/projects/1", json={"name": "Renamed"}, headers=headers)
+    assert retried.status_code == 200 and retried.headers["idempotent-replayed"] == "true"
+    assert retried.json()["name"] == "Renamed"
+    other = await api.patch("/api/v1/projects/1", json={"name": "Other"}, headers=headers)
+    assert other.status_code == 422  # the key belongs to the first body
+
+
+async def test_a_dropped_delete_was_applied_and_its_retry_gets_the_204(
+    sb: Sandbox, api: httpx.AsyncClient
+) -> None:
+    headers = {"Idempotency-Key": "delete-once"}
+    await sb.configure(drop_rate=1.0)
+    with pytest.raises(httpx.TransportError):
+        await api.delete("/api/v1/projects/2", headers=headers)
+    await sb.configure(drop_rate=0.0)
+    assert (await api.get("/api/v1/projects/2")).status_code == 404  # applied, reply lost
+    retried = await api.delete("/api/v1/projects/2", headers=headers)
+    assert retried.status_code == 204 and retried.headers["idempotent-replayed"] == "true"
+    unkeyed = await api.delete("/api/v1/projects/2")
+    assert unkeyed.status_code == 404  # without the key, the repeat is a new request
+
+
+async def test_a_key_is_tied_to_its_method(sb: Sandbox, api: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "one-method"}
+    assert (await api.delete("/api/v1/projects/3", headers=headers)).status_code == 204
+    patched = await api.patch("/api/v1/projects/3", json={"name": "X"}, headers=headers)
+    assert patched.status_code == 422

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
 
-import anyio
 import httpx
 import pytest
 
 from asyncapi_sandbox import Sandbox
 from tests.support.gather import gather
+from tests.support.sandbox_time import SandboxTime
 from tests.support.sandbox_token import auth_headers
 
 # On asyncio and on trio (the anyio_backend fixture in conftest.py).
@@ -23,7 +22,9 @@ async def test_no_limit_headers_without_a_rate(api: httpx.AsyncClient) -> None:
     assert not any(name.startswith("x-ratelimit") for name in reply.headers)
 
 
-async def test_limit_headers_count_down_then_429(sb: Sandbox, api: httpx.AsyncClient) -> None:
+async def test_limit_headers_count_down_then_429(
+    sb: Sandbox, api: httpx.AsyncClient, sandbox_time: SandboxTime
+) -> None:
     await sb.configure(rate=0.5, burst=3)
     seen = []
     for _ in range(3):
@@ -32,8 +33,8 @@ async def test_limit_headers_count_down_then_429(sb: Sandbox, api: httpx.AsyncCl
         assert reply.headers["x-ratelimit-limit"] == "3"
         seen.append(int(reply.headers["x-ratelimit-remaining"]))
         reset = int(reply.headers["x-ratelimit-reset"])
-        # Full again after (3 - tokens) / 0.5 seconds: at most 6 s from now.
-        assert time.time() - 1 <= reset <= math.ceil(time.time() + 6) + 1
+        # Full again after (3 - tokens) / 0.5 seconds (the sandbox's clock stands still here).
+        assert reset == math.ceil(sandbox_time.time() + (3 - seen[-1]) / 0.5)
     assert seen == [2, 1, 0]
     limited = await api.get("/api/v1/users/me")
     assert limited.status_code == 429
@@ -71,11 +72,13 @@ async def test_429s_under_concurrent_load(sb: Sandbox, api: httpx.AsyncClient) -
     assert (await sb.stats())["rate_limited"] == len(limited)
 
 
-async def test_bucket_refills_at_rate(sb: Sandbox, api: httpx.AsyncClient) -> None:
+async def test_bucket_refills_at_rate(sb: Sandbox, api: httpx.AsyncClient, sandbox_time: SandboxTime) -> None:
     await sb.configure(rate=20, burst=1)
     assert (await api.get("/api/v1/users/me")).status_code == 200
     assert (await api.get("/api/v1/users/me")).status_code == 429
-    await anyio.sleep(0.1)  # 2 tokens' worth at 20/s, capped at the burst of 1
+    sandbox_time.advance(0.04)  # less than one token at 20/s
+    assert (await api.get("/api/v1/users/me")).status_code == 429
+    sandbox_time.advance(0.1)  # 2 tokens' worth, capped at the burst of 1
     assert (await api.get("/api/v1/users/me")).status_code == 200
 
 

@@ -71,6 +71,17 @@ async def register(api: httpx.AsyncClient, url: str, events: list[str]) -> dict[
     return hook
 
 
+async def settled(sb: Sandbox) -> None:
+    """Wait until the sandbox has no delivery left to make (none in flight, none waiting to be
+    re-sent): after this, nothing more arrives, without guessing how long that takes."""
+
+    async def poll() -> None:
+        while (await sb.stats())["webhook_deliveries_pending"]:  # noqa: ASYNC110 - polling the sandbox
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), 20)
+
+
 def _verifies(secret: str, body: bytes, headers: dict[str, str]) -> bool:
     try:
         Webhook(secret).verify(body, headers)
@@ -146,7 +157,7 @@ async def test_resource_changes_emit_events_to_subscribers(
     await api.delete(f"/api/v1/projects/{project['id']}")
     await api.post("/api/v1/users/bulk", json=[{"name": "W", "email": f"w{i}@example.com"} for i in range(2)])
     received = await receiver.wait_for(6)
-    await asyncio.sleep(0.1)
+    await settled(sb)
     assert len(received) == 6  # 5 for the first hook, 1 for the second
     by_hook: dict[str, list[dict[str, Any]]] = {"/hooks": [], "/hooks/other": []}
     for headers, body, _ in received:
@@ -205,7 +216,7 @@ async def test_deliveries_give_up_after_max_attempts(
     hook = await register(api, receiver.url, ["*"])
     await api.post(f"/api/v1/webhooks/{hook['id']}/test")
     records = await deliveries_of(api, hook["id"], 3)
-    await asyncio.sleep(0.2)
+    await settled(sb)
     assert len(receiver.received) == 3
     assert [
         r["attempt"] for r in (await api.get(f"/api/v1/webhooks/{hook['id']}/deliveries")).json()["data"]
@@ -223,6 +234,6 @@ async def test_deleting_a_webhook_stops_its_redeliveries(
     await api.post("/api/v1/projects", json={"name": "Doomed"})
     await receiver.wait_for(1)
     assert (await api.delete(f"/api/v1/webhooks/{hook['id']}")).status_code == 204
-    await asyncio.sleep(0.8)  # past the first re-delivery time
+    await settled(sb)  # the re-delivery task wakes after its backoff, sees the deletion, ends
     assert len(receiver.received) == 1
     assert (await sb.stats())["webhook_deliveries"] == {"succeeded": 0, "failed": 1}

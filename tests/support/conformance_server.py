@@ -135,6 +135,7 @@ class TestServer:
         self.ssl_context = ssl_context
         self.port = 0
         self.connections = 0
+        self.closed = 0  # connections the server has closed (their FIN sent)
         self.requests: dict[str, int] = {}  # path -> requests that arrived
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -177,6 +178,9 @@ class TestServer:
             finally:
                 tasks.discard(task)
                 writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+                self.closed += 1
 
         server = await asyncio.start_server(on_connect, "127.0.0.1", 0, ssl=self.ssl_context)
         self.port = server.sockets[0].getsockname()[1]

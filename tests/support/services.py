@@ -117,12 +117,20 @@ def running_redis() -> Iterator[str]:
 
 
 @contextmanager
-def running_nginx(server_block: str, *, http_block: str = "") -> Iterator[int]:
+def running_nginx(
+    server_block: str,
+    *,
+    http_block: str = "",
+    files: dict[str, bytes] | None = None,
+    cpu: int | None = None,
+) -> Iterator[int]:
     """Run Debian's nginx with one `server { ... }` and yield its port.
 
     `server_block` is the inside of the server block; `{port}` in it is replaced by the port the
     server listens on (the `listen` line is written here). `http_block` adds directives at http
-    level (`limit_req_zone`, `upstream`, ...). The error log is printed if nginx fails to start.
+    level (`limit_req_zone`, `upstream`, ...). `files` are written under the server's root
+    (name -> content). `cpu` pins nginx to that CPU with `taskset` (the benchmarks keep the
+    client and the server on different cores). The error log is printed if nginx fails to start.
     """
     binary = require_binary("nginx")
     port = free_port()
@@ -140,14 +148,14 @@ master_process on;
 worker_processes 1;
 pid {root / "nginx.pid"};
 error_log {root / "logs" / "error.log"} warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; multi_accept on; }}
 http {{
     access_log off;
 {temp_paths}
     default_type application/octet-stream;
 {http_block}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} backlog=4096;
         root {root / "html"};
 {server_block.replace("{port}", str(port))}
     }}
@@ -156,8 +164,13 @@ http {{
         # As root, nginx's workers would switch to "nobody", who cannot read the temp prefix.
         user_line = "user root;\n" if os.geteuid() == 0 else ""
         (root / "nginx.conf").write_text(user_line + conf)
+        for name, content in (files or {}).items():
+            (root / "html" / name).write_bytes(content)
+        command = [binary, "-p", str(root), "-c", str(root / "nginx.conf")]
+        if cpu is not None and shutil.which("taskset") and cpu in os.sched_getaffinity(0):
+            command = ["taskset", "-c", str(cpu), *command]
         proc = subprocess.Popen(
-            [binary, "-p", str(root), "-c", str(root / "nginx.conf")],
+            command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

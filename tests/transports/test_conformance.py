@@ -244,7 +244,7 @@ def test_cancellation_releases_pool_slots(case: tuple[str, str], server: TestSer
         async with anyio.create_task_group() as tg:
             for _ in range(4):
                 tg.start_soon(slow)
-            await anyio.sleep(0.3)
+            await anyio.wait_all_tasks_blocked()  # 2 waiting on the wire, 2 for a pool slot
             assert started == 4
             tg.cancel_scope.cancel()
 

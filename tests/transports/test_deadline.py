@@ -54,8 +54,10 @@ def test_nested_inner_deadline_fires_first_and_outer_scope_stays_intact() -> Non
         with anyio.CancelScope() as outer:
             with pytest.raises(TimeoutError), fail_after(0.01):
                 await anyio.sleep(5)
-            await anyio.sleep(0.01)
-        assert not outer.cancel_called
+            # Idle a while: a stray cancellation from the inner deadline would land here.
+            with anyio.move_on_after(0.01) as idle:
+                await anyio.sleep_forever()
+        assert idle.cancelled_caught and not outer.cancel_called
         with anyio.move_on_after(0.01) as scope:
             with fail_after(10):
                 await anyio.sleep(5)

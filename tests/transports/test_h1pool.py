@@ -6,6 +6,7 @@ bookkeeping, which the other transports do not have.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from collections.abc import Awaitable, Callable, Iterator
 
@@ -46,6 +47,25 @@ def make(kind: str, **kwargs: float) -> HttpcoreTransport:
 
         return Httpcore2Transport(**kwargs)  # type: ignore[arg-type]
     return HttpcoreTransport(**kwargs)  # type: ignore[arg-type]
+
+
+class PoolClock:
+    """Stands in for the `time` module where the pool and httpcore's connections read it
+    (idle times, keep-alive expiry), so that a test moves time on instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def pool_clock(kind: str, monkeypatch: pytest.MonkeyPatch) -> PoolClock:
+    clock = PoolClock()
+    monkeypatch.setattr(_h1pool, "time", clock)
+    core = "httpcore2" if kind == "httpx2" else "httpcore"
+    monkeypatch.setattr(importlib.import_module(f"{core}._async.http11"), "time", clock)
+    return clock
 
 
 def run(body: Callable[[], Awaitable[None]]) -> None:
@@ -120,7 +140,10 @@ def test_a_connection_the_server_closed_is_not_reused(kind: str, server: TestSer
         transport = make(kind)
         try:
             assert await get(transport, f"{server.url}/close") == 200
-            await anyio.sleep(0.2)  # the server's FIN arrives
+            with anyio.fail_after(10):
+                while not server.closed:  # noqa: ASYNC110 - the server runs in another thread
+                    await anyio.sleep(0.01)
+            # Closed on loopback: its FIN is in this side's socket already.
             for _ in range(3):
                 assert await get(transport, f"{server.url}/echo") == 200
         finally:
@@ -134,15 +157,16 @@ def test_expired_keepalive_connections_are_replaced_and_swept(
     kind: str, server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_h1pool, "_SWEEP_EVERY", 0.0)
+    clock = pool_clock(kind, monkeypatch)
 
     async def body() -> None:
         transport = make(kind, keepalive_expiry=0.01)
         try:
             for _ in range(3):
                 assert await get(transport, f"{server.url}/echo") == 200
-                await anyio.sleep(0.05)
+                clock.now += 0.05  # past the keep-alive expiry
             assert server.connections == 3
-            await anyio.sleep(0.05)
+            clock.now += 0.05
             with TestServer() as other:
                 assert await get(transport, f"{other.url}/echo") == 200
                 # The sweep after that request closed the expired idle connection to `server`.
