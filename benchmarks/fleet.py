@@ -178,17 +178,24 @@ async def pacing(redis_url: str, window: float) -> None:
             "updated_at": "2024-01-01T00:00:00Z",
         }
     )
-    server = f"""
-        location = /api/v1/projects/1 {{
-            limit_req zone=fleet burst={BURST} nodelay;
-            limit_req_status 429;
-            default_type application/json;
-            return 200 '{body}';
-        }}
-    """
-    http = f"limit_req_zone $server_name zone=fleet:1m rate={RATE}r/s;"
-    with running_nginx(server, http_block=http) as port:
-        results = run_pacing("nginx", f"http://127.0.0.1:{port}", {"token": "fleet-bench"}, redis_url, window)
+    with tempfile.TemporaryDirectory() as files:
+        # A static file, not `return 200`: `return` answers in the rewrite phase, before
+        # limit_req (the preaccess phase) ever runs.
+        project = Path(files) / "project.json"
+        project.write_text(body)
+        server = f"""
+            location = /api/v1/projects/1 {{
+                limit_req zone=fleet burst={BURST} nodelay;
+                limit_req_status 429;
+                default_type application/json;
+                alias {project};
+            }}
+        """
+        http = f"limit_req_zone $binary_remote_addr zone=fleet:1m rate={RATE}r/s;"
+        with running_nginx(server, http_block=http) as port:
+            results = run_pacing(
+                "nginx", f"http://127.0.0.1:{port}", {"token": "fleet-bench"}, redis_url, window
+            )
     ok = sum(r["ok"] for r in results)
     attempts = sum(r["attempts"] for r in results)
     limited = sum(r["429"] for r in results)

@@ -63,7 +63,7 @@ class Fleet:
     base_url: str
     redis_url: str
     job_id: str
-    rate: float | None = None  # the shared bucket's rate, requests per second
+    rate: float | None = None  # the shared limit, requests/s (None: the fleet learns it)
     concurrency: int = 1  # bulk chunks in flight per task: a crash re-sends at most this many
 
 
@@ -77,7 +77,8 @@ def open_client(fleet: Fleet) -> tuple[AsyncClient, list[Any]]:
         store=token_store,
     )
     backend = RedisRateLimitBackend(fleet.redis_url, prefix=f"{fleet.job_id}:ratelimit:")
-    rate_limit = RateLimit(rate=fleet.rate, burst=10, backend=backend) if fleet.rate else RateLimit()
+    # A known limit: one shared bucket at that rate. Else the fleet learns it together.
+    rate_limit = RateLimit(rate=fleet.rate, burst=10, backend=backend) if fleet.rate else RateLimit(backend=backend)
     client = AsyncClient(
         fleet.base_url,
         auth=auth,

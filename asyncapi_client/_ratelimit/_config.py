@@ -9,6 +9,7 @@ from typing import Any, Final, Literal, Protocol, Union, runtime_checkable
 import attrs
 
 from .._types import Request
+from ._fleet import Grant
 from ._headers import ResetFormat
 
 PartitionKey = Callable[[Request], Union[Hashable, None]]
@@ -29,6 +30,30 @@ class RateLimitBackend(Protocol):
     async def release(self, key: str, *, rate: float, burst: int) -> None: ...
 
     async def pause(self, key: str, seconds: float, *, rate: float, burst: int) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class SharedLearningBackend(Protocol):
+    """A backend that can also keep a fleet's *learned* rate (`RateLimit(backend=...)` with no
+    `rate`; see `_fleet.py`): `lease` reserves consecutive slots and says the fleet's rate and
+    epoch (and steps the rate up when `below`), `cut` proposes a congestion event against an epoch, `give` returns unused slots,
+    `fleet_pause` pauses every process. Each returns None when the store is down and fails open.
+    """
+
+    async def lease(
+        self, key: str, want: int, *, granted: int, ceiling: float | None, burst: int | None,
+        max_wait: float | None, below: bool = False,
+    ) -> Grant | None: ...
+
+    async def cut(
+        self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int, beta: float = ...
+    ) -> Grant | None: ...
+
+    async def give(self, key: str, slots: int) -> None: ...
+
+    async def fleet_pause(self, key: str, seconds: float) -> None: ...
 
     async def aclose(self) -> None: ...
 
@@ -125,8 +150,11 @@ class RateLimit:
     - `partition`: None (one limit for the whole client), `"token"` (one per access token: the
       key is a hash of the Authorization header, never the token) or `request -> key`; at most
       `max_partitions` are kept (least recently used dropped first).
-    - `backend`: a shared bucket (e.g. `RedisRateLimitBackend(url)`) so that many processes and
-      hosts pace together; needs `rate` (and `burst`, default 1).
+    - `backend`: shared state (e.g. `RedisRateLimitBackend(url)`) so that many processes and
+      hosts pace together. With `rate` (and `burst`, default 1): one bucket at that rate. With
+      no `rate`: shared learning, the fleet learns the limit together from the headers and
+      429s any of its processes get (leases of slots, one cut per congestion event; see
+      docs/ratelimit.md).
     - `reset_format`: how to read `X-RateLimit-Reset`: `"auto"` (detect), `"epoch"`, `"delta"`.
     - `max_wait`: the longest the limiter may hold one attempt (seconds); the call's deadline
       (timeout.total) bounds it too. When it comes, the attempt fails with `APITimeoutError`;
@@ -152,8 +180,9 @@ class RateLimit:
     respect_headers: bool = True
 
     def __attrs_post_init__(self) -> None:
-        if self.backend is not None and self.rate is None:
+        if self.backend is not None and self.rate is None and not isinstance(self.backend, SharedLearningBackend):
             raise ValueError(
-                "RateLimit(backend=...) needs an explicit rate (the shared bucket's requests per "
-                "second), e.g. RateLimit(rate=100, burst=10, backend=...)"
+                f"RateLimit(backend={type(self.backend).__name__}(...)) with no rate: this backend "
+                "cannot keep a learned rate for the fleet; give the shared bucket's rate, e.g. "
+                "RateLimit(rate=100, burst=10, backend=...)"
             )

@@ -30,11 +30,12 @@ from .._pipeline import CallNext
 from .._stats import ClientStats
 from .._types import Request, Response
 from ._bucket import WaitTooLong
-from ._config import RateLimit
+from ._config import RateLimit, SharedLearningBackend
 from ._estimator import Decision
+from ._fleet import SHORT_RETRY_AFTER
 from ._headers import RateLimitHeaderReader
 from ._partitions import Partition, Partitions, new_partition
-from ._shared import SharedBucket
+from ._shared import SharedBucket, SharedLearning
 
 logger = logging.getLogger("asyncapi_client.ratelimit")
 
@@ -49,7 +50,8 @@ class RateLimitStatus:
 
     Server side (None until a response said it): `limit`, `remaining`, `reset` (Unix seconds
     when the quota is restored), `server_rate` (refill rate learned from the headers).
-    Local side: `rate` (the bucket's refill rate now, None when not binding), `burst`, `tokens`,
+    Local side: `rate` (the bucket's refill rate now, None when not binding; with shared
+    learning, the fleet's rate at the last lease, None while the fleet is open), `burst`, `tokens`,
     `paused_for` (seconds left of a pause), `adaptive_rate` (the cap the 429s set, None when
     there is none). Totals for the client: `rate_limited` (429s seen), `wait_seconds` (time
     spent waiting for the limiter), `partitions`.
@@ -75,7 +77,7 @@ class Permit:
     """One attempt's grant: its partition, and whether it holds a token not yet spent (and
     whether that token is the partition's probe)."""
 
-    __slots__ = ("part", "held", "probe", "waited", "refused")
+    __slots__ = ("part", "held", "probe", "waited", "refused", "epoch")
 
     def __init__(self, part: Partition) -> None:
         self.part = part
@@ -83,6 +85,7 @@ class Permit:
         self.probe = False
         self.waited = False  # the token came after a wait: the pacing rate was binding
         self.refused: APITimeoutError | None = None
+        self.epoch = 0  # shared learning: the fleet's epoch of the slot taken
 
 
 class RateLimitMiddleware:
@@ -101,12 +104,20 @@ class RateLimitMiddleware:
         self._max_wait = cfg.max_wait
         # With a shared backend, the configured rate and burst are the shared bucket's; the
         # local bucket then only follows the server's headers (and 429s).
+        # With a backend and no rate, the fleet learns together (`_fleet.py`): the 429s steer the
+        # shared rate, not this process's, and the local estimator only reads the headers.
         self._shared: SharedBucket | None = None
+        self._fleet: SharedLearning | None = None
         rate, burst = cfg.rate, cfg.burst
-        if cfg.backend is not None:
-            self._shared = SharedBucket(cfg.backend, rate=rate or 1.0, burst=burst or 1, clock=clock)
-            rate = burst = None
         adaptive = cfg.adaptive and enabled
+        backend = cfg.backend
+        if backend is not None and rate is None and isinstance(backend, SharedLearningBackend):
+            self._fleet = SharedLearning(backend, clock=clock)
+            adaptive = False
+        elif backend is not None:
+            self._shared = SharedBucket(backend, rate=rate or 1.0, burst=burst or 1, clock=clock)
+            rate = burst = None
+        self._local_only = self._shared is None and self._fleet is None
         # Nothing paces a partition until it has heard from the server: a slow start (see the
         # bucket) keeps its opening burst small. A configured or shared rate paces from the start.
         gated = enabled and cfg.respect_headers and cfg.rate is None
@@ -133,7 +144,7 @@ class RateLimitMiddleware:
         permit = Permit(part)
         if self._enabled:
             bucket = part.bucket
-            if self._shared is None and bucket.try_take(self._clock.monotonic()):
+            if self._local_only and bucket.try_take(self._clock.monotonic()):
                 permit.held = True
                 permit.probe = bucket.gated
             else:
@@ -174,6 +185,17 @@ class RateLimitMiddleware:
                 permit.waited = True
         permit.held = True
         permit.probe = bucket.gated
+        fleet = self._fleet
+        if fleet is not None:
+            try:
+                epoch = await fleet.take(part.key, deadline)
+            except BaseException:
+                self._unspent(permit)
+                raise
+            if epoch is None:
+                self._unspent(permit)
+                raise self._too_long(request, math.inf, server_said=True, by_max_wait=by_max_wait)
+            permit.epoch = epoch
         shared = self._shared
         if shared is not None:
             try:
@@ -243,10 +265,18 @@ class RateLimitMiddleware:
         if info is not None:
             most = estimator.observe_settled(status, info, seq, now, wall)
             if most is not None:
-                if self._enabled:
+                if self._enabled and self._fleet is None:
                     part.bucket.cap_tokens(most, now)
                 return None
         decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
+        if self._fleet is not None:
+            # Shared learning: the fleet's bucket paces (the gate tells it what this answer
+            # says); the local one would pace this process as if it were alone at the
+            # server, on a sync that cannot count the others' requests. Only a long pause the
+            # server set holds it back here too.
+            if decision.shared_pause is not None and decision.shared_pause > SHORT_RETRY_AFTER:
+                part.bucket.pause_until(now + decision.shared_pause, server=True)
+            return decision
         if self._enabled:
             rate, capacity, max_tokens, pause, server_pause, _shared = decision
             bucket = part.bucket
@@ -274,13 +304,16 @@ class RateLimitMiddleware:
         now = self._clock.monotonic()
         bucket.refill(now)
         enabled = self._enabled
+        rate = bucket.rate if enabled and bucket.rate != math.inf else None
+        if self._fleet is not None:
+            rate = self._fleet.rate(part.key)  # the fleet's, as its last lease said
         return RateLimitStatus(
             key=part.key,
             limit=estimator.limit,
             remaining=estimator.remaining,
             reset=estimator.reset_wall,
             server_rate=estimator.server_rate(),
-            rate=bucket.rate if enabled and bucket.rate != math.inf else None,
+            rate=rate,
             burst=bucket.capacity if enabled and bucket.capacity != math.inf else None,
             tokens=bucket.tokens if enabled and bucket.tokens != math.inf else None,
             paused_for=max(0.0, bucket.paused_until - now),
@@ -288,12 +321,14 @@ class RateLimitMiddleware:
             rate_limited=self._stats.rate_limited,
             wait_seconds=self._stats.limiter_wait_seconds,
             partitions=len(partitions),
-            shared=self._shared is not None,
+            shared=not self._local_only,
         )
 
     async def aclose(self) -> None:
         if self._shared is not None:
             await self._shared.aclose()
+        if self._fleet is not None:
+            await self._fleet.aclose()
 
     def __repr__(self) -> str:
         return f"<RateLimitMiddleware {self.config!r}>"
@@ -324,6 +359,7 @@ class _Gate:
         part = permit.part
         probe = permit.probe
         binding = permit.waited
+        epoch = permit.epoch
         permit.held = permit.probe = permit.waited = False
         estimator = part.estimator
         sent_at = self._clock.monotonic()
@@ -337,11 +373,20 @@ class _Gate:
                 part.bucket.probe_done(sent=True, now=self._clock.monotonic())
             raise
         decision = limiter.observe(part, response, seq, sent_at, binding)
+        status = response.status_code
+        fleet = limiter._fleet
         if probe:
-            # Headers or a 429 taught the estimator something: pacing takes over from the gate.
-            learned = estimator.limit is not None or estimator.rate != math.inf
+            # Headers or a 429 taught the estimator something: pacing takes over from the gate
+            # (with shared learning, a 429 is what the fleet's rate learns from).
+            if fleet is None:
+                learned = estimator.limit is not None or estimator.rate != math.inf
+            else:
+                # The fleet's: the slow start goes on until the fleet has a rate.
+                learned = status == _THROTTLED or fleet.rate(part.key) is not None
             part.bucket.probe_done(sent=True, now=self._clock.monotonic(), learned=learned)
-        if decision is not None and decision.shared_pause is not None and limiter._shared is not None:
+        if fleet is not None:
+            await self._tell_fleet(fleet, part, status, epoch, sent_at, decision)
+        elif decision is not None and decision.shared_pause is not None and limiter._shared is not None:
             # Retry-After: every process sharing the bucket pauses, not only this one.
             await limiter._shared.pause(part.key, decision.shared_pause)
         if response.status_code == _UNAUTHORIZED and limiter._enabled and _replays(request):
@@ -352,6 +397,48 @@ class _Gate:
             except APITimeoutError as exc:
                 permit.refused = exc  # raised if the replay comes
         return response
+
+
+    async def _tell_fleet(
+        self,
+        fleet: SharedLearning,
+        part: Partition,
+        status: int,
+        epoch: int,
+        sent_at: float,
+        decision: Decision | None,
+    ) -> None:
+        """Shared learning: what this answer tells the fleet (a cut to propose, the headers'
+        ceiling, a pause when the server's bucket is empty or it said Retry-After)."""
+        estimator = part.estimator
+        retry_after = decision.shared_pause if decision is not None else None
+        # A success that leaves the server's bucket empty (after the sync) is a congestion
+        # mark, as ECN is to TCP: the fleet cuts before the server has to answer 429.
+        empty = decision is not None and decision.max_tokens is not None and decision.max_tokens <= 0
+        await fleet.answered(
+            part.key,
+            status,
+            epoch,
+            sent_at,
+            server_rate=estimator.server_rate(),
+            limit=estimator.limit,
+            retry_after=retry_after,
+            empty=empty and status != _THROTTLED,
+            half_full=(
+                estimator.limit is not None
+                and estimator.remaining is not None
+                and 2 * estimator.remaining >= estimator.limit
+            ),
+        )
+        if decision is None or status == _THROTTLED:
+            return  # a 429's pause went with its cut
+        if retry_after is not None:
+            await fleet.pause(part.key, retry_after)
+        elif empty and (estimator.model == "window" or estimator.window_like):
+            # A quota per window stays empty until its Reset: the whole fleet waits for it.
+            until = decision.server_pause_until or decision.pause_until
+            if until is not None:
+                await fleet.pause(part.key, until - self._clock.monotonic())
 
 
 def _replays(request: Request) -> bool:

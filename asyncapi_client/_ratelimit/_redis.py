@@ -7,6 +7,10 @@ of reservations in arrival order); the caller sleeps exactly that long, so waiti
 round trip, not a poll loop. A reservation that would wait longer than the caller may is refused
 and nothing is taken. A cancelled waiter gives its token back.
 
+With no `rate` configured, the same backend keeps the fleet's *learned* rate instead
+(`lease`, `cut`, `give`, `fleet_pause`: `_fleet_script.py` holds that script, `_fleet.py` the
+design), in its own hash per key (`prefix + "fleet:" + partition key`).
+
 Needs the `redis` extra (`redis.asyncio`), imported only when a backend is made; asyncio only
 (under trio: `AsyncioRequiredError`, see `_redis_support`).
 """
@@ -18,7 +22,10 @@ import math
 from typing import Any
 
 from .._redis_support import AsyncioGuard, open_redis
+from ._adaptive import BETA, CUBIC_C, DOUBLING, FORGET_AFTER, MIN_RATE
 from ._config import DEFAULT_MAX_PAUSE
+from ._fleet import Grant
+from ._fleet_script import FLEET_SCRIPT
 
 logger = logging.getLogger("asyncapi_client.ratelimit")
 
@@ -115,6 +122,8 @@ class RedisRateLimitBackend:
         self._fail_open = fail_open
         self._max_pause = repr(float(max_pause))
         self._script = self._redis.register_script(_SCRIPT)
+        self._fleet_script = self._redis.register_script(FLEET_SCRIPT)
+        self._curve = [repr(float(v)) for v in (BETA, CUBIC_C, MIN_RATE, DOUBLING, FORGET_AFTER)]
 
     async def _run(self, op: str, key: str, rate: float, burst: int, arg: float) -> tuple[int, float]:
         self._guard.check()  # outside the fail-open: trio is not an outage
@@ -143,6 +152,57 @@ class RedisRateLimitBackend:
     async def pause(self, key: str, seconds: float, *, rate: float, burst: int) -> None:
         """Make every process wait `seconds` before its next token (after a 429)."""
         await self._run("pause", key, rate, burst, max(0.0, seconds))
+
+    # -- shared learning (no rate configured) ---------------------------------------------
+
+    async def _fleet(self, op: str, key: str, *args: float) -> Grant | None:
+        self._guard.check()
+        try:
+            reply = await self._fleet_script(
+                keys=[f"{self._prefix}fleet:{key}"],
+                args=[op, self._max_pause, *self._curve, *(repr(float(a)) for a in args)],
+            )
+        except Exception as exc:
+            if not self._fail_open:
+                raise
+            logger.warning("rate-limit backend unavailable (%s); not waiting", type(exc).__name__)
+            return None
+        return Grant.parse(reply)
+
+    async def lease(
+        self, key: str, want: int, *, granted: int, ceiling: float | None, burst: int | None,
+        max_wait: float | None, below: bool = False,
+    ) -> Grant | None:
+        """Reserve `want` consecutive slots of the fleet's bucket `key`, reporting the answers
+        `granted` since the last call, the `ceiling` and `burst` the headers allow and whether
+        the server's bucket was seen half full (`below`: the fleet may step up); None when
+        Redis is down and `fail_open` (go without waiting)."""
+        return await self._fleet(
+            "lease",
+            key,
+            want,
+            granted,
+            ceiling or 0.0,
+            burst or 0,
+            -1.0 if max_wait is None else max_wait,
+            1.0 if below else 0.0,
+        )
+
+    async def cut(
+        self, key: str, *, epoch: int, sent_ago: float, pause: float, granted: int, beta: float = BETA
+    ) -> Grant | None:
+        """Propose a congestion event (a 429 for a request sent in `epoch`, `sent_ago` seconds
+        ago; `pause`: its Retry-After; `beta`: how deep to cut); `accepted` says whether it was
+        a new one."""
+        return await self._fleet("cut", key, epoch, sent_ago, max(0.0, pause), granted, beta)
+
+    async def give(self, key: str, slots: int) -> None:
+        """Give back leased slots this process did not use."""
+        await self._fleet("give", key, slots)
+
+    async def fleet_pause(self, key: str, seconds: float) -> None:
+        """No slot for anyone in the fleet for `seconds` (capped by `max_pause`)."""
+        await self._fleet("pause", key, max(0.0, seconds))
 
     async def aclose(self) -> None:
         """Close the Redis connection, if this backend made it."""

@@ -1,0 +1,239 @@
+"""Shared learning: a fleet of processes on one Redis state paces as one client (pure parts).
+
+`RateLimit(backend=RedisRateLimitBackend(url))` with no `rate`: the processes sharing the
+backend's prefix learn the server's limit together. The state lives in Redis (`_fleet_script`),
+every change atomic and timed by the Redis server's clock (`TIME`):
+
+- **One congestion event, one cut.** The fleet starts open (each process slow-starting on its
+  own, as a single client does, until the fleet has a rate). A 429 anywhere is a *proposed
+  cut* against the epoch of the slot its request was sent with; the script accepts it only if
+  that epoch is still the current one and the request left after the last event settled (once
+  the slots leased before it are due, plus a round trip). A burst of 429s across the processes
+  is therefore one event: the epoch moves once, the rate is cut once (to `BETA` times what the
+  fleet was sending, no more than the server granted), and every proposal against the old epoch
+  is ignored. A success whose headers say the server's bucket is empty is a *mark* (as ECN is to
+  TCP): a cut of `MARK_BETA`, proposed once until the bucket was seen half full again.
+- **Probing up once, for the fleet.** The rate then climbs along the CUBIC curve (a search after
+  the first event), evaluated *in the script* on the Redis clock: no process raises on its own.
+  A process that saw the server's bucket at least half full says so with its next lease, and
+  the script steps the curve up 3%, at most every 0.1 s for the whole fleet however many say it.
+  The rate a process's headers allow (the upper bound on the server's refill) is sent too, as a
+  ceiling (times `HEADER_MARGIN`; the lowest proposal wins until none confirms it for 2 s).
+- **Leases, not a round trip per request.** A process reserves several consecutive slots of the
+  fleet's bucket in one round trip (`Lease`): about `LEASE_SECONDS` of the fleet's rate (at
+  least 1, at most `MAX_LEASE`; `OPEN_LEASE` while the fleet is open), slot `i` due when the
+  script says, and hands them to its own requests with no Redis call. It asks for the next lease
+  only when its last slot is `FETCH_AHEAD` (a round trip) away, so no process holds more than
+  about one lease ahead. A slot unused `LEASE_TTL` past its due time (demand fell) goes back to the
+  fleet's bucket. When the rate is cut (the epoch moved: this process's own cut, or the epoch a
+  later lease reply carries), the process gives back every slot it still holds, to be leased
+  again at the new rate; the others learn of a cut within one lease of theirs.
+- **Pauses.** A Retry-After longer than `SHORT_RETRY_AFTER` pauses every process (capped by
+  `max_pause`, in the script too); a shorter one (a token bucket's "within the second") is
+  answered by the cut, and only the call that got it waits it out (the retry layer). A quota
+  per window found empty pauses the fleet until its Reset.
+
+The local bucket of each process does not pace (its sync could not count the other processes'
+requests in flight); it keeps the slow start and the long server pauses. `Lease` and
+`FleetLearner` are pure (times in, decisions out); `_shared.SharedLearning` does the I/O and the
+sleeping; the middleware feeds it the responses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Final, NamedTuple
+
+from ._adaptive import BETA
+
+LEASE_SECONDS: Final = 0.05  # a lease is about this long at the fleet's rate
+MAX_LEASE: Final = 16
+OPEN_LEASE: Final = 2  # slots per lease while the fleet has no rate (the first answers bring one)
+LEASE_TTL: Final = 0.25  # a slot unused this long after it was due goes back
+# The next lease is asked for this long before the last slot held is due (about a round trip):
+# the fewer slots the fleet has leased ahead, the sooner a cut takes effect.
+FETCH_AHEAD: Final = 0.01
+HEADER_MARGIN: Final = 0.98  # the fleet paces at this share of the rate the headers allow
+# A 429's Retry-After this short (a token bucket's "within the second") is answered by the cut
+# alone; a longer one pauses the fleet (the script holds the same figure).
+SHORT_RETRY_AFTER: Final = 1.0
+# A success that finds the server's bucket empty is a warning, not a refusal (as an ECN mark is
+# to TCP): the cut is shallower than a 429's `BETA`.
+MARK_BETA: Final = 0.9
+
+
+class Grant(NamedTuple):
+    """A lease reply of the fleet script: `granted` slots (0: refused), the seconds until the
+    fleet's bucket resumes (`base`), its level before the lease, the fleet's rate (None: open)
+    and the epoch; `accepted` is the script's verdict (a cut: whether it was a new event)."""
+
+    granted: int
+    base: float
+    level: float
+    rate: float | None
+    epoch: int
+    accepted: bool
+
+    @classmethod
+    def parse(cls, reply: list[object]) -> Grant:
+        granted, base, level, rate, epoch, accepted = reply
+        parsed = float(_text(rate))
+        return cls(
+            int(_text(granted)),
+            float(_text(base)),
+            float(_text(level)),
+            None if parsed < 0 else parsed,
+            int(_text(epoch)),
+            int(_text(accepted)) == 1,
+        )
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Lease:
+    """The slots this process holds: their due times (local monotonic), sorted, and the epoch
+    they were leased in."""
+
+    __slots__ = ("due", "epoch", "rate", "last_due")
+
+    def __init__(self) -> None:
+        self.due: deque[float] = deque()
+        self.epoch = 0
+        self.rate: float | None = None  # the fleet's rate at the last reply (None: open)
+        self.last_due = -math.inf  # the latest slot handed out or held
+
+    def want(self) -> int:
+        """How many slots to ask for."""
+        rate = self.rate
+        if rate is None:
+            return OPEN_LEASE
+        return max(1, min(MAX_LEASE, math.ceil(rate * LEASE_SECONDS)))
+
+    def fetch_at(self, now: float) -> float:
+        """When to ask for the next lease: now, or a round trip before the last slot is due."""
+        return max(now, self.last_due - FETCH_AHEAD)
+
+    def fill(self, grant: Grant, now: float) -> int:
+        """Take in a lease reply at `now`; returns the slots to give back (those of an older
+        epoch: the rate was cut since they were leased)."""
+        give_back = self.renew(grant.epoch)
+        self.rate = grant.rate
+        rate = grant.rate
+        start = now + max(0.0, grant.base)
+        for i in range(grant.granted):
+            at = start if rate is None else start + max(0.0, i + 1 - grant.level) / rate
+            self.due.append(at)
+        if self.due:
+            self.last_due = max(self.last_due, self.due[-1])
+        return give_back
+
+    def renew(self, epoch: int) -> int:
+        """The fleet is at `epoch` now: drop the slots of an older one; how many were dropped."""
+        if epoch <= self.epoch:
+            return 0
+        self.epoch = epoch
+        dropped = len(self.due)
+        self.due.clear()
+        return dropped
+
+    def take(self) -> float | None:
+        """The earliest slot held (its due time), or None."""
+        return self.due.popleft() if self.due else None
+
+    def put_back(self, at: float) -> None:
+        """A slot handed out but not used (its request was cancelled while it waited)."""
+        due = self.due
+        if not due or at >= due[-1]:
+            due.append(at)
+            return
+        for i, other in enumerate(due):
+            if at < other:
+                due.insert(i, at)
+                return
+
+    def expire(self, now: float) -> int:
+        """Drop the slots unused for `LEASE_TTL` past their due time; how many."""
+        due = self.due
+        dropped = 0
+        while due and due[0] < now - LEASE_TTL:
+            due.popleft()
+            dropped += 1
+        return dropped
+
+
+class Cut(NamedTuple):
+    """A cut to propose: the epoch the 429's request was sent in, how long ago it left, the
+    pause its Retry-After asked for and how deep to cut (`beta`)."""
+
+    epoch: int
+    sent_ago: float
+    pause: float
+    beta: float = BETA
+
+
+class FleetLearner:
+    """What one process tells the fleet (pure): the answers granted since the last report, the
+    ceiling the headers allow, the burst, and the cuts to propose."""
+
+    __slots__ = ("granted", "ceiling", "burst", "known_epoch", "armed", "below")
+
+    def __init__(self) -> None:
+        self.granted = 0
+        # An empty server bucket is a mark only once it was seen at least half full since the
+        # last mark: it stays empty a while after a cut (refilling at the difference of the
+        # rates), and each answer meanwhile would otherwise cut again.
+        self.armed = True
+        self.below = False  # the server's bucket was seen half full since the last lease
+        self.ceiling: float | None = None
+        self.burst: int | None = None
+        self.known_epoch = 0
+
+    def answered(
+        self,
+        status: int,
+        epoch: int,
+        sent_at: float,
+        now: float,
+        *,
+        server_rate: float | None,
+        limit: int | None,
+        retry_after: float | None,
+        empty: bool = False,
+        half_full: bool = False,
+    ) -> Cut | None:
+        """A response to a request sent in `epoch`: the cut to propose, if it is a 429 (or a
+        success that left the server's bucket `empty`) of the current epoch; one of an older
+        epoch belongs to a cut already made."""
+        if server_rate is not None and server_rate > 0:
+            self.ceiling = server_rate * HEADER_MARGIN
+        if limit is not None and limit >= 1:
+            # The server's burst less the one-token reserve the sync keeps.
+            self.burst = max(1, limit - 1)
+        if status != 429:
+            self.granted += 1
+            if half_full:
+                self.armed = self.below = True
+            if not (empty and self.armed):
+                return None
+            self.armed = False
+            if epoch < self.known_epoch:
+                return None
+            return Cut(epoch, max(0.0, now - sent_at), 0.0, MARK_BETA)
+        if epoch < self.known_epoch:
+            return None
+        return Cut(epoch, max(0.0, now - sent_at), retry_after or 0.0)
+
+    def report(self) -> int:
+        """The granted answers to send with the next call (and count from zero again)."""
+        granted = self.granted
+        self.granted = 0
+        return granted
+
+    def report_below(self) -> bool:
+        """Whether the server's bucket was seen half full since the last lease (and forget it)."""
+        below = self.below
+        self.below = False
+        return below
