@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from ._config import RateLimit, RateLimitBackend
 from ._headers import RateLimitInfo, parse_rate_limit_headers
-from ._middleware import RateLimitMiddleware, RateLimitStatus
+from ._middleware import RateLimitMiddleware
 from ._partitions import token_partition_key
 from ._redis import RedisRateLimitBackend
+from ._status import RateLimitStatus
 
 __all__ = [
     "RateLimit",

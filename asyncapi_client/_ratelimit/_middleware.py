@@ -1,6 +1,6 @@
 """`RateLimitMiddleware`: acquire, send, observe, apply.
 
-It is two layers of the pipeline (see `_client.py`), one on each side of auth:
+It is two layers of the pipeline (see `_shared_state.py`), one on each side of auth:
 
 * `RateLimitMiddleware` itself, above auth, waits for a token of the request's partition (the
   local bucket, then the shared backend) and hands the grant down as a `Permit` in
@@ -12,7 +12,8 @@ It is two layers of the pipeline (see `_client.py`), one on each side of auth:
   handing the 401 up, so that the refreshed token is chosen after that wait too.
 
 What to learn and decide is the estimator's job (`_estimator.py`, pure); partitions are in
-`_partitions.py`, the shared-bucket wait in `_shared.py`, the bucket in `_bucket.py`.
+`_partitions.py`, the shared-bucket wait in `_shared.py`, the bucket in `_bucket.py`, the
+status users read in `_status.py`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from __future__ import annotations
 import logging
 import math
 from typing import Final
-
-import attrs
 
 from .._attempt_info import record_limiter_wait
 from .._clock import Clock
@@ -36,41 +35,13 @@ from ._fleet import SHORT_RETRY_AFTER
 from ._headers import RateLimitHeaderReader
 from ._partitions import Partition, Partitions, new_partition
 from ._shared import SharedBucket, SharedLearning
+from ._status import RateLimitStatus
 
 logger = logging.getLogger("asyncapi_client.ratelimit")
 
 PERMIT: Final = "rate_limit"
 _THROTTLED: Final = 429
 _UNAUTHORIZED: Final = 401
-
-
-@attrs.frozen(slots=True)
-class RateLimitStatus:
-    """The limiter's view of one partition (`client.rate_limit_status()`).
-
-    Server side (None until a response said it): `limit`, `remaining`, `reset` (Unix seconds
-    when the quota is restored), `server_rate` (refill rate learned from the headers).
-    Local side: `rate` (the bucket's refill rate now, None when not binding; with shared
-    learning, the fleet's rate at the last lease, None while the fleet is open), `burst`, `tokens`,
-    `paused_for` (seconds left of a pause), `adaptive_rate` (the cap the 429s set, None when
-    there is none). Totals for the client: `rate_limited` (429s seen), `wait_seconds` (time
-    spent waiting for the limiter), `partitions`.
-    """
-
-    key: str
-    limit: int | None
-    remaining: int | None
-    reset: float | None
-    server_rate: float | None
-    rate: float | None
-    burst: float | None
-    tokens: float | None
-    paused_for: float
-    adaptive_rate: float | None
-    rate_limited: int
-    wait_seconds: float
-    partitions: int
-    shared: bool
 
 
 class Permit:
