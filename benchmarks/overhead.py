@@ -96,12 +96,12 @@ async def network(base: str, seconds: float) -> list[tuple[str, int, c.Result, c
             return json.loads(await response.read())
 
     try:
-        for kind, raw_call, sdk_client in (
-            ("httpx", raw_httpx_call, sdk_httpx),
-            ("aiohttp", raw_aiohttp_call, sdk_aiohttp),
+        for kind, transport, raw_call, sdk_client in (
+            ("httpx", "HttpcoreTransport", raw_httpx_call, sdk_httpx),
+            ("aiohttp", "AiohttpTransport", raw_aiohttp_call, sdk_aiohttp),
         ):
             for concurrency in (1, 32):
-                raw_name, sdk_name = f"raw {kind}", f"SDK over {kind.capitalize()}Transport"
+                raw_name, sdk_name = f"raw {kind}", f"SDK over {transport}"
                 results = await c.measure_interleaved(
                     [(raw_name, raw_call), (sdk_name, lambda client=sdk_client: client.projects.get(1))],
                     concurrency=concurrency,
