@@ -68,6 +68,7 @@ from asyncapi_client._ratelimit import RateLimitMiddleware
 from asyncapi_client._retry._policy import RETRY_COST
 from asyncapi_client._stats import ClientStats
 from asyncapi_sandbox import Sandbox
+from tests.support.nginx_limit_req import LIMIT_ZONE, limit_req_server
 from tests.support.services import running_nginx
 
 RESULTS: list[tuple[str, bool]] = []
@@ -133,31 +134,12 @@ async def calls(client: AsyncClient, n: int, concurrency: int) -> tuple[Counter[
 
 # -- 1. nginx limit_req in front of the sandbox ---------------------------------------------
 
-LIMIT_ZONE = "limit_req_zone $binary_remote_addr zone=api:1m rate=50r/s;\n    limit_req_status 429;"
-PROXY = 'proxy_pass http://127.0.0.1:{upstream}; proxy_http_version 1.1; proxy_set_header Connection "";'
-JSON_429 = """
-        error_page 429 = @limited;
-        location @limited {
-            default_type application/json;
-            add_header Retry-After 1 always;
-            return 429 '{"error":{"code":"RATE_LIMITED","message":"Too many requests","details":{}}}';
-        }"""
-
-
-def limit_req(upstream: int, style: str) -> str:
-    proxy = PROXY.format(upstream=upstream)
-    return f"""
-        location /api/ {{ limit_req zone=api burst=10 nodelay; {proxy} }}
-        location / {{ {proxy} }}
-        {JSON_429 if style == "json" else ""}"""
-
-
 async def nginx_run(style: str, n: int = 800) -> None:
     what = "nginx's HTML 429" if style == "html" else "429 + Retry-After: 1 + JSON envelope"
     print(f"\nnginx limit_req 50 r/s burst 10 nodelay, {what}; tokens live 4 s; {n} calls at 64")
     async with Sandbox(token_ttl=4, isolated=True) as sb:
         upstream = int(sb.base_url.rsplit(":", 1)[1])
-        with running_nginx(limit_req(upstream, style), http_block=LIMIT_ZONE) as port:
+        with running_nginx(limit_req_server(upstream, style), http_block=LIMIT_ZONE) as port:
             base = f"http://127.0.0.1:{port}"
             transport = Counting()
             auth = ClientCredentials(base + "/oauth/token", sb.client_id, sb.client_secret)

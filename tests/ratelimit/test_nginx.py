@@ -16,32 +16,10 @@ import pytest
 
 from asyncapi_client import AsyncClient, ClientCredentials, HttpcoreTransport, Request, Response
 from asyncapi_sandbox import Sandbox
+from tests.support.nginx_limit_req import LIMIT_ZONE, limit_req_server
 from tests.support.services import running_nginx
 
 pytestmark = pytest.mark.slow
-
-LIMIT_ZONE = "limit_req_zone $binary_remote_addr zone=api:1m rate=50r/s;\n    limit_req_status 429;"
-PROXY = 'proxy_pass http://127.0.0.1:{upstream}; proxy_http_version 1.1; proxy_set_header Connection "";'
-JSON_429 = """
-        error_page 429 = @limited;
-        location @limited {
-            default_type application/json;
-            add_header Retry-After 1 always;
-            return 429 '{"error":{"code":"RATE_LIMITED","message":"Too many requests","details":{}}}';
-        }"""
-
-
-def limit_req_server(upstream: int, style: str) -> str:
-    proxy = PROXY.format(upstream=upstream)
-    return f"""
-        location /api/ {{
-            limit_req zone=api burst=10 nodelay;
-            {proxy}
-        }}
-        location / {{ {proxy} }}
-        {JSON_429 if style == "json" else ""}
-"""
-
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
