@@ -51,7 +51,7 @@ from asyncapi_client import (  # noqa: E402
 )
 from asyncapi_sandbox import Sandbox  # noqa: E402
 from benchmarks._common import machine_note  # noqa: E402
-from tests.support.fleet_worker import load_example, plan_to_json  # noqa: E402
+from tests.support.fleet_worker import load_example, plan_to_json, start_worker  # noqa: E402
 from tests.support.services import running_nginx, running_redis  # noqa: E402
 
 RATE = 100
@@ -212,16 +212,6 @@ async def pacing(redis_url: str, window: float) -> None:
 
 
 # -- 2 and 3: the example's tasks in worker processes -------------------------------------
-
-
-def start_worker(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fleet_worker", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any]]:

@@ -54,7 +54,6 @@ from asyncapi_client import (
     AsyncClient,
     BearerToken,
     ClientCredentials,
-    HttpcoreTransport,
     MockTransport,
     RateLimit,
     RateLimitError,
@@ -68,6 +67,7 @@ from asyncapi_client._ratelimit import RateLimitMiddleware
 from asyncapi_client._retry._policy import RETRY_COST
 from asyncapi_client._stats import ClientStats
 from asyncapi_sandbox import Sandbox
+from tests.support.counting_transport import CountingTransport
 from tests.support.nginx_limit_req import LIMIT_ZONE, limit_req_server
 from tests.support.services import running_nginx
 
@@ -91,29 +91,6 @@ async def fetch_token(sb: Sandbox) -> str:
         return token
 
 
-class Counting:
-    """The client's transport, counting what it sent: API replies by status, token requests."""
-
-    def __init__(self) -> None:
-        self.inner = HttpcoreTransport()
-        self.api: Counter[int] = Counter()
-        self.token_requests = 0
-        self.times: list[float] = []
-
-    async def send(self, request: Request) -> Response:
-        if "/oauth/" not in request.url:
-            self.times.append(time.monotonic())
-        response = await self.inner.send(request)
-        if "/oauth/" in request.url:
-            self.token_requests += 1
-        else:
-            self.api[response.status_code] += 1
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 async def calls(client: AsyncClient, n: int, concurrency: int) -> tuple[Counter[str], float]:
     """n `users.me()` at `concurrency`: (outcomes by name, seconds)."""
     outcomes: Counter[str] = Counter()
@@ -134,6 +111,7 @@ async def calls(client: AsyncClient, n: int, concurrency: int) -> tuple[Counter[
 
 # -- 1. nginx limit_req in front of the sandbox ---------------------------------------------
 
+
 async def nginx_run(style: str, n: int = 800) -> None:
     what = "nginx's HTML 429" if style == "html" else "429 + Retry-After: 1 + JSON envelope"
     print(f"\nnginx limit_req 50 r/s burst 10 nodelay, {what}; tokens live 4 s; {n} calls at 64")
@@ -141,7 +119,7 @@ async def nginx_run(style: str, n: int = 800) -> None:
         upstream = int(sb.base_url.rsplit(":", 1)[1])
         with running_nginx(limit_req_server(upstream, style), http_block=LIMIT_ZONE) as port:
             base = f"http://127.0.0.1:{port}"
-            transport = Counting()
+            transport = CountingTransport()
             auth = ClientCredentials(base + "/oauth/token", sb.client_id, sb.client_secret)
             async with AsyncClient(base, auth=auth, transport=transport, allow_insecure_http=True) as client:
                 outcomes, elapsed = await calls(client, n, 64)
@@ -299,7 +277,7 @@ async def storm_run(seconds: float = 30.0) -> None:
         f"\nstorm: nginx answers every request 429 (its HTML page, no Retry-After) for {seconds:.0f} s; 64 callers"
     )
     with running_nginx("location / { return 429; }") as port:
-        transport = Counting()
+        transport = CountingTransport()
         async with AsyncClient(
             f"http://127.0.0.1:{port}", auth=BearerToken("t"), transport=transport, timeout=Timeout(total=10),
             allow_insecure_http=True,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,7 @@ from typing import Any
 import pytest
 
 from asyncapi_sandbox import Sandbox
-from tests.support.fleet_worker import load_example, plan_to_json
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.fleet_worker import load_example, plan_to_json, start_worker
 
 
 @pytest.fixture
@@ -34,16 +31,6 @@ def sandbox_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
         monkeypatch.setenv("ASYNCAPI_CLIENT_ID", sb.client_id)
         monkeypatch.setenv("ASYNCAPI_CLIENT_SECRET", sb.client_secret)
         yield sb
-
-
-def start_worker(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.fleet_worker", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, Any]:

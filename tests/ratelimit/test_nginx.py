@@ -8,18 +8,19 @@ caller and a token is fetched about once per lifetime."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 
 import anyio
 import pytest
 
-from asyncapi_client import AsyncClient, ClientCredentials, HttpcoreTransport, Request, Response
+from asyncapi_client import AsyncClient, ClientCredentials
 from asyncapi_sandbox import Sandbox
+from tests.support.counting_transport import CountingTransport
 from tests.support.nginx_limit_req import LIMIT_ZONE, limit_req_server
 from tests.support.services import running_nginx
 
 pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
@@ -27,33 +28,12 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
-class Counting:
-    """The client's transport, counting the statuses of what it sent (auth's token requests
-    included, which are told apart by path)."""
-
-    def __init__(self) -> None:
-        self.inner = HttpcoreTransport()
-        self.api: Counter[int] = Counter()
-        self.token_requests = 0
-
-    async def send(self, request: Request) -> Response:
-        response = await self.inner.send(request)
-        if "/oauth/" in request.url:
-            self.token_requests += 1
-        else:
-            self.api[response.status_code] += 1
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 @pytest.mark.parametrize("style", ["html", "json"])
 async def test_default_client_behind_nginx_limit_req(sandbox: Sandbox, style: str) -> None:
     upstream = int(sandbox.base_url.rsplit(":", 1)[1])
     with running_nginx(limit_req_server(upstream, style), http_block=LIMIT_ZONE) as port:
         base = f"http://127.0.0.1:{port}"
-        transport = Counting()
+        transport = CountingTransport()
         auth = ClientCredentials(base + "/oauth/token", sandbox.client_id, sandbox.client_secret)
         n = 400
         ok = 0

@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,20 @@ from typing import Any
 
 import anyio
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dask_fleet.py"
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "dask_fleet.py"
+
+
+def start_worker(*args: str) -> subprocess.Popen[str]:
+    """Start `python -m tests.support.fleet_worker ARGS...` from the repository's root; its
+    JSON line comes on stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.fleet_worker", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def load_example() -> ModuleType:
