@@ -60,7 +60,7 @@ HEADER_MARGIN: Final = 0.98  # the fleet paces at this share of the rate the hea
 SHORT_RETRY_AFTER: Final = 1.0
 # A success that finds the server's bucket empty is a warning, not a refusal (as an ECN mark is
 # to TCP): the cut is shallower than a 429's `BETA`.
-MARK_BETA: Final = 0.9
+MARK_BETA: Final = 0.95
 
 
 class Grant(NamedTuple):
@@ -137,6 +137,9 @@ class Lease:
         self.epoch = epoch
         dropped = len(self.due)
         self.due.clear()
+        # Nothing is held now: the next lease is asked for at once (waiting for the last slot
+        # dropped would stall this process while its slots sit unused in the fleet's bucket).
+        self.last_due = -math.inf
         return dropped
 
     def take(self) -> float | None:
@@ -186,7 +189,7 @@ class FleetLearner:
         # last mark: it stays empty a while after a cut (refilling at the difference of the
         # rates), and each answer meanwhile would otherwise cut again.
         self.armed = True
-        self.below = False  # the server's bucket was seen half full since the last lease
+        self.below = False  # the latest answer since the last lease saw the server half full
         self.ceiling: float | None = None
         self.burst: int | None = None
         self.known_epoch = 0
@@ -214,8 +217,11 @@ class FleetLearner:
             self.burst = max(1, limit - 1)
         if status != 429:
             self.granted += 1
+            # `below`: the latest answer's, not any since the last lease (one from before the
+            # fleet's last step up must not vouch for the next).
+            self.below = half_full
             if half_full:
-                self.armed = self.below = True
+                self.armed = True
             if not (empty and self.armed):
                 return None
             self.armed = False

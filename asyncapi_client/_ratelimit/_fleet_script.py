@@ -46,15 +46,18 @@ local max_pause = tonumber(ARGV[2])
 local BETA, C, MIN, DOUBLING, FORGET = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
   tonumber(ARGV[6]), tonumber(ARGV[7])
 local f = redis.call('HMGET', key, 'tokens', 'ts', 'paused', 'epoch', 'w_max', 'k', 'since',
-  'search', 'settled', 'ceiling', 'burst', 'ls', 'lp', 'lc', 'gs', 'gp', 'gc', 'ceiling_at', 'raised_at', 'cut_at')
+  'search', 'settled', 'ceiling', 'burst', 'ls', 'lp', 'lc', 'gs', 'gp', 'gc', 'ceiling_at', 'raised_at', 'cut_at',
+  'hrate', 'mrate', 't0', 'lt', 'la')
 local function num(v, d) local n = tonumber(v); if n == nil or n ~= n then return d end; return n end
 local tokens, ts, paused = num(f[1], nil), num(f[2], nil), num(f[3], 0)
 local epoch, w_max, k, since = num(f[4], 0), num(f[5], 0), num(f[6], 0), num(f[7], now)
 local search, settled, ceiling, burst = num(f[8], 0), num(f[9], 0), num(f[10], 0), num(f[11], 0)
 local ls, lp, lc, gs, gp, gc = num(f[12], now), num(f[13], 0), num(f[14], 0), num(f[15], now),
   num(f[16], 0), num(f[17], 0)
-local ceiling_at, raised_at, cut_at = num(f[18], 0), num(f[19], 0), num(f[20], 0)
+local ceiling_at, raised_at, cut_at, hrate = num(f[18], 0), num(f[19], 0), num(f[20], 0), num(f[21], 0)
+local mrate, t0, lt, la = num(f[22], 0), num(f[23], 0), num(f[24], 0), num(f[25], 0)
 local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.05, 0.05
+local NEAR, CREEP_STEP, CREEP_FOR, FAR, FAST_STEP = 0.99, 1.005, 2, 0.6, 1.1
 if paused > now + max_pause then paused = now + max_pause end
 if since > now + max_pause then since = now + max_pause end
 
@@ -90,6 +93,7 @@ end
 if w_max > 0 and now - since > FORGET and curve() > 2 * w_max then w_max = 0 end
 local function pacing()
   local r = curve()
+  if hrate > 0 then r = hrate end
   if ceiling > 0 and (r < 0 or ceiling < r) then r = ceiling end
   return r
 end
@@ -126,7 +130,25 @@ if op == 'lease' then
   -- The proposer saw the server's bucket at least half full: the fleet is below the server's
   -- rate. The curve steps up RAISE_STEP from where it is, once per RAISE_EVERY seconds for
   -- the whole fleet however many processes propose it.
-  if tonumber(ARGV[13]) == 1 and w_max > 0 and search == 0 and now >= since and now - raised_at >= RAISE_EVERY then
+  if tonumber(ARGV[13]) == 1 and hrate > 0 and now >= since and now - raised_at >= RAISE_EVERY then
+    -- Paced by the headers: step up while the server's bucket is half full, to the ceiling;
+    -- quickly back to just below the rate the last event found too fast, slowly past it.
+    -- Far below the ceiling (or with none yet): fast. The steps compound over the time since
+    -- the last one (reports come with leases, rarer at a low rate), at most two.
+    local steps = math.min(now - raised_at, 2 * RAISE_EVERY) / RAISE_EVERY
+    local near = mrate * NEAR
+    if (ceiling > 0 and hrate < FAR * ceiling) or mrate <= 0 then
+      hrate = hrate * math.pow(FAST_STEP, steps)
+    elseif hrate < near then
+      hrate = math.min(near, hrate * math.pow(RAISE_STEP, steps))
+    elseif now - cut_at < CREEP_FOR then
+      hrate = hrate * math.pow(CREEP_STEP, steps)
+    else
+      hrate = hrate * math.pow(RAISE_STEP, steps)  -- half full long past the last event: faster
+    end
+    if ceiling > 0 and hrate > ceiling then hrate = ceiling end
+    raised_at = now
+  elseif tonumber(ARGV[13]) == 1 and w_max > 0 and search == 0 and now >= since and now - raised_at >= RAISE_EVERY then
     local r = curve()
     if ceiling <= 0 or r < ceiling then
       w_max = r * RAISE_STEP
@@ -152,6 +174,10 @@ if op == 'lease' then
     end
   end
   lc = lc + granted
+  -- A busy run starts (after a second idle the server's bucket is taken to be full again).
+  if granted > 0 and now - la >= 1 then t0, lt = now, 0 end
+  if granted > 0 then la = now end
+  lt = lt + granted
 elseif op == 'cut' then
   local seen, sent_ago, pause = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
   gc = gc + tonumber(ARGV[11])
@@ -179,9 +205,28 @@ elseif op == 'cut' then
     -- The fleet's first event searches (doubling) when it is a 429, the one signal a server
     -- without headers gives; a mark (a shallower cut) means headers, whose half-full answers
     -- step the rate up without overshooting into 429s.
-    if w_max <= 0 and beta <= BETA then search = 1 else search = 0 end
-    w_max = math.max(at, MIN)
-    k = math.pow(w_max * (1 - beta) / C, 1 / 3)
+    if burst > 0 then
+      -- The server sends rate-limit headers (a process reported its burst): the fleet paces
+      -- at beta times what it was sending (no more than the server granted) and steps up
+      -- only while the headers show the server's bucket half full, never past the ceiling.
+      -- No curve: its probing past the server's rate is what the headers make needless.
+      if good ~= nil and good < at then at = math.max(good, at / 2) end
+      if hrate <= 0 and t0 > 0 and now - t0 >= 0.1 then
+        -- The fleet's first event: the server's bucket, full when the fleet began, is empty
+        -- now, so what the fleet sent since is about its burst plus its rate times the time.
+        local est = (lt - burst - 1) / (now - t0)
+        if est > at then at = est; mrate = est end
+      end
+      if ceiling > 0 and at > ceiling then at = ceiling end
+      -- The rate found too fast; unknown when the fleet was open (it sent a burst, not a rate).
+      if hrate > 0 then mrate = at elseif mrate ~= at then mrate = 0 end
+      hrate = math.max(at * beta, MIN)
+      w_max, k, search = 0, 0, 0
+    else
+      if w_max <= 0 and beta <= BETA then search = 1 else search = 0 end
+      w_max = math.max(at, MIN)
+      k = math.pow(w_max * (1 - beta) / C, 1 / 3)
+    end
     -- Slots leased before the cut are still being sent (and 429'd) after it: the event lasts
     -- until they are all due, plus a round trip.
     local ahead = LEASE_SECONDS  -- slots already handed to requests that are not queued here
@@ -212,7 +257,8 @@ redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(ts), 'paused'
   'epoch', epoch, 'w_max', tostring(w_max), 'k', tostring(k), 'since', tostring(since),
   'search', search, 'settled', tostring(settled), 'ceiling', tostring(ceiling),
   'burst', tostring(burst), 'ls', tostring(ls), 'lp', lp, 'lc', lc, 'gs', tostring(gs),
-  'gp', gp, 'gc', gc, 'ceiling_at', tostring(ceiling_at), 'raised_at', tostring(raised_at), 'cut_at', tostring(cut_at))
+  'gp', gp, 'gc', gc, 'ceiling_at', tostring(ceiling_at), 'raised_at', tostring(raised_at), 'cut_at', tostring(cut_at),
+  'hrate', tostring(hrate), 'mrate', tostring(mrate), 't0', tostring(t0), 'lt', lt, 'la', tostring(la))
 -- What was learned outlives an idle minute or two, no more; a pause never outlives max_pause.
 redis.call('PEXPIRE', key, math.ceil((FORGET + max_pause) * 1000))
 return {granted, tostring(wait), tostring(before), tostring(rate), epoch, accepted}

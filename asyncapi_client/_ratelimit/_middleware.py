@@ -409,8 +409,10 @@ class _Gate:
             return  # a 429's pause went with its cut
         if retry_after is not None:
             await fleet.pause(part.key, retry_after)
-        elif empty and (estimator.model == "window" or estimator.window_like):
+        elif empty and estimator.model == "window":
             # A quota per window stays empty until its Reset: the whole fleet waits for it.
+            # (Only when the headers say so: `window_like`, a 429 after a send the bucket model
+            # allowed, is what a fleet's other processes cause on a token bucket too.)
             until = decision.server_pause_until or decision.pause_until
             if until is not None:
                 await fleet.pause(part.key, until - self._clock.monotonic())

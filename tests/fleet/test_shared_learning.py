@@ -194,3 +194,70 @@ async def test_redis_down_fails_open_or_raises(prefix: str) -> None:
     async with make_client(closed, answering()) as client:
         with pytest.raises(redis.exceptions.ConnectionError):
             await get(client)
+
+
+# -- paced by the headers (the script alone, on a fresh state per test) -------------------------
+
+
+async def lease(backend: RedisRateLimitBackend, *, below: bool = False, ceiling: float | None = 50.0) -> Grant:
+    grant = await backend.lease("default", 1, granted=0, ceiling=ceiling, burst=9, max_wait=None, below=below)
+    assert grant is not None
+    return grant
+
+
+async def test_with_headers_a_mark_sets_the_rate_without_a_curve(
+    redis_server_url: str, redis_client: aioredis.Redis, prefix: str
+) -> None:
+    backend = RedisRateLimitBackend(redis_server_url, prefix=prefix)
+    try:
+        # The headers gave a burst and a ceiling: the fleet paces at the ceiling from its
+        # first lease, not open.
+        first = await lease(backend)
+        assert first.rate == 50.0
+        cut = await backend.cut("default", epoch=first.epoch, sent_ago=0.0, pause=0.0, granted=1, beta=0.95)
+        assert cut is not None and cut.accepted
+        state = await fleet_state(redis_client, prefix)
+        # A rate of its own below what the fleet was sending (no curve: `w_max` stays 0).
+        assert float(state["w_max"]) == 0.0
+        assert 0.0 < float(state["hrate"]) <= 50.0 * 0.95
+        assert cut.rate == pytest.approx(float(state["hrate"]))
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.parametrize(
+    ("hrate", "mrate", "cut_ago", "expected"),
+    [
+        (20.0, 0.0, 10.0, 20.0 * 1.1**2),  # no rate found too fast yet: fast steps
+        (20.0, 45.0, 10.0, 20.0 * 1.1**2),  # far below the ceiling: fast steps
+        (43.0, 45.0, 10.0, 45.0 * 0.99),  # quickly to just below the rate found too fast...
+        (45.0, 45.0, 0.5, 45.0 * 1.005**2),  # ...and slowly past it, soon after that event
+        (45.0, 45.0, 10.0, 45.0 * 1.05**2),  # long after it: the server may have sped up
+        (49.0, 45.0, 10.0, 50.0),  # never past the ceiling
+    ],
+)
+async def test_with_headers_the_rate_steps_up_while_the_server_is_half_full(
+    redis_server_url: str,
+    redis_client: aioredis.Redis,
+    prefix: str,
+    hrate: float,
+    mrate: float,
+    cut_ago: float,
+    expected: float,
+) -> None:
+    backend = RedisRateLimitBackend(redis_server_url, prefix=prefix)
+    try:
+        await lease(backend)
+        seconds, micros = await redis_client.time()
+        now = seconds + micros / 1e6
+        # The state as an earlier event left it, written as the script keeps it (the last step
+        # up long ago: at most two steps' worth compound), on the Redis clock.
+        await redis_client.hset(
+            f"{prefix}fleet:default",
+            mapping={"hrate": hrate, "mrate": mrate, "cut_at": now - cut_ago, "raised_at": 0, "since": 0},
+        )
+        assert (await lease(backend)).rate == pytest.approx(hrate)  # not half full: no step
+        raised = await lease(backend, below=True)
+        assert raised.rate == pytest.approx(expected, rel=1e-3)
+    finally:
+        await backend.aclose()

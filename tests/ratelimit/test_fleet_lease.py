@@ -92,6 +92,15 @@ def test_no_lease_until_the_last_slot_is_a_round_trip_away() -> None:
     assert lease.fetch_at(1.0) == 1.0
 
 
+def test_a_lease_dropped_on_a_cut_is_renewed_at_once() -> None:
+    lease = Lease()
+    lease.fill(grant(5, level=0.0, rate=10.0, epoch=0), now=0.0)  # the last slot due at 0.5
+    assert lease.fetch_at(0.0) == pytest.approx(0.5 - FETCH_AHEAD)
+    assert lease.renew(1) == 5
+    # Nothing is held: waiting for the dropped slots' time would leave them unused.
+    assert lease.fetch_at(0.0) == 0.0
+
+
 def test_grant_parses_the_scripts_reply() -> None:
     assert Grant.parse([3, b"0.25", b"-1.5", b"42.5", 7, 1]) == Grant(3, 0.25, -1.5, 42.5, 7, True)
     assert Grant.parse([2, b"0", b"0", b"-1", 0, 0]).rate is None  # open
@@ -124,6 +133,16 @@ def test_an_empty_server_bucket_is_one_mark_until_it_was_half_full_again() -> No
     assert learn(learner, 200, 0, half_full=True) is None
     assert learner.report_below() is True and learner.report_below() is False
     assert learn(learner, 200, 0, empty=True) is not None
+
+
+def test_half_full_is_the_latest_answers_word() -> None:
+    learner = FleetLearner()
+    learn(learner, 200, 0, half_full=True)
+    learn(learner, 200, 0)  # the next answer found the server's bucket below half
+    assert learner.report_below() is False
+    learn(learner, 200, 0, half_full=True)
+    assert learner.report_below() is True
+    assert learner.report_below() is False  # nothing new since the last lease
 
 
 def test_the_headers_ceiling_and_burst() -> None:
