@@ -47,7 +47,7 @@ from typing import Final, NamedTuple
 
 from ._adaptive import BETA
 
-LEASE_SECONDS: Final = 0.05  # a lease is about this long at the fleet's rate
+LEASE_SECONDS: Final = 0.025  # a lease is about this long at the fleet's rate
 MAX_LEASE: Final = 16
 OPEN_LEASE: Final = 2  # slots per lease while the fleet has no rate (the first answers bring one)
 LEASE_TTL: Final = 0.25  # a slot unused this long after it was due goes back

@@ -56,8 +56,8 @@ local ls, lp, lc, gs, gp, gc = num(f[12], now), num(f[13], 0), num(f[14], 0), nu
   num(f[16], 0), num(f[17], 0)
 local ceiling_at, raised_at, cut_at, hrate = num(f[18], 0), num(f[19], 0), num(f[20], 0), num(f[21], 0)
 local mrate, t0, lt, la = num(f[22], 0), num(f[23], 0), num(f[24], 0), num(f[25], 0)
-local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.05, 0.05
-local NEAR, CREEP_STEP, CREEP_FOR, FAR, FAST_STEP = 0.99, 1.005, 2, 0.6, 1.1
+local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.05, 0.025
+local NEAR, CREEP_STEP, CREEP_FOR, FAST_STEP = 0.99, 1.005, 1, 1.2
 if paused > now + max_pause then paused = now + max_pause end
 if since > now + max_pause then since = now + max_pause end
 
@@ -133,13 +133,13 @@ if op == 'lease' then
   if tonumber(ARGV[13]) == 1 and hrate > 0 and now >= since and now - raised_at >= RAISE_EVERY then
     -- Paced by the headers: step up while the server's bucket is half full, to the ceiling;
     -- quickly back to just below the rate the last event found too fast, slowly past it.
-    -- Far below the ceiling (or with none yet): fast. The steps compound over the time since
+    -- No rate found too fast yet: fast. The steps compound over the time since
     -- the last one (reports come with leases, rarer at a low rate), at most two.
     local steps = math.min(now - raised_at, 2 * RAISE_EVERY) / RAISE_EVERY
     local near = mrate * NEAR
-    if (ceiling > 0 and hrate < FAR * ceiling) or mrate <= 0 then
+    if mrate <= 0 then
       hrate = hrate * math.pow(FAST_STEP, steps)
-    elseif hrate < near then
+    elseif hrate * 1.001 < near then  -- (not stuck a rounding below `near`)
       hrate = math.min(near, hrate * math.pow(RAISE_STEP, steps))
     elseif now - cut_at < CREEP_FOR then
       hrate = hrate * math.pow(CREEP_STEP, steps)
@@ -210,16 +210,16 @@ elseif op == 'cut' then
       -- at beta times what it was sending (no more than the server granted) and steps up
       -- only while the headers show the server's bucket half full, never past the ceiling.
       -- No curve: its probing past the server's rate is what the headers make needless.
-      if good ~= nil and good < at then at = math.max(good, at / 2) end
       if hrate <= 0 and t0 > 0 and now - t0 >= 0.1 then
         -- The fleet's first event: the server's bucket, full when the fleet began, is empty
         -- now, so what the fleet sent since is about its burst plus its rate times the time.
         local est = (lt - burst - 1) / (now - t0)
-        if est > at then at = est; mrate = est end
+        if est > at then at = est end
       end
       if ceiling > 0 and at > ceiling then at = ceiling end
-      -- The rate found too fast; unknown when the fleet was open (it sent a burst, not a rate).
-      if hrate > 0 then mrate = at elseif mrate ~= at then mrate = 0 end
+      -- The rate found too fast; unknown when the fleet was open (its slow start sent bursts,
+      -- which find a bucket empty below its rate).
+      if hrate > 0 then mrate = at else mrate = 0 end
       hrate = math.max(at * beta, MIN)
       w_max, k, search = 0, 0, 0
     else

@@ -228,9 +228,9 @@ async def test_with_headers_a_mark_sets_the_rate_without_a_curve(
 @pytest.mark.parametrize(
     ("hrate", "mrate", "cut_ago", "expected"),
     [
-        (20.0, 0.0, 10.0, 20.0 * 1.1**2),  # no rate found too fast yet: fast steps
-        (20.0, 45.0, 10.0, 20.0 * 1.1**2),  # far below the ceiling: fast steps
-        (43.0, 45.0, 10.0, 45.0 * 0.99),  # quickly to just below the rate found too fast...
+        (20.0, 0.0, 10.0, 20.0 * 1.2**2),  # no rate found too fast yet: fast steps
+        (20.0, 45.0, 10.0, 20.0 * 1.05**2),  # below the rate found too fast: 5% steps...
+        (43.0, 45.0, 10.0, 45.0 * 0.99),  # ...to just below it...
         (45.0, 45.0, 0.5, 45.0 * 1.005**2),  # ...and slowly past it, soon after that event
         (45.0, 45.0, 10.0, 45.0 * 1.05**2),  # long after it: the server may have sped up
         (49.0, 45.0, 10.0, 50.0),  # never past the ceiling

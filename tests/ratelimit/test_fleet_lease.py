@@ -56,7 +56,7 @@ def test_open_fleet_slots_are_due_at_once() -> None:
 
 @pytest.mark.parametrize(
     ("rate", "want"),
-    [(1.0, 1), (10.0, math.ceil(10 * LEASE_SECONDS)), (100.0, 5), (10_000.0, MAX_LEASE)],
+    [(1.0, 1), (10.0, math.ceil(10 * LEASE_SECONDS)), (100.0, math.ceil(100 * LEASE_SECONDS)), (10_000.0, MAX_LEASE)],
 )
 def test_a_lease_is_about_lease_seconds_of_the_fleet_rate(rate: float, want: int) -> None:
     lease = Lease()
