@@ -12,13 +12,24 @@ every change atomic and timed by the Redis server's clock (`TIME`):
   is therefore one event: the epoch moves once, the rate is cut once (to `BETA` times what the
   fleet was sending, no more than the server granted), and every proposal against the old epoch
   is ignored. A success whose headers say the server's bucket is empty is a *mark* (as ECN is to
-  TCP): a cut of `MARK_BETA`, proposed once until the bucket was seen half full again.
-- **Probing up once, for the fleet.** The rate then climbs along the CUBIC curve (a search after
-  the first event), evaluated *in the script* on the Redis clock: no process raises on its own.
-  A process that saw the server's bucket at least half full says so with its next lease, and
-  the script steps the curve up 3%, at most every 0.1 s for the whole fleet however many say it.
-  The rate a process's headers allow (the upper bound on the server's refill) is sent too, as a
-  ceiling (times `HEADER_MARGIN`; the lowest proposal wins until none confirms it for 2 s).
+  TCP): a cut of `MARK_BETA`, proposed once until the bucket was seen half full again. (An
+  empty bucket pauses the fleet until its Reset only when the headers say the limit is a quota
+  per window: a token bucket the other processes drain looks empty early to each one.)
+- **Probing up once, for the fleet.** Every rise is decided *in the script* on the Redis clock:
+  no process raises on its own. A process says with each lease whether its latest answer saw
+  the server's bucket at least half full (the fleet is below the server's rate), and sends the
+  rate its headers allow (the upper bound on the server's refill) as a ceiling (times
+  `HEADER_MARGIN`; the lowest proposal wins until none confirms it for 2 s).
+  - *With rate-limit headers* (a process reported the server's burst), the fleet paces at a
+    rate of its own rather than a probing curve: an event sets it to beta times what the fleet
+    was leasing (its first event from open: what it leased since the run began, less the
+    burst, over the time) and remembers that rate as *too fast*. While the latest answers say
+    half full, the script steps it up, at most every 0.1 s for the fleet: 20% while no event
+    has measured a rate too fast, 5% up to just below it, 0.5% past it for a second after the
+    event, 5% after that; never past the ceiling. The headers' Remaining thus decides every
+    step, and a mark (the bucket found empty) comes before the server has to answer 429.
+  - *Without headers* (a 429 is the only signal) the rate climbs along the CUBIC curve (a
+    search after the first event); the half-full reports cannot come, the curve alone probes.
 - **Leases, not a round trip per request.** A process reserves several consecutive slots of the
   fleet's bucket in one round trip (`Lease`): about `LEASE_SECONDS` of the fleet's rate (at
   least 1, at most `MAX_LEASE`; `OPEN_LEASE` while the fleet is open), slot `i` due when the

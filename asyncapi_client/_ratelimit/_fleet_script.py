@@ -11,18 +11,20 @@ ahead), `paused` (no slot before this), `epoch` (congestion events so far), `w_m
 `since`, `search` (the curve; `w_max` 0: no event yet, the fleet is open), `settled` (a 429 for
 a request sent before this belongs to the last event), `ceiling` (the rate the headers allow;
 0: none; the lowest proposal, until none has confirmed it for 2 s) and `ceiling_at`, `burst`,
-`raised_at` and `cut_at` (the last step up, the last event), and two one-second meters (`l*`:
-slots leased, `g*`: answers granted).
+`raised_at` and `cut_at` (the last step up, the last event), two one-second meters (`l*`:
+slots leased, `g*`: answers granted); with headers (`burst` > 0) `hrate` (the fleet's own rate
+in place of the curve; 0: none yet) and `mrate` (the rate the last event found too fast; 0:
+not measured), and the busy run's start `t0`, slots leased since `lt` and last lease `la`.
 
 ARGV: op, max_pause, BETA, CUBIC_C, MIN_RATE, DOUBLING, FORGET_AFTER, then per op:
 
 - `lease` want, granted (answers since the last call), ceiling (<= 0: none), burst (<= 0: a
-  tenth of a second at the rate), max_wait (< 0: unbounded), raise (1: the proposer saw the
-  server's bucket at least half full; the curve steps up 5%, at most every 0.1 s for the
-  fleet). Reserves `want` consecutive slots (refused, nothing taken, when the first would wait
-  past max_wait).
+  tenth of a second at the rate), max_wait (< 0: unbounded), raise (1: the proposer's latest
+  answer saw the server's bucket at least half full; the rate steps up, at most every 0.1 s
+  for the fleet: `hrate` as `_fleet.py` says, else the curve 5%). Reserves `want` consecutive
+  slots (refused, nothing taken, when the first would wait past max_wait).
 - `cut` epoch, sent_ago (seconds since the 429's request left), pause (Retry-After, seconds),
-  granted, beta (the curve restarts at beta times the event's rate: `BETA` for a 429,
+  granted, beta (the rate restarts at beta times the event's rate: `BETA` for a 429,
   `MARK_BETA` for a success that found the server's bucket empty). A new congestion event
   only when `epoch` is the current one and the request left after the last event settled;
   otherwise nothing changes.
