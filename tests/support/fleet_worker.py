@@ -93,9 +93,19 @@ def dying_sink(fleet: Any, die_after: int) -> Any:
     return DyingSink(fleet)
 
 
+def warm_imports() -> None:
+    """Import what the client imports on first use (redis-py, the HTTP transport), as a
+    long-lived executor worker (a Dask worker running its second task) already has: the
+    worker's clock then starts with its task, not with the interpreter's module loading."""
+    import redis.asyncio  # noqa: F401
+
+    import asyncapi_client.transports._httpcore  # noqa: F401
+
+
 def main(argv: list[str]) -> None:
     example = load_example()
     mode, fleet = argv[0], fleet_from_json(argv[1])
+    warm_imports()
     started = time.time()
     if mode == "import":
         start, stop, index = int(argv[2]), int(argv[3]), int(argv[4])
