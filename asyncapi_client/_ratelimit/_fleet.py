@@ -17,14 +17,15 @@ every change atomic and timed by the Redis server's clock (`TIME`):
   per window: a token bucket the other processes drain looks empty early to each one.)
 - **Probing up once, for the fleet.** Every rise is decided *in the script* on the Redis clock:
   no process raises on its own. A process says with each lease whether its latest answer saw
-  the server's bucket at least half full (the fleet is below the server's rate), and sends the
+  the server's bucket near full (`FULL_SHARE` of its burst: the fleet is below the server's
+  rate; the first answers that find it draining stop the rise), and sends the
   rate its headers allow (the upper bound on the server's refill) as a ceiling (times
   `HEADER_MARGIN`; the lowest proposal wins until none confirms it for 2 s).
   - *With rate-limit headers* (a process reported the server's burst), the fleet paces at a
     rate of its own rather than a probing curve: an event sets it to beta times what the fleet
     was leasing (its first event from open: what it leased since the run began, less the
     burst, over the time) and remembers that rate as *too fast*. While the latest answers say
-    half full, the script steps it up, at most every 0.1 s for the fleet: 20% while no event
+    near full, the script steps it up, at most every 0.1 s for the fleet: 40% while no event
     has measured a rate too fast, 5% up to just below it, 0.5% past it for a second after the
     event, 5% after that; never past the ceiling. The headers' Remaining thus decides every
     step, and a mark (the bucket found empty) comes before the server has to answer 429.
@@ -72,6 +73,8 @@ SHORT_RETRY_AFTER: Final = 1.0
 # A success that finds the server's bucket empty is a warning, not a refusal (as an ECN mark is
 # to TCP): the cut is shallower than a 429's `BETA`.
 MARK_BETA: Final = 0.95
+# The share of its burst the server's bucket must hold for the fleet to step its rate up.
+FULL_SHARE: Final = 0.8
 
 
 class Grant(NamedTuple):
@@ -200,7 +203,7 @@ class FleetLearner:
         # last mark: it stays empty a while after a cut (refilling at the difference of the
         # rates), and each answer meanwhile would otherwise cut again.
         self.armed = True
-        self.below = False  # the latest answer since the last lease saw the server half full
+        self.below = False  # the latest answer since the last lease saw the server near full
         self.ceiling: float | None = None
         self.burst: int | None = None
         self.known_epoch = 0
@@ -216,11 +219,12 @@ class FleetLearner:
         limit: int | None,
         retry_after: float | None,
         empty: bool = False,
-        half_full: bool = False,
+        remaining: int | None = None,
     ) -> Cut | None:
-        """A response to a request sent in `epoch`: the cut to propose, if it is a 429 (or a
-        success that left the server's bucket `empty`) of the current epoch; one of an older
-        epoch belongs to a cut already made."""
+        """A response to a request sent in `epoch` (`remaining`: the server's bucket as its
+        headers said): the cut to propose, if it is a 429 (or a success that left the server's
+        bucket `empty`) of the current epoch; one of an older epoch belongs to a cut already
+        made."""
         if server_rate is not None and server_rate > 0:
             self.ceiling = server_rate * HEADER_MARGIN
         if limit is not None and limit >= 1:
@@ -228,9 +232,16 @@ class FleetLearner:
             self.burst = max(1, limit - 1)
         if status != 429:
             self.granted += 1
+            full = half_full = False
+            if remaining is not None and limit:
+                half_full = 2 * remaining >= limit
+                # The fleet may step up only while the server's bucket stays near full: the
+                # first answers that find it draining stop the rise (half empty is too late
+                # for a bucket of 10, whose rest goes in a few hundredths of a second).
+                full = remaining >= FULL_SHARE * limit
             # `below`: the latest answer's, not any since the last lease (one from before the
             # fleet's last step up must not vouch for the next).
-            self.below = half_full
+            self.below = full
             if half_full:
                 self.armed = True
             if not (empty and self.armed):
@@ -250,7 +261,8 @@ class FleetLearner:
         return granted
 
     def report_below(self) -> bool:
-        """Whether the server's bucket was seen half full since the last lease (and forget it)."""
+        """Whether the latest answer since the last lease saw the server's bucket near full
+        (and forget it)."""
         below = self.below
         self.below = False
         return below

@@ -20,7 +20,7 @@ ARGV: op, max_pause, BETA, CUBIC_C, MIN_RATE, DOUBLING, FORGET_AFTER, then per o
 
 - `lease` want, granted (answers since the last call), ceiling (<= 0: none), burst (<= 0: a
   tenth of a second at the rate), max_wait (< 0: unbounded), raise (1: the proposer's latest
-  answer saw the server's bucket at least half full; the rate steps up, at most every 0.1 s
+  answer saw the server's bucket near full; the rate steps up, at most every 0.1 s
   for the fleet: `hrate` as `_fleet.py` says, else the curve 5%). Reserves `want` consecutive
   slots (refused, nothing taken, when the first would wait past max_wait).
 - `cut` epoch, sent_ago (seconds since the 429's request left), pause (Retry-After, seconds),
@@ -59,7 +59,7 @@ local ls, lp, lc, gs, gp, gc = num(f[12], now), num(f[13], 0), num(f[14], 0), nu
 local ceiling_at, raised_at, cut_at, hrate = num(f[18], 0), num(f[19], 0), num(f[20], 0), num(f[21], 0)
 local mrate, t0, lt, la = num(f[22], 0), num(f[23], 0), num(f[24], 0), num(f[25], 0)
 local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.05, 0.025
-local NEAR, CREEP_STEP, CREEP_FOR, FAST_STEP = 0.99, 1.005, 1, 1.2
+local NEAR, CREEP_STEP, CREEP_FOR, FAST_STEP = 0.99, 1.005, 1, 1.4
 if paused > now + max_pause then paused = now + max_pause end
 if since > now + max_pause then since = now + max_pause end
 
@@ -129,11 +129,11 @@ if op == 'lease' then
   end
   burst = tonumber(ARGV[11])
   local max_wait = tonumber(ARGV[12])
-  -- The proposer saw the server's bucket at least half full: the fleet is below the server's
+  -- The proposer saw the server's bucket near full: the fleet is below the server's
   -- rate. The curve steps up RAISE_STEP from where it is, once per RAISE_EVERY seconds for
   -- the whole fleet however many processes propose it.
   if tonumber(ARGV[13]) == 1 and hrate > 0 and now >= since and now - raised_at >= RAISE_EVERY then
-    -- Paced by the headers: step up while the server's bucket is half full, to the ceiling;
+    -- Paced by the headers: step up while the server's bucket is near full, to the ceiling;
     -- quickly back to just below the rate the last event found too fast, slowly past it.
     -- No rate found too fast yet: fast. The steps compound over the time since
     -- the last one (reports come with leases, rarer at a low rate), at most two.
@@ -146,7 +146,7 @@ if op == 'lease' then
     elseif now - cut_at < CREEP_FOR then
       hrate = hrate * math.pow(CREEP_STEP, steps)
     else
-      hrate = hrate * math.pow(RAISE_STEP, steps)  -- half full long past the last event: faster
+      hrate = hrate * math.pow(RAISE_STEP, steps)  -- full long past the last event: faster
     end
     if ceiling > 0 and hrate > ceiling then hrate = ceiling end
     raised_at = now
@@ -210,7 +210,7 @@ elseif op == 'cut' then
     if burst > 0 then
       -- The server sends rate-limit headers (a process reported its burst): the fleet paces
       -- at beta times what it was sending (no more than the server granted) and steps up
-      -- only while the headers show the server's bucket half full, never past the ceiling.
+      -- only while the headers show the server's bucket near full, never past the ceiling.
       -- No curve: its probing past the server's rate is what the headers make needless.
       if hrate <= 0 and t0 > 0 and now - t0 >= 0.1 then
         -- The fleet's first event: the server's bucket, full when the fleet began, is empty

@@ -399,11 +399,7 @@ class _Gate:
             limit=estimator.limit,
             retry_after=retry_after,
             empty=empty and status != _THROTTLED,
-            half_full=(
-                estimator.limit is not None
-                and estimator.remaining is not None
-                and 2 * estimator.remaining >= estimator.limit
-            ),
+            remaining=estimator.remaining,
         )
         if decision is None or status == _THROTTLED:
             return  # a 429's pause went with its cut

@@ -175,7 +175,7 @@ class RedisRateLimitBackend:
     ) -> Grant | None:
         """Reserve `want` consecutive slots of the fleet's bucket `key`, reporting the answers
         `granted` since the last call, the `ceiling` and `burst` the headers allow and whether
-        the server's bucket was seen half full (`below`: the fleet may step up); None when
+        the latest answer saw the server's bucket near full (`below`: the fleet may step up); None when
         Redis is down and `fail_open` (go without waiting)."""
         return await self._fleet(
             "lease",

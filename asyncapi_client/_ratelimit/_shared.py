@@ -150,7 +150,7 @@ class SharedLearning:
         limit: int | None,
         retry_after: float | None,
         empty: bool = False,
-        half_full: bool = False,
+        remaining: int | None = None,
     ) -> None:
         """A response to a request sent with a slot of `epoch`: a 429 (or a success that found
         the server's bucket `empty`) of the current epoch is proposed as a cut; if it was one,
@@ -168,7 +168,7 @@ class SharedLearning:
             limit=limit,
             retry_after=retry_after,
             empty=empty,
-            half_full=half_full,
+            remaining=remaining,
         )
         if cut is None:
             return

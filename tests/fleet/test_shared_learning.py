@@ -228,7 +228,7 @@ async def test_with_headers_a_mark_sets_the_rate_without_a_curve(
 @pytest.mark.parametrize(
     ("hrate", "mrate", "cut_ago", "expected"),
     [
-        (20.0, 0.0, 10.0, 20.0 * 1.2**2),  # no rate found too fast yet: fast steps
+        (20.0, 0.0, 10.0, 20.0 * 1.4**2),  # no rate found too fast yet: fast steps
         (20.0, 45.0, 10.0, 20.0 * 1.05**2),  # below the rate found too fast: 5% steps...
         (43.0, 45.0, 10.0, 45.0 * 0.99),  # ...to just below it...
         (45.0, 45.0, 0.5, 45.0 * 1.005**2),  # ...and slowly past it, soon after that event
@@ -236,7 +236,7 @@ async def test_with_headers_a_mark_sets_the_rate_without_a_curve(
         (49.0, 45.0, 10.0, 50.0),  # never past the ceiling
     ],
 )
-async def test_with_headers_the_rate_steps_up_while_the_server_is_half_full(
+async def test_with_headers_the_rate_steps_up_while_the_server_is_near_full(
     redis_server_url: str,
     redis_client: aioredis.Redis,
     prefix: str,
@@ -256,7 +256,7 @@ async def test_with_headers_the_rate_steps_up_while_the_server_is_half_full(
             f"{prefix}fleet:default",
             mapping={"hrate": hrate, "mrate": mrate, "cut_at": now - cut_ago, "raised_at": 0, "since": 0},
         )
-        assert (await lease(backend)).rate == pytest.approx(hrate)  # not half full: no step
+        assert (await lease(backend)).rate == pytest.approx(hrate)  # not near full: no step
         raised = await lease(backend, below=True)
         assert raised.rate == pytest.approx(expected, rel=1e-3)
     finally:

@@ -130,17 +130,39 @@ def test_an_empty_server_bucket_is_one_mark_until_it_was_half_full_again() -> No
     mark = learn(learner, 200, 0, empty=True)
     assert isinstance(mark, Cut) and mark.beta == MARK_BETA  # shallower than a 429's cut
     assert learn(learner, 200, 0, empty=True) is None  # still empty after the cut: not a new mark
-    assert learn(learner, 200, 0, half_full=True) is None
-    assert learner.report_below() is True and learner.report_below() is False
+    assert learn(learner, 200, 0, limit=10, remaining=4) is None
+    assert learn(learner, 200, 0, empty=True) is None  # not yet half full again
+    assert learn(learner, 200, 0, limit=10, remaining=5) is None
     assert learn(learner, 200, 0, empty=True) is not None
 
 
-def test_half_full_is_the_latest_answers_word() -> None:
+@pytest.mark.parametrize(
+    ("limit", "remaining", "steps_up"),
+    [
+        (10, 9, True),
+        (10, 8, True),  # FULL_SHARE of the burst
+        (10, 7, False),  # draining: the rise stops here, well before the bucket is half empty
+        (10, 5, False),
+        (100, 80, True),
+        (100, 79, False),
+        (1, 0, False),  # a bucket of one is never seen holding anything
+        (None, 5, False),  # no headers: nothing to go by
+    ],
+)
+def test_the_fleet_steps_up_only_while_the_server_is_near_full(
+    limit: int | None, remaining: int, steps_up: bool
+) -> None:
     learner = FleetLearner()
-    learn(learner, 200, 0, half_full=True)
-    learn(learner, 200, 0)  # the next answer found the server's bucket below half
+    learn(learner, 200, 0, limit=limit, remaining=remaining)
+    assert learner.report_below() is steps_up
+
+
+def test_near_full_is_the_latest_answers_word() -> None:
+    learner = FleetLearner()
+    learn(learner, 200, 0, limit=10, remaining=9)
+    learn(learner, 200, 0, limit=10, remaining=3)  # the next answer found it draining
     assert learner.report_below() is False
-    learn(learner, 200, 0, half_full=True)
+    learn(learner, 200, 0, limit=10, remaining=9)
     assert learner.report_below() is True
     assert learner.report_below() is False  # nothing new since the last lease
 
@@ -161,10 +183,12 @@ class FakeFleet:
     def __init__(self, *grants: Grant) -> None:
         self.grants = list(grants)
         self.calls: list[tuple[str, object]] = []
+        self.below: list[bool] = []  # what each lease said of the server's bucket
         self.epoch = 0
 
     async def lease(self, key: str, want: int, **kw: object) -> Grant | None:
         self.calls.append(("lease", want))
+        self.below.append(bool(kw.get("below")))
         return self.grants.pop(0)
 
     async def cut(
@@ -271,6 +295,29 @@ async def test_429s_in_flight_together_propose_one_cut() -> None:
     assert [arg for op, arg in backend.calls if op == "cut"] == [0]
     assert backend.epoch == 1
     assert client.rate_limit_status().shared
+
+
+async def test_the_headers_remaining_decides_whether_the_fleet_may_step_up() -> None:
+    backend = FakeFleet(*(grant(1, level=1.0, rate=10.0) for _ in range(4)))
+    remaining = iter(["9", "6", "8", "9"])
+
+    def handler(request: Request) -> Response:
+        headers = {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": next(remaining)}
+        return Response(200, headers, b"{}")
+
+    client = AsyncClient(
+        "https://api.example.com",
+        transport=MockTransport(handler, record=False),
+        rate_limit=RateLimit(backend=backend),
+        clock=FakeClock(),
+    )
+    async with client:
+        for _ in range(4):
+            await client.send(client.build_request("GET", "/x"))
+    # Each lease carries what the answer before it said: nothing yet, near full, draining (6 of
+    # 10: more than half, but the rise stops before that),
+    # near full again.
+    assert backend.below == [False, True, False, True]
 
 
 def test_no_rate_needs_a_backend_that_learns() -> None:
