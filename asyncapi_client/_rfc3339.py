@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -31,6 +31,7 @@ _GRAMMAR: Final = re.compile(
 _UTC: Final = timezone.utc
 _ONE_MICROSECOND: Final = timedelta(microseconds=1)
 _offsets: dict[str, timezone] = {}  # "+0530" -> its timezone, so a page of them builds one
+_STR_ONLY: Final = {str}
 
 # Python 3.11+ reads `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z` natively and exactly as the grammar does;
 # FAST_SHAPE is the test (Python source, `{v}` the value) that a string has that shape. The test
@@ -102,3 +103,48 @@ def parse_rfc3339(value: Any) -> datetime:
 
 
 parse_datetime: Final = _compile_parse_datetime()
+
+
+# A column of timestamps (one field of every item of a page) is usually written one way by one
+# server: the same length, the same places for the digits. Such a column is tested at once: its
+# strings joined by "\n", as ASCII bytes, every digit made "0", must be n copies of one of the
+# skeletons below joined by "\n" (a C translate and a compare, about 20 ns a string, where
+# FAST_SHAPE's test costs about 150 ns). A skeleton pins what FAST_SHAPE pins and makes every
+# other character an ASCII digit, so each string passes FAST_SHAPE and `fromisoformat` reads it
+# as `parse_datetime` does. The count of "\n" pins the boundaries: no string can hold one.
+_SKELETONS: Final = {
+    len(skeleton): skeleton
+    for skeleton in [b"0000-00-00T00:00:00Z"]
+    + [b"0000-00-00T00:00:00." + b"0" * n + b"Z" for n in range(1, 7)]
+}
+_DIGITS_TO_ZERO: Final = bytes.maketrans(b"0123456789", b"0" * 10)
+_fromisoformat: Final = datetime.fromisoformat
+_columns: dict[tuple[int, int], bytes] = {}  # (length, count) -> the expected column
+
+
+def _one_fast_shape(values: Sequence[Any]) -> bool:
+    """Whether every value is a str of one length, with the digits of one `_SKELETONS` entry."""
+    if {*map(type, values)} != _STR_ONLY:  # a str subclass is not a timestamp to the grammar
+        return False
+    key = (len(values[0]), len(values))
+    column = _columns.get(key)
+    if column is None:
+        skeleton = _SKELETONS.get(key[0])
+        if skeleton is None:
+            return False
+        column = b"\n".join([skeleton] * key[1])
+        if key[1] <= 1000 and len(_columns) < 64:  # at most about 2 MB: page sizes are few
+            _columns[key] = column
+    joined = "\n".join(values)
+    return joined.isascii() and joined.encode("ascii").translate(_DIGITS_TO_ZERO) == column
+
+
+def parse_many(values: Sequence[Any]) -> list[datetime]:
+    """`[parse_datetime(value) for value in values]` (ValueError on the first bad one), read at
+    once by `fromisoformat` when every value has one shape (see `_one_fast_shape`)."""
+    if FAST_SHAPE != "False" and values and _one_fast_shape(values):
+        try:
+            return list(map(_fromisoformat, values))
+        except ValueError:  # a range (month 13, February 30): let the grammar answer
+            pass
+    return list(map(parse_datetime, values))
