@@ -22,6 +22,7 @@ subclass that adds no slots and takes plain attribute stores (which CPython runs
 writes), and then make it a `cls` by `__class__` assignment, which CPython allows between a
 class and such a subclass. The result is the model itself (its type, its frozen `__setattr__`),
 for about 90 ns a Project, where a setter call per field costs 210 ns and `Project(...)` 350 ns.
+(`_types` builds its Request and Response the same way, from a mutable base class of theirs.)
 
 tests/core/test_decode_fast.py checks on generated input that every path agrees with the
 converter, value or error, with msgspec and without.
