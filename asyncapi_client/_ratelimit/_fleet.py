@@ -12,8 +12,10 @@ every change atomic and timed by the Redis server's clock (`TIME`):
   is therefore one event: the epoch moves once, the rate is cut once (to `BETA` times what the
   fleet was sending, no more than the server granted), and every proposal against the old epoch
   is ignored. A success whose headers say the server's bucket is empty is a *mark* (as ECN is to
-  TCP): a cut of `MARK_BETA`, proposed once until the bucket was seen half full again. (An
-  empty bucket pauses the fleet until its Reset only when the headers say the limit is a quota
+  TCP): a cut of `MARK_BETA`, proposed once until the bucket was seen half full again. While
+  the fleet is open the mark comes sooner, at the first answer that finds the bucket below
+  `FULL_SHARE`: the processes' slow starts double what is in flight each round trip, and the
+  rest of the burst absorbs it. (An empty bucket pauses the fleet until its Reset only when the headers say the limit is a quota
   per window: a token bucket the other processes drain looks empty early to each one.)
 - **Probing up once, for the fleet.** Every rise is decided *in the script* on the Redis clock:
   no process raises on its own. A process says with each lease whether its latest answer saw
@@ -24,11 +26,14 @@ every change atomic and timed by the Redis server's clock (`TIME`):
   - *With rate-limit headers* (a process reported the server's burst), the fleet paces at a
     rate of its own rather than a probing curve: an event sets it to beta times what the fleet
     was leasing (its first event from open: what it leased since the run began, less the
-    burst, over the time) and remembers that rate as *too fast*. While the latest answers say
-    near full, the script steps it up, at most every 0.1 s for the fleet: 40% while no event
-    has measured a rate too fast, 5% up to just below it, 0.5% past it for a second after the
-    event, 5% after that; never past the ceiling. The headers' Remaining thus decides every
-    step, and a mark (the bucket found empty) comes before the server has to answer 429.
+    burst, over the time; an event that answers a step up made less than 0.5 s before: half
+    way, geometrically, between the rates either side of that step, if lower) and remembers
+    what it was leasing as *too fast*. While the latest answers say near full, the script
+    steps it up, at most every 0.1 s for the fleet (two steps' worth at most when the last is
+    longer ago): 40% while no event has measured a rate too fast, 5% up to just below it, 0.5%
+    past it for a second after the event, 5% after that; never past the ceiling. The headers'
+    Remaining thus decides every step, and a mark (the bucket found empty) comes before the
+    server has to answer 429.
   - *Without headers* (a 429 is the only signal) the rate climbs along the CUBIC curve (a
     search after the first event); the half-full reports cannot come, the curve alone probes.
 - **Leases, not a round trip per request.** A process reserves several consecutive slots of the
@@ -220,11 +225,12 @@ class FleetLearner:
         retry_after: float | None,
         empty: bool = False,
         remaining: int | None = None,
+        open_fleet: bool = False,
     ) -> Cut | None:
         """A response to a request sent in `epoch` (`remaining`: the server's bucket as its
-        headers said): the cut to propose, if it is a 429 (or a success that left the server's
-        bucket `empty`) of the current epoch; one of an older epoch belongs to a cut already
-        made."""
+        headers said; `open_fleet`: the fleet has no rate yet): the cut to propose, if it is a
+        429 (or a success that left the server's bucket `empty`) of the current epoch; one of
+        an older epoch belongs to a cut already made."""
         if server_rate is not None and server_rate > 0:
             self.ceiling = server_rate * HEADER_MARGIN
         if limit is not None and limit >= 1:
@@ -239,6 +245,11 @@ class FleetLearner:
                 # first answers that find it draining stop the rise (half empty is too late
                 # for a bucket of 10, whose rest goes in a few hundredths of a second).
                 full = remaining >= FULL_SHARE * limit
+                # While the fleet is open its processes slow-start on their own, doubling what
+                # they have in flight each round trip: by the time one finds the bucket empty,
+                # that much more is on its way to 429s. The first answer that finds it draining
+                # is the mark then, and the rest of the burst absorbs what is in flight.
+                empty = empty or (open_fleet and not full)
             # `below`: the latest answer's, not any since the last lease (one from before the
             # fleet's last step up must not vouch for the next).
             self.below = full

@@ -13,8 +13,9 @@ a request sent before this belongs to the last event), `ceiling` (the rate the h
 0: none; the lowest proposal, until none has confirmed it for 2 s) and `ceiling_at`, `burst`,
 `raised_at` and `cut_at` (the last step up, the last event), two one-second meters (`l*`:
 slots leased, `g*`: answers granted); with headers (`burst` > 0) `hrate` (the fleet's own rate
-in place of the curve; 0: none yet) and `mrate` (the rate the last event found too fast; 0:
-not measured), and the busy run's start `t0`, slots leased since `lt` and last lease `la`.
+in place of the curve; 0: none yet), `mrate` (the rate the last event found too fast; 0:
+not measured) and `prev` (the rate before the last step up), and the busy run's start `t0`,
+slots leased since `lt` and last lease `la`.
 
 ARGV: op, max_pause, BETA, CUBIC_C, MIN_RATE, DOUBLING, FORGET_AFTER, then per op:
 
@@ -49,7 +50,7 @@ local BETA, C, MIN, DOUBLING, FORGET = tonumber(ARGV[3]), tonumber(ARGV[4]), ton
   tonumber(ARGV[6]), tonumber(ARGV[7])
 local f = redis.call('HMGET', key, 'tokens', 'ts', 'paused', 'epoch', 'w_max', 'k', 'since',
   'search', 'settled', 'ceiling', 'burst', 'ls', 'lp', 'lc', 'gs', 'gp', 'gc', 'ceiling_at', 'raised_at', 'cut_at',
-  'hrate', 'mrate', 't0', 'lt', 'la')
+  'hrate', 'mrate', 't0', 'lt', 'la', 'prev')
 local function num(v, d) local n = tonumber(v); if n == nil or n ~= n then return d end; return n end
 local tokens, ts, paused = num(f[1], nil), num(f[2], nil), num(f[3], 0)
 local epoch, w_max, k, since = num(f[4], 0), num(f[5], 0), num(f[6], 0), num(f[7], now)
@@ -57,9 +58,9 @@ local search, settled, ceiling, burst = num(f[8], 0), num(f[9], 0), num(f[10], 0
 local ls, lp, lc, gs, gp, gc = num(f[12], now), num(f[13], 0), num(f[14], 0), num(f[15], now),
   num(f[16], 0), num(f[17], 0)
 local ceiling_at, raised_at, cut_at, hrate = num(f[18], 0), num(f[19], 0), num(f[20], 0), num(f[21], 0)
-local mrate, t0, lt, la = num(f[22], 0), num(f[23], 0), num(f[24], 0), num(f[25], 0)
+local mrate, t0, lt, la, prev = num(f[22], 0), num(f[23], 0), num(f[24], 0), num(f[25], 0), num(f[26], 0)
 local RAISE_EVERY, RAISE_STEP, LEASE_SECONDS = 0.1, 1.05, 0.025
-local NEAR, CREEP_STEP, CREEP_FOR, FAST_STEP = 0.99, 1.005, 1, 1.4
+local NEAR, CREEP_STEP, CREEP_FOR, FAST_STEP, PREV_FOR = 0.99, 1.005, 1, 1.4, 0.5
 if paused > now + max_pause then paused = now + max_pause end
 if since > now + max_pause then since = now + max_pause end
 
@@ -135,18 +136,19 @@ if op == 'lease' then
   if tonumber(ARGV[13]) == 1 and hrate > 0 and now >= since and now - raised_at >= RAISE_EVERY then
     -- Paced by the headers: step up while the server's bucket is near full, to the ceiling;
     -- quickly back to just below the rate the last event found too fast, slowly past it.
-    -- No rate found too fast yet: fast. The steps compound over the time since
-    -- the last one (reports come with leases, rarer at a low rate), at most two.
+    -- The steps compound over the time since the last (reports come with leases, rarer at a
+    -- low rate), at most two steps' worth.
     local steps = math.min(now - raised_at, 2 * RAISE_EVERY) / RAISE_EVERY
     local near = mrate * NEAR
+    prev = hrate
     if mrate <= 0 then
-      hrate = hrate * math.pow(FAST_STEP, steps)
+      hrate = hrate * math.pow(FAST_STEP, steps)  -- no rate found too fast yet
     elseif hrate * 1.001 < near then  -- (not stuck a rounding below `near`)
       hrate = math.min(near, hrate * math.pow(RAISE_STEP, steps))
     elseif now - cut_at < CREEP_FOR then
       hrate = hrate * math.pow(CREEP_STEP, steps)
     else
-      hrate = hrate * math.pow(RAISE_STEP, steps)  -- full long past the last event: faster
+      hrate = hrate * math.pow(RAISE_STEP, steps)  -- full long past the last event: the server may have sped up
     end
     if ceiling > 0 and hrate > ceiling then hrate = ceiling end
     raised_at = now
@@ -222,7 +224,15 @@ elseif op == 'cut' then
       -- The rate found too fast; unknown when the fleet was open (its slow start sent bursts,
       -- which find a bucket empty below its rate).
       if hrate > 0 then mrate = at else mrate = 0 end
-      hrate = math.max(at * beta, MIN)
+      local new = at * beta
+      if prev > 0 and now - raised_at < PREV_FOR and prev * at < new * new then
+        -- The event answers the last step up: the rate before it was below the server's and
+        -- the one after it too fast. Half way between them (geometrically), not beta below
+        -- the too fast one, which a step of FAST_STEP puts above the server's rate still.
+        new = math.sqrt(prev * at)
+      end
+      prev = 0
+      hrate = math.max(new, MIN)
       w_max, k, search = 0, 0, 0
     else
       if w_max <= 0 and beta <= BETA then search = 1 else search = 0 end
@@ -260,7 +270,7 @@ redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(ts), 'paused'
   'search', search, 'settled', tostring(settled), 'ceiling', tostring(ceiling),
   'burst', tostring(burst), 'ls', tostring(ls), 'lp', lp, 'lc', lc, 'gs', tostring(gs),
   'gp', gp, 'gc', gc, 'ceiling_at', tostring(ceiling_at), 'raised_at', tostring(raised_at), 'cut_at', tostring(cut_at),
-  'hrate', tostring(hrate), 'mrate', tostring(mrate), 't0', tostring(t0), 'lt', lt, 'la', tostring(la))
+  'hrate', tostring(hrate), 'mrate', tostring(mrate), 't0', tostring(t0), 'lt', lt, 'la', tostring(la), 'prev', tostring(prev))
 -- What was learned outlives an idle minute or two, no more; a pause never outlives max_pause.
 redis.call('PEXPIRE', key, math.ceil((FORGET + max_pause) * 1000))
 return {granted, tostring(wait), tostring(before), tostring(rate), epoch, accepted}

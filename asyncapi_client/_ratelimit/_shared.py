@@ -169,6 +169,7 @@ class SharedLearning:
             retry_after=retry_after,
             empty=empty,
             remaining=remaining,
+            open_fleet=part.lease.rate is None,
         )
         if cut is None:
             return

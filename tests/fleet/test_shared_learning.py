@@ -261,3 +261,37 @@ async def test_with_headers_the_rate_steps_up_while_the_server_is_near_full(
         assert raised.rate == pytest.approx(expected, rel=1e-3)
     finally:
         await backend.aclose()
+
+
+@pytest.mark.parametrize(
+    ("prev", "raised_ago", "expected"),
+    [
+        (30.0, 0.1, (30.0 * 50.0) ** 0.5),  # the event answers the step up from 30: half way
+        (30.0, 5.0, 50.0 * 0.95),  # a step long ago: beta below what the fleet sent
+        (49.0, 0.1, 50.0 * 0.95),  # half way would be above beta below it: the cut wins
+        (0.0, 0.1, 50.0 * 0.95),  # no step up recorded
+    ],
+)
+async def test_with_headers_an_event_after_a_step_up_lands_between_the_rates_either_side(
+    redis_server_url: str,
+    redis_client: aioredis.Redis,
+    prefix: str,
+    prev: float,
+    raised_ago: float,
+    expected: float,
+) -> None:
+    backend = RedisRateLimitBackend(redis_server_url, prefix=prefix)
+    try:
+        first = await lease(backend)  # paced at the ceiling, 50/s: the slots queue on it
+        seconds, micros = await redis_client.time()
+        now = seconds + micros / 1e6
+        await redis_client.hset(
+            f"{prefix}fleet:default",
+            mapping={"hrate": 50.0, "mrate": 60.0, "prev": prev, "raised_at": now - raised_ago, "tokens": -5},
+        )
+        cut = await backend.cut("default", epoch=first.epoch, sent_ago=0.0, pause=0.0, granted=1, beta=0.95)
+        assert cut is not None and cut.accepted
+        assert cut.rate == pytest.approx(expected, rel=1e-3)
+        assert float((await fleet_state(redis_client, prefix))["mrate"]) == pytest.approx(50.0)
+    finally:
+        await backend.aclose()

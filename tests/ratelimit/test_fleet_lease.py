@@ -157,6 +157,26 @@ def test_the_fleet_steps_up_only_while_the_server_is_near_full(
     assert learner.report_below() is steps_up
 
 
+@pytest.mark.parametrize(
+    ("open_fleet", "remaining", "marked"),
+    [
+        (True, 9, False),
+        (True, 7, True),  # open: the first answer below FULL_SHARE is the mark
+        (False, 7, False),  # paced: only an empty bucket is
+        (False, 0, True),
+    ],
+)
+def test_an_open_fleet_is_marked_as_soon_as_the_server_drains(
+    open_fleet: bool, remaining: int, marked: bool
+) -> None:
+    learner = FleetLearner()
+    cut = learner.answered(
+        200, 0, 1.0, 1.25, server_rate=None, limit=10, retry_after=None,
+        empty=remaining == 0, remaining=remaining, open_fleet=open_fleet,
+    )
+    assert (cut is not None and cut.beta == MARK_BETA) is marked
+
+
 def test_near_full_is_the_latest_answers_word() -> None:
     learner = FleetLearner()
     learn(learner, 200, 0, limit=10, remaining=9)
