@@ -14,7 +14,7 @@ import random as _random
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import anyio
 
@@ -279,9 +279,7 @@ class AsyncClient:
         shared = self._shared
         url = shared.base_url + path
         if params:
-            query = {k: v for k, v in params.items() if v is not None}
-            if query:
-                url += "?" + urlencode(query)
+            url += _query(params)
         # A copy: the request's headers are its own, never the view's defaults.
         merged = self._headers.copy()
         content: bytes | None = None
@@ -395,6 +393,29 @@ class AsyncClient:
     def __repr__(self) -> str:
         state = "closed" if self._shared.closed else "open"
         return f"<AsyncClient {self._shared.base_url} ({state})>"
+
+
+_SAFE_NAMES: dict[str, bool] = {}  # query parameter name -> it needs no quoting
+
+
+def _query(params: Mapping[str, Any]) -> str:
+    """`"?" + urlencode(params)` less the None values ("" when none is left). Whole numbers under
+    names that need no quoting (the paginated lists' `page` and `limit`) are written directly:
+    `urlencode` quotes every name and value, a third of building a request."""
+    parts = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        safe = _SAFE_NAMES.get(name)
+        if safe is None:
+            safe = quote_plus(name) == name
+            if len(_SAFE_NAMES) < 256:
+                _SAFE_NAMES[name] = safe
+        if type(value) is int and safe:
+            parts.append(f"{name}={value}")
+        else:
+            parts.append(urlencode({name: value}))
+    return "?" + "&".join(parts) if parts else ""
 
 
 def _with_refreshes(snapshot: StatsSnapshot, refreshes: int) -> StatsSnapshot:

@@ -36,7 +36,7 @@ import anyio
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
-from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within, response_headers
 from ._deadline import fail_after
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
@@ -231,25 +231,20 @@ class PyreqwestTransport:
             client = builder = streamed = pending = raw = None
 
     async def _read(self, raw: Any, request: Request) -> Response:
-        headers: dict[str, str] = {}
-        for key, value in raw.headers.items():
-            name = key.lower()
-            if name in headers:
-                headers[name] += ", " + value
-            else:
-                headers[name] = value
+        status = raw.status
+        headers = response_headers(raw.headers)
         try:
-            reader = BodyReader(request, raw.status, headers, self._limit)
-            if reader.whole:
+            if plain_within(headers, self._limit):
                 body = await raw.bytes()
-                return Response._trusted(raw.status, headers, body.to_bytes(), request)
+                return Response._trusted(status, headers, body.to_bytes(), request)
+            reader = BodyReader(request, status, headers, self._limit)
             body_reader = raw.body_reader
             while True:
                 chunk = await body_reader.read_chunk()
                 if chunk is None:
                     break
                 reader.feed(chunk.to_bytes())
-            return Response._trusted(raw.status, headers, reader.finish(), request)
+            return Response._trusted(status, headers, reader.finish(), request)
         finally:
             raw = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 
