@@ -248,7 +248,17 @@ _NGINX_PAGE = """
 
 
 def layer_page() -> bytes:
-    items = [{**c.PROJECT, "id": i + 1, "name": f"project {i + 1}"} for i in range(_LAYER_PAGE_SIZE)]
+    """A page of projects with only the model's fields (as benchmarks/decode.py serves them)."""
+    items = [
+        {
+            "id": i,
+            "name": f"project {i}",
+            "description": f"generated for the overhead benchmark, number {i}",
+            "created_at": f"2026-01-{i:02d}T{i:02d}:00:00Z",
+            "updated_at": f"2026-02-{i:02d}T{i:02d}:30:00.{i:03d}Z",
+        }
+        for i in range(1, _LAYER_PAGE_SIZE + 1)
+    ]
     meta = {"currentPage": 1, "totalPages": 10, "totalItems": 10 * _LAYER_PAGE_SIZE, "itemsPerPage": 10}
     return json.dumps({"data": items, "meta": meta}, separators=(",", ":")).encode()
 
