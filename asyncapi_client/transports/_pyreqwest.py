@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import math
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -109,7 +110,7 @@ class PyreqwestTransport:
         self._clients: dict[float, Any] = {}  # connect timeout -> pyreqwest client
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
-        self._timeouts: dict[float, timedelta] = {}
+        self._timeouts: dict[int, timedelta] = {}  # milliseconds -> reqwest's timeout
         # Cancelled calls' requests still running in Rust -> when their own timeout ends them.
         self._abandoned: dict[asyncio.Future[None], float] = {}
         exc = self._exc
@@ -186,11 +187,16 @@ class PyreqwestTransport:
         return client
 
     def _timedelta(self, seconds: float) -> timedelta:
-        value = self._timeouts.get(seconds)
+        """reqwest's timeout for `seconds`, rounded up to the millisecond and cached: the retry
+        layer cuts each attempt's timeout to what is left of the call, a float that differs on
+        every request, so keying on it made a timedelta per request and filled the cache with
+        keys never seen again. At most a millisecond late, never early."""
+        millis = math.ceil(seconds * 1000)
+        value = self._timeouts.get(millis)
         if value is None:
-            value = timedelta(seconds=seconds)
-            if len(self._timeouts) < 256:
-                self._timeouts[seconds] = value
+            value = timedelta(milliseconds=millis)
+            if len(self._timeouts) < 1024:
+                self._timeouts[millis] = value
         return value
 
     # -- sending ---------------------------------------------------------------------------
