@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time as _time
 import weakref
 from types import TracebackType
@@ -26,10 +27,15 @@ import anyio
 
 _get_running_loop = asyncio._get_running_loop
 _HAS_UNCANCEL = hasattr(asyncio.Task, "uncancel")
-# `asyncio.current_task(loop)` is `_current_tasks.get(loop)` on 3.11 and 3.12, one Python call
-# less per use; where that dict is gone, the public function.
+# `asyncio.current_task(loop)` is `_current_tasks.get(loop)` on 3.11 to 3.13: reading the dict
+# is one Python call less per use. Later versions keep the current task elsewhere, so there
+# (or if the dict is gone) the public function answers.
 _tasks_by_loop: Any = getattr(asyncio.tasks, "_current_tasks", None)
-_task_of: Any = _tasks_by_loop.get if isinstance(_tasks_by_loop, dict) else asyncio.current_task
+_task_of: Any = (
+    _tasks_by_loop.get
+    if sys.version_info < (3, 14) and isinstance(_tasks_by_loop, dict)
+    else asyncio.current_task
+)
 
 
 _GRAIN = 0.05  # seconds: deadlines fire up to this late, never early
