@@ -39,6 +39,7 @@ _task_of: Any = (
 
 
 _GRAIN = 0.05  # seconds: deadlines fire up to this late, never early
+_new = object.__new__
 
 
 class _Wheel:
@@ -91,11 +92,13 @@ def _wheel(loop: asyncio.AbstractEventLoop) -> _Wheel:
 class _AsyncioDeadline:
     __slots__ = ("_delay", "_task", "_wheel", "_bucket", "_cancelling", "_expired")
 
-    def __init__(self, delay: float, task: Any, wheel: _Wheel) -> None:
-        self._delay = delay
-        self._task = task  # an asyncio.Task with cancelling()/uncancel() (3.11+)
-        self._wheel = wheel
-        self._expired = False
+    # Made by fail_after with _new and plain attribute stores: no __init__ call per use.
+    _delay: float
+    _task: Any  # an asyncio.Task with cancelling()/uncancel() (3.11+)
+    _wheel: _Wheel
+    _bucket: set[_AsyncioDeadline]
+    _cancelling: int
+    _expired: bool
 
     def __enter__(self) -> None:
         self._cancelling = self._task.cancelling()
@@ -137,5 +140,10 @@ def fail_after(seconds: float | None) -> contextlib.AbstractContextManager[Any]:
                 last_loop, wheel = _last
                 if last_loop is not loop or wheel is None:
                     wheel = _wheel(loop)
-                return _AsyncioDeadline(seconds, task, wheel)
+                deadline: _AsyncioDeadline = _new(_AsyncioDeadline)
+                deadline._delay = seconds
+                deadline._task = task
+                deadline._wheel = wheel
+                deadline._expired = False
+                return deadline
     return anyio.fail_after(seconds)
