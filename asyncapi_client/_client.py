@@ -14,7 +14,6 @@ import random as _random
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote_plus, urlencode
 
 import anyio
 
@@ -25,6 +24,7 @@ from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
 from ._not_given import NOT_GIVEN, NotGiven
 from ._pipeline import Middleware
+from ._query import query_string
 from ._ratelimit import RateLimit, RateLimitStatus
 from ._raw_response import raw_sink
 from ._retry import RetryPolicy
@@ -279,7 +279,7 @@ class AsyncClient:
         shared = self._shared
         url = shared.base_url + path
         if params:
-            url += _query(params)
+            url += query_string(params)
         # A copy: the request's headers are its own, never the view's defaults.
         merged = self._headers.copy()
         content: bytes | None = None
@@ -393,29 +393,6 @@ class AsyncClient:
     def __repr__(self) -> str:
         state = "closed" if self._shared.closed else "open"
         return f"<AsyncClient {self._shared.base_url} ({state})>"
-
-
-_SAFE_NAMES: dict[str, bool] = {}  # query parameter name -> it needs no quoting
-
-
-def _query(params: Mapping[str, Any]) -> str:
-    """`"?" + urlencode(params)` less the None values ("" when none is left). Whole numbers under
-    names that need no quoting (the paginated lists' `page` and `limit`) are written directly:
-    `urlencode` quotes every name and value, a third of building a request."""
-    parts = []
-    for name, value in params.items():
-        if value is None:
-            continue
-        safe = _SAFE_NAMES.get(name)
-        if safe is None:
-            safe = quote_plus(name) == name
-            if len(_SAFE_NAMES) < 256:
-                _SAFE_NAMES[name] = safe
-        if type(value) is int and safe:
-            parts.append(f"{name}={value}")
-        else:
-            parts.append(urlencode({name: value}))
-    return "?" + "&".join(parts) if parts else ""
 
 
 def _with_refreshes(snapshot: StatsSnapshot, refreshes: int) -> StatsSnapshot:
