@@ -15,10 +15,11 @@ Three things pyreqwest 0.15 does not do that this class does:
   client per distinct `connect_timeout` the requests carry (a client's `Timeout.connect`; in
   practice one, at most `_MAX_CLIENTS`).
 - **Cancellation.** Cancelling pyreqwest's coroutine detaches the Rust task instead of stopping
-  it: the socket stays open until the reply or the request's timeout. So each request runs in a
-  task of its own; a cancelled call hands it to the transport, which closes the response when it
-  arrives, and `aclose()` waits for those requests (each bounded by its own timeout) before it
-  closes the clients, so no socket outlives `aclose()`.
+  it: the socket stays open until the reply or the request's timeout. So the cancellation is
+  never passed on to pyreqwest's coroutine (`_Detachable`): a cancelled call hands the coroutine,
+  still running, to a task of the transport's own, which drives it on and closes the response
+  when it arrives, and `aclose()` waits for those requests (each bounded by its own timeout)
+  before it closes the clients, so no socket outlives `aclose()`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import contextlib
 import importlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from datetime import timedelta
 from typing import Any
 
@@ -219,11 +220,12 @@ class PyreqwestTransport:
             if request.timeout is not None:
                 builder = builder.timeout(self._timedelta(request.timeout))
             streamed = builder.build_streamed()
-            pending = asyncio.ensure_future(streamed.__aenter__())
+            pending = _Detachable(streamed.__aenter__())
             try:
-                raw = await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                self._abandon(pending, streamed, request.timeout)
+                raw = await pending
+            except BaseException:
+                if pending.detached:  # cancelled while Rust runs the request: finish it elsewhere
+                    self._abandon(pending.coro, streamed, request.timeout)
                 raise
             try:
                 return await self._read(raw, request)
@@ -255,8 +257,9 @@ class PyreqwestTransport:
         finally:
             raw = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 
-    def _abandon(self, pending: asyncio.Future[Any], streamed: Any, timeout: float | None) -> None:
-        """A cancelled call's request, still running in Rust: close its response when it comes."""
+    def _abandon(self, pending: Coroutine[Any, Any, Any], streamed: Any, timeout: float | None) -> None:
+        """A cancelled call's request, still running in Rust: a task of the transport's own
+        drives it on and closes its response when it comes."""
         drain = asyncio.ensure_future(_drain(pending, streamed))
         self._abandoned[drain] = time.monotonic() + (_NO_TIMEOUT_GRACE if timeout is None else timeout)
         drain.add_done_callback(self._abandoned.pop)
@@ -302,11 +305,45 @@ class PyreqwestTransport:
         return f"PyreqwestTransport(max_connections={self.max_connections}{shown})"
 
 
-async def _drain(pending: asyncio.Future[Any], streamed: Any) -> None:
+async def _drain(pending: Coroutine[Any, Any, Any], streamed: Any) -> None:
     # Its outcome has no caller any more: a failure is simply the end of it.
     with contextlib.suppress(Exception):
-        await pending
+        await _Detachable(pending)
         await streamed.__aexit__(None, None, None)
+
+
+class _Detachable:
+    """`await _Detachable(coro)` drives `coro` in the awaiting task, but an exception thrown in
+    (the task's cancellation) is not passed on to it: it is raised to the awaiting code with
+    `detached` set, and `coro`, still suspended, can be driven on by another task.
+
+    Cancelling pyreqwest's coroutine would detach its Rust task and lose the response (its
+    socket open until the reply or the timeout, unseen by `aclose()`); running each request in
+    a task of its own behind `asyncio.shield` kept it, at the price of a task, a shield future
+    and two more turns of the event loop per request (several microseconds).
+    """
+
+    __slots__ = ("coro", "detached")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+        self.detached = False
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return self  # type: ignore[return-value]  # the generator protocol, by hand
+
+    def __next__(self) -> Any:
+        return self.coro.send(None)
+
+    def send(self, value: Any) -> Any:
+        return self.coro.send(value)
+
+    def throw(self, typ: Any, value: Any = None, tb: Any = None) -> Any:
+        self.detached = True
+        raise value if value is not None else typ
+
+    def close(self) -> None:
+        """Closing the awaiting coroutine leaves `coro` to its owner (see `detached`)."""
 
 
 def _failed_connecting(exc: Exception) -> bool:
