@@ -340,7 +340,7 @@ class _Detachable:
 
     def throw(self, typ: Any, value: Any = None, tb: Any = None) -> Any:
         self.detached = True
-        raise value if value is not None else typ
+        raise value if isinstance(value, BaseException) else typ
 
     def close(self) -> None:
         """Closing the awaiting coroutine leaves `coro` to its owner (see `detached`)."""
