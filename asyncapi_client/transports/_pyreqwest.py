@@ -320,7 +320,7 @@ class _Detachable:
     Cancelling pyreqwest's coroutine would detach its Rust task and lose the response (its
     socket open until the reply or the timeout, unseen by `aclose()`); running each request in
     a task of its own behind `asyncio.shield` kept it, at the price of a task, a shield future
-    and two more turns of the event loop per request (about 9 microseconds, measured).
+    and two more turns of the event loop per request.
 
     It relies on what pyo3's coroutines do: driven again, they poll their Rust future afresh
     and, while it is pending, yield a new future to be woken by, whatever became of the one
