@@ -1,7 +1,7 @@
 """Where a request's CPU goes: the SDK's `projects.list_page` built up one layer at a time.
 
     python benchmarks/request_layers.py            # about a minute; needs nginx (apt-get install -y nginx)
-    python benchmarks/request_layers.py --seconds 2
+    python benchmarks/request_layers.py --quick    # shorter runs, noisier figures
 
 Against nginx (pinned to CPU 1; this process on CPU 0) serving a page of 10 projects, at
 concurrency 32, over AiohttpTransport and PyreqwestTransport, interleaved in one run, one row per
@@ -155,11 +155,13 @@ def print_layers(base: str, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=4.5, help="seconds per layer (3 interleaved runs)")
+    parser.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per layer (3 interleaved runs)")
     args = parser.parse_args()
+    seconds = args.seconds or (1.5 if args.quick else 4.5)
     print(f"machine: {c.machine_note()}; {c.pin_client()}; nginx pinned to CPU {c.SERVER_CPU}")
     with c.running_nginx(files={"page.json": layer_page()}, extra=_NGINX_PAGE) as base:
-        print_layers(base, args.seconds)
+        print_layers(base, seconds)
 
 
 if __name__ == "__main__":
