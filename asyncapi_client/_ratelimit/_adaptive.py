@@ -176,8 +176,12 @@ class SlidingEvidence:
 
     def next_free(self, reserve: int) -> float | None:
         """When (on the send clock) a window that is full may take one more request and still
-        keep `reserve` slots to spare; None until enough sends are known."""
+        keep `reserve` slots to spare; None until enough sends are known. A window suspected
+        from the deficits alone is used too: its first time full comes before any token came
+        back, and a guess of our own, not the server's word, is all the pause ever was."""
         window, limit = self.window, self.limit
+        if window is None and self.small >= SLIDING_MIN and self.small >= self.large:
+            window = self.nearest  # suspected (not yet seen to give back before Reset)
         sends = self.sends
         if window is None or limit is None or sends is None or len(sends) < limit - reserve or limit <= reserve:
             return None
