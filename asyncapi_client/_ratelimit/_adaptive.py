@@ -19,7 +19,8 @@ over a second or more, the tokens the server granted minus the fall in Remaining
 CUBIC and botocore's adaptive retry mode (`botocore/retries/throttling.py`), a congestion event
 cuts the rate to `BETA` times the rate it happened at (`W_max`), and the rate then grows along
 `CUBIC_C * (t - K)^3 + W_max`: back to `W_max` after `K` seconds, slowly near it, then faster,
-so that it finds the limit again and probes past it. Unlike botocore, which cuts on every
+so that it finds the limit again and probes past it (more gently once two events in a row
+came at the same rate: the limit is settled). Unlike botocore, which cuts on every
 throttled response, a burst of 429s answering requests that were already in flight together
 (sent before the last cut took effect) is one event and cuts once: 53 429s from one opening burst of 64
 would otherwise cut the rate 0.7^53-fold.
@@ -33,6 +34,11 @@ from typing import Final
 
 BETA: Final = 0.8
 CUBIC_C: Final = 0.4
+# An event within this fraction of the last one's W_max finds the limit settled: the next cut is
+# SETTLED_BETA and the curve's climb SETTLED_C (the probes past a stable limit come less often).
+SETTLED_WITHIN: Final = 0.1
+SETTLED_BETA: Final = 0.9
+SETTLED_C: Final = 0.1
 MIN_RATE: Final = 0.5
 DOUBLING: Final = 0.25  # seconds for the search's rate to double
 _GOODPUT_SPAN: Final = 0.25  # the shortest time to measure the server's grants over
@@ -226,20 +232,26 @@ class Cubic:
     `DOUBLING` seconds until the next event gives a real W_max, as TCP's slow start does.
     """
 
-    __slots__ = ("w_max", "k", "since", "search")
+    __slots__ = ("w_max", "k", "since", "search", "beta", "c")
 
     def __init__(self, rate: float, now: float, *, search: bool) -> None:
         self.w_max = 0.0
         self.k = 0.0
         self.since = now
         self.search = search
+        self.beta = BETA
+        self.c = CUBIC_C
         self.restart(rate, now, search=search)
 
-    def restart(self, rate: float, now: float, *, search: bool = False) -> None:
+    def restart(self, rate: float, now: float, *, search: bool = False, settled: bool = False) -> None:
         """A congestion event at `rate` (requests/s): remember it as W_max, restart the curve
-        at `now` (when sending resumes)."""
+        at `now` (when sending resumes). `settled`: the event came at about the last one's
+        W_max, so the limit is found: cut less and probe past it more slowly (`SETTLED_BETA`,
+        `SETTLED_C`), which spaces the probes' 429s out without giving up the probing."""
         self.w_max = max(rate, MIN_RATE)
-        self.k = (self.w_max * (1.0 - BETA) / CUBIC_C) ** (1.0 / 3.0)
+        self.beta = beta = SETTLED_BETA if settled else BETA
+        self.c = c = SETTLED_C if settled else CUBIC_C
+        self.k = (self.w_max * (1.0 - beta) / c) ** (1.0 / 3.0)
         self.since = now
         self.search = search
 
@@ -250,7 +262,7 @@ class Cubic:
         if self.search:
             return max(MIN_RATE, self.w_max * BETA * float(2.0 ** (t / DOUBLING)))
         t -= self.k
-        return max(MIN_RATE, CUBIC_C * t * t * t + self.w_max)
+        return max(MIN_RATE, self.c * t * t * t + self.w_max)
 
 
 class Congestion:
@@ -306,7 +318,7 @@ class Congestion:
         cubic = self.cubic
         if cubic is None:
             return False
-        return at > cubic.w_max * BETA * _PROBING and retry_after <= cubic.k
+        return at > cubic.w_max * cubic.beta * _PROBING and retry_after <= cubic.k
 
     def cut(
         self, seq: int, sent: int, sent_at: float, now: float, resume_at: float, at: float, *, opened: bool
@@ -327,7 +339,11 @@ class Congestion:
                 # server.
                 at = max(goodput, at / 2)
             # The curve starts when sending resumes: a pause is not time spent probing.
-            cubic.restart(min(at, cubic.rate(now)), resume_at)
+            w_max = min(at, cubic.rate(now))
+            settled = not cubic.search and abs(w_max - cubic.w_max) <= SETTLED_WITHIN * cubic.w_max
+            if settled and cubic.w_max < w_max:
+                w_max = cubic.w_max  # the limit is the lower of the two: both overshot it
+            cubic.restart(w_max, resume_at, settled=settled)
         self.cut_seq = sent
         self.cut_at = resume_at
         self.settled_at = resume_at + (now - sent_at)

@@ -270,3 +270,32 @@ def test_sliding_evidence_table(samples: list[tuple[int, float]], window: float 
     evidence.came_back = True
     evidence.observe(100, 100 - samples[-1][0], samples[-1][1])
     assert evidence.window == (pytest.approx(window) if window is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("second_at", "beta", "w_max"),
+    [
+        (52.0, "settled", 50.0),  # at the first event's W_max (what was granted): cut 0.9
+        (40.0, "fresh", 40.0),  # a limit that moved: a full cut from the new W_max
+    ],
+)
+def test_an_event_at_the_last_ones_rate_finds_the_limit_settled(
+    second_at: float, beta: str, w_max: float
+) -> None:
+    """Two congestion events, the second 20 s after the first, sending `second_at`/s when it
+    comes: at about the same W_max, the limit is found, so the curve restarts from the lower of
+    the two, cut by SETTLED_BETA, and climbs at SETTLED_C (its probes' 429s come less often)."""
+    from asyncapi_client._ratelimit._adaptive import CUBIC_C, SETTLED_BETA, SETTLED_C
+
+    congestion = Congestion(0.0)
+    congestion.cut(1, 1, 0.0, 0.0, 0.0, 50.0, opened=False)
+    cubic = congestion.cubic
+    assert cubic is not None and cubic.w_max == 50.0 and cubic.beta == BETA
+    for i in range(50):  # the server granted 50 in the second before the next event
+        congestion.granted(19.0 + i * 0.02)
+    congestion.cut(2000, 2000, 20.0, 20.0, 20.0, second_at, opened=False)
+    assert cubic.w_max == pytest.approx(w_max)
+    expected_beta, expected_c = (SETTLED_BETA, SETTLED_C) if beta == "settled" else (BETA, CUBIC_C)
+    assert (cubic.beta, cubic.c) == (expected_beta, expected_c)
+    assert cubic.rate(20.0) == pytest.approx(w_max * expected_beta)
+    assert cubic.rate(20.0 + cubic.k) == pytest.approx(w_max)
