@@ -6,7 +6,16 @@ import json
 from typing import Any, TypeVar
 
 from ._errors import APIStatusError, ResponseDecodeError, error_from_envelope
-from ._fast_decode import _SLOW, fast_list, fast_one, meta_problem, typed_list, typed_model, typed_page
+from ._fast_decode import (
+    _SLOW,
+    fast_list,
+    fast_one,
+    fast_page,
+    meta_problem,
+    typed_list,
+    typed_model,
+    typed_page,
+)
 from ._models import Page, PageMeta, structure
 from ._retry_after import parse_retry_after
 from ._types import Response
@@ -83,6 +92,9 @@ def decode_page(response: Response, cls: type[T]) -> Page[T]:
     if page is not None:
         return page
     body = response.json()
+    page = fast_page(body, cls)
+    if page is not _SLOW:
+        return page
     if not isinstance(body, dict):
         raise ResponseDecodeError.from_response(response, "expected a JSON object with data and meta")
     items, meta = body.get("data"), body.get("meta")

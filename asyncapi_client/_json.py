@@ -13,6 +13,7 @@ with msgspec installed: to compare the two, or to rule msgspec out.
 
 `typed_decoder(spec)` is the decode function of msgspec's typed decoder for `spec` (None
 without msgspec): `_fast_decode` uses it to build the hot models straight from the bytes.
+`AWARE`, in a datetime's `Annotated`, makes that decoder refuse a timestamp without offset.
 """
 
 from __future__ import annotations
@@ -25,14 +26,25 @@ from typing import Any, Final
 # Errors a parser raises on bad input (RecursionError: nested too deep).
 PARSE_ERRORS: Final = (ValueError, UnicodeDecodeError, RecursionError)
 _JSON_OPENERS: Final = (b"{", b"[")
-_stdlib_decode = json.JSONDecoder().decode  # json.loads' own default decoder, same settings
+_JSON_WHITESPACE: Final = " \t\n\r"
+# json.loads' own scanner (C), with its default decoder's settings: what `JSONDecoder.decode`
+# calls after matching the whitespace around the value with a regex each side.
+_scan: Final[Any] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def stdlib_loads(content: bytes) -> Any:
-    """`json.loads(content)`, without its encoding sniffing where the answer is known: a body
-    opening with `{` or `[` and no NUL after it is UTF-8."""
+    """`json.loads(content)`. A body opening with `{` or `[` and no NUL after it is UTF-8 (no
+    encoding sniffing) and goes to the scanner directly; whatever it does not read whole (an
+    error, extra data after the value) goes to `json.loads`, for its answer, value or error."""
     if type(content) is bytes and content[:1] in _JSON_OPENERS and content[1:2] != b"\x00":
-        return _stdlib_decode(content.decode("utf-8", "surrogatepass"))
+        try:
+            text = content.decode("utf-8", "surrogatepass")
+            value, end = _scan(text, 0)
+        except Exception:  # StopIteration, JSONDecodeError, RecursionError...: json.loads says
+            pass
+        else:
+            if end == len(text) or not text[end:].strip(_JSON_WHITESPACE):
+                return value
     return json.loads(content)
 
 
@@ -42,7 +54,10 @@ try:
 except ImportError:
     msgspec = None
 
+AWARE: Any = "aware"  # msgspec's Meta(tz=True) with msgspec; to the rest, a note
+
 if msgspec is not None:
+    AWARE = msgspec.Meta(tz=True)
     _msgspec_decode = msgspec.json.Decoder().decode
     # TypeError: content that is not bytes-like to msgspec (json.loads also takes str).
     _msgspec_errors: tuple[type[BaseException], ...] = (msgspec.DecodeError, RecursionError, TypeError)

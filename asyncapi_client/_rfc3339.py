@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
@@ -31,18 +31,20 @@ _GRAMMAR: Final = re.compile(
 _UTC: Final = timezone.utc
 _ONE_MICROSECOND: Final = timedelta(microseconds=1)
 _offsets: dict[str, timezone] = {}  # "+0530" -> its timezone, so a page of them builds one
+_STR_ONLY: Final = {str}
 
 # Python 3.11+ reads `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z` natively and exactly as the grammar does;
 # FAST_SHAPE is the test (Python source, `{v}` the value) that a string has that shape. The test
 # pins each separator, the `Z` and the fraction's digits, so the C parser reads the string as the
 # grammar does; it still checks the other digits and the ranges (ValueError: let the grammar
 # answer). Python 3.10's `fromisoformat` reads no `Z`: there every string takes the grammar.
+_FROMISOFORMAT_READS_Z: Final = sys.version_info >= (3, 11)
 FAST_SHAPE: Final = (
     (
         'type({v}) is str and {v}[-1:] == "Z" and {v}[4:17:3] == "--T::" and {v}.isascii() '
         'and (len({v}) == 20 or (len({v}) <= 27 and {v}[19:20] == "." and {v}[20:-1].isdigit()))'
     )
-    if sys.version_info >= (3, 11)
+    if _FROMISOFORMAT_READS_Z
     else "False"
 )
 
@@ -102,3 +104,49 @@ def parse_rfc3339(value: Any) -> datetime:
 
 
 parse_datetime: Final = _compile_parse_datetime()
+
+
+# A column of timestamps (one field of every item of a page) is usually written one way by one
+# server: the same length, the same places for the digits. Such a column is tested at once: its
+# strings joined by "\n", as ASCII bytes, every digit made "0", must be n copies of one of the
+# skeletons below joined by "\n" (a C translate and a prefix compare, about 20 ns a string,
+# where FAST_SHAPE's test costs about 150 ns). A skeleton pins what FAST_SHAPE pins and makes
+# every other character an ASCII digit, so each string passes FAST_SHAPE and `fromisoformat`
+# reads it as `parse_datetime` does. The "\n" pin the boundaries: no string can hold one.
+_SKELETONS: Final = {
+    len(skeleton): skeleton
+    for skeleton in [b"0000-00-00T00:00:00Z"]
+    + [b"0000-00-00T00:00:00." + b"0" * n + b"Z" for n in range(1, 7)]
+}
+_COLUMN_ROWS: Final = 1000  # a longer column is read string by string
+_DIGITS_TO_ZERO: Final = bytes.maketrans(b"0123456789", b"0" * 10)
+_fromisoformat: Final = datetime.fromisoformat
+_columns: dict[int, bytes] = {}  # a skeleton's length -> _COLUMN_ROWS of it joined (28 kB at most)
+
+
+def _column(length: int) -> bytes:
+    skeleton = _SKELETONS.get(length)
+    if skeleton is None:
+        return b""
+    column = _columns[length] = b"\n".join([skeleton] * _COLUMN_ROWS)
+    return column
+
+
+def parse_many(values: Sequence[Any]) -> list[datetime]:
+    """`[parse_datetime(value) for value in values]` (ValueError on the first bad one), read at
+    once by `fromisoformat` when every value has the one shape of a `_SKELETONS` entry."""
+    # A str subclass is no timestamp to the grammar: exact types first.
+    if _FROMISOFORMAT_READS_Z and values and {*map(type, values)} == _STR_ONLY:
+        length = len(values[0])
+        column = _columns.get(length) or _column(length)
+        joined = "\n".join(values)
+        if (
+            len(joined) == len(values) * (length + 1) - 1 <= len(column)
+            and joined.isascii()
+            and column.startswith(joined.encode("ascii").translate(_DIGITS_TO_ZERO))
+        ):
+            try:
+                return list(map(_fromisoformat, values))
+            except ValueError:  # a range (month 13, February 30): let the grammar answer
+                pass
+    return list(map(parse_datetime, values))

@@ -151,15 +151,59 @@ async def test_expired_token_is_replaced_before_use() -> None:
     assert all(r.headers["authorization"] != "Bearer tok-1" for r in server.api_requests[1:])
 
 
-async def test_margin_is_capped_at_a_tenth_of_a_short_lifetime() -> None:
-    server, clock = FakeOAuthServer(expires_in=2), FakeClock()
+async def test_a_short_lived_token_is_refreshed_just_ahead_of_expiry() -> None:
+    # A tenth of 2 s is under the 30 s margin: the token is short-lived, and it is refreshed
+    # twice the slowest token request (50 ms) ahead, not a tenth of its lifetime ahead.
+    clock = FakeClock()
+    server = FakeOAuthServer(expires_in=2, clock=clock, token_latency=0.05)
     transport = server.transport()
-    auth = make_cc(clock, refresh_margin=30)  # 30 s margin on a 2 s token: capped to 0.2 s
-    await api_call(auth, transport)
-    clock.advance(1.79)
+    auth = make_cc(clock, refresh_margin=30)
+    await api_call(auth, transport)  # sent at 0, expires at 2.0, refreshed from 1.9
+    clock.advance(1.84)  # now 1.89
     await api_call(auth, transport)
     assert len(server.token_requests) == 1
-    clock.advance(0.01)
+    clock.advance(0.02)
+    await api_call(auth, transport)
+    assert len(server.token_requests) == 2
+
+
+async def test_a_short_lived_token_is_refreshed_at_least_the_floor_ahead() -> None:
+    # With an instant token endpoint the lead is the 5 ms floor.
+    server, clock = FakeOAuthServer(expires_in=4), FakeClock()
+    transport = server.transport()
+    auth = make_cc(clock, refresh_margin=30)
+    await api_call(auth, transport)
+    clock.advance(3.994)
+    await api_call(auth, transport)
+    assert len(server.token_requests) == 1
+    clock.advance(0.002)
+    await api_call(auth, transport)
+    assert len(server.token_requests) == 2
+
+
+async def test_a_slow_token_endpoint_leads_by_at_most_a_tenth_of_the_lifetime() -> None:
+    clock = FakeClock()
+    server = FakeOAuthServer(expires_in=2, clock=clock, token_latency=1.0)
+    transport = server.transport()
+    auth = make_cc(clock, refresh_margin=30)
+    await api_call(auth, transport)  # sent at 0, answered at 1.0; expires at 2.0
+    clock.advance(0.79)  # now 1.79: 2 x 1 s would be 2 s ahead, capped to 0.2 s
+    await api_call(auth, transport)
+    assert len(server.token_requests) == 1
+    clock.advance(0.02)
+    await api_call(auth, transport)
+    assert len(server.token_requests) == 2
+
+
+async def test_an_explicit_margin_under_the_cap_is_kept_for_a_short_token() -> None:
+    server, clock = FakeOAuthServer(expires_in=2), FakeClock()
+    transport = server.transport()
+    auth = make_cc(clock, refresh_margin=0.1)  # under a tenth of 2 s: used as given
+    await api_call(auth, transport)
+    clock.advance(1.89)
+    await api_call(auth, transport)
+    assert len(server.token_requests) == 1
+    clock.advance(0.02)
     await api_call(auth, transport)
     assert len(server.token_requests) == 2
 

@@ -10,20 +10,23 @@ alone: the reference).
 from __future__ import annotations
 
 import json
+import pickle
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from asyncapi_client import Response, _json
 from asyncapi_client import _fast_decode as fast
-from asyncapi_client._decode import _structure, decode_list, decode_model, decode_page
+from asyncapi_client._decode import _structure, _structure_list, decode_list, decode_model, decode_page
 from asyncapi_client._errors import ResponseDecodeError
-from asyncapi_client._models import PageMeta, Project, User, Webhook, structure
+from asyncapi_client._models import Page, PageMeta, Project, User, Webhook, structure
 
 PROJECT = {
     "id": 7,
@@ -143,6 +146,11 @@ def test_builders_agree_with_the_converter_on_parsed_json(
     assert fast_result == slow_result
     if fast_result[0] == "ok":
         assert repr(fast_result[1]) == repr(slow_result[1])
+    for items in ([data], [valid, data, valid], [data, data]):  # the list builder: by columns
+        fast_list_result = _outcome(lambda items=items: _structure_list(items, cls))
+        slow_list_result = _outcome(lambda items=items: [structure(item, cls) for item in items])
+        assert fast_list_result == slow_list_result
+        assert repr(fast_list_result) == repr(slow_list_result)
 
 
 @pytest.mark.parametrize(("cls", "data"), _MODELS)
@@ -181,6 +189,51 @@ def test_the_builders_step_aside_and_the_error_is_the_converters(data: dict[str,
     outcomes = _in_every_mode(lambda: decode_list(Response(200, {}, b"[" + body + b"]"), Project))
     assert outcomes["converter"][0] == "error"
     _assert_agree(outcomes)
+
+
+@pytest.mark.parametrize(("cls", "data"), _MODELS)
+def test_a_built_instance_is_the_model_itself(cls: type, data: dict[str, Any]) -> None:
+    """Built as a subclass and given its class after: nothing of the builder class remains."""
+    reference = structure(data, cls)
+    for built in (fast.fast_one(dict(data), cls), fast.fast_list([data], cls)[0]):
+        assert type(built) is cls and built == reference and hash(built) == hash(reference)
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            built.id = 1  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):
+            built.extra = 1  # type: ignore[attr-defined]
+        assert pickle.loads(pickle.dumps(built)) == reference
+        assert weakref.ref(built)() is built
+        assert attrs.evolve(built) == reference and built.to_dict() == reference.to_dict()  # type: ignore[attr-defined]
+    item_type, body = (
+        (Project, {"data": [], "meta": data}) if cls is PageMeta else (cls, {"data": [data], "meta": META})
+    )
+    page = fast.fast_page(body, item_type)
+    assert type(page) is Page and type(page.meta) is PageMeta
+    assert page == structure(body, Page[item_type])  # type: ignore[valid-type]
+
+
+@pytest.mark.parametrize(("cls", "data"), _MODELS)
+def test_without_a_builder_class_the_builders_set_each_slot(cls: type, data: dict[str, Any]) -> None:
+    """Where `__class__` assignment is refused, the builders set the slots through their
+    descriptors, and build the same."""
+    plan = fast._fields(cls)
+    assert plan is not None and fast._builder_class(cls) is not None
+    one = fast._compile(cls, plan, None, many=False)
+    many = fast._compile(cls, plan, None, many=True)
+    reference = structure(data, cls)
+    assert type(one(dict(data))) is cls and one(dict(data)) == reference
+    assert many([data, data]) == [reference, reference]
+    first_key = plan[0][1]
+    assert one({**data, first_key: True}) is fast._SLOW and many([data, {}]) is fast._SLOW
+
+
+def test_msgspec_builds_the_models_that_refuse_naive_timestamps() -> None:
+    if _json.msgspec is None:
+        pytest.skip("msgspec is not installed (the [speed] extra)")
+    assert set(fast._typed) == {Project, User}
+    naive = json.dumps({**PROJECT, "updated_at": "2024-05-02T08:30:15"}).encode()
+    assert fast.typed_model(naive, Project) is None  # the converter reads it as UTC
+    assert decode_model(Response(200, {}, naive), Project).updated_at.tzinfo is not None
 
 
 def test_models_without_a_fast_path_still_decode() -> None:

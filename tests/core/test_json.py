@@ -56,7 +56,7 @@ _json_values = st.recursive(
 def bodies(draw: Any) -> bytes:
     text = json.dumps(draw(_json_values), ensure_ascii=draw(st.booleans()))
     raw = text.encode("utf-8", "surrogatepass")
-    cut = draw(st.integers(0, 3))
+    cut = draw(st.integers(0, 4))
     if cut == 1 and raw:
         raw = raw[: draw(st.integers(0, len(raw) - 1))]  # truncated
     elif cut == 2:
@@ -64,6 +64,10 @@ def bodies(draw: Any) -> bytes:
         raw = raw[:at] + draw(st.binary(min_size=1, max_size=3)) + raw[at:]  # a stray byte or three
     elif cut == 3:
         raw = draw(st.sampled_from([b"\xef\xbb\xbf", b" ", b"\n", b""])) + raw
+    elif cut == 4:  # after the value: JSON's whitespace, other whitespace, more data
+        raw += draw(
+            st.sampled_from([b"\n", b" \t\r\n ", b"\x0c", b"\x0b", b"\xc2\xa0", b"\n\x00", b" 1", b"}"])
+        )
     return raw
 
 
@@ -77,10 +81,15 @@ def bodies(draw: Any) -> bytes:
 @example(b"123456789012345678901234567890")
 @example('{"a": "é"}'.encode("utf-16"))
 @example(b"[" * 60 + b"]" * 60)
+@example(b'{"a":1}\n')
+@example(b'{"a":1} \x0c')
+@example(b"[1] [2]")
 def test_loads_is_json_loads(content: bytes) -> None:
-    ours, theirs = _outcome(_json.loads, content), _outcome(json.loads, content)
-    assert ours[0] == theirs[0]
-    assert _same(ours[1], theirs[1]) if ours[0] == "ok" else ours == theirs
+    theirs = _outcome(json.loads, content)
+    for loads in (_json.loads, _json.stdlib_loads):  # stdlib_loads: what runs without msgspec
+        ours = _outcome(loads, content)
+        assert ours[0] == theirs[0]
+        assert _same(ours[1], theirs[1]) if ours[0] == "ok" else ours == theirs
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """Timestamps: one grammar (`_rfc3339`), read the same by its fast test, its full parser and msgspec.
 
 `parse_datetime` (its C fast path for the usual shape, the full grammar otherwise) must give
-what `parse_rfc3339` (the grammar alone) gives, value or ValueError, for any string; msgspec,
+what `parse_rfc3339` (the grammar alone) gives, value or ValueError, for any string, and
+`parse_many` what `parse_datetime` gives string by string, for any column; msgspec,
 which the `[speed]` decoder hands timestamps to, must accept exactly the strings the grammar
 accepts and read the same instant (leaving naive the ones without offset, which the decoder
 sends to the grammar).
@@ -16,7 +17,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from asyncapi_client._rfc3339 import parse_datetime, parse_rfc3339
+from asyncapi_client import _rfc3339
+from asyncapi_client._rfc3339 import parse_datetime, parse_many, parse_rfc3339
 
 UTC = timezone.utc
 
@@ -130,6 +132,83 @@ def test_what_the_grammar_refuses(text: str) -> None:
         parse_datetime(text)
     with pytest.raises(ValueError):
         parse_rfc3339(text)
+
+
+class StrSub(str):
+    pass
+
+
+def _written(moment: datetime, digits: int) -> str:
+    """`moment` as a server writes it: `Z`, and a fraction of `digits` digits (0: none)."""
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return text + ("." + f"{moment.microsecond:06d}"[:digits] if digits else "") + "Z"
+
+
+# A column as servers write one: every string of one shape (the digits at random, so some out
+# of range), or a real timestamp; then sometimes a string or two of another kind.
+_written_stamps = st.builds(_written, st.datetimes(), st.integers(0, 6))
+_odd_values = st.one_of(
+    _timestamps,
+    st.text(max_size=30),
+    st.sampled_from([None, 5, "", "\n", StrSub("2024-05-01T12:00:00Z"), "2024-05-01T12:00:00Z\n"]),
+    st.builds(lambda a, b: a + "\n" + b, _written_stamps, _written_stamps),  # two in one
+    st.builds(lambda a: a.replace("Z", "z"), _written_stamps),
+)
+
+
+@st.composite
+def _columns(draw: Any) -> list[Any]:
+    digits = draw(st.integers(0, 7))
+    template = _written(datetime(2024, 5, 1, 12), digits)
+    shaped = st.builds(
+        lambda chosen: "".join(chosen.pop(0) if c.isdigit() else c for c in template),
+        st.lists(st.sampled_from("0123456789"), min_size=len(template), max_size=len(template)),
+    )
+    same_length = st.builds(_written, st.datetimes(), st.just(digits))
+    values: list[Any] = draw(st.lists(st.one_of(shaped, same_length), min_size=0, max_size=6))
+    for _ in range(draw(st.integers(0, 2)) if values else 0):
+        values[draw(st.integers(0, len(values) - 1))] = draw(_odd_values)
+    return values
+
+
+def _each(values: list[Any]) -> tuple[str, Any]:
+    try:
+        return ("ok", [parse_datetime(value) for value in values])
+    except ValueError:
+        return ("error", None)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_columns())
+@example(["2024-05-01T12:00:00Z", "2024-13-01T12:00:00Z"])  # the right shape, out of range
+@example(["2024-05-01T12:00:00Z\n2024-05-01T12:00:00Z", "2024-05-01T12:00:00Z"])
+@example(["2024-05-01T12:00:00.1234567Z"] * 2)  # a fraction fromisoformat would cut
+@example(["\uff12\uff10\uff12\uff14-05-01T12:00:00Z"])
+def test_a_column_reads_as_each_of_its_strings(values: list[Any]) -> None:
+    ours = _outcome(parse_many, values)
+    assert ours == _each(values)
+    assert repr(ours) == repr(_each(values))  # the same tzinfo objects too
+
+
+@pytest.mark.skipif(not _rfc3339._FROMISOFORMAT_READS_Z, reason="fromisoformat reads Z from 3.11")
+@pytest.mark.parametrize("digits", range(7))
+def test_a_column_of_one_shape_is_read_at_once(digits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    values = [_written(datetime(2024, 5, 1, 12, i, 7, 123456), digits) for i in range(10)]
+    expected = _each(values)[1]
+
+    def string_by_string(value: Any) -> datetime:
+        raise AssertionError("read string by string")
+
+    monkeypatch.setattr(_rfc3339, "parse_datetime", string_by_string)
+    assert parse_many(values) == expected
+    with pytest.raises(AssertionError):
+        parse_many([*values[:-1], StrSub(values[-1])])
+
+
+def test_a_long_column_reads_string_by_string() -> None:
+    values = [_written(datetime(2024, 5, 1, 12, 0, i % 60), 3) for i in range(_rfc3339._COLUMN_ROWS + 1)]
+    assert parse_many(values) == _each(values)[1]
+    assert parse_many(values[:-1]) == _each(values[:-1])[1]
 
 
 @pytest.mark.parametrize("value", [None, 1714564800, 1.5, b"2024-05-01T12:00:00Z", ["x"]])

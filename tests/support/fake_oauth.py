@@ -12,6 +12,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from asyncapi_client import MockTransport, Request, Response
+from asyncapi_client.testing import FakeClock
 
 TOKEN_URL = "https://auth.example.com/oauth/token"
 BASE = "https://api.example.com"
@@ -42,12 +43,22 @@ class FakeOAuthServer:
     Each token request issues `tok-N` (and `rt-N` as the rotated refresh token when `rotate`).
     `reply` overrides the token reply (a callable taking the request and returning a Response).
     `gate`, when set, makes the token endpoint wait on it (to hold a refresh in flight).
+    `token_latency` seconds pass on `clock` during each token request (a slow endpoint).
     The API answers 200 to a currently valid token, 401 otherwise; `reject` is a set of tokens
     the API refuses even though they were issued.
     """
 
-    def __init__(self, *, expires_in: Any = 3600, rotate: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        expires_in: Any = 3600,
+        rotate: bool = False,
+        clock: FakeClock | None = None,
+        token_latency: float = 0.0,
+    ) -> None:
         self.expires_in = expires_in
+        self.clock = clock
+        self.token_latency = token_latency
         self.rotate = rotate
         self.token_requests: list[Request] = []
         self.api_requests: list[Request] = []
@@ -67,6 +78,8 @@ class FakeOAuthServer:
             self.entered.set()
             if self.gate is not None:
                 await self.gate.wait()
+            if self.clock is not None:
+                self.clock.advance(self.token_latency)
             if self.reply is not None:
                 return self.reply(request)
             n = next(self._ids)
