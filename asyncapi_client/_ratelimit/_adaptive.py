@@ -42,6 +42,7 @@ SETTLED_C: Final = 0.1
 MIN_RATE: Final = 0.5
 DOUBLING: Final = 0.25  # seconds for the search's rate to double
 _GOODPUT_SPAN: Final = 0.25  # the shortest time to measure the server's grants over
+SLIDING_MAX_LIMIT: Final = 10_000  # the longest send log kept (80 kB)
 SLIDING_MIN: Final = 2.0  # seconds: a nearer Reset tells a bucket from a sliding window too loosely
 _PROBING: Final = 1.01  # above the curve's restart rate by this much: the client was probing
 # After this long without a congestion event, and once the curve is past twice W_max, the limit
@@ -157,8 +158,8 @@ class SlidingEvidence:
             self.large = self.nearest = math.inf
             self.window = None
             self.sends = None
-        if limit < 4 or remaining > limit:
-            return
+        if limit < 4 or limit > SLIDING_MAX_LIMIT or remaining > limit:
+            return  # (a larger Limit would make the send log a hostile server's memory to fill)
         deficit = limit - remaining
         if deficit * 4 <= limit:
             if reset_after > self.small:

@@ -272,6 +272,20 @@ def test_sliding_evidence_table(samples: list[tuple[int, float]], window: float 
     assert evidence.window == (pytest.approx(window) if window is not None else None)
 
 
+def test_a_huge_limit_keeps_no_send_log() -> None:
+    """A Limit past SLIDING_MAX_LIMIT is never taken for a sliding window: its send log would
+    be a hostile server's memory to fill."""
+    from asyncapi_client._ratelimit._adaptive import SLIDING_MAX_LIMIT, SlidingEvidence
+
+    evidence = SlidingEvidence()
+    huge = SLIDING_MAX_LIMIT * 1000
+    evidence.observe(huge, huge - 1, 10.0)
+    evidence.observe(huge, huge // 4, 9.0)
+    evidence.came_back = True
+    evidence.observe(huge, huge // 4, 9.0)
+    assert evidence.sends is None and evidence.window is None
+
+
 @pytest.mark.parametrize(
     ("second_at", "beta", "w_max"),
     [
