@@ -40,5 +40,6 @@ def bench(session: nox.Session) -> None:
         "retry_hot_path",
         "telemetry",
         "decode",
+        "request_layers",
     ):
         session.run("python", f"benchmarks/{script}.py", *session.posargs)

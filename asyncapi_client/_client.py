@@ -14,7 +14,6 @@ import random as _random
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlencode
 
 import anyio
 
@@ -25,6 +24,7 @@ from ._env import auth_from_env, base_url_from_env, logging_from_env
 from ._errors import APITimeoutError, ClientClosedError
 from ._not_given import NOT_GIVEN, NotGiven
 from ._pipeline import Middleware
+from ._query import query_string
 from ._ratelimit import RateLimit, RateLimitStatus
 from ._raw_response import raw_sink
 from ._retry import RetryPolicy
@@ -279,9 +279,7 @@ class AsyncClient:
         shared = self._shared
         url = shared.base_url + path
         if params:
-            query = {k: v for k, v in params.items() if v is not None}
-            if query:
-                url += "?" + urlencode(query)
+            url += query_string(params)
         # A copy: the request's headers are its own, never the view's defaults.
         merged = self._headers.copy()
         content: bytes | None = None

@@ -14,7 +14,10 @@ Four header dialects (`limit_headers=`), each on every limited reply:
 * `github`: the same three (Reset: the window's end) plus `X-RateLimit-Used` and
   `X-RateLimit-Resource`, as GitHub sends them;
 * `ietf`: `RateLimit: "default";r=R;t=T` and `RateLimit-Policy: "default";q=Q;w=W`
-  (draft-ietf-httpapi-ratelimit-headers, draft 08 and later);
+  (draft-ietf-httpapi-ratelimit-headers, draft 08 and later). `t` is the seconds until more
+  quota is made available, as draft 10 words it for sliding windows: a fixed window's end, the
+  moment a sliding window's oldest grant ages out (as Redis sliding logs report it), a
+  bucket's moment of being full again (its policy is its refill per second);
 * `none`: no rate-limit headers at all.
 
 A refused request is a 429 with `Retry-After` (seconds until one would be granted) unless
@@ -39,10 +42,17 @@ Headers = list[tuple[bytes, bytes]]
 class Verdict:
     """One request's fate: granted or not, and what the limiter has left."""
 
-    __slots__ = ("allowed", "limit", "remaining", "reset_after", "retry_after", "window")
+    __slots__ = ("allowed", "limit", "remaining", "reset_after", "retry_after", "window", "more_after")
 
     def __init__(
-        self, allowed: bool, limit: int, remaining: int, reset_after: float, retry_after: float, window: float
+        self,
+        allowed: bool,
+        limit: int,
+        remaining: int,
+        reset_after: float,
+        retry_after: float,
+        window: float,
+        more_after: float | None = None,
     ) -> None:
         self.allowed = allowed
         self.limit = limit
@@ -50,6 +60,8 @@ class Verdict:
         self.reset_after = reset_after  # seconds until the quota is whole again
         self.retry_after = retry_after  # seconds until a request would be granted (0: now)
         self.window = window  # the policy's window (0.0 for a bucket: it has none)
+        # Seconds until more quota is made available (the IETF `t`); None: `reset_after`.
+        self.more_after = reset_after if more_after is None else more_after
 
 
 class Limiter(Protocol):
@@ -115,8 +127,11 @@ class SlidingWindow:
         if allowed:
             granted.append(now)
         whole = granted[-1] + window - now if granted else 0.0
-        retry_after = 0.0 if allowed else granted[0] + window - now
-        return Verdict(allowed, self.quota, self.quota - len(granted), whole, retry_after, window)
+        oldest_out = granted[0] + window - now if granted else 0.0
+        retry_after = 0.0 if allowed else oldest_out
+        return Verdict(
+            allowed, self.quota, self.quota - len(granted), whole, retry_after, window, oldest_out
+        )
 
 
 def new_limiter(
@@ -134,7 +149,7 @@ def limit_headers(dialect: str, verdict: Verdict, wall: float, rate: float = 0.0
     if dialect == "none":
         return []
     if dialect == "ietf":
-        reset = math.ceil(verdict.reset_after)
+        reset = math.ceil(verdict.more_after)
         if verdict.window:
             policy = f'"default";q={verdict.limit};w={math.ceil(verdict.window)}'
         else:

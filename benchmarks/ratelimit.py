@@ -5,6 +5,7 @@ policy.
     python benchmarks/ratelimit.py                       # everything (about ten minutes)
     python benchmarks/ratelimit.py nginx modes cost      # a subset
     python benchmarks/ratelimit.py modes --calls 600     # shorter runs of the sandbox modes
+    python benchmarks/ratelimit.py modes --mode sliding_window --mode "fixed_window / none"
 
 1. nginx:   Debian's nginx `limit_req` (50 r/s, burst 10, nodelay; no rate-limit headers) in
             front of the sandbox, whose tokens live 4 s; 800 `users.me()` at concurrency 64,
@@ -173,6 +174,10 @@ MODES = [  # (limiter, dialect, Retry-After on 429s, secondary limit per second)
 ]
 
 
+def _mode_label(limiter: str, dialect: str, retry_after: bool, secondary: float) -> str:
+    return f"{limiter} / {dialect} / Retry-After {'on' if retry_after else 'off'}"
+
+
 async def mode_run(limiter: str, dialect: str, retry_after: bool, secondary: float, n: int) -> None:
     options: dict[str, Any] = {"burst": 10} if limiter == "token_bucket" else {"window": 2.0}
     once = 10 if limiter == "token_bucket" else 100  # the bucket, or a window's quota
@@ -188,7 +193,7 @@ async def mode_run(limiter: str, dialect: str, retry_after: bool, secondary: flo
     ok = outcomes["ok"]
     limit = 50 + once / elapsed
     limited = int(stats["rate_limited"])
-    label = f"{limiter} / {dialect} / Retry-After {'on' if retry_after else 'off'}"
+    label = _mode_label(limiter, dialect, retry_after, secondary)
     good = ok / elapsed >= 0.95 * limit and limited <= n // 100 and ok == n
     report(
         label,
@@ -469,7 +474,7 @@ async def cost_run(calls_: int = 20_000, rounds: int = 9) -> None:
     report("default limiter cost / raw request", f"{worst / raw:.2%}", "", None)
 
 
-async def main(selected: list[str], n: int) -> int:
+async def main(selected: list[str], n: int, only_modes: list[str] | None = None) -> int:
     print(
         f"asyncapi_client rate-limit benchmark: Python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )
@@ -481,6 +486,8 @@ async def main(selected: list[str], n: int) -> int:
             f"\nmodes: the sandbox at 50/s (a bucket of 10, or windows of 2 s), {n} calls at 64, default client"
         )
         for mode in MODES:
+            if only_modes and not any(part in _mode_label(*mode) for part in only_modes):
+                continue
             await mode_run(*mode, n=n)
     if "pause" in selected:
         await pause_run()
@@ -504,5 +511,10 @@ if __name__ == "__main__":
     )
     parser.add_argument("runs", nargs="*", default=["nginx", "modes", "pause", "storm", "redis", "cost"])
     parser.add_argument("--calls", type=int, default=2000, help="calls per sandbox mode (default 2000)")
+    parser.add_argument(
+        "--mode",
+        action="append",
+        help="run only the sandbox modes whose label contains this text (repeatable), e.g. 'sliding_window'",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.runs, args.calls)))
+    sys.exit(asyncio.run(main(args.runs, args.calls, args.mode)))

@@ -19,7 +19,8 @@ over a second or more, the tokens the server granted minus the fall in Remaining
 CUBIC and botocore's adaptive retry mode (`botocore/retries/throttling.py`), a congestion event
 cuts the rate to `BETA` times the rate it happened at (`W_max`), and the rate then grows along
 `CUBIC_C * (t - K)^3 + W_max`: back to `W_max` after `K` seconds, slowly near it, then faster,
-so that it finds the limit again and probes past it. Unlike botocore, which cuts on every
+so that it finds the limit again and probes past it (more gently once two events in a row
+came at the same rate: the limit is settled). Unlike botocore, which cuts on every
 throttled response, a burst of 429s answering requests that were already in flight together
 (sent before the last cut took effect) is one event and cuts once: 53 429s from one opening burst of 64
 would otherwise cut the rate 0.7^53-fold.
@@ -28,13 +29,21 @@ would otherwise cut the rate 0.7^53-fold.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Final
 
 BETA: Final = 0.8
 CUBIC_C: Final = 0.4
+# An event within this fraction of the last one's W_max finds the limit settled: the next cut is
+# SETTLED_BETA and the curve's climb SETTLED_C (the probes past a stable limit come less often).
+SETTLED_WITHIN: Final = 0.1
+SETTLED_BETA: Final = 0.9
+SETTLED_C: Final = 0.1
 MIN_RATE: Final = 0.5
 DOUBLING: Final = 0.25  # seconds for the search's rate to double
 _GOODPUT_SPAN: Final = 0.25  # the shortest time to measure the server's grants over
+SLIDING_MAX_LIMIT: Final = 10_000  # the longest send log kept (80 kB)
+SLIDING_MIN: Final = 2.0  # seconds: a nearer Reset tells a bucket from a sliding window too loosely
 _PROBING: Final = 1.01  # above the curve's restart rate by this much: the client was probing
 # After this long without a congestion event, and once the curve is past twice W_max, the limit
 # the 429s taught is forgotten (the rate is open again).
@@ -108,6 +117,84 @@ class RefillEstimate:
         return self.high
 
 
+class SlidingEvidence:
+    """Whether X-RateLimit headers describe a sliding window rather than a token bucket.
+
+    Read as a bucket, a Reset says when the bucket is full again: the time to full grows with
+    the deficit (`Limit - Remaining`), `deficit / rate`. A sliding window that says when it is
+    whole again answers every granted request with about one window (its newest grant, this
+    one, leaves a window from now), whatever the deficit. So a granted answer with a small
+    deficit (at most a quarter of Limit) whose Reset is at least `SLIDING_MIN` seconds away
+    and no nearer than that of one with a large deficit (at least half) cannot come from a
+    bucket (its time to full would be at most a quarter of Limit's, plus the rounding up to a
+    whole second), nor from a fixed window once Remaining rose well before its Reset
+    (`came_back`). Then the window is the nearest Reset any granted answer told, and the rate
+    it sustains is Limit per window: old grants age out as fast as new ones came in.
+
+    From the first such small-deficit answer on (a sliding window's first answers), the send
+    times of the last Limit requests are kept (`sends`): a sliding window that ran empty takes
+    the next request only when the one sent `Limit - reserve` requests ago is a window old
+    (`next_free`). Its Reset (whole again) is far later.
+    """
+
+    __slots__ = ("limit", "small", "large", "nearest", "window", "sends", "came_back")
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+        self.small = 0.0  # the furthest Reset told with a small deficit
+        self.large = math.inf  # the nearest Reset told with a large deficit
+        self.nearest = math.inf  # the nearest Reset told by a granted answer
+        self.window: float | None = None
+        self.sends: deque[float] | None = None  # kept while a sliding window is suspected
+        # Remaining rose well before Reset (the estimator says): not a fixed window, whose
+        # Reset is as constant over its deficits as a sliding window's.
+        self.came_back = False
+
+    def observe(self, limit: int, remaining: int, reset_after: float) -> None:
+        """A granted answer: Limit, Remaining, and seconds to its Reset."""
+        if limit != self.limit:
+            self.limit = limit
+            self.small = 0.0
+            self.large = self.nearest = math.inf
+            self.window = None
+            self.sends = None
+        if limit < 4 or limit > SLIDING_MAX_LIMIT or remaining > limit:
+            return  # (a larger Limit would make the send log a hostile server's memory to fill)
+        deficit = limit - remaining
+        if deficit * 4 <= limit:
+            if reset_after > self.small:
+                self.small = reset_after
+                if reset_after >= SLIDING_MIN and self.sends is None:
+                    self.sends = deque(maxlen=limit)
+        elif deficit * 2 >= limit and reset_after < self.large:
+            self.large = reset_after
+        if reset_after < self.nearest:
+            self.nearest = reset_after
+        if self.window is not None or (
+            self.came_back and self.small >= SLIDING_MIN and self.small >= self.large
+        ):
+            self.window = self.nearest
+
+    def rate(self) -> float | None:
+        window = self.window
+        if window is None or self.limit is None:
+            return None
+        return self.limit / max(window, 1.0)
+
+    def next_free(self, reserve: int) -> float | None:
+        """When (on the send clock) a window that is full may take one more request and still
+        keep `reserve` slots to spare; None until enough sends are known. A window suspected
+        from the deficits alone is used too: its first time full comes before any token came
+        back, and a guess of our own, not the server's word, is all the pause ever was."""
+        window, limit = self.window, self.limit
+        if window is None and self.small >= SLIDING_MIN and self.small >= self.large:
+            window = self.nearest  # suspected (not yet seen to give back before Reset)
+        sends = self.sends
+        if window is None or limit is None or sends is None or len(sends) < limit - reserve or limit <= reserve:
+            return None
+        return sends[reserve - limit] + window
+
+
 class SendMeter:
     """Requests sent in the last second: the count of the current one-second window plus the
     previous window's count weighted by how much of it the last second still covers (the
@@ -146,20 +233,26 @@ class Cubic:
     `DOUBLING` seconds until the next event gives a real W_max, as TCP's slow start does.
     """
 
-    __slots__ = ("w_max", "k", "since", "search")
+    __slots__ = ("w_max", "k", "since", "search", "beta", "c")
 
     def __init__(self, rate: float, now: float, *, search: bool) -> None:
         self.w_max = 0.0
         self.k = 0.0
         self.since = now
         self.search = search
+        self.beta = BETA
+        self.c = CUBIC_C
         self.restart(rate, now, search=search)
 
-    def restart(self, rate: float, now: float, *, search: bool = False) -> None:
+    def restart(self, rate: float, now: float, *, search: bool = False, settled: bool = False) -> None:
         """A congestion event at `rate` (requests/s): remember it as W_max, restart the curve
-        at `now` (when sending resumes)."""
+        at `now` (when sending resumes). `settled`: the event came at about the last one's
+        W_max, so the limit is found: cut less and probe past it more slowly (`SETTLED_BETA`,
+        `SETTLED_C`), which spaces the probes' 429s out without giving up the probing."""
         self.w_max = max(rate, MIN_RATE)
-        self.k = (self.w_max * (1.0 - BETA) / CUBIC_C) ** (1.0 / 3.0)
+        self.beta = beta = SETTLED_BETA if settled else BETA
+        self.c = c = SETTLED_C if settled else CUBIC_C
+        self.k = (self.w_max * (1.0 - beta) / c) ** (1.0 / 3.0)
         self.since = now
         self.search = search
 
@@ -170,7 +263,7 @@ class Cubic:
         if self.search:
             return max(MIN_RATE, self.w_max * BETA * float(2.0 ** (t / DOUBLING)))
         t -= self.k
-        return max(MIN_RATE, CUBIC_C * t * t * t + self.w_max)
+        return max(MIN_RATE, self.c * t * t * t + self.w_max)
 
 
 class Congestion:
@@ -226,7 +319,7 @@ class Congestion:
         cubic = self.cubic
         if cubic is None:
             return False
-        return at > cubic.w_max * BETA * _PROBING and retry_after <= cubic.k
+        return at > cubic.w_max * cubic.beta * _PROBING and retry_after <= cubic.k
 
     def cut(
         self, seq: int, sent: int, sent_at: float, now: float, resume_at: float, at: float, *, opened: bool
@@ -247,7 +340,11 @@ class Congestion:
                 # server.
                 at = max(goodput, at / 2)
             # The curve starts when sending resumes: a pause is not time spent probing.
-            cubic.restart(min(at, cubic.rate(now)), resume_at)
+            w_max = min(at, cubic.rate(now))
+            settled = not cubic.search and abs(w_max - cubic.w_max) <= SETTLED_WITHIN * cubic.w_max
+            if settled and cubic.w_max < w_max:
+                w_max = cubic.w_max  # the limit is the lower of the two: both overshot it
+            cubic.restart(w_max, resume_at, settled=settled)
         self.cut_seq = sent
         self.cut_at = resume_at
         self.settled_at = resume_at + (now - sent_at)

@@ -14,7 +14,8 @@ response may change, so it never refuses anyone early: a waiter waits until its 
 
 While the bucket is *gated* (the partition knows nothing of the server yet) at most `window`
 grants are out at a time, starting with one (the probe): each answer that teaches nothing lets
-one more out (a slow start: the window doubles every round trip), and an answer that teaches
+one more out (a slow start: the window doubles every round trip, up to `SLOW_START_CAP` out at
+once until `SLOW_START_MAX` answers have come), and an answer that teaches
 something (rate-limit headers, a 429) opens the gate. A client that opens with 64 concurrent
 calls would otherwise spend most of them on 429s before the server has said anything.
 
@@ -34,7 +35,10 @@ import anyio
 from .._clock import Clock
 
 _EPSILON: Final = 1e-9
-SLOW_START_MAX: Final = 128  # a gate whose window has grown this far opens
+SLOW_START_MAX: Final = 128  # a gate opens after this many answers that taught nothing...
+# ...and lets at most this many out at once until then (TCP's initial window, RFC 6928): a window
+# limiter without headers, exhausted mid-burst, refuses every request still in flight.
+SLOW_START_CAP: Final = 10
 
 
 class WaitTooLong(Exception):
@@ -75,6 +79,7 @@ class TokenBucket:
         "server_paused_until",
         "gated",
         "window",
+        "answered",
         "outstanding",
         "_clock",
         "_queue",
@@ -102,6 +107,7 @@ class TokenBucket:
         self.server_paused_until = -math.inf
         self.gated = gated
         self.window = 1  # grants that may be out at once while gated
+        self.answered = 0  # answers while gated that taught nothing
         self.outstanding = 0  # grants out while gated, not answered yet
         self._queue: deque[_Waiter] = deque()
         self._head_scope: anyio.CancelScope | None = None
@@ -181,9 +187,10 @@ class TokenBucket:
         if not sent:
             self.give_back(now)
             return
-        if learned or self.window >= SLOW_START_MAX:
+        self.answered += 1
+        if learned or self.answered >= SLOW_START_MAX:
             self.gated = False
-        else:
+        elif self.window < SLOW_START_CAP:
             self.window += 1
         self._kick()
 

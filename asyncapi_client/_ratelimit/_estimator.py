@@ -20,6 +20,9 @@ How the server's answers steer the decision:
 4. *Retry-After* (on a 429 or 503) pauses the partition for that long, whatever else was said.
 5. *429*: counted; with `adaptive`, a congestion event cuts the rate and CUBIC probes back up
    (`Congestion`). With no headers at all this is the only signal, and it is enough.
+6. *Sliding windows* told in X-RateLimit headers (`SlidingEvidence`): paced at Limit per
+   window; when full, the next request waits for the slot our own request of Limit sends ago
+   gives back (a send log), with no reserve; a 429 from a full one does not cut the rate.
 
 Every pause the server sets (Retry-After in seconds or as a date, a Reset with nothing left,
 on a 429 or a 503) is capped at `max_pause`: one hostile or broken header cannot stop the
@@ -39,7 +42,7 @@ from __future__ import annotations
 import math
 from typing import Final, NamedTuple
 
-from ._adaptive import Congestion, RefillEstimate, SendMeter
+from ._adaptive import Congestion, RefillEstimate, SendMeter, SlidingEvidence
 from ._headers import RateLimitInfo
 
 RESERVE: Final = 1.0  # tokens left in the server's bucket to absorb jitter...
@@ -103,6 +106,7 @@ class Estimator:
         "congestion",
         "meter",
         "learned_at",
+        "sliding",
     )
 
     def __init__(
@@ -143,6 +147,7 @@ class Estimator:
         self.congestion = Congestion(now)
         self.meter = SendMeter(now)
         self.learned_at = -math.inf  # when a response last went through `observe`
+        self.sliding = SlidingEvidence()
 
     # -- observations ---------------------------------------------------------------------
 
@@ -151,6 +156,9 @@ class Estimator:
         self.sent += 1
         self.inflight += 1
         self.meter.add(now)
+        sends = self.sliding.sends
+        if sends is not None:
+            sends.append(now)
         return self.sent
 
     def failed(self) -> None:
@@ -220,7 +228,12 @@ class Estimator:
         pause: float | None = None
         server_pause: float | None = None
         shared: float | None = None
-        if status == _THROTTLED and self.empty_early and self.configured_rate is None:
+        if (
+            status == _THROTTLED
+            and self.empty_early
+            and self.configured_rate is None
+            and self.sliding.window is None
+        ):
             # We sent before Reset because the bucket model said a token would be back; the
             # 429 says this server is a fixed window: from now on, an empty quota waits for Reset.
             self.window_like = True
@@ -230,12 +243,26 @@ class Estimator:
             if remaining is not None:
                 left = remaining - later
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
+                if self.sliding.window is not None and self.configured_rate is None:
+                    # The send log knows when each slot of a sliding window comes back (and
+                    # waits a round trip more for it): no reserve needed, which would cost
+                    # a slot of every window.
+                    reserve = 0.0
                 cap = left - reserve
                 max_tokens = cap
                 if left <= 0:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
                         reset_after = max(0.0, self.reset_wall - wall)
                     wait, said = self._empty_wait(reset_after, reserve - left)
+                    free_at = self.sliding.next_free(int(reserve))
+                    if free_at is not None and self.configured_rate is None:
+                        # A sliding window: the next slot is the one our own request of
+                        # Limit - reserve sends ago gives back, a window after it left (and
+                        # a round trip more: it reached the server late by up to that).
+                        wait = max(0.0, free_at + (now - sent_at) - now)
+                        said = False
+                        if reset_after is not None and reset_after < wait:
+                            wait = reset_after
                     self.empty_early = reset_after is not None and wait < reset_after
                     if wait > 0:
                         if said:
@@ -247,7 +274,11 @@ class Estimator:
         retry_after = info.retry_after if info is not None and status in _PAUSING else None
         if status != _THROTTLED:
             self.congestion.granted(now)
-        elif self.adaptive:
+        elif self.adaptive and not (
+            self.sliding.window is not None and info is not None and info.remaining == 0
+        ):
+            # (A full sliding window refusing a request sent early is a miss in timing, not a
+            # rate past its Limit per window: the pause until its next slot answers it.)
             congestion = self.congestion
             if congestion.is_new(seq, sent_at):
                 at = self._sending_at(now, binding)
@@ -316,7 +347,13 @@ class Estimator:
         return None if cubic is None else cubic.rate(now)
 
     def server_rate(self) -> float | None:
-        return self.refill.rate() if self.model == "bucket" else self.policy_rate
+        return self._bucket_rate() if self.model == "bucket" else self.policy_rate
+
+    def _bucket_rate(self) -> float | None:
+        """The refill rate learned from X-RateLimit headers: Limit per window for a sliding
+        window, else the token bucket's upper bound."""
+        sliding = self.sliding.rate()
+        return sliding if sliding is not None else self.refill.rate()
 
     # -- the headers ----------------------------------------------------------------------
 
@@ -329,16 +366,11 @@ class Estimator:
             self.limit = limit
         if remaining is not None:
             last, reset_wall = self.remaining, self.reset_wall
-            if (
-                self.window_like
-                and last is not None
-                and remaining > last
-                and reset_wall
-                and wall < reset_wall - 1
-            ):
-                # Tokens came back well before Reset: a bucket after all, not a fixed window
-                # (the 429 that suggested one was an overshoot).
+            if last is not None and remaining > last and reset_wall and wall < reset_wall - 1:
+                # Tokens came back well before Reset: not a fixed window (a 429 that suggested
+                # one was an overshoot), and maybe a sliding window.
                 self.window_like = False
+                self.sliding.came_back = True
             self.remaining = remaining
         if reset_after is not None:
             told = wall + reset_after
@@ -351,6 +383,8 @@ class Estimator:
         if model == "bucket":
             if limit is not None and remaining is not None and reset_after is not None:
                 self.refill.observe(limit, remaining, reset_after, sent_at, now)
+                if status != _THROTTLED:
+                    self.sliding.observe(limit, remaining, reset_after)
             if remaining is not None:
                 since = self.drain_since
                 if since is not None and now - since < RATE_WINDOW:
@@ -386,7 +420,8 @@ class Estimator:
             # bound is such a rate; the pacing rate too, when below it. Without a reserve only
             # the lower bound itself is safe. Guesses (spread, probing) never shorten the
             # pause: on a fixed-window server nothing comes back before Reset.
-            low = self.refill.low
+            sliding = self.sliding.rate()
+            low = self.refill.low if sliding is None else sliding
             if low > 0:
                 trusted = min(self.rate, 2 * low) if reserve else low
         wait = math.inf if not trusted else (1.0 + reserve) / trusted
@@ -419,7 +454,7 @@ class Estimator:
         stops the rise (and the sync holds us to what the server grants)."""
         elapsed = min(now - self.probe_time, 1.0)
         self.probe_time = now
-        if self.refill.rate() is not None or self.limit is None:
+        if self._bucket_rate() is not None or self.limit is None:
             return
         if left * 2 >= self.limit and elapsed > 0:
             base = self.rate
@@ -436,7 +471,7 @@ class Estimator:
         if self.configured_rate is not None:
             return self.configured_rate
         refill = self.refill
-        learned = refill.rate() if self.model == "bucket" else self.policy_rate
+        learned = self._bucket_rate() if self.model == "bucket" else self.policy_rate
         rate = max(learned or 0.0, self.spread_rate or 0.0, refill.low)
         if learned is None:
             rate = max(rate, self.probe_rate or 0.0)
@@ -452,8 +487,13 @@ class Estimator:
         limit = self.limit
         if limit is not None and limit >= 1:
             if self.model == "bucket":
-                return float(limit)
-            per_second = self.policy_rate or self.spread_rate or 1.0
+                window = self.sliding.window
+                if window is None:
+                    return float(limit)
+                # A sliding window gives its slots back one by one: a burst after a pause
+                # would find few of them, so the bucket holds a tenth of a second's worth.
+                return float(max(1, min(limit, math.ceil(limit / window * LEARNED_BURST_SECONDS))))
+            per_second = self.server_rate() or self.spread_rate or 1.0
             return float(max(1, min(limit, math.ceil(per_second))))
         if rate == math.inf:
             return math.inf

@@ -16,7 +16,7 @@ from typing import Any
 from .._errors import ResponseDecodeError
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
-from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within, response_headers
 from ._deadline import fail_after
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._tls import CertTypes, VerifyTypes
@@ -185,25 +185,20 @@ class AiohttpTransport:
             raise connection_lost(request, exc) from exc
 
     async def _read(self, raw: Any, request: Request) -> Response:
-        headers: dict[str, str] = {}
-        for key, value in raw.headers.items():
-            name = key.lower()
-            if name in headers:
-                headers[name] += ", " + value
-            else:
-                headers[name] = value
+        status = raw.status
+        headers = response_headers(raw.headers)
+        if plain_within(headers, self._limit):
+            # Plain and within the limit by its Content-Length: aiohttp reads exactly that.
+            return Response._trusted(status, headers, await raw.read(), request)
         try:
-            reader = BodyReader(request, raw.status, headers, self._limit)
-            if reader.whole:
-                # Plain and within the limit by its Content-Length: aiohttp reads exactly that.
-                return Response._trusted(raw.status, headers, await raw.read(), request)
+            reader = BodyReader(request, status, headers, self._limit)
             content = raw.content
             while True:
                 chunk = await content.readany()
                 if not chunk:
                     break
                 reader.feed(chunk)
-            return Response._trusted(raw.status, headers, reader.finish(), request)
+            return Response._trusted(status, headers, reader.finish(), request)
         except ResponseDecodeError:
             raw.close()  # the rest of the body is never read: the connection cannot be reused
             raise

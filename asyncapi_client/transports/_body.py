@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from .._errors import ResponseDecodeError, ResponseTooLargeError
 from .._types import Request
+from ._base import merge_headers
 
 # A list page of 100 records is tens of kilobytes; 32 MiB is a thousand times the largest reply
 # this API sends, and small enough that a runaway body cannot take a worker's memory.
@@ -155,6 +156,27 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
         if loaded is not None:
             errors.append(getattr(loaded, attribute))
     return tuple(errors)
+
+
+def response_headers(raw: Any) -> dict[str, str]:
+    """A library's response headers (a multidict: `items()` in the order received, `len()`
+    counting repeats) as the SDK keeps them: names lower-cased, a repeated header's values
+    joined with ", " (as httpx's `Headers` reads them). One comprehension in the usual case of
+    no repeated name, which a length check tells."""
+    headers = {name.lower(): value for name, value in raw.items()}
+    return headers if len(headers) == len(raw) else merge_headers(raw.items())
+
+
+def plain_within(headers: Mapping[str, str], limit: int | None) -> bool:
+    """Whether a body needs neither decoding nor counting: no `Content-Encoding`, and a
+    `Content-Length` within `limit`. Such a body may be read in one call of the library, without
+    a `BodyReader` (which refuses the rest: an unknown coding, a declared length over the limit)."""
+    if "content-encoding" in headers:
+        return False
+    length = headers.get("content-length")
+    if length is None or not length.isdigit() or not length.isascii():
+        return False
+    return limit is None or int(length) <= limit
 
 
 class BodyReader:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
+import time as _time
 import weakref
 from types import TracebackType
 from typing import Any
@@ -24,11 +26,20 @@ from typing import Any
 import anyio
 
 _get_running_loop = asyncio._get_running_loop
-_current_task = asyncio.current_task
 _HAS_UNCANCEL = hasattr(asyncio.Task, "uncancel")
+# `asyncio.current_task(loop)` is `_current_tasks.get(loop)` on 3.11 to 3.13: reading the dict
+# is one Python call less per use. Later versions keep the current task elsewhere, so there
+# (or if the dict is gone) the public function answers.
+_tasks_by_loop: Any = getattr(asyncio.tasks, "_current_tasks", None)
+_task_of: Any = (
+    _tasks_by_loop.get
+    if sys.version_info < (3, 14) and isinstance(_tasks_by_loop, dict)
+    else asyncio.current_task
+)
 
 
 _GRAIN = 0.05  # seconds: deadlines fire up to this late, never early
+_new = object.__new__
 
 
 class _Wheel:
@@ -37,31 +48,29 @@ class _Wheel:
     A per-use `call_later` costs a TimerHandle and a heap push, and a cancelled handle stays in
     the loop's heap until a rebuild; at thousands of requests per second that measured about
     9 microseconds per request over the network, for a deadline that almost never fires. Here a
-    use is a set insertion and removal.
+    use is a set insertion and removal (done inline by `_AsyncioDeadline`: a method call per
+    use was a measurable part of its cost).
     """
 
-    __slots__ = ("_buckets",)
+    __slots__ = ("buckets", "loop", "time")
 
-    def __init__(self) -> None:
-        # No reference to the loop: the loop is the key of a weak dictionary of wheels.
-        self._buckets: dict[int, set[_AsyncioDeadline]] = {}
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The loop is the key of a weak dictionary of wheels: a strong reference here would
+        # keep it alive, so the wheel keeps only a weak proxy of it and its clock.
+        self.buckets: dict[int, set[_AsyncioDeadline]] = {}
+        self.loop: Any = weakref.proxy(loop)
+        proxy = self.loop
+        # asyncio's own loops read time.monotonic (a bound `loop.time` would hold the loop).
+        standard = type(loop).time is asyncio.BaseEventLoop.time
+        self.time: Any = _time.monotonic if standard else (lambda: proxy.time())
 
-    def add(self, entry: _AsyncioDeadline, delay: float, loop: asyncio.AbstractEventLoop) -> int:
-        slot = int((loop.time() + delay) / _GRAIN) + 1
-        bucket = self._buckets.get(slot)
-        if bucket is None:
-            bucket = self._buckets[slot] = set()
-            loop.call_at(slot * _GRAIN, self._fire, slot)
-        bucket.add(entry)
-        return slot
-
-    def remove(self, entry: _AsyncioDeadline, slot: int) -> None:
-        bucket = self._buckets.get(slot)
-        if bucket is not None:
-            bucket.discard(entry)
+    def new_bucket(self, slot: int) -> set[_AsyncioDeadline]:
+        bucket = self.buckets[slot] = set()
+        self.loop.call_at(slot * _GRAIN, self._fire, slot)
+        return bucket
 
     def _fire(self, slot: int) -> None:
-        for entry in self._buckets.pop(slot, ()):
+        for entry in self.buckets.pop(slot, ()):
             entry.fire()
 
 
@@ -73,30 +82,33 @@ _last: tuple[Any, _Wheel | None] = (None, None)  # (loop, its wheel): skips the 
 
 def _wheel(loop: asyncio.AbstractEventLoop) -> _Wheel:
     global _last
-    last_loop, wheel = _last
-    if last_loop is loop and wheel is not None:
-        return wheel
     wheel = _wheels.get(loop)
     if wheel is None:
-        wheel = _wheels[loop] = _Wheel()
+        wheel = _wheels[loop] = _Wheel(loop)
     _last = (loop, wheel)
     return wheel
 
 
 class _AsyncioDeadline:
-    __slots__ = ("_delay", "_task", "_wheel", "_slot", "_cancelling", "_expired")
+    __slots__ = ("_delay", "_task", "_wheel", "_bucket", "_cancelling", "_expired")
 
-    def __init__(self, delay: float, task: Any, wheel: _Wheel) -> None:
-        self._delay = delay
-        self._task = task  # an asyncio.Task with cancelling()/uncancel() (3.11+)
-        self._wheel = wheel
-        self._slot = -1
-        self._cancelling = 0
-        self._expired = False
+    # Made by fail_after with _new and plain attribute stores: no __init__ call per use.
+    _delay: float
+    _task: Any  # an asyncio.Task with cancelling()/uncancel() (3.11+)
+    _wheel: _Wheel
+    _bucket: set[_AsyncioDeadline]
+    _cancelling: int
+    _expired: bool
 
     def __enter__(self) -> None:
         self._cancelling = self._task.cancelling()
-        self._slot = self._wheel.add(self, self._delay, self._task.get_loop())
+        wheel = self._wheel
+        slot = int((wheel.time() + self._delay) / _GRAIN) + 1
+        bucket = wheel.buckets.get(slot)
+        if bucket is None:
+            bucket = wheel.new_bucket(slot)
+        bucket.add(self)
+        self._bucket = bucket
 
     def fire(self) -> None:
         self._expired = True
@@ -108,7 +120,8 @@ class _AsyncioDeadline:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._wheel.remove(self, self._slot)
+        # A bucket that already fired was popped: discarding from it is harmless.
+        self._bucket.discard(self)
         # When it fired, undo our own cancel() whatever happened (so an outer scope's count
         # stays right), and turn the CancelledError it caused into TimeoutError.
         if self._expired and self._task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
@@ -122,7 +135,15 @@ def fail_after(seconds: float | None) -> contextlib.AbstractContextManager[Any]:
     if _HAS_UNCANCEL:
         loop = _get_running_loop()
         if loop is not None:
-            task = _current_task(loop)
+            task = _task_of(loop)
             if task is not None:
-                return _AsyncioDeadline(seconds, task, _wheel(loop))
+                last_loop, wheel = _last
+                if last_loop is not loop or wheel is None:
+                    wheel = _wheel(loop)
+                deadline: _AsyncioDeadline = _new(_AsyncioDeadline)
+                deadline._delay = seconds
+                deadline._task = task
+                deadline._wheel = wheel
+                deadline._expired = False
+                return deadline
     return anyio.fail_after(seconds)

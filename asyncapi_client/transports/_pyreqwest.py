@@ -15,10 +15,11 @@ Three things pyreqwest 0.15 does not do that this class does:
   client per distinct `connect_timeout` the requests carry (a client's `Timeout.connect`; in
   practice one, at most `_MAX_CLIENTS`).
 - **Cancellation.** Cancelling pyreqwest's coroutine detaches the Rust task instead of stopping
-  it: the socket stays open until the reply or the request's timeout. So each request runs in a
-  task of its own; a cancelled call hands it to the transport, which closes the response when it
-  arrives, and `aclose()` waits for those requests (each bounded by its own timeout) before it
-  closes the clients, so no socket outlives `aclose()`.
+  it: the socket stays open until the reply or the request's timeout. So the cancellation is
+  never passed on to pyreqwest's coroutine (`_Detachable`): a cancelled call hands the coroutine,
+  still running, to a task of the transport's own, which drives it on and closes the response
+  when it arrives, and `aclose()` waits for those requests (each bounded by its own timeout)
+  before it closes the clients, so no socket outlives `aclose()`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from datetime import timedelta
 from typing import Any
 
@@ -36,7 +38,7 @@ import anyio
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
-from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within, response_headers
 from ._deadline import fail_after
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
@@ -109,7 +111,7 @@ class PyreqwestTransport:
         self._clients: dict[float, Any] = {}  # connect timeout -> pyreqwest client
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
-        self._timeouts: dict[float, timedelta] = {}
+        self._timeouts: dict[int, timedelta] = {}  # milliseconds -> reqwest's timeout
         # Cancelled calls' requests still running in Rust -> when their own timeout ends them.
         self._abandoned: dict[asyncio.Future[None], float] = {}
         exc = self._exc
@@ -137,6 +139,9 @@ class PyreqwestTransport:
             .referer(False)
             .danger_accept_invalid_certs(not tls.verify)
             .no_proxy()  # reqwest's own environment reading: _proxy.py decides instead
+            # A default: a request's own Accept-Encoding wins (reqwest fills only absent ones),
+            # one call into Rust less per request than adding it to each.
+            .default_headers({"accept-encoding": ACCEPT_ENCODING})
         )
         builder = builder.http2(True) if self._http2 else builder.http1_only()
         for pem in tls.roots_pem:
@@ -183,11 +188,16 @@ class PyreqwestTransport:
         return client
 
     def _timedelta(self, seconds: float) -> timedelta:
-        value = self._timeouts.get(seconds)
+        """reqwest's timeout for `seconds`, rounded up to the millisecond and cached: the retry
+        layer cuts each attempt's timeout to what is left of the call, a float that differs on
+        every request, so keying on it made a timedelta per request and filled the cache with
+        keys never seen again. At most a millisecond late, never early."""
+        millis = math.ceil(seconds * 1000)
+        value = self._timeouts.get(millis)
         if value is None:
-            value = timedelta(seconds=seconds)
-            if len(self._timeouts) < 256:
-                self._timeouts[seconds] = value
+            value = timedelta(milliseconds=millis)
+            if len(self._timeouts) < 1024:
+                self._timeouts[millis] = value
         return value
 
     # -- sending ---------------------------------------------------------------------------
@@ -205,18 +215,17 @@ class PyreqwestTransport:
         try:
             client = self._client(request)
             builder = client.request(request.method, request.url).headers(request.headers)
-            if "accept-encoding" not in request.headers:
-                builder = builder.header("accept-encoding", ACCEPT_ENCODING)
             if request.content is not None:
                 builder = builder.body_bytes(request.content)
             if request.timeout is not None:
                 builder = builder.timeout(self._timedelta(request.timeout))
             streamed = builder.build_streamed()
-            pending = asyncio.ensure_future(streamed.__aenter__())
+            pending = _Detachable(streamed.__aenter__())
             try:
-                raw = await asyncio.shield(pending)
-            except asyncio.CancelledError:
-                self._abandon(pending, streamed, request.timeout)
+                raw = await pending
+            except BaseException:
+                if pending.detached:  # cancelled while Rust runs the request: finish it elsewhere
+                    self._abandon(pending.coro, streamed, request.timeout)
                 raise
             try:
                 return await self._read(raw, request)
@@ -231,30 +240,26 @@ class PyreqwestTransport:
             client = builder = streamed = pending = raw = None
 
     async def _read(self, raw: Any, request: Request) -> Response:
-        headers: dict[str, str] = {}
-        for key, value in raw.headers.items():
-            name = key.lower()
-            if name in headers:
-                headers[name] += ", " + value
-            else:
-                headers[name] = value
+        status = raw.status
+        headers = response_headers(raw.headers)
         try:
-            reader = BodyReader(request, raw.status, headers, self._limit)
-            if reader.whole:
+            if plain_within(headers, self._limit):
                 body = await raw.bytes()
-                return Response._trusted(raw.status, headers, body.to_bytes(), request)
+                return Response._trusted(status, headers, body.to_bytes(), request)
+            reader = BodyReader(request, status, headers, self._limit)
             body_reader = raw.body_reader
             while True:
                 chunk = await body_reader.read_chunk()
                 if chunk is None:
                     break
                 reader.feed(chunk.to_bytes())
-            return Response._trusted(raw.status, headers, reader.finish(), request)
+            return Response._trusted(status, headers, reader.finish(), request)
         finally:
             raw = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 
-    def _abandon(self, pending: asyncio.Future[Any], streamed: Any, timeout: float | None) -> None:
-        """A cancelled call's request, still running in Rust: close its response when it comes."""
+    def _abandon(self, pending: Coroutine[Any, Any, Any], streamed: Any, timeout: float | None) -> None:
+        """A cancelled call's request, still running in Rust: a task of the transport's own
+        drives it on and closes its response when it comes."""
         drain = asyncio.ensure_future(_drain(pending, streamed))
         self._abandoned[drain] = time.monotonic() + (_NO_TIMEOUT_GRACE if timeout is None else timeout)
         drain.add_done_callback(self._abandoned.pop)
@@ -300,11 +305,50 @@ class PyreqwestTransport:
         return f"PyreqwestTransport(max_connections={self.max_connections}{shown})"
 
 
-async def _drain(pending: asyncio.Future[Any], streamed: Any) -> None:
+async def _drain(pending: Coroutine[Any, Any, Any], streamed: Any) -> None:
     # Its outcome has no caller any more: a failure is simply the end of it.
     with contextlib.suppress(Exception):
-        await pending
+        await _Detachable(pending)
         await streamed.__aexit__(None, None, None)
+
+
+class _Detachable:
+    """`await _Detachable(coro)` drives `coro` in the awaiting task, but an exception thrown in
+    (the task's cancellation) is not passed on to it: it is raised to the awaiting code with
+    `detached` set, and `coro`, still suspended, can be driven on by another task.
+
+    Cancelling pyreqwest's coroutine would detach its Rust task and lose the response (its
+    socket open until the reply or the timeout, unseen by `aclose()`); running each request in
+    a task of its own behind `asyncio.shield` kept it, at the price of a task, a shield future
+    and two more turns of the event loop per request.
+
+    It relies on what pyo3's coroutines do: driven again, they poll their Rust future afresh
+    and, while it is pending, yield a new future to be woken by, whatever became of the one
+    the cancelled task was waiting on. `tests/transports/test_detachable.py` holds the wrapper
+    to that, and the conformance suite's cancellation tests hold pyreqwest to it.
+    """
+
+    __slots__ = ("coro", "detached")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self.coro = coro
+        self.detached = False
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        return self  # type: ignore[return-value]  # the generator protocol, by hand
+
+    def __next__(self) -> Any:
+        return self.coro.send(None)
+
+    def send(self, value: Any) -> Any:
+        return self.coro.send(value)
+
+    def throw(self, typ: Any, value: Any = None, tb: Any = None) -> Any:
+        self.detached = True
+        raise value if isinstance(value, BaseException) else typ
+
+    def close(self) -> None:
+        """Closing the awaiting coroutine leaves `coro` to its owner (see `detached`)."""
 
 
 def _failed_connecting(exc: Exception) -> bool:

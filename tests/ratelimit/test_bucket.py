@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asyncapi_client._ratelimit._bucket import TokenBucket, WaitTooLong
+from asyncapi_client._ratelimit._bucket import SLOW_START_CAP, SLOW_START_MAX, TokenBucket, WaitTooLong
 from tests.support.virtual_time import VirtualClock, virtual_time
 
 
@@ -259,6 +259,24 @@ async def test_a_gated_bucket_starts_slow() -> None:
             assert got == ["b", "c", "d"] and bucket.window == 2 and bucket.outstanding == 2
             bucket.probe_done(sent=True, now=clock.monotonic(), learned=True)  # headers: open
         assert got == ["b", "c", "d", "e", "f"] and not bucket.gated
+
+
+async def test_the_slow_start_lets_at_most_ten_out_and_opens_after_128_answers() -> None:
+    """However many answers teach nothing, at most SLOW_START_CAP grants are out at once (a
+    window limiter exhausted mid-burst refuses every request in flight); after SLOW_START_MAX
+    such answers the gate opens."""
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=math.inf, capacity=math.inf, gated=True)
+        now = clock.monotonic()
+        most_out = 0
+        for _ in range(SLOW_START_MAX - 1):
+            while bucket.try_take(now):
+                pass
+            most_out = max(most_out, bucket.outstanding)
+            bucket.probe_done(sent=True, now=now)
+        assert most_out == SLOW_START_CAP and bucket.gated
+        bucket.probe_done(sent=True, now=now)
+        assert not bucket.gated
 
 
 async def test_pause_blocks_every_grant() -> None:

@@ -172,3 +172,144 @@ def test_settled_answers_only_sync() -> None:
         )
         is None
     )
+
+
+# -- sliding windows told in X-RateLimit headers ----------------------------------------------
+
+WALL0 = 1_700_000_000.0
+
+
+def sliding_log(
+    estimator: Estimator, quota: int, window: float, times: list[float], granted: list[float]
+) -> list[object]:
+    """Send at `times` (seconds) to a sliding window of `quota` per `window` (its log of
+    grants: `granted`) that tells X-RateLimit headers (Reset: epoch seconds when it is whole
+    again), each answered 1 ms later; returns the decisions."""
+    decisions: list[object] = []
+    for t in times:
+        (seq,) = send(estimator, [t])
+        granted[:] = [g for g in granted if g > t - window]
+        allowed = len(granted) < quota
+        if allowed:
+            granted.append(t)
+        reset_epoch = math.ceil(WALL0 + granted[-1] + window)
+        received = t + 0.001
+        info = RateLimitInfo(
+            limit=quota, remaining=quota - len(granted), reset_after=reset_epoch - (WALL0 + received)
+        )
+        decisions.append(
+            estimator.observe(OK if allowed else THROTTLED, info, seq, t, received, WALL0 + received)
+        )
+    return decisions
+
+
+def test_a_sliding_window_in_x_ratelimit_headers_paces_at_limit_per_window() -> None:
+    """100 per 2 s, told as a bucket would be (Limit, Remaining, Reset when whole again): a
+    burst of 80, then one request every 40 ms. Read as a bucket, its Reset about 2 s away
+    whatever the deficit taught a rate near Remaining / Reset; once tokens come back well
+    before Reset (at 2 s, as the burst ages out), it is a sliding window, paced at Limit per
+    window (50/s), in small bursts, with no reserve (the send log knows each slot's return)."""
+    estimator = learning()
+    times = [0.0] * 80 + [0.1 + 0.04 * i for i in range(140)]
+    decisions = sliding_log(estimator, 100, 2.0, times, [])
+    assert estimator.sliding.window == pytest.approx(2.0, abs=0.05)
+    last = decisions[-1]
+    assert last.rate == pytest.approx(50.0, rel=0.03)  # type: ignore[attr-defined]
+    assert last.capacity == math.ceil(last.rate * 0.1)  # type: ignore[attr-defined]
+
+
+def test_a_full_sliding_window_waits_for_its_oldest_slot_not_for_its_reset() -> None:
+    """Once known, a sliding window that runs empty pauses until our own request sent Limit
+    requests ago is a window (and a round trip) old: not until Reset, when it is whole."""
+    estimator = learning()
+    times = [0.0] * 80 + [0.1 + 0.04 * i for i in range(140)]
+    granted: list[float] = []
+    sliding_log(estimator, 100, 2.0, times, granted)
+    assert estimator.sliding.window is not None
+    # 60 more at 5.7 s fill the window (it holds the 50 sent since 3.7 s).
+    burst = [5.7] * 60
+    decisions = sliding_log(estimator, 100, 2.0, burst, granted)
+    empty = [d for d in decisions if d.pause_until is not None]  # type: ignore[attr-defined]
+    assert empty
+    pause = empty[-1].pause_until  # type: ignore[attr-defined]
+    sends = estimator.sliding.sends
+    assert sends is not None
+    assert pause == pytest.approx(sends[0] + estimator.sliding.window + 0.001, abs=1e-6)
+    assert pause < 5.7 + 2.0 - 1.0  # whole again (the Reset) only at 7.7 s
+
+
+def test_a_fixed_window_in_x_ratelimit_headers_is_not_taken_for_a_sliding_one() -> None:
+    """A fixed window's Reset is as constant over its deficits, but nothing comes back before
+    it: the sliding evidence never holds, and the bucket model (and its 429 lesson) stays."""
+    estimator = learning()
+    for i in range(60):
+        (seq,) = send(estimator, [0.01 * i])
+        info = RateLimitInfo(limit=100, remaining=99 - i, reset_after=10.0 - 0.01 * i)
+        estimator.observe(OK, info, seq, 0.01 * i, 0.01 * i + 0.001, WALL0 + 0.01 * i)
+    assert estimator.sliding.window is None
+    assert estimator.sliding.came_back is False
+
+
+@pytest.mark.parametrize(
+    ("samples", "window"),
+    [
+        # (deficit, seconds to Reset) of granted answers, Limit 100
+        ([(1, 2.5), (60, 2.1)], 2.1),  # small deficit no nearer than a large one: sliding
+        ([(1, 0.3), (60, 2.1)], None),  # a bucket: time to full grows with the deficit
+        ([(1, 1.5), (60, 1.2)], None),  # too near to tell from a bucket's rounding
+        ([(60, 2.1)], None),  # one kind of sample says nothing
+    ],
+)
+def test_sliding_evidence_table(samples: list[tuple[int, float]], window: float | None) -> None:
+    from asyncapi_client._ratelimit._adaptive import SlidingEvidence
+
+    evidence = SlidingEvidence()
+    evidence.came_back = False
+    for deficit, reset_after in samples:
+        evidence.observe(100, 100 - deficit, reset_after)
+    evidence.came_back = True
+    evidence.observe(100, 100 - samples[-1][0], samples[-1][1])
+    assert evidence.window == (pytest.approx(window) if window is not None else None)
+
+
+def test_a_huge_limit_keeps_no_send_log() -> None:
+    """A Limit past SLIDING_MAX_LIMIT is never taken for a sliding window: its send log would
+    be a hostile server's memory to fill."""
+    from asyncapi_client._ratelimit._adaptive import SLIDING_MAX_LIMIT, SlidingEvidence
+
+    evidence = SlidingEvidence()
+    huge = SLIDING_MAX_LIMIT * 1000
+    evidence.observe(huge, huge - 1, 10.0)
+    evidence.observe(huge, huge // 4, 9.0)
+    evidence.came_back = True
+    evidence.observe(huge, huge // 4, 9.0)
+    assert evidence.sends is None and evidence.window is None
+
+
+@pytest.mark.parametrize(
+    ("second_at", "beta", "w_max"),
+    [
+        (52.0, "settled", 50.0),  # at the first event's W_max (what was granted): cut 0.9
+        (40.0, "fresh", 40.0),  # a limit that moved: a full cut from the new W_max
+    ],
+)
+def test_an_event_at_the_last_ones_rate_finds_the_limit_settled(
+    second_at: float, beta: str, w_max: float
+) -> None:
+    """Two congestion events, the second 20 s after the first, sending `second_at`/s when it
+    comes: at about the same W_max, the limit is found, so the curve restarts from the lower of
+    the two, cut by SETTLED_BETA, and climbs at SETTLED_C (its probes' 429s come less often)."""
+    from asyncapi_client._ratelimit._adaptive import CUBIC_C, SETTLED_BETA, SETTLED_C
+
+    congestion = Congestion(0.0)
+    congestion.cut(1, 1, 0.0, 0.0, 0.0, 50.0, opened=False)
+    cubic = congestion.cubic
+    assert cubic is not None and cubic.w_max == 50.0 and cubic.beta == BETA
+    for i in range(50):  # the server granted 50 in the second before the next event
+        congestion.granted(19.0 + i * 0.02)
+    congestion.cut(2000, 2000, 20.0, 20.0, 20.0, second_at, opened=False)
+    assert cubic.w_max == pytest.approx(w_max)
+    expected_beta, expected_c = (SETTLED_BETA, SETTLED_C) if beta == "settled" else (BETA, CUBIC_C)
+    assert (cubic.beta, cubic.c) == (expected_beta, expected_c)
+    assert cubic.rate(20.0) == pytest.approx(w_max * expected_beta)
+    assert cubic.rate(20.0 + cubic.k) == pytest.approx(w_max)

@@ -51,6 +51,19 @@ def test_sliding_window_gives_each_request_back_a_window_after_it() -> None:
     assert verdicts[3].reset_after == pytest.approx(1.0)  # whole again a window after the last
 
 
+def test_a_sliding_window_in_the_ietf_dialect_tells_when_its_oldest_grant_ages_out() -> None:
+    """Draft 10's `t`: the seconds until more quota is made available, which a sliding window
+    does as each grant ages out, not when the whole window is free again (X-RateLimit-Reset,
+    our contract's "whole again", keeps the latter)."""
+    limiter = SlidingWindow(3, 2.0)
+    verdicts = takes(limiter, [0.0, 0.6, 1.2])
+    ietf = {k.decode(): v.decode() for k, v in limit_headers("ietf", verdicts[2], WALL + 1.2)}
+    assert ietf == {"ratelimit": '"default";r=0;t=1', "ratelimit-policy": '"default";q=3;w=2'}
+    assert verdicts[2].more_after == pytest.approx(0.8)  # the grant at 0.0 leaves at 2.0
+    x = {k.decode(): v.decode() for k, v in limit_headers("x-ratelimit", verdicts[2], WALL + 1.2)}
+    assert x["x-ratelimit-reset"] == str(int(WALL) + 4)  # whole again at 3.2, rounded up
+
+
 @pytest.mark.parametrize(
     ("dialect", "names"),
     [

@@ -1,0 +1,168 @@
+"""Where a request's CPU goes: the SDK's `projects.list_page` built up one layer at a time.
+
+    python benchmarks/request_layers.py            # about a minute; needs nginx (apt-get install -y nginx)
+    python benchmarks/request_layers.py --quick    # shorter runs, noisier figures
+
+Against nginx (pinned to CPU 1; this process on CPU 0) serving a page of 10 projects, at
+concurrency 32, over AiohttpTransport and PyreqwestTransport, interleaved in one run, one row per
+layer: the raw client + `orjson.loads`; the transport's `send` of a prepared request; the same
+plus `decode_page`; `client.send` of a prepared request (the pipeline: retry, rate limiter,
+auth, the call's backstop deadline); `client.request` (+ building the request, the status
+check); `projects.list_page` (+ decoding). Each row's CPU microseconds per request beside the
+step from the row above (the pipeline row's from the transport row): printed, not bounded.
+The bounds on the whole are `benchmarks/decode.py`'s part 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+from overhead import POOL, make_sdk_client
+
+import asyncapi_client as sdk
+
+_LAYER_PAGE_SIZE = 10
+_NGINX_PAGE = """
+        location = /api/v1/projects {
+            default_type application/json;
+            add_header X-Request-Id bench-1 always;
+            try_files /page.json =404;
+        }
+"""
+
+
+def layer_page() -> bytes:
+    """A page of projects with only the model's fields (as benchmarks/decode.py serves them)."""
+    items = [
+        {
+            "id": i,
+            "name": f"project {i}",
+            "description": f"generated for the overhead benchmark, number {i}",
+            "created_at": f"2026-01-{i:02d}T{i:02d}:00:00Z",
+            "updated_at": f"2026-02-{i:02d}T{i:02d}:30:00.{i:03d}Z",
+        }
+        for i in range(1, _LAYER_PAGE_SIZE + 1)
+    ]
+    meta = {"currentPage": 1, "totalPages": 10, "totalItems": 10 * _LAYER_PAGE_SIZE, "itemsPerPage": 10}
+    return json.dumps({"data": items, "meta": meta}, separators=(",", ":")).encode()
+
+
+async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
+    """For each transport: one Result per layer, in the order of the module docstring."""
+    import aiohttp
+
+    from asyncapi_client._decode import decode_page
+
+    loads: Any = json.loads
+    if importlib.util.find_spec("orjson") is not None:
+        import orjson
+
+        loads = orjson.loads
+    path, size = "/api/v1/projects", _LAYER_PAGE_SIZE
+    url = f"{base}{path}?page=1&limit={size}"
+    headers = {"authorization": f"Bearer {c.TOKEN}", "accept": "application/json"}
+    kinds: list[tuple[str, Any, Any, Any]] = []  # (name, raw call, its closer, SDK transport)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
+
+    async def raw_aiohttp() -> Any:
+        async with session.get(url, headers=headers) as response:
+            response.raise_for_status()
+            return loads(await response.read())
+
+    kinds.append(
+        ("aiohttp", raw_aiohttp, session.close, sdk.transports.AiohttpTransport(max_connections=POOL))
+    )
+    if importlib.util.find_spec("pyreqwest") is not None:
+        from pyreqwest.client import ClientBuilder
+
+        reqwest = ClientBuilder().max_connections(POOL).error_for_status(False).build()
+
+        async def raw_pyreqwest() -> Any:
+            response = await reqwest.get(url).headers(headers).build().send()
+            if response.status >= 400:
+                raise RuntimeError(response.status)
+            return loads((await response.bytes()).to_bytes())
+
+        kinds.append(
+            (
+                "pyreqwest",
+                raw_pyreqwest,
+                reqwest.close,
+                sdk.transports.PyreqwestTransport(max_connections=POOL),
+            )
+        )
+    out = []
+    for kind, raw_call, close, transport in kinds:
+        client = make_sdk_client(base, transport)
+        # A prepared request as the pipeline would hand it to the transport, and one as
+        # build_request makes it, without a deadline (it is sent for the whole run).
+        built = client.build_request("GET", path, params={"page": 1, "limit": size}).with_extensions(
+            deadline=None
+        )
+        wire = built.with_header("authorization", f"Bearer {c.TOKEN}")
+        calls: list[tuple[str, Any]] = [
+            (f"raw {kind} + {getattr(loads, '__module__', 'json')}.loads", raw_call),
+            ("transport.send(request)", lambda t=transport, r=wire: t.send(r)),
+        ]
+
+        async def send_and_decode(t: Any = transport, r: Any = wire) -> Any:
+            return decode_page(await t.send(r), sdk.Project)
+
+        calls += [
+            ("  + decode_page", send_and_decode),
+            ("client.send(request): + pipeline", lambda cl=client, r=built: cl.send(r)),
+            (
+                "client.request(...): + build, status",
+                lambda cl=client: cl.request("GET", path, params={"page": 1, "limit": size}),
+            ),
+            ("projects.list_page: + decode", lambda cl=client: cl.projects.list_page(1, size)),
+        ]
+        try:
+            results = await c.measure_interleaved(calls, concurrency=32, seconds=seconds)
+        finally:
+            await client.aclose()
+            await close()
+        out.append((kind, [results[name] for name, _ in calls]))
+    return out
+
+
+def print_layers(base: str, seconds: float) -> None:
+    print(
+        f"== Where the CPU goes: a page of {_LAYER_PAGE_SIZE} projects from nginx, concurrency 32, one layer per row =="
+    )
+    for kind, results in asyncio.run(layers(base, seconds)):
+        rows = []
+        for i, result in enumerate(results):
+            # "+ decode_page" adds to the transport row; client.send starts again from it.
+            before = results[1] if i == 3 else results[i - 1] if i else None
+            step = "" if before is None else f"{result.cpu_us - before.cpu_us:+,.1f}"
+            rows.append(
+                [result.name, f"{result.rps:,.0f}", f"{result.cpu_us:,.1f}", step, str(result.errors)]
+            )
+        print(f"over {kind}:")
+        c.print_table(["layer", "req/s", "CPU us/req", "step us", "errors"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per layer (3 interleaved runs)")
+    args = parser.parse_args()
+    seconds = args.seconds or (1.5 if args.quick else 4.5)
+    print(f"machine: {c.machine_note()}; {c.pin_client()}; nginx pinned to CPU {c.SERVER_CPU}")
+    with c.running_nginx(files={"page.json": layer_page()}, extra=_NGINX_PAGE) as base:
+        print_layers(base, seconds)
+
+
+if __name__ == "__main__":
+    main()
