@@ -43,8 +43,11 @@ async def test_paces_to_the_sandbox_without_429s(config: RateLimit) -> None:
             statuses = await hammer(client, n, concurrency=16)
             stats = await sb.stats()
             status = client.rate_limit_status()
-        # The bound: at most 1% answered 429 (here: 1 of 110; typically none).
-        assert stats["rate_limited"] <= n // 100
+        # Paced, hardly any request is answered 429 (typically none); without the limiter a
+        # third or more are (the control below). The bound leaves room for a loaded machine:
+        # jitter that bunches requests costs a 429 per 20 ms even at exactly the server's rate,
+        # so the 1% is a figure of benchmarks/ratelimit.py, not an assertion here.
+        assert stats["rate_limited"] <= n // 20
         assert statuses.get(200, 0) + statuses.get(429, 0) == n
         assert statuses.get(429, 0) == stats["rate_limited"]
         # (How close to 50/s it runs is a figure, not an assertion: benchmarks/ratelimit.py.)
@@ -113,5 +116,6 @@ async def test_the_default_client_loses_nothing_in_every_sandbox_mode(
     assert statuses == {200: n}  # the retries brought every call home
     # Where the headers tell the limiter as it is (our contract is a bucket: on a fixed window
     # the client learns from its first 429s that nothing comes back before Reset).
+    # (Room for a loaded machine's jitter, as above; a limiter that does not pace sees a third.)
     if dialect != "none" and not secondary and (limiter, dialect) != ("fixed_window", "x-ratelimit"):
-        assert stats["rate_limited"] <= max(2, n // 50), stats["rate_limited"]
+        assert stats["rate_limited"] <= n // 20, stats["rate_limited"]
