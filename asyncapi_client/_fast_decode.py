@@ -223,14 +223,20 @@ def _compile(
     return fast
 
 
-_one: dict[type, Callable[[Any], Any]] = {}
-_many: dict[type, Callable[[Any], Any]] = {}
-for _model in FAST_MODELS:
-    _plan = _fields(_model)
-    if _plan is not None:
-        _builder = _builder_class(_model)
-        _one[_model] = _compile(_model, _plan, _builder, many=False)
-        _many[_model] = _compile(_model, _plan, _builder, many=True)
+# The compiled functions of each model, made on its first use (None: no fast path for it), so
+# that `import asyncapi_client` does not pay for compiling them.
+_one: dict[type, Callable[[Any], Any] | None] = {}
+_many: dict[type, Callable[[Any], Any] | None] = {}
+
+
+def _prepare(cls: type) -> None:
+    plan = _fields(cls) if cls in FAST_MODELS else None
+    if plan is None:
+        _one[cls] = _many[cls] = None
+        return
+    builder = _builder_class(cls)
+    _one[cls] = _compile(cls, plan, builder, many=False)
+    _many[cls] = _compile(cls, plan, builder, many=True)
 
 _new_page: Final[Callable[[list[Any], PageMeta], Page[Any]]] = _constructor(
     Page, ["data", "meta"], _builder_class(Page)
@@ -239,19 +245,27 @@ _new_page: Final[Callable[[list[Any], PageMeta], Page[Any]]] = _constructor(
 
 def fast_one(data: Any, cls: type[T]) -> T:
     """The instance, or `_SLOW`."""
-    fast = _one.get(cls)
+    if cls not in _one:
+        _prepare(cls)
+    fast = _one[cls]
     return _SLOW if fast is None else fast(data)  # type: ignore[no-any-return]
 
 
 def fast_list(items: list[Any], cls: type[T]) -> list[T]:
     """The instances, or `_SLOW` (for the whole list)."""
-    fast = _many.get(cls)
+    if cls not in _many:
+        _prepare(cls)
+    fast = _many[cls]
     return _SLOW if fast is None else fast(items)  # type: ignore[no-any-return]
 
 
 def fast_page(body: Any, cls: type[T]) -> Page[T]:
     """`{"data": [...], "meta": {...}}` (parsed) as a page, or `_SLOW`."""
-    many, one_meta = _many.get(cls), _one.get(PageMeta)
+    if cls not in _many:
+        _prepare(cls)
+    if PageMeta not in _one:
+        _prepare(PageMeta)
+    many, one_meta = _many[cls], _one[PageMeta]
     if many is None or one_meta is None or type(body) is not dict:
         return _SLOW  # type: ignore[no-any-return]
     items = body.get("data")
@@ -292,20 +306,28 @@ class _Typed:
         self.page = _json.typed_decoder(page)
 
 
-_typed: dict[type, _Typed] = {}
+# Each model's decoders, made on its first use as `_one` is (None: msgspec cannot build it).
+_typed: dict[type, _Typed | None] = {}
 _DECODE_ERRORS: tuple[type[BaseException], ...] = ()
 _META_PLAN: Final = _fields(PageMeta)
 assert _META_PLAN is not None
-_meta_values: Final = attrgetter(*(key for _, key, _ in _META_PLAN))  # from msgspec's struct
+_META_KEYS: Final = [key for _, key, _ in _META_PLAN]
+_meta_values: Final = attrgetter(*_META_KEYS)  # from msgspec's struct
 _new_meta: Final = _constructor(PageMeta, [name for name, _, _ in _META_PLAN], _builder_class(PageMeta))
+_meta_json: list[Any] = []  # msgspec's struct for a page's meta, once made
 
 if _json.msgspec is not None:
-    _msgspec = _json.msgspec
-    _DECODE_ERRORS = (_msgspec.DecodeError, RecursionError, TypeError)
-    _MetaJSON = _msgspec.defstruct("_PageMetaJSON", [(key, int) for _, key, _ in _META_PLAN])
-    for _model in (Project, User):
-        if _fields(_model) is not None and _refuses_naive(_model):
-            _typed[_model] = _Typed(_model, _MetaJSON)
+    _DECODE_ERRORS = (_json.msgspec.DecodeError, RecursionError, TypeError)
+
+
+def _typed_for(cls: type) -> _Typed | None:
+    typed = None
+    if _json.msgspec is not None and cls in (Project, User) and _fields(cls) is not None and _refuses_naive(cls):
+        if not _meta_json:
+            _meta_json.append(_json.msgspec.defstruct("_PageMetaJSON", [(key, int) for key in _META_KEYS]))
+        typed = _Typed(cls, _meta_json[0])
+    _typed[cls] = typed
+    return typed
 
 
 def _utf8(content: bytes) -> bool:
@@ -321,7 +343,7 @@ def _utf8(content: bytes) -> bool:
 
 def typed_page(content: bytes, cls: type[T]) -> Page[T] | None:
     """The page, or None: ask the next decoder."""
-    typed = _typed.get(cls)
+    typed = _typed[cls] if cls in _typed else _typed_for(cls)
     if typed is None or not _utf8(content):
         return None
     try:
@@ -333,7 +355,7 @@ def typed_page(content: bytes, cls: type[T]) -> Page[T] | None:
 
 
 def typed_list(content: bytes, cls: type[T]) -> list[T] | None:
-    typed = _typed.get(cls)
+    typed = _typed[cls] if cls in _typed else _typed_for(cls)
     if typed is None or not _utf8(content):
         return None
     try:
@@ -344,7 +366,7 @@ def typed_list(content: bytes, cls: type[T]) -> list[T] | None:
 
 
 def typed_model(content: bytes, cls: type[T]) -> T | None:
-    typed = _typed.get(cls)
+    typed = _typed[cls] if cls in _typed else _typed_for(cls)
     if typed is None or not _utf8(content):
         return None
     try:
