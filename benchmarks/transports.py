@@ -19,6 +19,9 @@ same page gzip-encoded by nginx, for each SDK transport and for raw httpx and ai
 decode gzip themselves); then the cost of `client.with_options(...)` in microseconds (target
 < 20) and a check that views share one transport and one pool. The plot of the first table goes
 to docs/transports.png.
+
+The script stays whole (past 400 lines): the raw clients and the SDK must be measured by the
+same loop, in turns, in one process, for their figures to be comparable.
 """
 
 from __future__ import annotations
