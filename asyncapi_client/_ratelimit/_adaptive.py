@@ -137,7 +137,18 @@ class SlidingEvidence:
     (`next_free`). Its Reset (whole again) is far later.
     """
 
-    __slots__ = ("limit", "small", "large", "nearest", "window", "sends", "came_back")
+    __slots__ = (
+        "limit",
+        "small",
+        "large",
+        "nearest",
+        "window",
+        "sends",
+        "came_back",
+        "pending",
+        "last_slot",
+        "upper",
+    )
 
     def __init__(self) -> None:
         self.limit: int | None = None
@@ -149,15 +160,23 @@ class SlidingEvidence:
         # Remaining rose well before Reset (the estimator says): not a fixed window, whose
         # Reset is as constant over its deficits as a sliding window's.
         self.came_back = False
+        self.pending = 0  # requests that took a slot (`take_slot`) and have not left yet
+        self.last_slot = -math.inf  # the latest slot given
+        # The least (Reset + round trip) a granted answer told: at least the window (the
+        # answer's Reset was read after the server made it, by less than the round trip).
+        self.upper = math.inf
 
-    def observe(self, limit: int, remaining: int, reset_after: float) -> None:
-        """A granted answer: Limit, Remaining, and seconds to its Reset."""
+    def observe(self, limit: int, remaining: int, reset_after: float, trip: float = 0.0) -> None:
+        """A granted answer: Limit, Remaining, seconds to its Reset, and its round trip."""
         if limit != self.limit:
             self.limit = limit
             self.small = 0.0
             self.large = self.nearest = math.inf
             self.window = None
             self.sends = None
+            self.pending = 0
+            self.last_slot = -math.inf
+            self.upper = math.inf
         if limit < 4 or limit > SLIDING_MAX_LIMIT or remaining > limit:
             return  # (a larger Limit would make the send log a hostile server's memory to fill)
         deficit = limit - remaining
@@ -170,6 +189,8 @@ class SlidingEvidence:
             self.large = reset_after
         if reset_after < self.nearest:
             self.nearest = reset_after
+        if reset_after + trip < self.upper:
+            self.upper = reset_after + trip
         if self.window is not None or (
             self.came_back and self.small >= SLIDING_MIN and self.small >= self.large
         ):
@@ -180,6 +201,46 @@ class SlidingEvidence:
         if window is None or self.limit is None:
             return None
         return self.limit / max(window, 1.0)
+
+    def take_slot(self, now: float, guard: float) -> float | None:
+        """Log pacing, once the window is known: when (on the send clock) a request granted
+        now may leave. It counts as pending until its answer comes (`answered`), and the log
+        then keeps the answer's time, not the send's: the server took the request no later
+        than that, however late it read its clock. So a request leaves at once while fewer
+        than Limit of ours (pending ones included) were answered within the last `upper`
+        seconds plus `guard`; else when the next log entry not already promised to a pending
+        request is that old; never before a request granted earlier. None: no log to pace by."""
+        window, sends, limit = self.upper, self.sends, self.limit
+        if self.window is None or window == math.inf or sends is None or limit is None:
+            return None
+        pending = self.pending
+        at = self.last_slot if self.last_slot > now else now
+        if pending >= limit:
+            # More promised than the window holds (a Limit below the concurrency): a window
+            # after the last of them.
+            free = self.last_slot + window + guard
+        elif len(sends) >= limit - pending:
+            free = sends[pending - limit] + window + guard
+        else:
+            free = now
+        if free > at:
+            at = free
+        self.pending = pending + 1
+        self.last_slot = at
+        return at
+
+    def answered(self, now: float) -> None:
+        """A request that took a slot was answered now, or failed (it may have reached the
+        server): its time goes in the log."""
+        if self.pending > 0:
+            self.pending -= 1
+        if self.sends is not None:
+            self.sends.append(now)
+
+    def slot_unused(self) -> None:
+        """A request that took a slot never left."""
+        if self.pending > 0:
+            self.pending -= 1
 
     def next_free(self, reserve: int) -> float | None:
         """When (on the send clock) a window that is full may take one more request and still

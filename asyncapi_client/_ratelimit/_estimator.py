@@ -53,6 +53,9 @@ RATE_WINDOW: Final = 1.0  # seconds over which the server's drain is measured
 LEARNED_BURST_SECONDS: Final = 0.1
 SETTLED_EVERY: Final = 0.02  # seconds between full observations while the server has plenty
 SETTLED_LEFT: Final = 100  # ...of at least this many requests left
+# Seconds the send log waits past a slot's return (the log keeps answer times and an upper
+# bound of the window, so this is only a margin for the server's own clock reading).
+LOG_GUARD: Final = 0.002
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 
@@ -107,6 +110,8 @@ class Estimator:
         "meter",
         "learned_at",
         "sliding",
+        "log_pacing",
+        "log_paced",
     )
 
     def __init__(
@@ -148,18 +153,39 @@ class Estimator:
         self.meter = SendMeter(now)
         self.learned_at = -math.inf  # when a response last went through `observe`
         self.sliding = SlidingEvidence()
+        # Whether the caller asks `take_slot` before each send (it paces one process alone);
+        # while it does and a sliding window is known, the send log paces, not the rate.
+        self.log_pacing = False
+        self.log_paced = False
 
     # -- observations ---------------------------------------------------------------------
 
-    def on_send(self, now: float) -> int:
-        """A request leaves now; returns its sequence number (for `observe`)."""
+    def on_send(self, now: float, logged: bool = False) -> int:
+        """A request leaves now; returns its sequence number (for `observe`). `logged`: it
+        took a slot of the send log (`take_slot`), logged when it is answered (`slot_done`)."""
         self.sent += 1
         self.inflight += 1
         self.meter.add(now)
         sends = self.sliding.sends
-        if sends is not None:
+        if sends is not None and not logged:
             sends.append(now)
         return self.sent
+
+    def take_slot(self, now: float) -> float | None:
+        """While a sliding window paces by the send log (`log_paced`): when a request granted
+        now may leave, logged as its send (see `SlidingEvidence.take_slot`); the guard is the
+        `LOG_GUARD`. None: it may leave now, and took no slot."""
+        if not self.log_paced:
+            return None
+        return self.sliding.take_slot(now, LOG_GUARD)
+
+    def slot_done(self, now: float, sent: bool) -> None:
+        """A request that took a slot was answered now (or failed: it may have reached the
+        server), `sent`; or never left."""
+        if sent:
+            self.sliding.answered(now)
+        else:
+            self.sliding.slot_unused()
 
     def failed(self) -> None:
         """A request that left got no response (a connection error, a cancellation)."""
@@ -320,6 +346,12 @@ class Estimator:
 
     def tune(self, now: float) -> tuple[float, float]:
         """The bucket's rate and capacity from the config, the headers and the 429s."""
+        self.log_paced = (
+            self.log_pacing
+            and self.configured_rate is None
+            and self.sliding.window is not None
+            and self.sliding.sends is not None
+        )
         rate = self._base_rate()
         if self.adaptive:
             rate = self.congestion.cap(now, rate)
@@ -384,7 +416,7 @@ class Estimator:
             if limit is not None and remaining is not None and reset_after is not None:
                 self.refill.observe(limit, remaining, reset_after, sent_at, now)
                 if status != _THROTTLED:
-                    self.sliding.observe(limit, remaining, reset_after)
+                    self.sliding.observe(limit, remaining, reset_after, now - sent_at)
             if remaining is not None:
                 since = self.drain_since
                 if since is not None and now - since < RATE_WINDOW:
@@ -470,6 +502,11 @@ class Estimator:
         pause when it reaches 0."""
         if self.configured_rate is not None:
             return self.configured_rate
+        if self.log_paced:
+            # The send log lets a request out only when the window has a slot for it (and
+            # re-sends at once the block its opening burst gives back): a rate would only
+            # hold back what the log allows.
+            return math.inf
         refill = self.refill
         learned = self._bucket_rate() if self.model == "bucket" else self.policy_rate
         rate = max(learned or 0.0, self.spread_rate or 0.0, refill.low)

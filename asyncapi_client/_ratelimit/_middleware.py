@@ -52,7 +52,7 @@ class Permit:
     """One attempt's grant: its partition, and whether it holds a token not yet spent (and
     whether that token is the partition's probe)."""
 
-    __slots__ = ("part", "held", "probe", "waited", "refused", "epoch")
+    __slots__ = ("part", "held", "probe", "waited", "refused", "epoch", "logged")
 
     def __init__(self, part: Partition) -> None:
         self.part = part
@@ -61,6 +61,7 @@ class Permit:
         self.waited = False  # the token came after a wait: the pacing rate was binding
         self.refused: APITimeoutError | None = None
         self.epoch = 0  # shared learning: the fleet's epoch of the slot taken
+        self.logged = False  # its send time is in the send log already (`Estimator.take_slot`)
 
 
 class RateLimitMiddleware:
@@ -98,7 +99,7 @@ class RateLimitMiddleware:
         gated = enabled and cfg.respect_headers and cfg.rate is None
 
         def make(key: str) -> Partition:
-            return new_partition(
+            part = new_partition(
                 key,
                 clock=clock,
                 rate=rate if enabled else None,
@@ -107,6 +108,9 @@ class RateLimitMiddleware:
                 max_pause=cfg.max_pause,
                 gated=gated,
             )
+            # Alone at the server, this process may pace a sliding window by its own send log.
+            part.estimator.log_pacing = enabled and self._local_only
+            return part
 
         self._partitions = Partitions(make, cfg.partition, cfg.max_partitions)
         self.gate = _Gate(self)
@@ -124,6 +128,8 @@ class RateLimitMiddleware:
                 permit.probe = bucket.gated
             else:
                 await self.take(permit, request)
+            if part.estimator.log_paced:
+                await self._log_slot(permit, request)
         extensions = dict(request.extensions)
         extensions[PERMIT] = permit
         try:
@@ -185,8 +191,39 @@ class RateLimitMiddleware:
             if shared_wait:
                 self._waited(part, shared_wait)
 
+    async def _log_slot(self, permit: Permit, request: Request) -> None:
+        """A sliding window paced by the send log: wait (holding the token) for the slot the
+        log gives this request; past the call's deadline or max_wait, the token goes back and
+        the call gets the limiter's timeout."""
+        part = permit.part
+        clock = self._clock
+        now = clock.monotonic()
+        at = part.estimator.take_slot(now)
+        permit.logged = at is not None
+        if at is None or at <= now:
+            return
+        deadline: float | None = request.extensions.get("deadline")
+        max_wait = self._max_wait
+        by_max_wait = max_wait is not None and (deadline is None or now + max_wait < deadline)
+        if by_max_wait and max_wait is not None:
+            deadline = now + max_wait
+        until = at if deadline is None or at <= deadline else deadline
+        try:
+            await clock.sleep(until - now)
+        except BaseException:
+            self._unspent(permit)
+            raise
+        self._waited(part, until - now)
+        permit.waited = True
+        if until < at:
+            self._unspent(permit)
+            raise self._too_long(request, until - now, server_said=False, by_max_wait=by_max_wait)
+
     def _unspent(self, permit: Permit) -> None:
         permit.held = False
+        if permit.logged:
+            permit.logged = False
+            permit.part.estimator.slot_done(self._clock.monotonic(), sent=False)
         bucket = permit.part.bucket
         now = self._clock.monotonic()
         if permit.probe:
@@ -335,18 +372,23 @@ class _Gate:
         probe = permit.probe
         binding = permit.waited
         epoch = permit.epoch
-        permit.held = permit.probe = permit.waited = False
+        logged = permit.logged
+        permit.held = permit.probe = permit.waited = permit.logged = False
         estimator = part.estimator
         sent_at = self._clock.monotonic()
-        seq = estimator.on_send(sent_at)
+        seq = estimator.on_send(sent_at, logged)
         try:
             response = await call_next(request)
         except BaseException:
             estimator.failed()
+            if logged:
+                estimator.slot_done(self._clock.monotonic(), sent=True)
             if probe:
                 # It failed without an answer: nothing learned, but it did go out.
                 part.bucket.probe_done(sent=True, now=self._clock.monotonic())
             raise
+        if logged:
+            estimator.slot_done(self._clock.monotonic(), sent=True)
         decision = limiter.observe(part, response, seq, sent_at, binding)
         status = response.status_code
         fleet = limiter._fleet
