@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, Congestion
-from asyncapi_client._ratelimit._estimator import Estimator
+from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, Congestion, SlidingEvidence
+from asyncapi_client._ratelimit._estimator import LOG_GUARD, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
 
 OK, THROTTLED = 200, 429
@@ -284,6 +284,85 @@ def test_a_huge_limit_keeps_no_send_log() -> None:
     evidence.came_back = True
     evidence.observe(huge, huge // 4, 9.0)
     assert evidence.sends is None and evidence.window is None
+
+
+def known_window(limit: int, window: float, trip: float) -> SlidingEvidence:
+    """A `SlidingEvidence` that knows a sliding window of `limit` per `window` seconds, told
+    by answers `trip` seconds after they left (so its upper bound is window + trip)."""
+    evidence = SlidingEvidence()
+    evidence.observe(limit, limit - 1, window + 0.5, trip)  # small deficit: the log starts
+    evidence.observe(limit, limit // 2, window, trip)  # large deficit, Reset no further
+    evidence.came_back = True
+    evidence.observe(limit, limit - 1, window, trip)
+    assert evidence.window == pytest.approx(window)
+    assert evidence.upper == pytest.approx(window + trip)
+    return evidence
+
+
+@pytest.mark.parametrize(
+    ("answered", "pending", "now", "slot"),
+    [
+        ([], 0, 5.0, 5.0),  # nothing logged: at once
+        ([0.0, 0.1, 0.2], 0, 1.0, 1.0),  # 3 of 4 within the window: at once
+        ([0.0, 0.1, 0.2, 0.3], 0, 1.0, 0.0 + 2.01 + 0.002),  # full: the oldest answer's slot
+        ([0.0, 0.1, 0.2, 0.3], 0, 3.0, 3.0),  # the oldest is past the window: at once
+        ([0.0, 0.1, 0.2, 0.3], 2, 1.0, 0.2 + 2.01 + 0.002),  # 2 pending hold the 2 oldest slots
+        ([0.0, 0.1, 0.2], 1, 1.0, 0.0 + 2.01 + 0.002),  # 3 answered + 1 pending (at 0) fill it
+        ([0.0, 0.1, 0.2, 0.3], 4, 1.0, 0.3 + 2 * (2.01 + 0.002)),  # 4 pending: a window after the last
+    ],
+)
+def test_the_send_log_gives_each_request_the_slot_of_the_answer_limit_ago(
+    answered: list[float], pending: int, now: float, slot: float
+) -> None:
+    """4 per 2 s, answers 10 ms after their sends (upper bound 2.01 s): a request may leave
+    when fewer than Limit of ours (pending ones included) were answered within the upper
+    bound plus the guard; pending requests (granted earlier, not answered yet) hold the next
+    slots in turn, and never leave after a later one."""
+    assert LOG_GUARD == 0.002
+    evidence = known_window(4, 2.0, 0.01)
+    for t in answered:
+        evidence.answered(t)
+    for _ in range(pending):
+        evidence.take_slot(0.0, LOG_GUARD)
+    assert evidence.take_slot(now, LOG_GUARD) == pytest.approx(slot)
+
+
+def test_a_slot_never_used_is_given_back_and_an_answer_takes_the_pending_slot() -> None:
+    """A request that took a slot and never left frees it (the next one gets it); one that was
+    answered moves from pending into the log at its answer time."""
+    evidence = known_window(4, 2.0, 0.0)
+    for t in (0.0, 0.1, 0.2):
+        evidence.answered(t)
+    assert evidence.take_slot(1.0, LOG_GUARD) == 1.0  # the 4th
+    evidence.slot_unused()  # ...never left
+    assert evidence.pending == 0
+    assert evidence.take_slot(1.0, LOG_GUARD) == 1.0  # its slot again
+    evidence.answered(1.05)  # left and answered
+    assert evidence.pending == 0
+    assert list(evidence.sends) == [0.0, 0.1, 0.2, 1.05]
+    assert evidence.take_slot(1.1, LOG_GUARD) == pytest.approx(2.0 + LOG_GUARD)
+
+
+def test_only_a_process_pacing_alone_paces_a_sliding_window_by_the_log() -> None:
+    """Recognised, a sliding window paces by the send log (the rate stops binding: the log
+    lets out the block of slots the opening burst frees a window later) when the middleware
+    asks for slots (`log_pacing`, a process alone at the server); otherwise, and with a
+    configured rate, it stays paced at Limit per window and `take_slot` gives none."""
+    times = [0.0] * 80 + [0.1 + 0.04 * i for i in range(140)]
+    alone = learning()
+    alone.log_pacing = True
+    decisions = sliding_log(alone, 100, 2.0, times, [])
+    assert alone.log_paced
+    assert decisions[-1].rate == math.inf  # type: ignore[attr-defined]
+    assert alone.take_slot(6.0) is not None
+    shared = learning()
+    decisions = sliding_log(shared, 100, 2.0, times, [])
+    assert not shared.log_paced and shared.take_slot(6.0) is None
+    assert decisions[-1].rate == pytest.approx(50.0, rel=0.03)  # type: ignore[attr-defined]
+    configured = learning(rate=40.0, burst=4)
+    configured.log_pacing = True
+    sliding_log(configured, 100, 2.0, times, [])
+    assert configured.take_slot(6.0) is None
 
 
 @pytest.mark.parametrize(
