@@ -134,7 +134,9 @@ class SlidingEvidence:
     From the first such small-deficit answer on (a sliding window's first answers), the send
     times of the last Limit requests are kept (`sends`): a sliding window that ran empty takes
     the next request only when the one sent `Limit - reserve` requests ago is a window old
-    (`next_free`). Its Reset (whole again) is far later.
+    (`next_free`). Its Reset (whole again) is far later. Once the window is known, a process
+    alone may pace by the log (`take_slot`): it then logs answer times, and counts the
+    requests that took a slot and have not been answered (`pending`).
     """
 
     __slots__ = (

@@ -20,9 +20,13 @@ How the server's answers steer the decision:
 4. *Retry-After* (on a 429 or 503) pauses the partition for that long, whatever else was said.
 5. *429*: counted; with `adaptive`, a congestion event cuts the rate and CUBIC probes back up
    (`Congestion`). With no headers at all this is the only signal, and it is enough.
-6. *Sliding windows* told in X-RateLimit headers (`SlidingEvidence`): paced at Limit per
-   window; when full, the next request waits for the slot our own request of Limit sends ago
-   gives back (a send log), with no reserve; a 429 from a full one does not cut the rate.
+6. *Sliding windows* told in X-RateLimit headers (`SlidingEvidence`): when the caller paces
+   one process alone (`log_pacing`), by the send log as a sliding log does (`take_slot`: a
+   request leaves when fewer than Limit of ours were answered within the window's upper
+   bound, pending ones counted, so the block the opening burst frees a window later goes out
+   at once), and the rate stops binding; otherwise at Limit per window. When full, the next
+   request waits for the slot our own request of Limit sends ago gives back, with no
+   reserve; a 429 from a full one does not cut the rate.
 
 Every pause the server sets (Retry-After in seconds or as a date, a Reset with nothing left,
 on a 429 or a 503) is capped at `max_pause`: one hostile or broken header cannot stop the
