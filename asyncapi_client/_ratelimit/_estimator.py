@@ -46,8 +46,9 @@ from __future__ import annotations
 import math
 from typing import Final, NamedTuple
 
-from ._adaptive import Congestion, RefillEstimate, SendMeter, SlidingEvidence
+from ._adaptive import Congestion, RefillEstimate, SendMeter
 from ._headers import RateLimitInfo
+from ._sliding import SlidingEvidence
 
 RESERVE: Final = 1.0  # tokens left in the server's bucket to absorb jitter...
 RESERVE_FROM: Final = 2  # ...when it holds at least this many (a bucket of 1 has none to spare)

@@ -7,9 +7,10 @@ import math
 
 import pytest
 
-from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, Congestion, SlidingEvidence
+from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, Congestion
 from asyncapi_client._ratelimit._estimator import LOG_GUARD, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
+from asyncapi_client._ratelimit._sliding import SlidingEvidence
 
 OK, THROTTLED = 200, 429
 
@@ -261,7 +262,6 @@ def test_a_fixed_window_in_x_ratelimit_headers_is_not_taken_for_a_sliding_one() 
     ],
 )
 def test_sliding_evidence_table(samples: list[tuple[int, float]], window: float | None) -> None:
-    from asyncapi_client._ratelimit._adaptive import SlidingEvidence
 
     evidence = SlidingEvidence()
     evidence.came_back = False
@@ -275,7 +275,7 @@ def test_sliding_evidence_table(samples: list[tuple[int, float]], window: float 
 def test_a_huge_limit_keeps_no_send_log() -> None:
     """A Limit past SLIDING_MAX_LIMIT is never taken for a sliding window: its send log would
     be a hostile server's memory to fill."""
-    from asyncapi_client._ratelimit._adaptive import SLIDING_MAX_LIMIT, SlidingEvidence
+    from asyncapi_client._ratelimit._sliding import SLIDING_MAX_LIMIT
 
     evidence = SlidingEvidence()
     huge = SLIDING_MAX_LIMIT * 1000
