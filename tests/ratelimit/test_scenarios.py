@@ -147,3 +147,57 @@ async def test_a_sliding_window_in_x_ratelimit_headers_is_used_to_its_bound(phas
     assert ok == 2000
     assert ok / duration >= 0.94 * (50 + 100 / duration)
     assert limited <= 20
+
+
+async def test_a_send_log_slot_past_max_wait_fails_the_call_and_is_given_back() -> None:
+    """A sliding window of 8 per 2 s, paced by the send log: with the window full, a call whose
+    slot is further than `max_wait` (1 s) ends with the limiter's APITimeoutError (not a
+    429), the slot it held goes back (nothing stays pending), and a call made once the window
+    has room goes at once."""
+    from asyncapi_client import APITimeoutError, RateLimit
+    from asyncapi_sandbox._limits import SlidingWindow, limit_headers
+
+    with virtual_time() as clock:
+        window = SlidingWindow(8, 2.0)
+        limited = 0
+
+        async def handler(request: Request) -> Response:
+            nonlocal limited
+            await anyio.sleep(0.002)
+            verdict = window.take(clock.monotonic(), clock.time())
+            headers = {k.decode(): v.decode() for k, v in limit_headers("x-ratelimit", verdict, clock.time())}
+            await anyio.sleep(0.002)
+            if not verdict.allowed:
+                limited += 1
+                return Response(429, {"content-type": "application/json", **headers}, ENVELOPE_429)
+            return Response(200, {"content-type": "application/json", **headers}, USER)
+
+        client = AsyncClient(
+            URL,
+            transport=MockTransport(handler, record=False),
+            clock=clock,
+            auth=BearerToken("t"),
+            rate_limit=RateLimit(max_wait=1.0),
+        )
+        async with client:
+            # Learn the window: 6 at once, then one every 0.4 s (tokens come back before Reset).
+            async with anyio.create_task_group() as tg:
+                for _ in range(6):
+                    tg.start_soon(client.users.me)
+            for _ in range(14):
+                await anyio.sleep(0.4)
+                await client.users.me()
+            estimator = client._shared.limiter._partitions.default.estimator
+            assert estimator.log_paced
+            # Once the window has emptied, fill it, then one more: its slot is 2 s away.
+            await anyio.sleep(2.5)
+            for _ in range(8):
+                await client.users.me()
+            with pytest.raises(APITimeoutError, match="rate limiter"):
+                await client.users.me()
+            assert estimator.sliding.pending == 0
+            await anyio.sleep(2.5)
+            before = clock.monotonic()
+            await client.users.me()
+            assert clock.monotonic() - before < 0.1
+    assert limited == 0
