@@ -189,12 +189,23 @@ async def test_a_send_log_slot_past_max_wait_fails_the_call_and_is_given_back() 
                 await client.users.me()
             estimator = client._shared.limiter._partitions.default.estimator
             assert estimator.log_paced
-            # Once the window has emptied, fill it, then one more: its slot is 2 s away.
+            # Once the window has emptied, 9 at once: 8 fill it, the 9th's slot is 2 s away.
             await anyio.sleep(2.5)
-            for _ in range(8):
-                await client.users.me()
-            with pytest.raises(APITimeoutError, match="rate limiter"):
-                await client.users.me()
+            outcomes: list[str] = []
+
+            async def call() -> None:
+                try:
+                    await client.users.me()
+                    outcomes.append("ok")
+                except APITimeoutError as exc:
+                    assert "rate limiter" in str(exc)
+                    assert estimator.sliding.pending == 0  # its slot went back
+                    outcomes.append("timeout")
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(9):
+                    tg.start_soon(call)
+            assert sorted(outcomes) == ["ok"] * 8 + ["timeout"]
             assert estimator.sliding.pending == 0
             await anyio.sleep(2.5)
             before = clock.monotonic()
