@@ -12,8 +12,29 @@ import anyio
 import pytest
 
 from asyncapi_client import APIError, AsyncClient, BearerToken, MockTransport, Request, Response
+from asyncapi_client._clock import Clock
 from asyncapi_client._retry._policy import RETRY_COST
 from tests.support.virtual_time import ENVELOPE_429, NGINX_429_PAGE, LimitReqServer, virtual_time
+
+
+async def call_users_me(client: AsyncClient, clock: Clock, n: int, *, concurrency: int) -> tuple[int, float]:
+    """`n` calls of `users.me()` from `concurrency` workers, the client closed after: (calls that
+    succeeded, seconds on `clock`)."""
+    calls = iter(range(n))
+    ok = 0
+
+    async def worker() -> None:
+        nonlocal ok
+        for _ in calls:
+            await client.users.me()
+            ok += 1
+
+    start = clock.monotonic()
+    async with client, anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    return ok, clock.monotonic() - start
+
 
 URL = "https://api.example.com"
 USER = b'{"id":1,"name":"Ada","email":"ada@example.com","created_at":"2024-01-01T00:00:00Z"}'
@@ -28,20 +49,7 @@ async def test_nginx_limit_req_with_no_headers_every_call_succeeds_near_the_limi
         client = AsyncClient(
             URL, transport=MockTransport(server, record=False), clock=clock, auth=BearerToken("t")
         )
-        calls = iter(range(800))
-        ok = 0
-
-        async def worker() -> None:
-            nonlocal ok
-            for _ in calls:
-                await client.users.me()
-                ok += 1
-
-        start = clock.monotonic()
-        async with client, anyio.create_task_group() as tg:
-            for _ in range(64):
-                tg.start_soon(worker)
-        duration = clock.monotonic() - start
+        ok, duration = await call_users_me(client, clock, 800, concurrency=64)
     assert ok == 800
     assert ok / duration >= 0.9 * (50 + 10 / duration)
     assert server.limited <= 0.1 * len(server.arrivals)
@@ -130,20 +138,7 @@ async def test_a_sliding_window_in_x_ratelimit_headers_is_used_to_its_bound(phas
         client = AsyncClient(
             URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t")
         )
-        calls = iter(range(2000))
-        ok = 0
-
-        async def worker() -> None:
-            nonlocal ok
-            for _ in calls:
-                await client.users.me()
-                ok += 1
-
-        start = clock.monotonic()
-        async with client, anyio.create_task_group() as tg:
-            for _ in range(64):
-                tg.start_soon(worker)
-        duration = clock.monotonic() - start
+        ok, duration = await call_users_me(client, clock, 2000, concurrency=64)
     assert ok == 2000
     assert ok / duration >= 0.94 * (50 + 100 / duration)
     assert limited <= 20
