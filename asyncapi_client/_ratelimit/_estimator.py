@@ -49,6 +49,7 @@ from typing import Final, NamedTuple
 from ._adaptive import Congestion, RefillEstimate, SendMeter
 from ._headers import RateLimitInfo
 from ._sliding import SlidingEvidence
+from ._window import PROBE_RATE, HeaderlessWindow
 
 RESERVE: Final = 1.0  # tokens left in the server's bucket to absorb jitter...
 RESERVE_FROM: Final = 2  # ...when it holds at least this many (a bucket of 1 has none to spare)
@@ -117,6 +118,7 @@ class Estimator:
         "sliding",
         "log_pacing",
         "log_paced",
+        "window",
     )
 
     def __init__(
@@ -162,6 +164,8 @@ class Estimator:
         # while it does and a sliding window is known, the send log paces, not the rate.
         self.log_pacing = False
         self.log_paced = False
+        # A window without headers, learned from its 429s (`_window.py`).
+        self.window = HeaderlessWindow(enabled=adaptive and rate is None)
 
     # -- observations ---------------------------------------------------------------------
 
@@ -174,6 +178,11 @@ class Estimator:
         sends = self.sliding.sends
         if sends is not None and not logged:
             sends.append(now)
+        window = self.window
+        if window.opening is not None:
+            window.sent(now)
+        elif logged:
+            window.sent_logged(self.sent, now)
         return self.sent
 
     def take_slot(self, now: float) -> float | None:
@@ -182,12 +191,16 @@ class Estimator:
         `LOG_GUARD`. None: it may leave now, and took no slot."""
         if not self.log_paced:
             return None
+        if self.window.paced:
+            return self.window.take_slot(now, LOG_GUARD)
         return self.sliding.take_slot(now, LOG_GUARD)
 
     def slot_done(self, now: float, sent: bool) -> None:
         """A request that took a slot was answered now (or failed: it may have reached the
         server), `sent`; or never left."""
-        if sent:
+        if self.window.paced:
+            self.window.answered(now, sent)
+        elif sent:
             self.sliding.answered(now)
         else:
             self.sliding.slot_unused()
@@ -200,7 +213,7 @@ class Estimator:
     def learning(self) -> bool:
         """True while every response must be observed even without rate-limit headers (the
         rate is climbing back after a 429)."""
-        return self.congestion.cubic is not None
+        return self.congestion.cubic is not None or self.window.active
 
     def observe_settled(
         self, status: int, info: RateLimitInfo, seq: int, now: float, wall: float
@@ -259,6 +272,9 @@ class Estimator:
         pause: float | None = None
         server_pause: float | None = None
         shared: float | None = None
+        window = self.window
+        if window.state != "off":
+            self._learn_window(window, status, info, seq, sent_at, now)
         if (
             status == _THROTTLED
             and self.empty_early
@@ -333,11 +349,34 @@ class Estimator:
             max_tokens = 0.0 if max_tokens is None or max_tokens > 0.0 else max_tokens
             shared = retry_after
         rate, capacity = self.tune(now)
+        if window.active:
+            # The window model paces (`_window.py`): no pause, no cut; its probes or its log.
+            if window.spell:
+                wait = 0.0 if window.probe_at is None else min(max(0.0, window.probe_at - now), self.max_pause)
+                self.rate, self.capacity = PROBE_RATE, 1.0
+                # Exactly one token when the probe is due, the next one a while after it.
+                return Decision(PROBE_RATE, 1.0, 1.0 - PROBE_RATE * wait)
+            return Decision(rate, capacity)
         if max_tokens is not None:
             floor = self._debt_floor()
             if max_tokens < floor:
                 max_tokens = floor
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared)
+
+    def _learn_window(
+        self, window: HeaderlessWindow, status: int, info: RateLimitInfo | None, seq: int, sent_at: float, now: float
+    ) -> None:
+        """Feed a header-less window model (a response with rate-limit headers ends it: the
+        headers are learned instead)."""
+        if info is not None and (info.limit is not None or info.remaining is not None or info.reset_after is not None):
+            window.off()
+        elif status == _THROTTLED:
+            if window.state == "opening" and not self.log_pacing:
+                window.off()  # not alone at the server: our log cannot count the others' sends
+            else:
+                window.refused(seq, sent_at, now, info.retry_after if info is not None else None)
+        elif status != 503:
+            window.granted(seq, sent_at, now)
 
     def _sending_at(self, now: float, binding: bool) -> float:
         """The rate a 429 happened at: the pacing rate when it held the request back (a queue
@@ -351,14 +390,14 @@ class Estimator:
 
     def tune(self, now: float) -> tuple[float, float]:
         """The bucket's rate and capacity from the config, the headers and the 429s."""
+        window_paced = self.window.paced
         self.log_paced = (
             self.log_pacing
             and self.configured_rate is None
-            and self.sliding.window is not None
-            and self.sliding.sends is not None
+            and (window_paced or (self.sliding.window is not None and self.sliding.sends is not None))
         )
         rate = self._base_rate()
-        if self.adaptive:
+        if self.adaptive and not window_paced:
             rate = self.congestion.cap(now, rate)
         if self.configured_rate is None and self.max_pause > 0 and rate < 1.0 / self.max_pause:
             # What the headers taught is capped like a pause: the next request is never

@@ -1,0 +1,285 @@
+"""`HeaderlessWindow`: a window of N requests per P seconds learned from its 429s alone (a
+server that sends no rate-limit headers), and the send log that paces it. Pure arithmetic on
+the times it is given; no clock, no I/O.
+
+Why not a rate: a window admits a uniform pace just under N / P with no 429 at all, but the
+opening burst that exhausted it frees its N slots again one window later, all at once; a
+uniform pace leaves them unused, and against a window of 100 per 2 s that alone keeps a run
+of 2,000 calls under 95% of what the server grants (its rate plus the one quota). Paced by
+a log of its own sends, as a sliding log limiter counts them (a request leaves when fewer
+than N of ours left within the last P seconds), the client re-sends each block when its
+slots come back. Any window of N per P admits that pace, a fixed one as well as a sliding
+one, as long as the log's P is at least the server's; too short a P shows at once as a 429
+and ends the model.
+
+What the 429s tell, with nothing else to go by:
+
+1. *The quota*: while nothing is known every send time is kept (`sent`, the first
+   `WINDOW_MAX_QUOTA` or so). The first 429 of the opening answers a request sent after N
+   granted ones (a window grants in arrival order), so N is the lowest refused sequence
+   number minus one. Fewer than `WINDOW_MIN_QUOTA`, or more than `WINDOW_MAX_QUOTA`, is
+   not taken for a window (a token bucket's burst, nginx `limit_req`): CUBIC learns it.
+2. *The window turning*: a spell of refusals follows. Nothing is sent but single probes, one
+   at a time: with `Retry-After` at its end (`Retry-After` is whole seconds, rounded up, so
+   a request sent then is granted); without it, each refused probe doubles the distance of
+   the next (`FIRST_STEP`). The first granted probe ends the spell.
+3. *An upper bound on P*: our first request's slot came back by the time that probe was
+   answered, so P is at most that answer minus our first send (plus a round trip, for the
+   server's late reading of its clock). The log paces at that, from the send times kept.
+4. *Tightening it*: the first request of each block (the head, whose slot comes back a gap
+   after the last one) is sent a little early, alone: granted, the bound falls to the gap
+   tested; refused (one 429), the gap is a lower bound. Halving the interval between the
+   bounds (by at most `TEST_STEP` of it at a time) until it is within `SETTLED_WITHIN`.
+5. Any other 429 while the log paces says the model is wrong (a fixed window whose phase
+   made a gap look long enough, a limit that changed): the window is given up for good,
+   and the 429s are learned by CUBIC as for any other limiter.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Final
+
+from ._sliding import SlidingEvidence
+
+WINDOW_MIN_QUOTA: Final = 32  # fewer granted before the first 429: a bucket's burst, not a window
+WINDOW_MAX_QUOTA: Final = 1000  # the longest log kept (and send times kept while nothing is known)
+FIRST_STEP: Final = 0.1  # without Retry-After: the first probe this long after the last refusal
+PROBE_RATE: Final = 2.0  # tokens/s after a probe's own: a second probe only if its answer is slow
+TEST_STEP: Final = 0.05  # a head is tested at most this share of the bound early
+SETTLED_WITHIN: Final = 0.015  # the bounds on P this close (a share of the upper one): no more tests
+HEAD_GAP: Final = 0.05  # seconds past the last slot given: the slot starts a new block (its head)
+
+_OPENING: Final = "opening"
+_SPELL: Final = "spell"
+_PACED: Final = "paced"
+_OFF: Final = "off"
+
+
+class HeaderlessWindow:
+    """The window model of one partition (see the module docstring). `state`: `"opening"`
+    (nothing known; send times kept), `"spell"` (refused: probing for the window's turn),
+    `"paced"` (the log paces) or `"off"` (not a window, or given up)."""
+
+    __slots__ = (
+        "state",
+        "opening",
+        "quota",
+        "first_sent",
+        "trip",
+        "low",
+        "high",
+        "step",
+        "probe_at",
+        "spell_sent",
+        "log",
+        "lower",
+        "upper",
+        "test_gap",
+        "test_at",
+        "test_seq",
+        "test_from",
+        "run_sent",
+        "first_seq",
+        "spell_at",
+    )
+
+    def __init__(self, enabled: bool) -> None:
+        self.state = _OPENING if enabled else _OFF
+        self.opening: list[float] | None = [] if enabled else None
+        self.quota = 0
+        self.first_sent = 0.0
+        self.trip = 0.0  # the longest round trip of the spell's answers
+        self.low = -math.inf  # the window turned after this (send clock)...
+        self.high = math.inf  # ...and by this
+        self.step = FIRST_STEP
+        self.probe_at: float | None = None  # when the next probe may leave (None: one is out)
+        self.spell_sent = 0.0  # the first refused request's send time
+        self.log: SlidingEvidence | None = None
+        self.lower = 0.0  # P is above this...
+        self.upper = math.inf  # ...and at most this (the log's window)
+        self.test_gap: float | None = None  # the head under test: its gap...
+        self.test_at: float | None = None  # ...its slot...
+        self.test_seq: int | None = None  # ...and its sequence number once it left
+        self.test_from = 0.0  # the log entry whose slot it tests
+        self.run_sent = 0.0  # the log paces requests sent from then on
+        self.first_seq = 0  # the spell's first refused request
+        self.spell_at = 0.0  # when the spell began (requests sent before it: the opening's)
+
+    @property
+    def spell(self) -> bool:
+        return self.state == _SPELL
+
+    @property
+    def paced(self) -> bool:
+        return self.state == _PACED
+
+    @property
+    def active(self) -> bool:
+        return self.state == _SPELL or self.state == _PACED
+
+    def off(self) -> None:
+        self.state = _OFF
+        self.opening = None
+        self.log = None
+
+    # -- observations -----------------------------------------------------------------------
+
+    def sent(self, now: float) -> None:
+        """A request leaves while nothing is known (`opening` is a list)."""
+        opening = self.opening
+        if opening is not None:
+            opening.append(now)
+            if len(opening) > WINDOW_MAX_QUOTA + 64:
+                self.off()  # that many granted: no window we keep a log for
+
+    def sent_logged(self, seq: int, now: float) -> None:
+        """A request that took a slot of the log leaves: the head under test, if it is due."""
+        at = self.test_at
+        if at is not None and self.test_seq is None and now >= at - 0.001:
+            self.test_seq = seq
+
+    def refused(self, seq: int, sent_at: float, now: float, retry_after: float | None) -> None:
+        """A 429 with no rate-limit headers for request `seq`, sent at `sent_at`."""
+        state = self.state
+        if state == _OPENING:
+            quota = seq - 1
+            opening = self.opening
+            if quota < WINDOW_MIN_QUOTA or quota > WINDOW_MAX_QUOTA or opening is None or len(opening) < quota:
+                self.off()
+                return
+            self.state = _SPELL
+            self.quota = quota
+            self.first_sent = opening[0]
+            self.spell_sent = sent_at
+            self.first_seq = seq
+            self.spell_at = now
+            self.low = sent_at
+        elif state == _SPELL:
+            if seq < self.first_seq:
+                # An earlier request was refused too (it reached the server later).
+                self.quota -= 1
+                if self.quota < WINDOW_MIN_QUOTA:
+                    self.off()
+                    return
+            probe_at = self.probe_at
+            if probe_at is not None and sent_at >= probe_at - 0.001:
+                self.step *= 2.0  # the probe was refused: the next one further out
+        elif state == _PACED:
+            if seq == self.test_seq and self.test_gap is not None:
+                self.lower = max(self.lower, self.test_gap)  # the head was early: P is longer
+                self._unlog(now)
+                self._end_test()
+            elif sent_at >= self.run_sent:
+                self.off()
+            return
+        else:
+            return
+        trip = now - sent_at
+        if trip > self.trip:
+            self.trip = trip
+        if sent_at > self.low:
+            self.low = sent_at
+        if retry_after is not None:
+            # Whole seconds, rounded up: the window turns within that last second.
+            if sent_at + retry_after - 1.0 > self.low:
+                self.low = sent_at + retry_after - 1.0
+            if now + retry_after < self.high:
+                self.high = now + retry_after
+        self.probe_at = self.high if self.high != math.inf else self.low + self.step
+
+    def granted(self, seq: int, sent_at: float, now: float) -> None:
+        """A success for request `seq` (observed only while the model is active)."""
+        state = self.state
+        if state == _SPELL:
+            if sent_at < self.spell_at:
+                if seq > self.first_seq:
+                    self.quota += 1  # the opening's, granted though sent after a refused one
+                return
+            opening = self.opening
+            if opening is None:
+                self.off()
+                return
+            quota = self.quota
+            # Our first request's slot was back by now (P <= now - first send, plus a round
+            # trip for the server's reading of its clock): the log paces at that, replaying
+            # the opening's send times, then the answers' (later than the server's readings).
+            upper = now - self.first_sent + max(self.trip, now - sent_at)
+            log = SlidingEvidence()
+            log.limit = quota
+            log.window = log.upper = upper
+            log.sends = deque(opening[:quota], maxlen=quota)
+            log.sends.append(now)  # the probe took the first slot
+            self.log = log
+            self.opening = None
+            self.upper = upper
+            self.lower = max(0.0, self.low - self.first_sent - self.trip)
+            self.state = _PACED
+            self.run_sent = sent_at
+        elif state == _PACED and seq == self.test_seq and self.test_gap is not None and self.log is not None:
+            # Granted: the log entry it tested (an answer, or a send of the opening) was out of
+            # the server's window by now, its server time at most a round trip before it.
+            upper = now - self.test_from + self.trip
+            if upper < self.upper:
+                self.upper = self.log.window = self.log.upper = upper
+            self._end_test()
+
+    def _unlog(self, answered_at: float) -> None:
+        """The head under test was refused: the server took no slot for it. Its answer leaves
+        the log, and the entry its logging pushed out (the one it tested) comes back."""
+        log = self.log
+        sends = None if log is None else log.sends
+        if sends is None:
+            return
+        try:
+            sends.remove(answered_at)
+        except ValueError:
+            return
+        sends.appendleft(self.test_from)
+
+    def _end_test(self) -> None:
+        self.test_gap = self.test_at = self.test_seq = None
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def take_slot(self, now: float, guard: float) -> float | None:
+        """While the log paces: when a request granted now may leave (as the sliding log's
+        `take_slot`), the head of a block sometimes earlier, under test."""
+        log = self.log
+        if log is None:
+            return None
+        if self.test_at is not None and now - self.test_at > self.upper:
+            self._end_test()  # the head under test never left (cancelled): nothing learned
+        last, pending, sends = log.last_slot, log.pending, log.sends
+        at = log.take_slot(now, guard)
+        upper, lower = self.upper, self.lower
+        if (
+            at is None
+            or sends is None
+            or self.test_gap is not None
+            or pending >= self.quota
+            or len(sends) < self.quota - pending
+            or upper - lower <= SETTLED_WITHIN * upper
+        ):
+            return at
+        # Held back by the log: test whether its slot is back sooner (see the module docstring).
+        entry = sends[pending - self.quota]
+        gap = max((upper + lower) / 2.0, upper * (1.0 - TEST_STEP))
+        early = entry + gap + guard
+        if early < now + HEAD_GAP or early < last + HEAD_GAP or early >= at:
+            return at  # not held back for long: nothing to test
+        log.last_slot = early
+        self.test_gap = gap
+        self.test_at = early
+        self.test_from = entry
+        return early
+
+    def answered(self, now: float, sent: bool) -> None:
+        log = self.log
+        if log is None:
+            return
+        if sent:
+            log.answered(now)
+        else:
+            log.slot_unused()
