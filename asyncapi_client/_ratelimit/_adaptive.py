@@ -223,6 +223,16 @@ class Congestion:
             return self.granted_since_cut / span
         return None
 
+    def restart(self, rate: float, sent: int, now: float) -> None:
+        """Start over from a rate learned otherwise (a window model given up): the curve at
+        `BETA` times it, climbing back as after an event there; the 429s of requests sent so
+        far belong to this event."""
+        self.cubic = Cubic(rate, now, search=False)
+        self.cut_seq = sent
+        self.cut_at = self.settled_at = now
+        self.granted_since_cut = 0
+        self.events += 1
+
     def is_new(self, seq: int, sent_at: float) -> bool:
         """Whether a 429 for request number `seq`, sent at `sent_at`, starts a new congestion
         event: it left after the last cut, and after the round trip that followed it (what

@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from typing import Final, NamedTuple
 
-from ._adaptive import Congestion, RefillEstimate, SendMeter
+from ._adaptive import MIN_RATE, Congestion, RefillEstimate, SendMeter
 from ._headers import RateLimitInfo
 from ._sliding import SlidingEvidence
 from ._window import PROBE_RATE, HeaderlessWindow
@@ -275,6 +275,7 @@ class Estimator:
         window = self.window
         if window.state != "off":
             self._learn_window(window, status, info, seq, sent_at, now)
+        owned = window.active  # the window model paces: its 429s cut nothing
         if (
             status == _THROTTLED
             and self.empty_early
@@ -321,7 +322,7 @@ class Estimator:
         retry_after = info.retry_after if info is not None and status in _PAUSING else None
         if status != _THROTTLED:
             self.congestion.granted(now)
-        elif self.adaptive and not (
+        elif self.adaptive and not owned and not (
             self.sliding.window is not None and info is not None and info.remaining == 0
         ):
             # (A full sliding window refusing a request sent early is a miss in timing, not a
@@ -373,8 +374,12 @@ class Estimator:
         elif status == _THROTTLED:
             if window.state == "opening" and not self.log_pacing:
                 window.off()  # not alone at the server: our log cannot count the others' sends
-            else:
-                window.refused(seq, sent_at, now, info.retry_after if info is not None else None)
+                return
+            active, rate = window.active, window.rate()
+            window.refused(seq, sent_at, now, info.retry_after if info is not None else None)
+            if active and not window.active:
+                # Given up: CUBIC learns from here, starting near the rate the log held.
+                self.congestion.restart(rate or MIN_RATE, self.sent, now)
         elif status != 503:
             window.granted(seq, sent_at, now)
 

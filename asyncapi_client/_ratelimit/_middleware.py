@@ -218,6 +218,13 @@ class RateLimitMiddleware:
         if until < at:
             self._unspent(permit)
             raise self._too_long(request, until - now, server_said=False, by_max_wait=by_max_wait)
+        if not part.estimator.log_paced and not permit.probe:
+            # The log stopped pacing while this waited (a 429 proved its model wrong): the
+            # slot goes back, the token (granted by the old pacing) is dropped, and the
+            # request waits for a token of the new pacing instead.
+            permit.held = permit.logged = False
+            part.estimator.slot_done(clock.monotonic(), sent=False)
+            await self.take(permit, request)
 
     def _unspent(self, permit: Permit) -> None:
         permit.held = False

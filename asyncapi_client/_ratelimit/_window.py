@@ -47,7 +47,7 @@ WINDOW_MIN_QUOTA: Final = 32  # fewer granted before the first 429: a bucket's b
 WINDOW_MAX_QUOTA: Final = 1000  # the longest log kept (and send times kept while nothing is known)
 FIRST_STEP: Final = 0.1  # without Retry-After: the first probe this long after the last refusal
 PROBE_RATE: Final = 2.0  # tokens/s after a probe's own: a second probe only if its answer is slow
-TEST_STEP: Final = 0.05  # a head is tested at most this share of the bound early
+TEST_STEP: Final = 0.5  # a request is tested at most this share of the bound early
 SETTLED_WITHIN: Final = 0.015  # the bounds on P this close (a share of the upper one): no more tests
 HEAD_GAP: Final = 0.05  # seconds past the last slot given: the slot starts a new block (its head)
 
@@ -83,6 +83,8 @@ class HeaderlessWindow:
         "run_sent",
         "first_seq",
         "spell_at",
+        "sentinel_at",
+        "sentinel_next",
     )
 
     def __init__(self, enabled: bool) -> None:
@@ -106,6 +108,8 @@ class HeaderlessWindow:
         self.run_sent = 0.0  # the log paces requests sent from then on
         self.first_seq = 0  # the spell's first refused request
         self.spell_at = 0.0  # when the spell began (requests sent before it: the opening's)
+        self.sentinel_at = -math.inf  # the slot of the first request of the current block
+        self.sentinel_next = False  # the next slot is a block's first (the one before, a test)
 
     @property
     def spell(self) -> bool:
@@ -118,6 +122,10 @@ class HeaderlessWindow:
     @property
     def active(self) -> bool:
         return self.state == _SPELL or self.state == _PACED
+
+    def rate(self) -> float | None:
+        """The rate the log holds (quota per its window), None before it paces."""
+        return self.quota / self.upper if self.state == _PACED and self.upper > 0 else None
 
     def off(self) -> None:
         self.state = _OFF
@@ -253,10 +261,19 @@ class HeaderlessWindow:
             self._end_test()  # the head under test never left (cancelled): nothing learned
         last, pending, sends = log.last_slot, log.pending, log.sends
         at = log.take_slot(now, guard)
+        if at is None:
+            return None
+        if at - last >= HEAD_GAP or self.sentinel_next:
+            self.sentinel_at = at  # a new block: its first request goes ahead of the others
+            self.sentinel_next = False
+        elif at < self.sentinel_at + 2.0 * self.trip:
+            # The rest of a block leave once the first one's answer could have come: if it is
+            # refused (the log's window too short: not the window it was taken for), the
+            # others are held back (the middleware re-queues them), not refused with it.
+            at = log.last_slot = self.sentinel_at + 2.0 * self.trip
         upper, lower = self.upper, self.lower
         if (
-            at is None
-            or sends is None
+            sends is None
             or self.test_gap is not None
             or pending >= self.quota
             or len(sends) < self.quota - pending
@@ -270,6 +287,7 @@ class HeaderlessWindow:
         if early < now + HEAD_GAP or early < last + HEAD_GAP or early >= at:
             return at  # not held back for long: nothing to test
         log.last_slot = early
+        self.sentinel_next = True  # the test is not the block's first: the next one is
         self.test_gap = gap
         self.test_at = early
         self.test_from = entry
