@@ -152,9 +152,11 @@ class HeaderlessWindow:
         """A 429 with no rate-limit headers for request `seq`, sent at `sent_at`."""
         state = self.state
         if state == _OPENING:
-            quota = seq - 1
             opening = self.opening
-            if quota < WINDOW_MIN_QUOTA or quota > WINDOW_MAX_QUOTA or opening is None or len(opening) < quota:
+            # Every request sent so far was granted but the refused ones (those still in
+            # flight are answered later, and counted then).
+            quota = 0 if opening is None else len(opening) - 1
+            if quota < WINDOW_MIN_QUOTA or quota > WINDOW_MAX_QUOTA or opening is None:
                 self.off()
                 return
             self.state = _SPELL
@@ -165,8 +167,8 @@ class HeaderlessWindow:
             self.spell_at = now
             self.low = sent_at
         elif state == _SPELL:
-            if seq < self.first_seq:
-                # An earlier request was refused too (it reached the server later).
+            if sent_at < self.spell_at and seq != self.first_seq:
+                # Another of the opening refused (in flight together with the first one).
                 self.quota -= 1
                 if self.quota < WINDOW_MIN_QUOTA:
                     self.off()
@@ -202,9 +204,7 @@ class HeaderlessWindow:
         state = self.state
         if state == _SPELL:
             if sent_at < self.spell_at:
-                if seq > self.first_seq:
-                    self.quota += 1  # the opening's, granted though sent after a refused one
-                return
+                return  # the opening's, granted: counted already
             opening = self.opening
             if opening is None:
                 self.off()
