@@ -322,8 +322,10 @@ class Estimator:
         retry_after = info.retry_after if info is not None and status in _PAUSING else None
         if status != _THROTTLED:
             self.congestion.granted(now)
-        elif self.adaptive and not owned and not (
-            self.sliding.window is not None and info is not None and info.remaining == 0
+        elif (
+            self.adaptive
+            and not owned
+            and not (self.sliding.window is not None and info is not None and info.remaining == 0)
         ):
             # (A full sliding window refusing a request sent early is a miss in timing, not a
             # rate past its Limit per window: the pause until its next slot answers it.)
@@ -353,7 +355,9 @@ class Estimator:
         if window.active:
             # The window model paces (`_window.py`): no pause, no cut; its probes or its log.
             if window.spell:
-                wait = 0.0 if window.probe_at is None else min(max(0.0, window.probe_at - now), self.max_pause)
+                wait = (
+                    0.0 if window.probe_at is None else min(max(0.0, window.probe_at - now), self.max_pause)
+                )
                 self.rate, self.capacity = PROBE_RATE, 1.0
                 # Exactly one token when the probe is due, the next one a while after it.
                 return Decision(PROBE_RATE, 1.0, 1.0 - PROBE_RATE * wait)
@@ -365,11 +369,19 @@ class Estimator:
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared)
 
     def _learn_window(
-        self, window: HeaderlessWindow, status: int, info: RateLimitInfo | None, seq: int, sent_at: float, now: float
+        self,
+        window: HeaderlessWindow,
+        status: int,
+        info: RateLimitInfo | None,
+        seq: int,
+        sent_at: float,
+        now: float,
     ) -> None:
         """Feed a header-less window model (a response with rate-limit headers ends it: the
         headers are learned instead)."""
-        if info is not None and (info.limit is not None or info.remaining is not None or info.reset_after is not None):
+        if info is not None and (
+            info.limit is not None or info.remaining is not None or info.reset_after is not None
+        ):
             window.off()
         elif status == _THROTTLED:
             if window.state == "opening" and not self.log_pacing:

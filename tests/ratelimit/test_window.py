@@ -212,7 +212,10 @@ async def test_a_sliding_window_without_headers_is_used_to_its_bound(phase: floa
             await anyio.sleep(0.004)
             if not verdict.allowed:
                 limited += 1
-                headers = {"content-type": "application/json", "retry-after": str(retry_after_seconds(verdict))}
+                headers = {
+                    "content-type": "application/json",
+                    "retry-after": str(retry_after_seconds(verdict)),
+                }
                 return Response(429, headers, ENVELOPE_429)
             return Response(200, {"content-type": "application/json"}, USER)
 
