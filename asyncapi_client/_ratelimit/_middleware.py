@@ -422,6 +422,7 @@ class _Gate:
                 permit.refused = exc  # raised if the replay comes
         return response
 
+
     async def _tell_fleet(
         self,
         fleet: SharedLearning,
