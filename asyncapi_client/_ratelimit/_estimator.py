@@ -20,6 +20,11 @@ How the server's answers steer the decision:
 4. *Retry-After* (on a 429 or 503) pauses the partition for that long, whatever else was said.
 5. *429*: counted; with `adaptive`, a congestion event cuts the rate and CUBIC probes back up
    (`Congestion`). With no headers at all this is the only signal, and it is enough.
+   Unless the opening's first 429 came after many grants (a window's quota, not a bucket's
+   burst) and the caller paces one process alone: then the server is taken for a window of
+   N per P and paced by a send log of its own (`HeaderlessWindow`, `_window.py`), not at a
+   rate, and its 429s cut nothing while that model holds; a 429 it did not expect gives the
+   model up, and CUBIC goes on from the rate the log held.
 6. *Sliding windows* told in X-RateLimit headers (`SlidingEvidence`): when the caller paces
    one process alone (`log_pacing`), by the send log as a sliding log does (`take_slot`: a
    request leaves when fewer than Limit of ours were answered within the window's upper
@@ -46,7 +51,7 @@ from __future__ import annotations
 import math
 from typing import Final, NamedTuple
 
-from ._adaptive import MIN_RATE, Congestion, RefillEstimate, SendMeter
+from ._adaptive import Congestion, RefillEstimate, SendMeter
 from ._headers import RateLimitInfo
 from ._sliding import SlidingEvidence
 from ._window import PROBE_RATE, HeaderlessWindow
@@ -387,11 +392,15 @@ class Estimator:
             if window.state == "opening" and not self.log_pacing:
                 window.off()  # not alone at the server: our log cannot count the others' sends
                 return
-            active, rate = window.active, window.rate()
+            rate, spell = window.rate(), window.spell
             window.refused(seq, sent_at, now, info.retry_after if info is not None else None)
-            if active and not window.active:
+            if rate is not None and not window.active:
                 # Given up: CUBIC learns from here, starting near the rate the log held.
-                self.congestion.restart(rate or MIN_RATE, self.sent, now)
+                self.congestion.restart(rate, self.sent, now)
+            elif spell and not window.active:
+                # Not a window after all (too few granted): the opening was not paced, and
+                # this 429 is the congestion event the probes' rate only stood in for.
+                self.rate = math.inf
         elif status != 503:
             window.granted(seq, sent_at, now)
 
