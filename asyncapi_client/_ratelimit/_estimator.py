@@ -188,6 +188,8 @@ class Estimator:
             window.sent(now)
         elif logged:
             window.sent_logged(self.sent, now)
+        elif window.log is not None:
+            window.sent_unlogged(now)
         return self.sent
 
     def take_slot(self, now: float) -> float | None:

@@ -142,6 +142,13 @@ class HeaderlessWindow:
             if len(opening) > WINDOW_MAX_QUOTA + 64:
                 self.off()  # that many granted: no window we keep a log for
 
+    def sent_unlogged(self, now: float) -> None:
+        """A request that took no slot leaves while the log paces (its token came before the
+        log did): the server counts it, so the log does too."""
+        log = self.log
+        if log is not None and log.sends is not None:
+            log.sends.append(now)
+
     def sent_logged(self, seq: int, now: float) -> None:
         """A request that took a slot of the log leaves: the head under test, if it is due."""
         at = self.test_at
@@ -240,11 +247,13 @@ class HeaderlessWindow:
         sends = None if log is None else log.sends
         if sends is None:
             return
-        try:
-            sends.remove(answered_at)
-        except ValueError:
-            return
-        sends.appendleft(self.test_from)
+        # Its answer was logged a moment before this (a later reading of the clock): the
+        # newest entry that near it, among those answered since.
+        for back in range(1, min(len(sends), 64) + 1):
+            if abs(sends[-back] - answered_at) < 0.005:
+                del sends[-back]
+                sends.appendleft(self.test_from)
+                return
 
     def _end_test(self) -> None:
         self.test_gap = self.test_at = self.test_seq = None
