@@ -114,8 +114,11 @@ def lean_builder(body: bytes) -> Callable[[], list[sdk.Project]]:
         items = loads(body)["data"]
         out = list(itertools.starmap(blank, itertools.repeat(empty, len(items))))
         for b, (id_, name, description, created_at, updated_at) in zip(out, map(read, items), strict=True):
-            b.id, b.name, b.description = id_, name, description
-            b.created_at, b.updated_at = fromiso(created_at), fromiso(updated_at)
+            b.id = id_
+            b.name = name
+            b.description = description
+            b.created_at = fromiso(created_at)
+            b.updated_at = fromiso(updated_at)
             b.__class__ = project
         return out
 
