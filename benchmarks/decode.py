@@ -108,6 +108,7 @@ def lean_builder(body: bytes) -> Callable[[], list[sdk.Project]]:
     timestamps' grammar and the meta, so none can be faster."""
     read = operator.itemgetter("id", "name", "description", "created_at", "updated_at")
     blank, project, fromiso = _fast_decode._builder_class(sdk.Project), sdk.Project, datetime.fromisoformat
+    assert blank is not None, "this interpreter refuses __class__ assignment between the two"
     loads, empty = _json.stdlib_loads, ()
 
     def build() -> list[sdk.Project]:
