@@ -184,8 +184,9 @@ def _compile(
     """`fast(obj) -> instance | _SLOW`, or with `many`, `fast(list) -> [instance] | _SLOW`.
 
     The list builder reads the list by columns first: every item's values at once
-    (`itemgetter` and `zip`, in C), each required timestamp column by `parse_many`; then one
-    loop checks the other values and builds the instances."""
+    (`itemgetter` and `zip`, in C), each required timestamp column by `parse_many`; then it
+    makes the blank instances at once (`_blanks`), and one loop checks the other values and
+    fills them."""
     names = [name for name, _, _ in plan]
     values = [f"v{index}" for index in range(len(plan))]
     if many:

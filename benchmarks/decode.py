@@ -104,8 +104,9 @@ def lean_builder(body: bytes) -> Callable[[], list[sdk.Project]]:
     json's scanner (what `decode_page` parses with), then for each item its values read
     (`itemgetter`, C) and both timestamps (`fromisoformat`, C), and a blank instance made in C
     (`starmap`) given its five fields by plain slot stores and then its class, as `decode_page`
-    builds one. A correct decoder does all of this and more: it checks the types, the
-    timestamps' grammar and the meta, so none can be faster."""
+    builds one. A correct decoder does all of this and more (it checks the types, the
+    timestamps' grammar and the meta); the other ways to build measured are slower (`setattr`
+    through `map`: decode_profile.py; the scanner's `object_hook`: docs/benchmarks.md)."""
     read = operator.itemgetter("id", "name", "description", "created_at", "updated_at")
     blank, project, fromiso = _fast_decode._builder_class(sdk.Project), sdk.Project, datetime.fromisoformat
     assert blank is not None, "this interpreter refuses __class__ assignment between the two"
