@@ -9,7 +9,9 @@ are the list builder's own steps, rebuilt here from the same parts (`_fast_decod
 so each can be timed alone; their sum is close to `decode_page` (the rest: the call, `meta`,
 the `Page`). The two floors of `decode.py` are printed below them: `lean_builder` (the leanest
 Python builder, no check) and a C-only builder (every field stored by `setattr` through `map`,
-no Python loop), which shows why the floor keeps its loop. Printed for information: no bound.
+no Python loop), which shows why the floor keeps its loop; then a builder in one pass (each
+project built in the scanner's `object_hook`), the other way to build that was measured.
+Printed for information: no bound.
 """
 
 from __future__ import annotations
@@ -88,8 +90,39 @@ def pieces(size: int) -> dict[str, Callable[[], object]]:
         deque(map(setattr, out, repeat("__class__"), repeat(project, size)), 0)
         return out
 
+    def in_object_hook() -> list[Any]:
+        """One pass: the scanner's `object_hook` builds each project as the scanner makes its
+        dict (types checked, timestamps kept), and the timestamp columns are read after it."""
+        out: list[Any] = []
+        created_column: list[str] = []
+        updated_column: list[str] = []
+
+        def hook(o: dict[str, Any]) -> Any:
+            try:
+                v0, v1, v2, v3, v4 = read(o)
+            except KeyError:
+                return o  # the meta, the page
+            if type(v0) is not int or type(v1) is not str or (v2 is not None and type(v2) is not str):
+                return o
+            b = blank()
+            b.id = v0
+            b.name = v1
+            b.description = v2
+            created_column.append(v3)
+            updated_column.append(v4)
+            out.append(b)
+            return b
+
+        json.JSONDecoder(object_hook=hook).scan_once(body.decode(), 0)  # type: ignore[attr-defined]
+        stamps = zip(_rfc3339.parse_many(created_column), _rfc3339.parse_many(updated_column), strict=True)
+        for b, (v3, v4) in zip(out, stamps, strict=True):
+            b.created_at = v3
+            b.updated_at = v4
+            b.__class__ = project
+        return out
+
     fromiso = datetime.fromisoformat
-    decode_page(response, sdk.Project)  # compiles the builders
+    assert in_object_hook() == decode_page(response, sdk.Project).data == setattr_by_map()
     return {
         "json.loads": lambda: json.loads(body),
         "parsing (json's scanner, as decode_page)": lambda: _json.stdlib_loads(body),
@@ -105,6 +138,7 @@ def pieces(size: int) -> dict[str, Callable[[], object]]:
         "decode_page": lambda: decode_page(response, sdk.Project),
         "floor: lean_builder (no check)": lean_builder(body),
         "C-only builder: the loop's stores by setattr": setattr_by_map,
+        "one pass: building in the scanner's object_hook": in_object_hook,
     }
 
 
