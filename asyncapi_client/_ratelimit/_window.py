@@ -15,24 +15,30 @@ and ends the model.
 What the 429s tell, with nothing else to go by:
 
 1. *The quota*: while nothing is known every send time is kept (`sent`, the first
-   `WINDOW_MAX_QUOTA` or so). The first 429 of the opening answers a request sent after N
-   granted ones (a window grants in arrival order), so N is the lowest refused sequence
-   number minus one. Fewer than `WINDOW_MIN_QUOTA`, or more than `WINDOW_MAX_QUOTA`, is
-   not taken for a window (a token bucket's burst, nginx `limit_req`): CUBIC learns it.
+   `WINDOW_MAX_QUOTA` or so). When the first 429 comes, every request sent so far was
+   granted but those refused (answers come out of order: the ones still in flight are
+   counted as their 429s come), so N is what the opening sent less what it had refused.
+   Fewer than `WINDOW_MIN_QUOTA`, or more than `WINDOW_MAX_QUOTA`, is not taken for a
+   window (a token bucket's burst, nginx `limit_req`): CUBIC learns it.
 2. *The window turning*: a spell of refusals follows. Nothing is sent but single probes, one
-   at a time: with `Retry-After` at its end (`Retry-After` is whole seconds, rounded up, so
-   a request sent then is granted); without it, each refused probe doubles the distance of
-   the next (`FIRST_STEP`). The first granted probe ends the spell.
+   at a time: with `Retry-After` at its end (whole seconds, rounded up, so a request sent
+   then is granted); without it, each refused probe doubles the distance of the next
+   (`FIRST_STEP`). The first granted probe ends the spell.
 3. *An upper bound on P*: our first request's slot came back by the time that probe was
    answered, so P is at most that answer minus our first send (plus a round trip, for the
-   server's late reading of its clock). The log paces at that, from the send times kept.
-4. *Tightening it*: the first request of each block (the head, whose slot comes back a gap
-   after the last one) is sent a little early, alone: granted, the bound falls to the gap
-   tested; refused (one 429), the gap is a lower bound. Halving the interval between the
-   bounds (by at most `TEST_STEP` of it at a time) until it is within `SETTLED_WITHIN`.
+   server's late reading of its clock). The log paces at that, replaying the opening's send
+   times, then its own answers' (every request that leaves is logged, one that took no slot
+   too: the server counts it).
+4. *Tightening it*: a request the log holds back for long (the first of a block) is sent
+   early, alone, half way between the bounds on P (at most `TEST_STEP` of the upper one
+   early), until they are within `SETTLED_WITHIN`: granted, the log entry it tested was out
+   of the server's window, and the upper bound falls to its answer minus that entry (plus a
+   round trip); refused (one 429), the gap is a lower bound, and its answer leaves the log
+   (the server took no slot for it). The rest of a block leave two round trips after its
+   first request, so that a log proved wrong costs one 429, not a block.
 5. Any other 429 while the log paces says the model is wrong (a fixed window whose phase
-   made a gap look long enough, a limit that changed): the window is given up for good,
-   and the 429s are learned by CUBIC as for any other limiter.
+   let a test through that only showed where it turns, a limit that changed): the window
+   is given up for good, and the 429s are learned by CUBIC as for any other limiter.
 """
 
 from __future__ import annotations
