@@ -56,6 +56,7 @@ PROBE_RATE: Final = 2.0  # tokens/s after a probe's own: a second probe only if 
 TEST_STEP: Final = 0.5  # a request is tested at most this share of the bound early
 SETTLED_WITHIN: Final = 0.015  # the bounds on P this close (a share of the upper one): no more tests
 HEAD_GAP: Final = 0.05  # seconds past the last slot given: the slot starts a new block (its head)
+BLOCK_HOLD: Final = 0.02  # the most a block's other requests wait for its first, a share of the window
 
 _OPENING: Final = "opening"
 _SPELL: Final = "spell"
@@ -281,11 +282,15 @@ class HeaderlessWindow:
         if at - last >= HEAD_GAP or self.sentinel_next:
             self.sentinel_at = at  # a new block: its first request goes ahead of the others
             self.sentinel_next = False
-        elif at < self.sentinel_at + 2.0 * self.trip:
+        else:
             # The rest of a block leave once the first one's answer could have come: if it is
             # refused (the log's window too short: not the window it was taken for), the
             # others are held back (the middleware re-queues them), not refused with it.
-            at = log.last_slot = self.sentinel_at + 2.0 * self.trip
+            # (Two round trips, and no more than `BLOCK_HOLD` of the window, whatever a slow
+            # answer in the spell said.)
+            hold = self.sentinel_at + min(2.0 * self.trip, BLOCK_HOLD * self.upper)
+            if at < hold:
+                at = log.last_slot = hold
         upper, lower = self.upper, self.lower
         if (
             sends is None
