@@ -22,8 +22,9 @@ What the 429s tell, with nothing else to go by:
    window (a token bucket's burst, nginx `limit_req`): CUBIC learns it.
 2. *The window turning*: a spell of refusals follows. Nothing is sent but single probes, one
    at a time: with `Retry-After` at its end (whole seconds, rounded up, so a request sent
-   then is granted); without it, each refused probe doubles the distance of the next
-   (`FIRST_STEP`). The first granted probe ends the spell.
+   then is granted); without it, the first goes `FIRST_STEP` after the last refusal, and
+   each refused one puts the next `PROBE_GROWTH` times further out. The first granted probe
+   ends the spell.
 3. *An upper bound on P*: our first request's slot came back by the time that probe was
    answered, so P is at most that answer minus our first send (plus a round trip, for the
    server's late reading of its clock). The log paces at that, replaying the opening's send
@@ -52,6 +53,7 @@ from ._sliding import SlidingEvidence
 WINDOW_MIN_QUOTA: Final = 32  # fewer granted before the first 429: a bucket's burst, not a window
 WINDOW_MAX_QUOTA: Final = 1000  # the longest log kept (and send times kept while nothing is known)
 FIRST_STEP: Final = 0.1  # without Retry-After: the first probe this long after the last refusal
+PROBE_GROWTH: Final = 1.5  # ...and each refused probe's distance this many times the last one's
 PROBE_RATE: Final = 2.0  # tokens/s after a probe's own: a second probe only if its answer is slow
 TEST_STEP: Final = 0.5  # a request is tested at most this share of the bound early
 SETTLED_WITHIN: Final = 0.015  # the bounds on P this close (a share of the upper one): no more tests
@@ -189,7 +191,7 @@ class HeaderlessWindow:
                     return
             probe_at = self.probe_at
             if probe_at is not None and sent_at >= probe_at - 0.001:
-                self.step *= 2.0  # the probe was refused: the next one further out
+                self.step *= PROBE_GROWTH  # the probe was refused: the next one further out
         elif state == _PACED:
             if seq == self.test_seq and self.test_gap is not None:
                 self.lower = max(self.lower, self.test_gap)  # the head was early: P is longer

@@ -15,6 +15,7 @@ from asyncapi_client._ratelimit._headers import RateLimitInfo
 from asyncapi_client._ratelimit._window import (
     BLOCK_HOLD,
     FIRST_STEP,
+    PROBE_GROWTH,
     PROBE_RATE,
     WINDOW_MIN_QUOTA,
     HeaderlessWindow,
@@ -79,12 +80,12 @@ def test_the_spell_sends_one_probe(retry_after: float | None, probe_at: float) -
     assert window.probe_at == pytest.approx(probe_at)
 
 
-def test_without_retry_after_each_refused_probe_doubles_the_distance_of_the_next() -> None:
+def test_without_retry_after_each_refused_probe_puts_the_next_further_out() -> None:
     window = opened(100, 10, retry_after=None)
     at = window.probe_at
     assert at is not None
     window.refused(111, at, at + 0.005, None)
-    assert window.probe_at == pytest.approx(at + 2 * FIRST_STEP)
+    assert window.probe_at == pytest.approx(at + PROBE_GROWTH * FIRST_STEP)
 
 
 def test_the_estimator_hands_out_one_token_when_the_probe_is_due() -> None:
