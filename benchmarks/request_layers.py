@@ -2,9 +2,10 @@
 
     python benchmarks/request_layers.py            # about a minute; needs nginx (apt-get install -y nginx)
     python benchmarks/request_layers.py --quick    # shorter runs, noisier figures
+    python benchmarks/request_layers.py --page 100 --concurrency 256   # decode.py's hardest case
 
-Against nginx (pinned to CPU 1; this process on CPU 0) serving a page of 10 projects, at
-concurrency 32, over AiohttpTransport and PyreqwestTransport, interleaved in one run, one row per
+Against nginx (pinned to CPU 1; this process on CPU 0) serving a page of 10 projects (`--page`:
+10 or 100, as `benchmarks/decode.py` serves them), at concurrency 32 (`--concurrency`), over AiohttpTransport and PyreqwestTransport, interleaved in one run, one row per
 layer: the raw client + `orjson.loads`; the transport's `send` of a prepared request; the same
 plus `decode_page`; `client.send` of a prepared request (the pipeline: retry, rate limiter,
 auth, the call's backstop deadline); `client.request` (+ building the request, the status
@@ -27,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
+from decode import page_body
 from overhead import POOL, make_sdk_client
 
 import asyncapi_client as sdk
 
-_LAYER_PAGE_SIZE = 10
 _NGINX_PAGE = """
         location = /api/v1/projects {
             default_type application/json;
@@ -41,23 +42,7 @@ _NGINX_PAGE = """
 """
 
 
-def layer_page() -> bytes:
-    """A page of projects with only the model's fields (as benchmarks/decode.py serves them)."""
-    items = [
-        {
-            "id": i,
-            "name": f"project {i}",
-            "description": f"generated for the overhead benchmark, number {i}",
-            "created_at": f"2026-01-{i:02d}T{i:02d}:00:00Z",
-            "updated_at": f"2026-02-{i:02d}T{i:02d}:30:00.{i:03d}Z",
-        }
-        for i in range(1, _LAYER_PAGE_SIZE + 1)
-    ]
-    meta = {"currentPage": 1, "totalPages": 10, "totalItems": 10 * _LAYER_PAGE_SIZE, "itemsPerPage": 10}
-    return json.dumps({"data": items, "meta": meta}, separators=(",", ":")).encode()
-
-
-async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
+async def layers(base: str, seconds: float, size: int, concurrency: int) -> list[tuple[str, list[c.Result]]]:
     """For each transport: one Result per layer, in the order of the module docstring."""
     import aiohttp
 
@@ -68,7 +53,7 @@ async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
         import orjson
 
         loads = orjson.loads
-    path, size = "/api/v1/projects", _LAYER_PAGE_SIZE
+    path = "/api/v1/projects"
     url = f"{base}{path}?page=1&limit={size}"
     headers = {"authorization": f"Bearer {c.TOKEN}", "accept": "application/json"}
     kinds: list[tuple[str, Any, Any, Any]] = []  # (name, raw call, its closer, SDK transport)
@@ -128,7 +113,7 @@ async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
             ("projects.list_page: + decode", lambda cl=client: cl.projects.list_page(1, size)),
         ]
         try:
-            results = await c.measure_interleaved(calls, concurrency=32, seconds=seconds)
+            results = await c.measure_interleaved(calls, concurrency=concurrency, seconds=seconds)
         finally:
             await client.aclose()
             await close()
@@ -136,11 +121,11 @@ async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
     return out
 
 
-def print_layers(base: str, seconds: float) -> None:
+def print_layers(base: str, seconds: float, size: int, concurrency: int) -> None:
     print(
-        f"== Where the CPU goes: a page of {_LAYER_PAGE_SIZE} projects from nginx, concurrency 32, one layer per row =="
+        f"== Where the CPU goes: a page of {size} projects from nginx, concurrency {concurrency}, one layer per row =="
     )
-    for kind, results in asyncio.run(layers(base, seconds)):
+    for kind, results in asyncio.run(layers(base, seconds, size, concurrency)):
         rows = []
         for i, result in enumerate(results):
             # "+ decode_page" adds to the transport row; client.send starts again from it.
@@ -157,11 +142,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per layer (3 interleaved runs)")
+    parser.add_argument("--page", type=int, choices=(10, 100), default=10, help="projects per page")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     args = parser.parse_args()
     seconds = args.seconds or (1.5 if args.quick else 4.5)
     print(f"machine: {c.machine_note()}; {c.pin_client()}; nginx pinned to CPU {c.SERVER_CPU}")
-    with c.running_nginx(files={"page.json": layer_page()}, extra=_NGINX_PAGE) as base:
-        print_layers(base, seconds)
+    page = page_body(1, args.page, 10 * args.page)
+    with c.running_nginx(files={"page.json": page}, extra=_NGINX_PAGE) as base:
+        print_layers(base, seconds, args.page, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -37,11 +37,12 @@ import anyio
 
 from .._errors import APIConnectionError, APITimeoutError
 from .._types import Request, Response
-from ._base import connection_lost, not_connected, split_origin, timed_out
-from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within, response_headers
+from ._base import connection_lost, merge_headers, not_connected, split_origin, timed_out
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within
 from ._deadline import fail_after
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
+from ._slots import RequestSlots
 from ._tls import CertTypes, VerifyTypes
 
 _MAX_CLIENTS = 4
@@ -109,7 +110,7 @@ class PyreqwestTransport:
         self._limit = options.max_response_bytes
         self._default_connect = options.connect_timeout
         self._clients: dict[float, Any] = {}  # connect timeout -> pyreqwest client
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = RequestSlots(self.max_connections)
         self._closed = False
         self._timeouts: dict[int, timedelta] = {}  # milliseconds -> reqwest's timeout
         # Cancelled calls' requests still running in Rust -> when their own timeout ends them.
@@ -205,12 +206,8 @@ class PyreqwestTransport:
     async def send(self, request: Request) -> Response:
         """Send through pyreqwest's client (see `Transport.send`)."""
         slots = self._slots
-        if slots is None:
-            slots = self._slots = asyncio.Semaphore(self.max_connections)
-        if slots.locked():
+        if not slots.take_now():
             await self._wait_for_slot(slots, request)
-        else:
-            await slots.acquire()
         streamed = pending = raw = None
         try:
             client = self._client(request)
@@ -241,7 +238,13 @@ class PyreqwestTransport:
 
     async def _read(self, raw: Any, request: Request) -> Response:
         status = raw.status
-        headers = response_headers(raw.headers)
+        raw_headers = raw.headers
+        # reqwest's names are lower-case already (the http crate keeps them so): one call into
+        # Rust builds the dict, a third of the Python loop's cost. A repeated name comes back as
+        # a list there: then the values are joined as every transport joins them.
+        headers = raw_headers.dict_multi_value()
+        if len(headers) != len(raw_headers):
+            headers = merge_headers(raw_headers.items())
         try:
             if plain_within(headers, self._limit):
                 body = await raw.bytes()
@@ -255,7 +258,7 @@ class PyreqwestTransport:
                 reader.feed(chunk.to_bytes())
             return Response._trusted(status, headers, reader.finish(), request)
         finally:
-            raw = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
+            raw = raw_headers = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 
     def _abandon(self, pending: Coroutine[Any, Any, Any], streamed: Any, timeout: float | None) -> None:
         """A cancelled call's request, still running in Rust: a task of the transport's own
@@ -264,12 +267,12 @@ class PyreqwestTransport:
         self._abandoned[drain] = time.monotonic() + (_NO_TIMEOUT_GRACE if timeout is None else timeout)
         drain.add_done_callback(self._abandoned.pop)
 
-    async def _wait_for_slot(self, slots: asyncio.Semaphore, request: Request) -> None:
+    async def _wait_for_slot(self, slots: RequestSlots, request: Request) -> None:
         # fail_after (the shared timer wheel), not asyncio.wait_for: wait_for makes a task per
         # waiter, which at concurrency 256 on a pool of 100 doubled the CPU per request.
         try:
             with fail_after(request.timeout):
-                await slots.acquire()
+                await slots.wait()
         except TimeoutError:
             raise APITimeoutError(
                 f"{request.method} {request.url} waited {request.timeout}s for a free connection",
