@@ -35,9 +35,9 @@ from typing import Any
 
 import anyio
 
-from .._errors import APIConnectionError, APITimeoutError
+from .._errors import APIConnectionError
 from .._types import Request, Response
-from ._base import connection_lost, merge_headers, not_connected, split_origin, timed_out
+from ._base import connection_lost, merge_headers, no_free_connection, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within
 from ._deadline import fail_after
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
@@ -274,11 +274,7 @@ class PyreqwestTransport:
             with fail_after(request.timeout):
                 await slots.wait()
         except TimeoutError:
-            raise APITimeoutError(
-                f"{request.method} {request.url} waited {request.timeout}s for a free connection",
-                request=request,
-                request_sent=False,
-            ) from None
+            raise no_free_connection(request) from None
 
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError:
         if isinstance(exc, self._exc.RequestTimeoutError):
