@@ -1,12 +1,13 @@
 """`RequestSlots`: a bound on requests in flight, handed over first come, first served. asyncio only.
 
 What `asyncio.Semaphore` does, at the cost a transport can pay on every request. With more
-callers than slots (256 requests on a pool of 100), the standard semaphore spends CPU that grows
-with its queue: `locked()` scans the waiters, each woken waiter removes itself from the middle
-of the deque (`deque.remove`), and `release()` walks past the futures already woken but not yet
-run. Here a released slot is handed straight to the oldest live waiter (popped from the front),
-so taking and giving back a slot cost the same with 0 or 1,000 waiters; measured against
-nginx, that was 4-7 microseconds per request at concurrency 256 (PyreqwestTransport).
+callers than slots (256 requests on a pool of 100: nearly every request queues), the standard
+semaphore does more than it needs: `locked()` runs a generator over the waiters, each woken
+waiter removes itself from the deque (`deque.remove`), and `release()` walks past the futures
+already woken but not yet run. Here a released slot is handed straight to the oldest live
+waiter (popped from the front). Measured on the benchmark machine, 256 tasks on 100 slots:
+2.8 us per request over no bound at all, against 3.7 for `asyncio.Semaphore` (32 tasks: 0.1
+against 0.8).
 
 A waiter that is cancelled (or times out) leaves the queue; one cancelled after it was handed a
 slot passes the slot on, so no slot is ever lost.
