@@ -11,6 +11,9 @@ plus `decode_page`; `client.send` of a prepared request (the pipeline: retry, ra
 auth, the call's backstop deadline); `client.request` (+ building the request, the status
 check); `projects.list_page` (+ decoding). Each row's CPU microseconds per request beside the
 step from the row above (the pipeline row's from the transport row): printed, not bounded.
+Beside them, the Python calls per request (cProfile's count, a coroutine's every resumption
+counted as a call, over 2,000 requests at the same concurrency): a figure the load of a shared
+machine does not move, where the CPU figures can move by a fifth between runs.
 The bounds on the whole are `benchmarks/decode.py`'s part 2.
 """
 
@@ -18,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import importlib.util
 import json
+import pstats
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,8 +47,11 @@ _NGINX_PAGE = """
 """
 
 
-async def layers(base: str, seconds: float, size: int, concurrency: int) -> list[tuple[str, list[c.Result]]]:
-    """For each transport: one Result per layer, in the order of the module docstring."""
+async def layers(
+    base: str, seconds: float, size: int, concurrency: int
+) -> list[tuple[str, list[tuple[c.Result, float]]]]:
+    """For each transport: one (Result, Python calls per request) per layer, in the order of the
+    module docstring."""
     import aiohttp
 
     from asyncapi_client._decode import decode_page
@@ -87,6 +95,7 @@ async def layers(base: str, seconds: float, size: int, concurrency: int) -> list
             )
         )
     out = []
+    counts: dict[str, float] = {}
     for kind, raw_call, close, transport in kinds:
         client = make_sdk_client(base, transport)
         # A prepared request as the pipeline would hand it to the transport, and one as
@@ -114,11 +123,30 @@ async def layers(base: str, seconds: float, size: int, concurrency: int) -> list
         ]
         try:
             results = await c.measure_interleaved(calls, concurrency=concurrency, seconds=seconds)
+            for name, call in calls:
+                counts[name] = await python_calls(call, concurrency)
         finally:
             await client.aclose()
             await close()
-        out.append((kind, [results[name] for name, _ in calls]))
+        out.append((kind, [(results[name], counts[name]) for name, _ in calls]))
     return out
+
+
+async def python_calls(call: Any, concurrency: int, requests: int = 2000) -> float:
+    """Python function calls (and coroutine resumptions) per completed `call`, by cProfile."""
+    per_worker = max(1, requests // concurrency)
+
+    async def worker() -> None:
+        for _ in range(per_worker):
+            await call()
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        profile.disable()
+    return float(pstats.Stats(profile).total_calls) / (per_worker * concurrency)
 
 
 def print_layers(base: str, seconds: float, size: int, concurrency: int) -> None:
@@ -127,15 +155,22 @@ def print_layers(base: str, seconds: float, size: int, concurrency: int) -> None
     )
     for kind, results in asyncio.run(layers(base, seconds, size, concurrency)):
         rows = []
-        for i, result in enumerate(results):
+        for i, (result, calls) in enumerate(results):
             # "+ decode_page" adds to the transport row; client.send starts again from it.
-            before = results[1] if i == 3 else results[i - 1] if i else None
+            before = results[1][0] if i == 3 else results[i - 1][0] if i else None
             step = "" if before is None else f"{result.cpu_us - before.cpu_us:+,.1f}"
             rows.append(
-                [result.name, f"{result.rps:,.0f}", f"{result.cpu_us:,.1f}", step, str(result.errors)]
+                [
+                    result.name,
+                    f"{result.rps:,.0f}",
+                    f"{result.cpu_us:,.1f}",
+                    step,
+                    f"{calls:,.1f}",
+                    str(result.errors),
+                ]
             )
         print(f"over {kind}:")
-        c.print_table(["layer", "req/s", "CPU us/req", "step us", "errors"], rows)
+        c.print_table(["layer", "req/s", "CPU us/req", "step us", "Python calls/req", "errors"], rows)
 
 
 def main() -> None:
