@@ -39,7 +39,6 @@ from .._errors import APIConnectionError
 from .._types import Request, Response
 from ._base import connection_lost, merge_headers, no_free_connection, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within
-from ._deadline import fail_after
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
 from ._slots import RequestSlots
@@ -207,7 +206,10 @@ class PyreqwestTransport:
         """Send through pyreqwest's client (see `Transport.send`)."""
         slots = self._slots
         if not slots.take_now():
-            await self._wait_for_slot(slots, request)
+            try:
+                await slots.wait(request.timeout)
+            except TimeoutError:
+                raise no_free_connection(request) from None
         streamed = pending = raw = None
         try:
             client = self._client(request)
@@ -266,15 +268,6 @@ class PyreqwestTransport:
         drain = asyncio.ensure_future(_drain(pending, streamed))
         self._abandoned[drain] = time.monotonic() + (_NO_TIMEOUT_GRACE if timeout is None else timeout)
         drain.add_done_callback(self._abandoned.pop)
-
-    async def _wait_for_slot(self, slots: RequestSlots, request: Request) -> None:
-        # fail_after (the shared timer wheel), not asyncio.wait_for: wait_for makes a task per
-        # waiter, which at concurrency 256 on a pool of 100 doubled the CPU per request.
-        try:
-            with fail_after(request.timeout):
-                await slots.wait()
-        except TimeoutError:
-            raise no_free_connection(request) from None
 
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError:
         if isinstance(exc, self._exc.RequestTimeoutError):

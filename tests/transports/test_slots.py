@@ -20,7 +20,7 @@ async def _until(condition: object) -> None:
 
 async def _take(slots: RequestSlots, order: list[int], i: int) -> None:
     if not slots.take_now():
-        await slots.wait()
+        await slots.wait(None)
     order.append(i)
 
 
@@ -91,5 +91,18 @@ def test_a_slot_freed_with_nobody_waiting_is_free_again() -> None:
         slots.release()
         assert slots.free == 1
         assert slots.take_now()
+
+    asyncio.run(main())
+
+
+def test_a_waiter_that_times_out_leaves_the_queue_and_takes_no_slot() -> None:
+    async def main() -> None:
+        slots = RequestSlots(1)
+        assert slots.take_now()
+        with pytest.raises(TimeoutError):
+            await slots.wait(0.0)  # due at once: the timer wheel's next turn ends it
+        assert slots.waiting == 0
+        slots.release()
+        assert slots.free == 1
 
     asyncio.run(main())
