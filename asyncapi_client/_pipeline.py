@@ -1,8 +1,10 @@
 """The middleware protocol and the chain that runs it.
 
-A middleware is any `async def __call__(request, call_next) -> response`. The chain is built once
-per client (`build_chain`) from a plain ordered list, outermost first; each link calls the next
-layer without an extra coroutine frame, so a layer costs one `await`.
+A middleware is any `async def __call__(request, call_next) -> response` (typed as a call returning
+an awaitable, so that a layer of the SDK's own may hand back the next layer's coroutine instead
+of awaiting it in a frame of its own). The chain is built once per client (`build_chain`) from a
+plain ordered list, outermost first; each link calls the next layer without an extra coroutine
+frame, so a layer costs one `await`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class Middleware(Protocol):
     `call_next(request)` (or a changed request) to go on; see `AsyncClient(middleware=...,
     attempt_middleware=...)`."""
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response: ...
+    def __call__(self, request: Request, call_next: CallNext) -> Awaitable[Response]: ...
 
 
 def _link(middleware: Middleware, next_: CallNext) -> CallNext:

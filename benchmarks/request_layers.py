@@ -2,14 +2,18 @@
 
     python benchmarks/request_layers.py            # about a minute; needs nginx (apt-get install -y nginx)
     python benchmarks/request_layers.py --quick    # shorter runs, noisier figures
+    python benchmarks/request_layers.py --page 100 --concurrency 256   # decode.py's hardest case
 
-Against nginx (pinned to CPU 1; this process on CPU 0) serving a page of 10 projects, at
-concurrency 32, over AiohttpTransport and PyreqwestTransport, interleaved in one run, one row per
+Against nginx (pinned to CPU 1; this process on CPU 0) serving a page of 10 projects (`--page`:
+10 or 100, as `benchmarks/decode.py` serves them), at concurrency 32 (`--concurrency`), over AiohttpTransport and PyreqwestTransport, interleaved in one run, one row per
 layer: the raw client + `orjson.loads`; the transport's `send` of a prepared request; the same
 plus `decode_page`; `client.send` of a prepared request (the pipeline: retry, rate limiter,
 auth, the call's backstop deadline); `client.request` (+ building the request, the status
 check); `projects.list_page` (+ decoding). Each row's CPU microseconds per request beside the
 step from the row above (the pipeline row's from the transport row): printed, not bounded.
+Beside them, the Python calls per request (cProfile's count, a coroutine's every resumption
+counted as a call, over 2,000 requests at the same concurrency): a figure the load of a shared
+machine does not move, where the CPU figures can move by a fifth between runs.
 The bounds on the whole are `benchmarks/decode.py`'s part 2.
 """
 
@@ -17,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import importlib.util
 import json
+import pstats
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c
+from decode import page_body
 from overhead import POOL, make_sdk_client
 
 import asyncapi_client as sdk
 
-_LAYER_PAGE_SIZE = 10
 _NGINX_PAGE = """
         location = /api/v1/projects {
             default_type application/json;
@@ -41,24 +47,11 @@ _NGINX_PAGE = """
 """
 
 
-def layer_page() -> bytes:
-    """A page of projects with only the model's fields (as benchmarks/decode.py serves them)."""
-    items = [
-        {
-            "id": i,
-            "name": f"project {i}",
-            "description": f"generated for the overhead benchmark, number {i}",
-            "created_at": f"2026-01-{i:02d}T{i:02d}:00:00Z",
-            "updated_at": f"2026-02-{i:02d}T{i:02d}:30:00.{i:03d}Z",
-        }
-        for i in range(1, _LAYER_PAGE_SIZE + 1)
-    ]
-    meta = {"currentPage": 1, "totalPages": 10, "totalItems": 10 * _LAYER_PAGE_SIZE, "itemsPerPage": 10}
-    return json.dumps({"data": items, "meta": meta}, separators=(",", ":")).encode()
-
-
-async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
-    """For each transport: one Result per layer, in the order of the module docstring."""
+async def layers(
+    base: str, seconds: float, size: int, concurrency: int
+) -> list[tuple[str, list[tuple[c.Result, float]]]]:
+    """For each transport: one (Result, Python calls per request) per layer, in the order of the
+    module docstring."""
     import aiohttp
 
     from asyncapi_client._decode import decode_page
@@ -68,7 +61,7 @@ async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
         import orjson
 
         loads = orjson.loads
-    path, size = "/api/v1/projects", _LAYER_PAGE_SIZE
+    path = "/api/v1/projects"
     url = f"{base}{path}?page=1&limit={size}"
     headers = {"authorization": f"Bearer {c.TOKEN}", "accept": "application/json"}
     kinds: list[tuple[str, Any, Any, Any]] = []  # (name, raw call, its closer, SDK transport)
@@ -102,6 +95,7 @@ async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
             )
         )
     out = []
+    counts: dict[str, float] = {}
     for kind, raw_call, close, transport in kinds:
         client = make_sdk_client(base, transport)
         # A prepared request as the pipeline would hand it to the transport, and one as
@@ -128,40 +122,69 @@ async def layers(base: str, seconds: float) -> list[tuple[str, list[c.Result]]]:
             ("projects.list_page: + decode", lambda cl=client: cl.projects.list_page(1, size)),
         ]
         try:
-            results = await c.measure_interleaved(calls, concurrency=32, seconds=seconds)
+            results = await c.measure_interleaved(calls, concurrency=concurrency, seconds=seconds)
+            for name, call in calls:
+                counts[name] = await python_calls(call, concurrency)
         finally:
             await client.aclose()
             await close()
-        out.append((kind, [results[name] for name, _ in calls]))
+        out.append((kind, [(results[name], counts[name]) for name, _ in calls]))
     return out
 
 
-def print_layers(base: str, seconds: float) -> None:
+async def python_calls(call: Any, concurrency: int, requests: int = 2000) -> float:
+    """Python function calls (and coroutine resumptions) per completed `call`, by cProfile."""
+    per_worker = max(1, requests // concurrency)
+
+    async def worker() -> None:
+        for _ in range(per_worker):
+            await call()
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        profile.disable()
+    return float(pstats.Stats(profile).total_calls) / (per_worker * concurrency)
+
+
+def print_layers(base: str, seconds: float, size: int, concurrency: int) -> None:
     print(
-        f"== Where the CPU goes: a page of {_LAYER_PAGE_SIZE} projects from nginx, concurrency 32, one layer per row =="
+        f"== Where the CPU goes: a page of {size} projects from nginx, concurrency {concurrency}, one layer per row =="
     )
-    for kind, results in asyncio.run(layers(base, seconds)):
+    for kind, results in asyncio.run(layers(base, seconds, size, concurrency)):
         rows = []
-        for i, result in enumerate(results):
+        for i, (result, calls) in enumerate(results):
             # "+ decode_page" adds to the transport row; client.send starts again from it.
-            before = results[1] if i == 3 else results[i - 1] if i else None
+            before = results[1][0] if i == 3 else results[i - 1][0] if i else None
             step = "" if before is None else f"{result.cpu_us - before.cpu_us:+,.1f}"
             rows.append(
-                [result.name, f"{result.rps:,.0f}", f"{result.cpu_us:,.1f}", step, str(result.errors)]
+                [
+                    result.name,
+                    f"{result.rps:,.0f}",
+                    f"{result.cpu_us:,.1f}",
+                    step,
+                    f"{calls:,.1f}",
+                    str(result.errors),
+                ]
             )
         print(f"over {kind}:")
-        c.print_table(["layer", "req/s", "CPU us/req", "step us", "errors"], rows)
+        c.print_table(["layer", "req/s", "CPU us/req", "step us", "Python calls/req", "errors"], rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (noisier)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per layer (3 interleaved runs)")
+    parser.add_argument("--page", type=int, choices=(10, 100), default=10, help="projects per page")
+    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     args = parser.parse_args()
     seconds = args.seconds or (1.5 if args.quick else 4.5)
     print(f"machine: {c.machine_note()}; {c.pin_client()}; nginx pinned to CPU {c.SERVER_CPU}")
-    with c.running_nginx(files={"page.json": layer_page()}, extra=_NGINX_PAGE) as base:
-        print_layers(base, seconds)
+    page = page_body(1, args.page, 10 * args.page)
+    with c.running_nginx(files={"page.json": page}, extra=_NGINX_PAGE) as base:
+        print_layers(base, seconds, args.page, args.concurrency)
 
 
 if __name__ == "__main__":

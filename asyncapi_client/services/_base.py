@@ -37,7 +37,10 @@ class Service:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> Coroutine[Any, Any, Response]:
-        """`await self._call(...)`: the client's `request` (send, hand the response to
+        """`await self._call(...)`: what the client's `request` does (send, hand the response to
         `with_raw_response`, raise the typed error for a non-2xx), its coroutine returned as is
         rather than awaited in one more frame."""
-        return self._client.request(method, path, params=params, json_body=json_body, headers=headers)
+        client = self._client
+        return client._sent(
+            client.build_request(method, path, params=params, json_body=json_body, headers=headers), True
+        )

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
+from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError
 from .._redact import redact
 from .._types import Request, Response
@@ -66,6 +67,16 @@ def timed_out(request: Request, exc: BaseException, *, sent: bool) -> APITimeout
     Raise it `from exc`: the library's exception stays the `__cause__`."""
     return APITimeoutError(
         f"{request.method} {request.url} timed out ({type(exc).__name__})", request=request, request_sent=sent
+    )
+
+
+def no_free_connection(request: Request) -> APITimeoutError:
+    """The SDK's error for an attempt whose time ran out while it waited for a free connection
+    (all `max_connections` busy): nothing was sent."""
+    return APITimeoutError(
+        f"{request.method} {request.url} waited {format_seconds(request.timeout)} for a free connection",
+        request=request,
+        request_sent=False,
     )
 
 

@@ -35,13 +35,13 @@ from typing import Any
 
 import anyio
 
-from .._errors import APIConnectionError, APITimeoutError
+from .._errors import APIConnectionError
 from .._types import Request, Response
-from ._base import connection_lost, not_connected, split_origin, timed_out
-from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within, response_headers
-from ._deadline import fail_after
+from ._base import connection_lost, merge_headers, no_free_connection, not_connected, split_origin, timed_out
+from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
+from ._slots import RequestSlots
 from ._tls import CertTypes, VerifyTypes
 
 _MAX_CLIENTS = 4
@@ -109,7 +109,7 @@ class PyreqwestTransport:
         self._limit = options.max_response_bytes
         self._default_connect = options.connect_timeout
         self._clients: dict[float, Any] = {}  # connect timeout -> pyreqwest client
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = RequestSlots(self.max_connections)
         self._closed = False
         self._timeouts: dict[int, timedelta] = {}  # milliseconds -> reqwest's timeout
         # Cancelled calls' requests still running in Rust -> when their own timeout ends them.
@@ -205,20 +205,25 @@ class PyreqwestTransport:
     async def send(self, request: Request) -> Response:
         """Send through pyreqwest's client (see `Transport.send`)."""
         slots = self._slots
-        if slots is None:
-            slots = self._slots = asyncio.Semaphore(self.max_connections)
-        if slots.locked():
-            await self._wait_for_slot(slots, request)
-        else:
-            await slots.acquire()
+        if not slots.take_now():
+            try:
+                await slots.wait(request.timeout)
+            except TimeoutError:
+                raise no_free_connection(request) from None
         streamed = pending = raw = None
         try:
-            client = self._client(request)
+            # The caches looked up inline (the usual case is a hit), as the aiohttp transport
+            # does: a method call less for each.
+            client = self._clients.get(request.extensions.get("connect_timeout") or self._default_connect)
+            if client is None:
+                client = self._client(request)
             builder = client.request(request.method, request.url).headers(request.headers)
             if request.content is not None:
                 builder = builder.body_bytes(request.content)
-            if request.timeout is not None:
-                builder = builder.timeout(self._timedelta(request.timeout))
+            timeout = request.timeout
+            if timeout is not None:
+                reqwest_timeout = self._timeouts.get(math.ceil(timeout * 1000))
+                builder = builder.timeout(reqwest_timeout or self._timedelta(timeout))
             streamed = builder.build_streamed()
             pending = _Detachable(streamed.__aenter__())
             try:
@@ -241,7 +246,13 @@ class PyreqwestTransport:
 
     async def _read(self, raw: Any, request: Request) -> Response:
         status = raw.status
-        headers = response_headers(raw.headers)
+        raw_headers = raw.headers
+        # reqwest's names are lower-case already (the http crate keeps them so): one call into
+        # Rust builds the dict, a third of the Python loop's cost. A repeated name comes back as
+        # a list there: then the values are joined as every transport joins them.
+        headers = raw_headers.dict_multi_value()
+        if len(headers) != len(raw_headers):
+            headers = merge_headers(raw_headers.items())
         try:
             if plain_within(headers, self._limit):
                 body = await raw.bytes()
@@ -255,7 +266,7 @@ class PyreqwestTransport:
                 reader.feed(chunk.to_bytes())
             return Response._trusted(status, headers, reader.finish(), request)
         finally:
-            raw = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
+            raw = raw_headers = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 
     def _abandon(self, pending: Coroutine[Any, Any, Any], streamed: Any, timeout: float | None) -> None:
         """A cancelled call's request, still running in Rust: a task of the transport's own
@@ -263,19 +274,6 @@ class PyreqwestTransport:
         drain = asyncio.ensure_future(_drain(pending, streamed))
         self._abandoned[drain] = time.monotonic() + (_NO_TIMEOUT_GRACE if timeout is None else timeout)
         drain.add_done_callback(self._abandoned.pop)
-
-    async def _wait_for_slot(self, slots: asyncio.Semaphore, request: Request) -> None:
-        # fail_after (the shared timer wheel), not asyncio.wait_for: wait_for makes a task per
-        # waiter, which at concurrency 256 on a pool of 100 doubled the CPU per request.
-        try:
-            with fail_after(request.timeout):
-                await slots.acquire()
-        except TimeoutError:
-            raise APITimeoutError(
-                f"{request.method} {request.url} waited {request.timeout}s for a free connection",
-                request=request,
-                request_sent=False,
-            ) from None
 
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError:
         if isinstance(exc, self._exc.RequestTimeoutError):

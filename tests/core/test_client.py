@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
+from unittest.mock import create_autospec
 
 import pytest
 
@@ -12,7 +14,6 @@ from asyncapi_client import CallNext, MockTransport, Request, Response
 from tests.support.resources import USER
 
 pytestmark = pytest.mark.anyio
-
 
 
 def ok_user(request: Request) -> Response:
@@ -159,3 +160,15 @@ def test_timeout_coercion() -> None:
     assert sdk.Timeout.coerce(10) == sdk.Timeout(total=10, attempt=10, connect=10)
     assert sdk.Timeout.coerce(None).attempt_timeout() is None
     assert sdk.Timeout(total=5, attempt=30).attempt_timeout() == 5
+
+
+async def test_send_and_request_are_coroutine_functions_for_a_users_autospec_mock() -> None:
+    """A user's tests mock the client with `create_autospec`, which makes an `AsyncMock` only of
+    what `inspect.iscoroutinefunction` calls a coroutine function."""
+    assert inspect.iscoroutinefunction(sdk.AsyncClient.send)
+    assert inspect.iscoroutinefunction(sdk.AsyncClient.request)
+    mock = create_autospec(sdk.AsyncClient, instance=True)
+    mock.request.return_value = ok_user(Request("GET", "http://127.0.0.1:1/api/v1/users/me"))
+    response = await mock.request("GET", "/api/v1/users/me")
+    assert response.status_code == 200
+    mock.request.assert_awaited_once_with("GET", "/api/v1/users/me")
