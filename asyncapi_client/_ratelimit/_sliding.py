@@ -50,6 +50,7 @@ class SlidingEvidence:
         "upper",
         "told_window",
         "promised",
+        "resets",
     )
 
     def __init__(self) -> None:
@@ -72,6 +73,7 @@ class SlidingEvidence:
         # request may leave then, ahead of the log, if the log has no slot before it (a fixed
         # window's end; its answer tells the window whole again, and `told` resets the log).
         self.promised = math.inf
+        self.resets = 0  # times a told window was told whole again and its log reset
 
     def observe(self, limit: int, remaining: int, reset_after: float, trip: float = 0.0) -> None:
         """A granted answer: Limit, Remaining, seconds to its Reset, and its round trip."""
@@ -115,6 +117,8 @@ class SlidingEvidence:
             return
         if not (self.told_window and limit == self.limit and window == self.window):
             self.pending = 0
+        else:
+            self.resets += 1  # requests holding a later slot may ask again (`slot_unused` first)
         # Told again (the window whole once more: a fixed window's new one): the server's
         # count replaces the log, and requests granted from now on need not queue behind
         # those already holding a later slot.
