@@ -40,6 +40,7 @@ def bench(session: nox.Session) -> None:
         "retry_hot_path",
         "telemetry",
         "decode",
+        "decode_profile",
         "request_layers",
     ):
         session.run("python", f"benchmarks/{script}.py", *session.posargs)

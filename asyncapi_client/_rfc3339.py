@@ -22,6 +22,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
+from operator import countOf
 from typing import Any, Final
 
 _GRAMMAR: Final = re.compile(
@@ -31,7 +32,6 @@ _GRAMMAR: Final = re.compile(
 _UTC: Final = timezone.utc
 _ONE_MICROSECOND: Final = timedelta(microseconds=1)
 _offsets: dict[str, timezone] = {}  # "+0530" -> its timezone, so a page of them builds one
-_STR_ONLY: Final = {str}
 
 # Python 3.11+ reads `YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z` natively and exactly as the grammar does;
 # FAST_SHAPE is the test (Python source, `{v}` the value) that a string has that shape. The test
@@ -136,7 +136,7 @@ def parse_many(values: Sequence[Any]) -> list[datetime]:
     """`[parse_datetime(value) for value in values]` (ValueError on the first bad one), read at
     once by `fromisoformat` when every value has the one shape of a `_SKELETONS` entry."""
     # A str subclass is no timestamp to the grammar: exact types first.
-    if _FROMISOFORMAT_READS_Z and values and {*map(type, values)} == _STR_ONLY:
+    if _FROMISOFORMAT_READS_Z and values and countOf(map(type, values), str) == len(values):
         length = len(values[0])
         column = _columns.get(length) or _column(length)
         joined = "\n".join(values)

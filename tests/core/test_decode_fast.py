@@ -197,7 +197,7 @@ def test_the_builders_step_aside_and_the_error_is_the_converters(data: dict[str,
 def test_a_built_instance_is_the_model_itself(cls: type, data: dict[str, Any]) -> None:
     """Built as a subclass and given its class after: nothing of the builder class remains."""
     reference = structure(data, cls)
-    for built in (fast.fast_one(dict(data), cls), fast.fast_list([data], cls)[0]):
+    for built in (fast.fast_one(dict(data), cls), *fast.fast_list([data, dict(data), data], cls)):
         assert type(built) is cls and built == reference and hash(built) == hash(reference)
         with pytest.raises(attrs.exceptions.FrozenInstanceError):
             built.id = 1  # type: ignore[attr-defined]
