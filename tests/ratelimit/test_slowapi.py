@@ -48,8 +48,9 @@ async def test_default_client_against_slowapi(strategy: str) -> None:
     assert ok == CALLS
     assert peer.answered[200] == CALLS
     assert stats.rate_limited == peer.answered[429]
-    # At most one per window of 20 (its slots come back before the Reset slowapi tells).
-    assert peer.answered[429] <= CALLS // 20 + 1, peer.answered
+    # A few (about one per window of 20, when its slots come back before the Reset slowapi
+    # tells); a client that did not pace would see most of its requests refused.
+    assert peer.answered[429] <= CALLS // 10, peer.answered
     assert status.limit == 20
 
 
