@@ -48,7 +48,7 @@ from typing import Final, NamedTuple
 
 from ._adaptive import Congestion, RefillEstimate, SendMeter
 from ._headers import RateLimitInfo
-from ._sliding import PROVEN, SlidingEvidence
+from ._sliding import SlidingEvidence
 
 RESERVE: Final = 1.0  # tokens left in the server's bucket to absorb jitter...
 RESERVE_FROM: Final = 2  # ...when it holds at least this many (a bucket of 1 has none to spare)
@@ -271,8 +271,6 @@ class Estimator:
         if info is not None:
             _limit, remaining, reset_after, _quota, _window, _retry_after, model = info
             self._read(info, status, sent_at, now, wall, later)
-            if self.sliding.probe_at != math.inf:
-                self.sliding.verdict(sent_at, status != _THROTTLED, self.inflight)
             if remaining is not None:
                 left = remaining - later
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
@@ -294,10 +292,6 @@ class Estimator:
                     self.empty_early = False
                     if reset_after is not None:
                         self.sliding.promised = now + reset_after
-                elif left <= 0 and self.log_paced and self.sliding.bound == PROVEN:
-                    # Paced by the log on a proven lower bound of the window: its slots come
-                    # before what the Reset and the window's estimate would pause for.
-                    self.empty_early = False
                 elif left <= 0:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
                         reset_after = max(0.0, self.reset_wall - wall)

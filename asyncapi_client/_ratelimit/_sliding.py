@@ -13,10 +13,6 @@ SLIDING_MIN: Final = 2.0  # seconds: a nearer Reset tells a bucket from a slidin
 # A told window longer than a day is a broken or hostile policy: its log would hold requests
 # back that long.
 MAX_TOLD_WINDOW: Final = 86_400.0
-# Whether the lower bound of the window (`SlidingEvidence.lower`) is safe to pace by.
-UNPROVEN: Final = 0
-PROVEN: Final = 1
-REFUTED: Final = -1
 
 
 class SlidingEvidence:
@@ -55,12 +51,6 @@ class SlidingEvidence:
         "told_window",
         "promised",
         "resets",
-        "lower",
-        "probe_at",
-        "bound",
-        "stale",
-        "answers",
-        "trip",
     )
 
     def __init__(self) -> None:
@@ -84,17 +74,6 @@ class SlidingEvidence:
         # window's end; its answer tells the window whole again, and `told` resets the log).
         self.promised = math.inf
         self.resets = 0  # times a told window was told whole again and its log reset
-        # The greatest (Reset - 1 s) a granted answer told: at most the window, for a Reset
-        # up to a second late (a whole-second ceiling, or slowapi's "+1"), whichever slot it
-        # names. The log paces by it once a probe proved it (`bound`): see `take_slot`.
-        self.lower = -math.inf
-        self.probe_at = math.inf  # when the unproven `lower`'s probe left (send clock)
-        self.bound = UNPROVEN
-        self.stale = 0  # slots of requests asked to ask again (`verdict`), not yet given back
-        # Answer times logged (`answered`): the lower bound is compared with those only (a
-        # send's time in the log may be long before the server took it).
-        self.answers = 0
-        self.trip = 0.0  # the longest round trip of a granted answer: a send's lag behind its hit
 
     def observe(self, limit: int, remaining: int, reset_after: float, trip: float = 0.0) -> None:
         """A granted answer: Limit, Remaining, seconds to its Reset, and its round trip."""
@@ -105,13 +84,9 @@ class SlidingEvidence:
             self.large = self.nearest = math.inf
             self.window = None
             self.sends = None
-            self.pending = self.stale = self.answers = 0
+            self.pending = 0
             self.last_slot = -math.inf
             self.upper = math.inf
-            self.lower = -math.inf
-            self.probe_at = math.inf
-            self.bound = UNPROVEN
-            self.trip = 0.0
         if limit < 4 or limit > SLIDING_MAX_LIMIT or remaining > limit:
             return  # (a larger Limit would make the send log a hostile server's memory to fill)
         deficit = limit - remaining
@@ -126,10 +101,6 @@ class SlidingEvidence:
             self.nearest = reset_after
         if reset_after + trip < self.upper:
             self.upper = reset_after + trip
-        if reset_after - 1.0 > self.lower:
-            self.lower = reset_after - 1.0
-        if trip > self.trip:
-            self.trip = trip
         if self.window is not None or (
             self.came_back and self.small >= SLIDING_MIN and self.small >= self.large
         ):
@@ -145,7 +116,7 @@ class SlidingEvidence:
         if limit < 1 or limit > SLIDING_MAX_LIMIT or not 0 < window <= MAX_TOLD_WINDOW:
             return
         if not (self.told_window and limit == self.limit and window == self.window):
-            self.pending = self.stale = self.answers = 0
+            self.pending = 0
         else:
             self.resets += 1  # requests holding a later slot may ask again (`slot_unused` first)
         # Told again (the window whole once more: a fixed window's new one): the server's
@@ -159,8 +130,6 @@ class SlidingEvidence:
         self.last_slot = -math.inf
         self.promised = math.inf
         self.told_window = True
-        self.lower = -math.inf  # the server's own word: no bound to probe
-        self.probe_at = math.inf
 
     def rate(self) -> float | None:
         window = self.window
@@ -179,22 +148,6 @@ class SlidingEvidence:
         window, sends, limit = self.upper, self.sends, self.limit
         if self.window is None or window == math.inf or sends is None or limit is None:
             return None
-        lower, bound = self.lower, self.bound
-        if self.answers < limit - self.pending:
-            # The entry is a send's time (logged before the log paced): the server took it
-            # up to a round trip later.
-            lower += self.trip
-        probe = False
-        if lower > 0:
-            if bound == PROVEN:
-                window = lower
-            elif lower >= window:
-                # An upper bound under the lower one was no bound: that Reset named the next
-                # free slot (slowapi's), not the window whole again; the widest Reset told is.
-                window = lower + 1.0
-            elif bound == UNPROVEN and lower < window - guard:
-                # The first slot the lower bound gives earlier: one request tries it.
-                probe = self.probe_at == math.inf
         pending = self.pending
         at = self.last_slot if self.last_slot > now else now
         promised = self.promised
@@ -208,42 +161,14 @@ class SlidingEvidence:
             # after the last of them.
             free = self.last_slot + window + guard
         elif len(sends) >= limit - pending:
-            oldest = sends[pending - limit]
-            free = oldest + window + guard
-            if probe and oldest + lower + guard < free and free > now:
-                free = oldest + lower + guard
-            else:
-                probe = False
+            free = sends[pending - limit] + window + guard
         else:
-            probe = False
             free = now
         if free > at:
             at = free
         self.pending = pending + 1
-        if probe:
-            self.probe_at = at
-        if at > self.last_slot:
-            self.last_slot = at
+        self.last_slot = at
         return at
-
-    def verdict(self, sent_at: float, granted: bool, inflight: int) -> None:
-        """An answer (`granted` or a 429) to a request sent at `sent_at` (send clock), with
-        `inflight` requests sent and not answered: the probe's (the first sent at or after it
-        left) proves the lower bound or refutes it; a 429 once it is proven refutes it too.
-        Either way the requests waiting for a slot ask again (`resets`): their slots, given
-        by the old bound, are `stale` until each gives its own back (`slot_unused`), so that
-        they queue again one behind the other, not all on the first free slot."""
-        if self.bound == UNPROVEN and sent_at >= self.probe_at:
-            self.bound = PROVEN if granted else REFUTED
-        elif self.bound == PROVEN and not granted:
-            self.bound = REFUTED
-        else:
-            return
-        sent = min(self.pending, max(0, inflight))
-        self.stale += self.pending - sent
-        self.pending = sent
-        self.last_slot = -math.inf
-        self.resets += 1
 
     def answered(self, now: float) -> None:
         """A request that took a slot was answered now, or failed (it may have reached the
@@ -252,13 +177,10 @@ class SlidingEvidence:
             self.pending -= 1
         if self.sends is not None:
             self.sends.append(now)
-            self.answers += 1
 
     def slot_unused(self) -> None:
         """A request that took a slot never left."""
-        if self.stale > 0:
-            self.stale -= 1
-        elif self.pending > 0:
+        if self.pending > 0:
             self.pending -= 1
 
     def next_free(self, reserve: int) -> float | None:
