@@ -4,6 +4,7 @@ policy.
 
     python benchmarks/ratelimit.py                       # everything (about ten minutes)
     python benchmarks/ratelimit.py nginx modes cost      # a subset
+    python benchmarks/ratelimit.py slowapi               # the third-party sliding window
     python benchmarks/ratelimit.py modes --calls 600     # shorter runs of the sandbox modes
     python benchmarks/ratelimit.py modes --mode sliding_window --mode "fixed_window / none"
 
@@ -15,6 +16,11 @@ policy.
 2. modes:   the sandbox in each limiter mode and header dialect, 2,000 calls at concurrency 64:
             >= 95% of the limit (50/s plus the bucket or the window's quota once), <= 1%
             answered 429, none lost.
+2b. slowapi: slowapi (on `limits`) with `headers_enabled=True` guarding a small Starlette app
+            (uvicorn, in this process): its `moving-window` (a true sliding log) and its
+            `fixed-window` at 100 per 2 s, 1,000 calls, and the moving window at 20 per
+            second, 400 calls, all at concurrency 64: >= 95% of the limit (the rate plus a
+            window's quota once), <= 1% of requests answered 429, none lost.
 3. pause:   one `Retry-After: 1000000000`, then the server recovers: the call that got it fails
             with RateLimitError; a call made after the cap (`max_pause`, 2 s here) succeeds, in
             this process and in a fresh process sharing the Redis state.
@@ -201,6 +207,38 @@ async def mode_run(limiter: str, dialect: str, retry_after: bool, secondary: flo
     report(
         label,
         f"{ok / elapsed:.1f}/s {ok / elapsed / limit:.0%}, 429 {limited / n:.1%}, lost {n - ok}",
+        ">= 95%, <= 1%, 0",
+        good,
+    )
+
+
+# -- 2b. slowapi: a third-party sliding window ----------------------------------------------
+
+SLOWAPI_RUNS = [  # (strategy, limit as slowapi reads it, quota, window seconds, calls)
+    ("moving-window", "100/2seconds", 100, 2.0, 1000),
+    ("fixed-window", "100/2seconds", 100, 2.0, 1000),
+    ("moving-window", "20/second", 20, 1.0, 400),
+]
+
+
+async def slowapi_run(strategy: str, limit_text: str, quota: int, window: float, n: int) -> None:
+    from tests.support.services import serving_asgi
+    from tests.support.slowapi_peer import SlowapiPeer
+
+    peer = SlowapiPeer(limit_text, strategy)
+    async with (
+        serving_asgi(peer.app) as url,
+        AsyncClient(url, auth=BearerToken("t"), allow_insecure_http=True) as client,
+    ):
+        outcomes, elapsed = await calls(client, n, 64)
+    ok = outcomes["ok"]
+    limit = quota / window + quota / elapsed  # the rate, plus a window's quota once
+    limited = peer.answered[429]
+    sent = limited + peer.answered[200]
+    good = ok / elapsed >= 0.95 * limit and limited <= sent // 100 and ok == n
+    report(
+        f"slowapi {strategy} {limit_text}",
+        f"{ok / elapsed:.1f}/s {ok / elapsed / limit:.0%}, 429 {limited / sent:.1%}, lost {n - ok}",
         ">= 95%, <= 1%, 0",
         good,
     )
@@ -492,6 +530,10 @@ async def main(selected: list[str], n: int, only_modes: list[str] | None = None)
             if only_modes and not any(part in _mode_label(*mode) for part in only_modes):
                 continue
             await mode_run(*mode, n=n)
+    if "slowapi" in selected:
+        print("\nslowapi (limits) with headers, served by uvicorn in this process; calls at 64, default client")
+        for run in SLOWAPI_RUNS:
+            await slowapi_run(*run)
     if "pause" in selected:
         await pause_run()
     if "storm" in selected:
@@ -512,7 +554,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("runs", nargs="*", default=["nginx", "modes", "pause", "storm", "redis", "cost"])
+    parser.add_argument(
+        "runs", nargs="*", default=["nginx", "modes", "slowapi", "pause", "storm", "redis", "cost"]
+    )
     parser.add_argument("--calls", type=int, default=2000, help="calls per sandbox mode (default 2000)")
     parser.add_argument(
         "--mode",

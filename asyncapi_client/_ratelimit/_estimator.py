@@ -305,7 +305,18 @@ class Estimator:
                     reserve = 0.0
                 cap = left - reserve
                 max_tokens = cap
-                if left <= 0:
+                if left <= 0 and self.log_paced and self.sliding.told_window:
+                    # A window the server told, paced by the send log: the log holds each
+                    # request until its own slot comes back. A pause here would not: `left`
+                    # counts twice the answers that overtook this one, and a pause is only
+                    # ever extended, so it would hold the window's last free slots back
+                    # until Reset. The moment the server said more comes is kept for one
+                    # request (`SlidingEvidence.promised`): a fixed window's end, which the
+                    # log knows nothing of.
+                    self.empty_early = False
+                    if reset_after is not None:
+                        self.sliding.promised = now + reset_after
+                elif left <= 0:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
                         reset_after = max(0.0, self.reset_wall - wall)
                     wait, said = self._empty_wait(reset_after, reserve - left)
@@ -498,6 +509,19 @@ class Estimator:
                     self._drain(remaining, status, sent_at, now)
         elif quota is not None and window:
             self.policy_rate = quota / window
+            if (
+                self.log_pacing
+                and remaining is not None
+                and remaining + 1 >= quota
+                and self.configured_rate is None
+            ):
+                # The server holds its whole quota (not a bucket of fewer tokens told as a
+                # rate per window): alone at it, pace by the send log, safe for a sliding
+                # window and a fixed one alike (see `SlidingEvidence.told`).
+                # (Told first, the requests sent after this one took no slot of the log, and
+                # count; told again, they did, and are logged when answered.)
+                sliding = self.sliding
+                sliding.told(quota, window, now, quota - remaining + (0 if sliding.told_window else later))
         known_limit = self.limit
         if remaining is not None and reset_after is not None and reset_after > 0:
             ahead = remaining - later

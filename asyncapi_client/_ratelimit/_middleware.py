@@ -26,6 +26,8 @@ import logging
 import math
 from typing import Final
 
+import anyio
+
 from .._attempt_info import record_limiter_wait
 from .._clock import Clock
 from .._errors import APITimeoutError
@@ -113,6 +115,9 @@ class RateLimitMiddleware:
             return part
 
         self._partitions = Partitions(make, cfg.partition, cfg.max_partitions)
+        # Per partition key, the sleeps of requests waiting for a send-log slot: cancelled (to
+        # ask again) when the server tells its window whole again and the log is reset.
+        self._log_sleepers: dict[str, set[anyio.CancelScope]] = {}
         self.gate = _Gate(self)
 
     # -- acquire (above auth) -------------------------------------------------------------
@@ -208,16 +213,39 @@ class RateLimitMiddleware:
         if by_max_wait and max_wait is not None:
             deadline = now + max_wait
         until = at if deadline is None or at <= deadline else deadline
-        try:
-            await clock.sleep(until - now)
-        except BaseException:
-            self._unspent(permit)
-            raise
-        self._waited(part, until - now)
+        start = now
+        sleepers = self._log_sleepers.setdefault(part.key, set())
+        while True:
+            scope = anyio.CancelScope()
+            sleepers.add(scope)
+            try:
+                with scope:
+                    await clock.sleep(until - now)
+            except BaseException:
+                self._unspent(permit)
+                raise
+            finally:
+                sleepers.discard(scope)
+                if not sleepers:
+                    self._log_sleepers.pop(part.key, None)
+            if not scope.cancelled_caught:
+                break
+            # The server told its window whole again and the log was reset: ask again.
+            now = clock.monotonic()
+            part.estimator.slot_done(now, sent=False)
+            at = part.estimator.take_slot(now)
+            permit.logged = at is not None
+            if at is None or at <= now:
+                self._waited(part, now - start)
+                permit.waited = True
+                return
+            until = at if deadline is None or at <= deadline else deadline
+            sleepers = self._log_sleepers.setdefault(part.key, set())
+        self._waited(part, until - start)
         permit.waited = True
         if until < at:
             self._unspent(permit)
-            raise self._too_long(request, until - now, server_said=False, by_max_wait=by_max_wait)
+            raise self._too_long(request, until - start, server_said=False, by_max_wait=by_max_wait)
         if not part.estimator.log_paced and not permit.probe:
             # The log stopped pacing while this waited (a 429 proved its model wrong): the
             # slot goes back, the token (granted by the old pacing) is dropped, and the
@@ -287,7 +315,11 @@ class RateLimitMiddleware:
                 if self._enabled and self._fleet is None:
                     part.bucket.cap_tokens(most, now)
                 return None
+        resets = estimator.sliding.resets
         decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
+        if estimator.sliding.resets != resets:
+            for scope in self._log_sleepers.get(part.key, ()):
+                scope.cancel()
         if self._fleet is not None:
             # Shared learning: the fleet's bucket paces (the gate tells it what this answer
             # says); the local one would pace this process as if it were alone at the

@@ -10,6 +10,9 @@ from typing import Final
 
 SLIDING_MAX_LIMIT: Final = 10_000  # the longest send log kept (80 kB)
 SLIDING_MIN: Final = 2.0  # seconds: a nearer Reset tells a bucket from a sliding window too loosely
+# A told window longer than a day is a broken or hostile policy: its log would hold requests
+# back that long.
+MAX_TOLD_WINDOW: Final = 86_400.0
 
 
 class SlidingEvidence:
@@ -45,6 +48,9 @@ class SlidingEvidence:
         "pending",
         "last_slot",
         "upper",
+        "told_window",
+        "promised",
+        "resets",
     )
 
     def __init__(self) -> None:
@@ -62,10 +68,17 @@ class SlidingEvidence:
         # The least (Reset + round trip) a granted answer told: at least the window (the
         # answer's Reset was read after the server made it, by less than the round trip).
         self.upper = math.inf
+        self.told_window = False  # the window is the server's own word (`told`), not inferred
+        # When a told window with nothing left said more quota comes (on the send clock): one
+        # request may leave then, ahead of the log, if the log has no slot before it (a fixed
+        # window's end; its answer tells the window whole again, and `told` resets the log).
+        self.promised = math.inf
+        self.resets = 0  # times a told window was told whole again and its log reset
 
     def observe(self, limit: int, remaining: int, reset_after: float, trip: float = 0.0) -> None:
         """A granted answer: Limit, Remaining, seconds to its Reset, and its round trip."""
-        if limit != self.limit:
+        if limit != self.limit or self.told_window:
+            self.told_window = False
             self.limit = limit
             self.small = 0.0
             self.large = self.nearest = math.inf
@@ -93,6 +106,31 @@ class SlidingEvidence:
         ):
             self.window = self.nearest
 
+    def told(self, limit: int, window: float, now: float, used: int) -> None:
+        """A window the server told (an IETF policy, `limit` per `window` seconds) and showed
+        to hold whole (an answer left Limit - 1): from now on the send log paces it as it does
+        a sliding window found in X-RateLimit headers. The log is safe for a fixed window too
+        (fewer than Limit of ours in any span of a window is fewer than Limit in each fixed
+        window). It starts with the `used` slots the server counted, stamped `now` (the latest
+        they can have been taken)."""
+        if limit < 1 or limit > SLIDING_MAX_LIMIT or not 0 < window <= MAX_TOLD_WINDOW:
+            return
+        if not (self.told_window and limit == self.limit and window == self.window):
+            self.pending = 0
+        else:
+            self.resets += 1  # requests holding a later slot may ask again (`slot_unused` first)
+        # Told again (the window whole once more: a fixed window's new one): the server's
+        # count replaces the log, and requests granted from now on need not queue behind
+        # those already holding a later slot.
+        self.limit = limit
+        self.small = 0.0
+        self.large = math.inf
+        self.window = self.nearest = self.upper = window
+        self.sends = deque([now] * max(0, min(used, limit)), maxlen=limit)
+        self.last_slot = -math.inf
+        self.promised = math.inf
+        self.told_window = True
+
     def rate(self) -> float | None:
         window = self.window
         if window is None or self.limit is None:
@@ -112,6 +150,12 @@ class SlidingEvidence:
             return None
         pending = self.pending
         at = self.last_slot if self.last_slot > now else now
+        promised = self.promised
+        if promised != math.inf and len(sends) >= limit and promised < sends[-limit] + window + guard:
+            # Before any slot of the log: the server's word is all there is to go by.
+            self.promised = math.inf
+            self.pending = pending + 1
+            return promised if promised > now else now
         if pending >= limit:
             # More promised than the window holds (a Limit below the concurrency): a window
             # after the last of them.
