@@ -25,8 +25,9 @@ How the server's answers steer the decision:
    N per P and paced by a send log of its own (`HeaderlessWindow`, `_window.py`), not at a
    rate, and its 429s cut nothing while that model holds; a 429 it did not expect gives the
    model up, and CUBIC goes on from the rate the log held.
-6. *Sliding windows* told in X-RateLimit headers (`SlidingEvidence`): when the caller paces
-   one process alone (`log_pacing`), by the send log as a sliding log does (`take_slot`: a
+6. *Sliding windows* told in X-RateLimit headers, and any window told in the IETF fields
+   (`RateLimit-Policy` q;w and an answer leaving q - 1: `SlidingEvidence.told`): when the
+   caller paces one process alone (`log_pacing`), by the send log as a sliding log does (`take_slot`: a
    request leaves when fewer than Limit of ours were answered within the window's upper
    bound, pending ones counted, so the block the opening burst frees a window later goes out
    at once), and the rate stops binding; otherwise at Limit per window. When full, the next
