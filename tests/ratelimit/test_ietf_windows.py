@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable
 from itertools import count
 
-import anyio
 import pytest
 
 from asyncapi_client._ratelimit._estimator import Estimator
@@ -157,31 +156,14 @@ async def serve_ietf(server: Limiter, calls: int, concurrency: int, wall: float)
     """The default client against `server` telling the IETF fields (and Retry-After on a 429),
     4 ms of latency each way, on the virtual clock whose Unix time at 0 is `wall`: (calls that
     succeeded, seconds they took, requests refused)."""
-    from asyncapi_client import AsyncClient, BearerToken, MockTransport, Request, Response
-    from asyncapi_sandbox._limits import retry_after_seconds
-    from tests.ratelimit.test_scenarios import URL, USER, call_users_me
-    from tests.support.virtual_time import ENVELOPE_429, virtual_time
+    from tests.ratelimit.test_scenarios import serve_sandbox_limiter
+    from tests.support.virtual_time import virtual_time
 
-    refused = 0
     with virtual_time(0.0) as clock:
         clock.wall_offset = wall
-
-        async def handler(request: Request) -> Response:
-            nonlocal refused
-            await anyio.sleep(0.004)
-            verdict = server.take(clock.monotonic(), clock.time())
-            headers = {k.decode(): v.decode() for k, v in limit_headers("ietf", verdict, clock.time())}
-            await anyio.sleep(0.004)
-            if not verdict.allowed:
-                refused += 1
-                headers["retry-after"] = str(retry_after_seconds(verdict))
-                return Response(429, {"content-type": "application/json", **headers}, ENVELOPE_429)
-            return Response(200, {"content-type": "application/json", **headers}, USER)
-
-        client = AsyncClient(
-            URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t")
+        ok, duration, refused, _ = await serve_sandbox_limiter(
+            clock, server, "ietf", calls, concurrency=concurrency
         )
-        ok, duration = await call_users_me(client, clock, calls, concurrency=concurrency)
     return ok, duration, refused
 
 

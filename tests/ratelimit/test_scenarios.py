@@ -14,7 +14,14 @@ import pytest
 from asyncapi_client import APIError, AsyncClient, BearerToken, MockTransport, Request, Response
 from asyncapi_client._clock import Clock
 from asyncapi_client._retry._policy import RETRY_COST
-from tests.support.virtual_time import ENVELOPE_429, NGINX_429_PAGE, LimitReqServer, virtual_time
+from asyncapi_sandbox._limits import Limiter, limit_headers, retry_after_seconds
+from tests.support.virtual_time import (
+    ENVELOPE_429,
+    NGINX_429_PAGE,
+    LimitReqServer,
+    VirtualClock,
+    virtual_time,
+)
 
 
 async def call_users_me(client: AsyncClient, clock: Clock, n: int, *, concurrency: int) -> tuple[int, float]:
@@ -38,6 +45,36 @@ async def call_users_me(client: AsyncClient, clock: Clock, n: int, *, concurrenc
 
 URL = "https://api.example.com"
 USER = b'{"id":1,"name":"Ada","email":"ada@example.com","created_at":"2024-01-01T00:00:00Z"}'
+
+
+async def serve_sandbox_limiter(
+    clock: VirtualClock, limiter: Limiter, dialect: str | None, calls: int, *, concurrency: int
+) -> tuple[int, float, int, AsyncClient]:
+    """The default client against one of the sandbox's pure limiters on `clock`, 4 ms of latency
+    each way (the server reads its clock after we stamped the send), telling `dialect`'s
+    rate-limit headers (None: none) and Retry-After on a 429: (calls that succeeded, seconds
+    they took, requests refused, the client, closed)."""
+    refused = 0
+
+    async def handler(request: Request) -> Response:
+        nonlocal refused
+        await anyio.sleep(0.004)
+        verdict = limiter.take(clock.monotonic(), clock.time())
+        headers = {"content-type": "application/json"}
+        if dialect is not None:
+            headers.update((k.decode(), v.decode()) for k, v in limit_headers(dialect, verdict, clock.time()))
+        await anyio.sleep(0.004)
+        if not verdict.allowed:
+            refused += 1
+            headers["retry-after"] = str(retry_after_seconds(verdict))
+            return Response(429, headers, ENVELOPE_429)
+        return Response(200, headers, USER)
+
+    client = AsyncClient(
+        URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t")
+    )
+    ok, duration = await call_users_me(client, clock, calls, concurrency=concurrency)
+    return ok, duration, refused, client
 
 
 @pytest.mark.parametrize("style", ["html", "json"])
@@ -117,28 +154,12 @@ async def test_a_sliding_window_in_x_ratelimit_headers_is_used_to_its_bound(phas
     window's quota over the run). The Reset, told in whole epoch seconds, overstates the
     window by up to a second until answers sweep that second, which delays the first reuse
     by as much: 94-96% of the bound by phase, so the bound asserted is 94%."""
-    from asyncapi_sandbox._limits import SlidingWindow, limit_headers, retry_after_seconds
+    from asyncapi_sandbox._limits import SlidingWindow
 
     with virtual_time(1000.0 + phase) as clock:
-        window = SlidingWindow(100, 2.0)
-        limited = 0
-
-        async def handler(request: Request) -> Response:
-            nonlocal limited
-            await anyio.sleep(0.004)
-            verdict = window.take(clock.monotonic(), clock.time())
-            headers = {k.decode(): v.decode() for k, v in limit_headers("x-ratelimit", verdict, clock.time())}
-            await anyio.sleep(0.004)
-            if not verdict.allowed:
-                limited += 1
-                headers["retry-after"] = str(retry_after_seconds(verdict))
-                return Response(429, {"content-type": "application/json", **headers}, ENVELOPE_429)
-            return Response(200, {"content-type": "application/json", **headers}, USER)
-
-        client = AsyncClient(
-            URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t")
+        ok, duration, limited, _ = await serve_sandbox_limiter(
+            clock, SlidingWindow(100, 2.0), "x-ratelimit", 2000, concurrency=64
         )
-        ok, duration = await call_users_me(client, clock, 2000, concurrency=64)
     assert ok == 2000
     assert ok / duration >= 0.94 * (50 + 100 / duration)
     assert limited <= 20

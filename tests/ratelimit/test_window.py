@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import math
 
-import anyio
 import pytest
 
-from asyncapi_client import AsyncClient, BearerToken, MockTransport, Request, Response
 from asyncapi_client._ratelimit._estimator import LOG_GUARD, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
 from asyncapi_client._ratelimit._window import (
@@ -20,8 +18,8 @@ from asyncapi_client._ratelimit._window import (
     WINDOW_MIN_QUOTA,
     HeaderlessWindow,
 )
-from tests.ratelimit.test_scenarios import URL, USER, call_users_me
-from tests.support.virtual_time import ENVELOPE_429, virtual_time
+from tests.ratelimit.test_scenarios import serve_sandbox_limiter
+from tests.support.virtual_time import virtual_time
 
 OK, THROTTLED = 200, 429
 
@@ -203,30 +201,12 @@ async def test_a_sliding_window_without_headers_is_used_to_its_bound(phase: floa
     plus the window's quota over the run), at most 1% answered 429. Learned as a rate (CUBIC)
     it stays under 90% with more 429s than that: the opening's slots, freed a window later,
     are used only by a log."""
-    from asyncapi_sandbox._limits import SlidingWindow, retry_after_seconds
+    from asyncapi_sandbox._limits import SlidingWindow
 
     with virtual_time(1000.0 + phase) as clock:
-        window = SlidingWindow(100, 2.0)
-        limited = 0
-
-        async def handler(request: Request) -> Response:
-            nonlocal limited
-            await anyio.sleep(0.004)
-            verdict = window.take(clock.monotonic(), clock.time())
-            await anyio.sleep(0.004)
-            if not verdict.allowed:
-                limited += 1
-                headers = {
-                    "content-type": "application/json",
-                    "retry-after": str(retry_after_seconds(verdict)),
-                }
-                return Response(429, headers, ENVELOPE_429)
-            return Response(200, {"content-type": "application/json"}, USER)
-
-        client = AsyncClient(
-            URL, transport=MockTransport(handler, record=False), clock=clock, auth=BearerToken("t")
+        ok, duration, limited, client = await serve_sandbox_limiter(
+            clock, SlidingWindow(100, 2.0), None, 2000, concurrency=64
         )
-        ok, duration = await call_users_me(client, clock, 2000, concurrency=64)
         estimator = client._shared.limiter._partitions.default.estimator
     assert ok == 2000
     assert estimator.window.paced
