@@ -181,9 +181,12 @@ class Estimator:
         self.sent += 1
         self.inflight += 1
         self.meter.add(now)
-        sends = self.sliding.sends
-        if sends is not None and not logged:
-            sends.append(now)
+        sliding = self.sliding
+        if sliding.sends is not None:
+            if not logged:
+                sliding.log_send(now)
+            elif sliding.test_gap is not None:
+                sliding.sent(self.sent, now)  # the head under test, if it is due
         window = self.window
         if window.opening is not None:
             window.sent(now)
@@ -203,13 +206,13 @@ class Estimator:
             return self.window.take_slot(now, LOG_GUARD)
         return self.sliding.take_slot(now, LOG_GUARD)
 
-    def slot_done(self, now: float, sent: bool) -> None:
+    def slot_done(self, now: float, sent: bool, sent_at: float | None = None) -> None:
         """A request that took a slot was answered now (or failed: it may have reached the
-        server), `sent`; or never left."""
+        server), `sent` at `sent_at`; or never left."""
         if self.window.paced:
             self.window.answered(now, sent)
         elif sent:
-            self.sliding.answered(now)
+            self.sliding.answered(now, sent_at)
         else:
             self.sliding.slot_unused()
 
@@ -284,6 +287,12 @@ class Estimator:
         if window.state != "off":
             self._learn_window(window, status, info, seq, sent_at, now)
         owned = window.active  # the window model paces: its 429s cut nothing
+        sliding = self.sliding
+        test = sliding.test_seq == seq  # the head of a block sent early, testing the log's bound
+        if test:
+            sliding.tested(status != _THROTTLED, now)
+        elif status == _THROTTLED:
+            sliding.refused(seq, sent_at)
         if (
             status == _THROTTLED
             and self.empty_early
@@ -317,6 +326,11 @@ class Estimator:
                     self.empty_early = False
                     if reset_after is not None:
                         self.sliding.promised = now + reset_after
+                elif left <= 0 and self.log_paced and sliding.testing:
+                    # A sliding window in X-RateLimit headers whose bound the log tests: the
+                    # log holds each request until its slot, and a pause would hold back the
+                    # block's head it sends early.
+                    self.empty_early = False
                 elif left <= 0:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
                         reset_after = max(0.0, self.reset_wall - wall)
@@ -338,12 +352,14 @@ class Estimator:
                             pause = now + min(wait, self.max_pause)
                 else:
                     self.empty_early = False
-        retry_after = info.retry_after if info is not None and status in _PAUSING else None
+        # (A test refused is answered by the log, not by a pause: `SlidingEvidence.tested`.)
+        retry_after = info.retry_after if info is not None and status in _PAUSING and not test else None
         if status != _THROTTLED:
             self.congestion.granted(now)
         elif (
             self.adaptive
             and not owned
+            and not test
             and not (self.sliding.window is not None and info is not None and info.remaining == 0)
         ):
             # (A full sliding window refusing a request sent early is a miss in timing, not a

@@ -421,13 +421,13 @@ class _Gate:
         except BaseException:
             estimator.failed()
             if logged:
-                estimator.slot_done(self._clock.monotonic(), sent=True)
+                estimator.slot_done(self._clock.monotonic(), sent=True, sent_at=sent_at)
             if probe:
                 # It failed without an answer: nothing learned, but it did go out.
                 part.bucket.probe_done(sent=True, now=self._clock.monotonic())
             raise
         if logged:
-            estimator.slot_done(self._clock.monotonic(), sent=True)
+            estimator.slot_done(self._clock.monotonic(), sent=True, sent_at=sent_at)
         decision = limiter.observe(part, response, seq, sent_at, binding)
         status = response.status_code
         fleet = limiter._fleet

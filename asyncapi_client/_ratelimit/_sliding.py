@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from itertools import islice
 from typing import Final
 
 SLIDING_MAX_LIMIT: Final = 10_000  # the longest send log kept (80 kB)
@@ -13,6 +14,13 @@ SLIDING_MIN: Final = 2.0  # seconds: a nearer Reset tells a bucket from a slidin
 # A told window longer than a day is a broken or hostile policy: its log would hold requests
 # back that long.
 MAX_TOLD_WINDOW: Final = 86_400.0
+# Testing the window's bound (`take_slot`): how far a Reset may be late (a whole-second ceiling,
+# or slowapi's Reset one second past its slot), the most of the bound a test goes early, how
+# far a slot must be away to be tested, and how close the bounds settle (a share of the bound).
+RESET_LATE: Final = 1.0
+TEST_STEP: Final = 0.5
+TEST_AHEAD: Final = 0.05
+SETTLED_WITHIN: Final = 0.015
 
 
 class SlidingEvidence:
@@ -35,6 +43,21 @@ class SlidingEvidence:
     (`next_free`). Its Reset (whole again) is far later. Once the window is known, a process
     alone may pace by the log (`take_slot`): it then logs answer times, and counts the
     requests that took a slot and have not been answered (`pending`).
+
+    The log's window is an upper bound, the least Reset (plus round trip) a granted answer told;
+    a Reset that names the next slot rather than the window whole again, and names it late
+    (slowapi's, a second past the slot), makes that bound a second or more too long, and the
+    log slow by as much. So the head of a block the log holds back is tested: sent early and
+    alone (`test_at`), at the gap the Reset allows (a Reset is at most `RESET_LATE` late: the
+    greatest Reset told, less that, is a lower bound if the Reset is right), else half way
+    between the bounds, never more than `TEST_STEP` of the bound early. Granted, the entry it
+    tested was out of the server's window when it arrived: the window is at most its answer
+    less that entry's send (the earliest send among the entries from it on: answers come out of
+    order), a bound proven for any request, not only this one (`proven`); the log paces by it,
+    and the requests waiting for later slots ask again at once (`resets`). Refused (one 429,
+    its pause not obeyed: the log answers it), the gap is a lower bound. Tests stop once the
+    bounds are within `SETTLED_WITHIN`. A 429 for a request the proven bound let out refutes
+    it: the log goes back to the Reset's bound, and tests end for good.
     """
 
     __slots__ = (
@@ -51,6 +74,17 @@ class SlidingEvidence:
         "told_window",
         "promised",
         "resets",
+        "origins",
+        "reset_low",
+        "lower",
+        "proven",
+        "proven_from",
+        "testing",
+        "tests_began",
+        "test_gap",
+        "test_at",
+        "test_from",
+        "test_seq",
     )
 
     def __init__(self) -> None:
@@ -73,7 +107,22 @@ class SlidingEvidence:
         # request may leave then, ahead of the log, if the log has no slot before it (a fixed
         # window's end; its answer tells the window whole again, and `told` resets the log).
         self.promised = math.inf
-        self.resets = 0  # times a told window was told whole again and its log reset
+        self.resets = 0  # times the log's slots were given again (the window told whole, a bound proven)
+        # Tests of the window's bound (see the class docstring): the send time of each log entry
+        # (`sends` holds its answer time), the greatest Reset told less `RESET_LATE`, a gap a test
+        # found too short, the bound a test proved (and when, on the send clock), and the test
+        # out: its gap, its slot, the send its entry stands for and its sequence number.
+        self.origins: deque[float] | None = None
+        self.reset_low = 0.0
+        self.lower = 0.0
+        self.proven = math.inf
+        self.proven_from = math.inf
+        self.testing = False
+        self.tests_began = False
+        self.test_gap: float | None = None
+        self.test_at = math.inf
+        self.test_from = 0.0
+        self.test_seq: int | None = None
 
     def observe(self, limit: int, remaining: int, reset_after: float, trip: float = 0.0) -> None:
         """A granted answer: Limit, Remaining, seconds to its Reset, and its round trip."""
@@ -87,6 +136,11 @@ class SlidingEvidence:
             self.pending = 0
             self.last_slot = -math.inf
             self.upper = math.inf
+            self.origins = None
+            self.reset_low = self.lower = 0.0
+            self.proven = self.proven_from = self.test_at = math.inf
+            self.testing = self.tests_began = False
+            self.test_gap = self.test_seq = None
         if limit < 4 or limit > SLIDING_MAX_LIMIT or remaining > limit:
             return  # (a larger Limit would make the send log a hostile server's memory to fill)
         deficit = limit - remaining
@@ -95,12 +149,19 @@ class SlidingEvidence:
                 self.small = reset_after
                 if reset_after >= SLIDING_MIN and self.sends is None:
                     self.sends = deque(maxlen=limit)
+                    self.origins = deque(maxlen=limit)
+                    self.testing = True
         elif deficit * 2 >= limit and reset_after < self.large:
             self.large = reset_after
-        if reset_after < self.nearest:
-            self.nearest = reset_after
-        if reset_after + trip < self.upper:
-            self.upper = reset_after + trip
+        if not self.tests_began:
+            # (Once a test went early, a Reset that names the next slot, not the window whole
+            # again, names one freed early and bounds nothing: the tests bound the window.)
+            if reset_after < self.nearest:
+                self.nearest = reset_after
+            if reset_after + trip < self.upper:
+                self.upper = reset_after + trip
+        if reset_after - RESET_LATE > self.reset_low:
+            self.reset_low = reset_after - RESET_LATE
         if self.window is not None or (
             self.came_back and self.small >= SLIDING_MIN and self.small >= self.large
         ):
@@ -130,6 +191,11 @@ class SlidingEvidence:
         self.last_slot = -math.inf
         self.promised = math.inf
         self.told_window = True
+        # The server's own word: no bound to test.
+        self.origins = None
+        self.testing = self.tests_began = False
+        self.proven = self.proven_from = self.test_at = math.inf
+        self.test_gap = self.test_seq = None
 
     def rate(self) -> float | None:
         window = self.window
@@ -143,13 +209,17 @@ class SlidingEvidence:
         then keeps the answer's time, not the send's: the server took the request no later
         than that, however late it read its clock. So a request leaves at once while fewer
         than Limit of ours (pending ones included) were answered within the last `upper`
-        seconds plus `guard`; else when the next log entry not already promised to a pending
-        request is that old; never before a request granted earlier. None: no log to pace by."""
+        seconds (or the `proven` bound) plus `guard`; else when the next log entry not already
+        promised to a pending request is that old; never before a request granted earlier,
+        but for a block's head under test (see the class docstring). None: no log to pace by."""
         window, sends, limit = self.upper, self.sends, self.limit
         if self.window is None or window == math.inf or sends is None or limit is None:
             return None
+        if self.proven < window:
+            window = self.proven
         pending = self.pending
-        at = self.last_slot if self.last_slot > now else now
+        last = self.last_slot
+        at = last if last > now else now
         promised = self.promised
         if promised != math.inf and len(sends) >= limit and promised < sends[-limit] + window + guard:
             # Before any slot of the log: the server's word is all there is to go by.
@@ -168,15 +238,95 @@ class SlidingEvidence:
             at = free
         self.pending = pending + 1
         self.last_slot = at
+        if self.testing and self.test_gap is None and pending < limit and len(sends) >= limit - pending:
+            early = self._test_slot(now, last, at, pending, guard)
+            if early is not None:
+                self.last_slot = early
+                return early
         return at
 
-    def answered(self, now: float) -> None:
-        """A request that took a slot was answered now, or failed (it may have reached the
-        server): its time goes in the log."""
+    def _test_slot(self, now: float, last: float, at: float, pending: int, guard: float) -> float | None:
+        """The slot of a block's head held back by the log (its slot `at`), tested earlier;
+        None when there is nothing to test (the bounds settled, or not held back for long)."""
+        sends, origins, limit = self.sends, self.origins, self.limit
+        bound = self.proven if self.proven < self.upper else self.upper
+        low = self.lower if self.lower > self.reset_low else self.reset_low
+        if sends is None or origins is None or limit is None or bound - low <= SETTLED_WITHIN * bound:
+            return None
+        gap = max((bound + self.lower) / 2.0, bound * (1.0 - TEST_STEP), low)
+        index = len(sends) - (limit - pending)
+        early = sends[index] + gap + guard
+        if early < now + TEST_AHEAD or early < last + TEST_AHEAD or early >= at:
+            return None
+        self.test_gap = gap
+        self.test_at = early
+        self.tests_began = True
+        # The earliest send among the entries from it on: answers come out of order, and the
+        # entry the server let go may be any of those.
+        self.test_from = min(islice(origins, index, None))
+        return early
+
+    def sent(self, seq: int, now: float) -> None:
+        """A request that took a slot leaves (`seq`): the head under test, once it is due."""
+        if self.test_seq is None and self.test_gap is not None and now >= self.test_at - 0.001:
+            if now - self.test_at > self.upper:
+                self._end_test()  # its head never left (cancelled): nothing learned
+            else:
+                self.test_seq = seq
+
+    def is_test(self, seq: int) -> bool:
+        return seq == self.test_seq
+
+    def tested(self, granted: bool, now: float) -> None:
+        """The answer to the head under test (`is_test`): granted, the window is at most its
+        answer less the send its entry stands for, and the requests waiting for later slots
+        ask again (`resets`); refused, the gap it tried is a lower bound."""
+        gap = self.test_gap
+        if gap is not None:
+            if granted:
+                proven = now - self.test_from
+                if proven < self.proven and proven < self.upper:
+                    self.proven = proven
+                    self.proven_from = now
+                    self.last_slot = -math.inf
+                    self.resets += 1
+            elif gap > self.lower:
+                self.lower = gap
+        self._end_test()
+
+    def refused(self, seq: int, sent_at: float) -> None:
+        """A 429 for a request sent at `sent_at` (send clock) other than a test: one the
+        proven bound let out refutes it (the log goes back to the Reset's bound, and the
+        requests waiting ask again); tests end for good."""
+        if self.proven != math.inf and sent_at >= self.proven_from and seq != self.test_seq:
+            self.proven = self.proven_from = math.inf
+            self.testing = False
+            self.last_slot = -math.inf
+            self.resets += 1
+
+    def _end_test(self) -> None:
+        self.test_gap = self.test_seq = None
+        self.test_at = math.inf
+
+    def log_send(self, now: float) -> None:
+        """A request that took no slot leaves now: its send time goes in the log."""
+        sends = self.sends
+        if sends is not None:
+            sends.append(now)
+            origins = self.origins
+            if origins is not None:
+                origins.append(now)
+
+    def answered(self, now: float, sent_at: float | None = None) -> None:
+        """A request that took a slot (sent at `sent_at`) was answered now, or failed (it may
+        have reached the server): its time goes in the log."""
         if self.pending > 0:
             self.pending -= 1
         if self.sends is not None:
             self.sends.append(now)
+            origins = self.origins
+            if origins is not None:
+                origins.append(now if sent_at is None else sent_at)
 
     def slot_unused(self) -> None:
         """A request that took a slot never left."""
