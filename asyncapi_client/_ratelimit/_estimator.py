@@ -68,6 +68,8 @@ SETTLED_LEFT: Final = 100  # ...of at least this many requests left
 # Seconds the send log waits past a slot's return (the log keeps answer times and an upper
 # bound of the window, so this is only a margin for the server's own clock reading).
 LOG_GUARD: Final = 0.002
+# Tokens back this long before a Reset told to a fraction of a second are back well before it.
+PRECISE_EARLY: Final = 0.25
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 
@@ -206,13 +208,13 @@ class Estimator:
             return self.window.take_slot(now, LOG_GUARD)
         return self.sliding.take_slot(now, LOG_GUARD)
 
-    def slot_done(self, now: float, sent: bool, sent_at: float | None = None) -> None:
+    def slot_done(self, now: float, sent: bool, sent_at: float | None = None, granted: bool = True) -> None:
         """A request that took a slot was answered now (or failed: it may have reached the
-        server), `sent` at `sent_at`; or never left."""
+        server), `sent` at `sent_at` (`granted`: not answered 429); or never left."""
         if self.window.paced:
             self.window.answered(now, sent)
         elif sent:
-            self.sliding.answered(now, sent_at)
+            self.sliding.answered(now, sent_at, granted)
         else:
             self.sliding.slot_unused()
 
@@ -292,7 +294,7 @@ class Estimator:
         if test:
             sliding.tested(status != _THROTTLED, now)
         elif status == _THROTTLED:
-            sliding.refused(seq, sent_at)
+            sliding.refused(seq, sent_at, now)
         if (
             status == _THROTTLED
             and self.empty_early
@@ -498,7 +500,10 @@ class Estimator:
             self.limit = limit
         if remaining is not None:
             last, reset_wall = self.remaining, self.reset_wall
-            if last is not None and remaining > last and reset_wall and wall < reset_wall - 1:
+            # (A Reset told to a fraction of a second is not rounded up: a quarter of a second
+            # before it is well before it.)
+            early = PRECISE_EARLY if self.sliding.precise else 1.0
+            if last is not None and remaining > last and reset_wall and wall < reset_wall - early:
                 # Tokens came back well before Reset: not a fixed window (a 429 that suggested
                 # one was an overshoot), and maybe a sliding window.
                 self.window_like = False
@@ -516,7 +521,11 @@ class Estimator:
             if limit is not None and remaining is not None and reset_after is not None:
                 self.refill.observe(limit, remaining, reset_after, sent_at, now)
                 if status != _THROTTLED:
-                    self.sliding.observe(limit, remaining, reset_after, now - sent_at)
+                    # Told to a fraction of a second: neither a whole epoch second (its delta
+                    # is off a whole one by our clock's reading) nor a whole delta (exact).
+                    told = wall + reset_after
+                    precise = abs(told - round(told)) > 0.001 and reset_after != round(reset_after)
+                    self.sliding.observe(limit, remaining, reset_after, now - sent_at, precise)
             if remaining is not None:
                 since = self.drain_since
                 if since is not None and now - since < RATE_WINDOW:

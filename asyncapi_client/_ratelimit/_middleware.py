@@ -318,7 +318,9 @@ class RateLimitMiddleware:
         resets = estimator.sliding.resets
         decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
         if estimator.sliding.resets != resets:
-            for scope in self._log_sleepers.get(part.key, ()):
+            sleepers = self._log_sleepers.get(part.key, ())
+            estimator.sliding.reslot(len(sleepers))
+            for scope in sleepers:
                 scope.cancel()
         if self._fleet is not None:
             # Shared learning: the fleet's bucket paces (the gate tells it what this answer
@@ -427,7 +429,8 @@ class _Gate:
                 part.bucket.probe_done(sent=True, now=self._clock.monotonic())
             raise
         if logged:
-            estimator.slot_done(self._clock.monotonic(), sent=True, sent_at=sent_at)
+            granted = response.status_code != _THROTTLED
+            estimator.slot_done(self._clock.monotonic(), sent=True, sent_at=sent_at, granted=granted)
         decision = limiter.observe(part, response, seq, sent_at, binding)
         status = response.status_code
         fleet = limiter._fleet

@@ -11,6 +11,10 @@ from typing import Final
 
 SLIDING_MAX_LIMIT: Final = 10_000  # the longest send log kept (80 kB)
 SLIDING_MIN: Final = 2.0  # seconds: a nearer Reset tells a bucket from a sliding window too loosely
+# ...unless told to a fraction of a second: no rounding up for a bucket's time to full to hide in
+# (a constant offset, as slowapi's second, adds to the small deficit's Reset and the large one's
+# alike), so such a Reset need only be a second away.
+SLIDING_MIN_PRECISE: Final = 1.0
 # A told window longer than a day is a broken or hostile policy: its log would hold requests
 # back that long.
 MAX_TOLD_WINDOW: Final = 86_400.0
@@ -21,6 +25,8 @@ RESET_LATE: Final = 1.0
 TEST_STEP: Final = 0.5
 TEST_AHEAD: Final = 0.05
 SETTLED_WITHIN: Final = 0.015
+SLOT_NAMED_BY: Final = 0.25  # seconds past RESET_LATE: a Reset that near names a slot, not the window
+REFUTED_BY: Final = 2  # 429s for requests the proven bound let out that refute it (one is a miss in timing)
 
 
 class SlidingEvidence:
@@ -74,17 +80,24 @@ class SlidingEvidence:
         "told_window",
         "promised",
         "resets",
+        "precise",
+        "given",
+        "stale",
+        "trips",
+        "misses",
         "origins",
         "reset_low",
         "lower",
         "proven",
         "proven_from",
         "testing",
-        "tests_began",
+        "names_slot",
         "test_gap",
         "test_at",
         "test_from",
+        "test_entry",
         "test_seq",
+        "refused_at",
     )
 
     def __init__(self) -> None:
@@ -112,20 +125,34 @@ class SlidingEvidence:
         # (`sends` holds its answer time), the greatest Reset told less `RESET_LATE`, a gap a test
         # found too short, the bound a test proved (and when, on the send clock), and the test
         # out: its gap, its slot, the send its entry stands for and its sequence number.
+        # The slots given to the last Limit requests, requests asked to ask again and not yet
+        # back (`reslot`), and the round trips of the last Limit granted answers.
+        self.given: deque[float] | None = None
+        self.stale = 0
+        self.trips: deque[float] = deque(maxlen=64)
+        self.misses = 0  # 429s for requests the proven bound let out
+        self.precise = False  # a Reset was told to a fraction of a second (see SLIDING_MIN_PRECISE)
         self.origins: deque[float] | None = None
         self.reset_low = 0.0
         self.lower = 0.0
         self.proven = math.inf
         self.proven_from = math.inf
         self.testing = False
-        self.tests_began = False
+        self.names_slot = False  # a Reset named the next slot, not the window whole again
         self.test_gap: float | None = None
         self.test_at = math.inf
         self.test_from = 0.0
+        self.test_entry = 0.0  # the tested entry's answer time
         self.test_seq: int | None = None
+        # The last 429's answer (send clock): a refused request whose send is logged (it took
+        # no slot of the log) took no slot of the server's, so a test across it proves nothing.
+        self.refused_at = -math.inf
 
-    def observe(self, limit: int, remaining: int, reset_after: float, trip: float = 0.0) -> None:
-        """A granted answer: Limit, Remaining, seconds to its Reset, and its round trip."""
+    def observe(
+        self, limit: int, remaining: int, reset_after: float, trip: float = 0.0, precise: bool = False
+    ) -> None:
+        """A granted answer: Limit, Remaining, seconds to its Reset, its round trip, and whether
+        the Reset was told to a fraction of a second."""
         if limit != self.limit or self.told_window:
             self.told_window = False
             self.limit = limit
@@ -136,36 +163,54 @@ class SlidingEvidence:
             self.pending = 0
             self.last_slot = -math.inf
             self.upper = math.inf
-            self.origins = None
+            self.origins = self.given = None
+            self.stale = 0
+            self.trips = deque(maxlen=max(1, min(limit, SLIDING_MAX_LIMIT)))
             self.reset_low = self.lower = 0.0
             self.proven = self.proven_from = self.test_at = math.inf
-            self.testing = self.tests_began = False
+            self.testing = self.names_slot = False
             self.test_gap = self.test_seq = None
         if limit < 4 or limit > SLIDING_MAX_LIMIT or remaining > limit:
             return  # (a larger Limit would make the send log a hostile server's memory to fill)
+        if precise:
+            self.precise = True
+        least = self.least_reset()
         deficit = limit - remaining
         if deficit * 4 <= limit:
             if reset_after > self.small:
                 self.small = reset_after
-                if reset_after >= SLIDING_MIN and self.sends is None:
+                if reset_after >= least and self.sends is None:
                     self.sends = deque(maxlen=limit)
                     self.origins = deque(maxlen=limit)
-                    self.testing = True
+                    self.given = deque(maxlen=limit)
+                    # Only a Reset told to a fraction of a second is tested: one in whole
+                    # seconds is late by its rounding, which the answers sweep (at every phase
+                    # of the second, the least of them comes within a round trip of the
+                    # window), where a precise one that is late is late by a constant.
+                    self.testing = self.precise
         elif deficit * 2 >= limit and reset_after < self.large:
             self.large = reset_after
-        if not self.tests_began:
-            # (Once a test went early, a Reset that names the next slot, not the window whole
-            # again, names one freed early and bounds nothing: the tests bound the window.)
+        if reset_after < self.reset_low - SLOT_NAMED_BY:
+            # Well over a second nearer than the furthest Reset told: this Reset names the
+            # next slot to come back (freed early, by a request sent early), not the window
+            # whole again, and bounds nothing; from now on only the tests bound the window.
+            self.names_slot = True
+        if not self.names_slot:
             if reset_after < self.nearest:
                 self.nearest = reset_after
             if reset_after + trip < self.upper:
                 self.upper = reset_after + trip
+        self.trips.append(trip)
         if reset_after - RESET_LATE > self.reset_low:
             self.reset_low = reset_after - RESET_LATE
         if self.window is not None or (
-            self.came_back and self.small >= SLIDING_MIN and self.small >= self.large
+            self.came_back and self.small >= least and self.small >= self.large
         ):
             self.window = self.nearest
+
+    def least_reset(self) -> float:
+        """The nearest a small deficit's Reset may be for a sliding window to be suspected."""
+        return SLIDING_MIN_PRECISE if self.precise else SLIDING_MIN
 
     def told(self, limit: int, window: float, now: float, used: int) -> None:
         """A window the server told (an IETF policy, `limit` per `window` seconds) and showed
@@ -177,7 +222,8 @@ class SlidingEvidence:
         if limit < 1 or limit > SLIDING_MAX_LIMIT or not 0 < window <= MAX_TOLD_WINDOW:
             return
         if not (self.told_window and limit == self.limit and window == self.window):
-            self.pending = 0
+            self.pending = self.stale = 0
+            self.given = deque(maxlen=limit)
         else:
             self.resets += 1  # requests holding a later slot may ask again (`slot_unused` first)
         # Told again (the window whole once more: a fixed window's new one): the server's
@@ -193,7 +239,7 @@ class SlidingEvidence:
         self.told_window = True
         # The server's own word: no bound to test.
         self.origins = None
-        self.testing = self.tests_began = False
+        self.testing = self.names_slot = False
         self.proven = self.proven_from = self.test_at = math.inf
         self.test_gap = self.test_seq = None
 
@@ -226,10 +272,16 @@ class SlidingEvidence:
             self.promised = math.inf
             self.pending = pending + 1
             return promised if promised > now else now
+        given = self.given
         if pending >= limit:
             # More promised than the window holds (a Limit below the concurrency): a window
-            # after the last of them.
-            free = self.last_slot + window + guard
+            # (and a round trip, to its answer) after the slot given Limit requests ago; with
+            # no such slot kept, a window after the last of them.
+            trips = self.trips
+            if given is not None and len(given) >= limit and trips:
+                free = given[-limit] + window + max(trips) + guard
+            else:
+                free = self.last_slot + window + guard
         elif len(sends) >= limit - pending:
             free = sends[pending - limit] + window + guard
         else:
@@ -241,9 +293,24 @@ class SlidingEvidence:
         if self.testing and self.test_gap is None and pending < limit and len(sends) >= limit - pending:
             early = self._test_slot(now, last, at, pending, guard)
             if early is not None:
-                self.last_slot = early
-                return early
+                at = self.last_slot = early
+        if given is not None:
+            given.append(at)
         return at
+
+    def reslot(self, waiting: int) -> None:
+        """The log's slots are given again (`resets` moved): the `waiting` requests holding
+        one (asleep until it) ask again, each giving its old slot back first (`slot_unused`).
+        Not counted as pending meanwhile, so that they queue again one behind the other, not
+        each behind all the others."""
+        waiting = min(waiting, self.pending)
+        self.pending -= waiting
+        self.stale += waiting
+        given = self.given
+        if given is not None:
+            # Theirs were the latest slots given.
+            for _ in range(min(waiting, len(given))):
+                given.pop()
 
     def _test_slot(self, now: float, last: float, at: float, pending: int, guard: float) -> float | None:
         """The slot of a block's head held back by the log (its slot `at`), tested earlier;
@@ -260,10 +327,10 @@ class SlidingEvidence:
             return None
         self.test_gap = gap
         self.test_at = early
-        self.tests_began = True
         # The earliest send among the entries from it on: answers come out of order, and the
         # entry the server let go may be any of those.
         self.test_from = min(islice(origins, index, None))
+        self.test_entry = sends[index]
         return early
 
     def sent(self, seq: int, now: float) -> None:
@@ -283,22 +350,29 @@ class SlidingEvidence:
         ask again (`resets`); refused, the gap it tried is a lower bound."""
         gap = self.test_gap
         if gap is not None:
-            if granted:
+            if granted and self.refused_at >= self.test_entry:
+                pass  # a refused request among those it counted: fewer slots held than the log says
+            elif granted:
                 proven = now - self.test_from
                 if proven < self.proven and proven < self.upper:
                     self.proven = proven
                     self.proven_from = now
+                    self.misses = 0
                     self.last_slot = -math.inf
                     self.resets += 1
             elif gap > self.lower:
                 self.lower = gap
         self._end_test()
 
-    def refused(self, seq: int, sent_at: float) -> None:
-        """A 429 for a request sent at `sent_at` (send clock) other than a test: one the
-        proven bound let out refutes it (the log goes back to the Reset's bound, and the
-        requests waiting ask again); tests end for good."""
-        if self.proven != math.inf and sent_at >= self.proven_from and seq != self.test_seq:
+    def refused(self, seq: int, sent_at: float, now: float) -> None:
+        """A 429 for a request sent at `sent_at` (send clock) other than a test: `REFUTED_BY`
+        of them that the proven bound let out refute it (the log goes back to the Reset's
+        bound, and the requests waiting ask again); tests end for good."""
+        self.refused_at = now
+        if self.proven == math.inf or sent_at < self.proven_from or seq == self.test_seq:
+            return
+        self.misses += 1
+        if self.misses >= REFUTED_BY:
             self.proven = self.proven_from = math.inf
             self.testing = False
             self.last_slot = -math.inf
@@ -317,20 +391,23 @@ class SlidingEvidence:
             if origins is not None:
                 origins.append(now)
 
-    def answered(self, now: float, sent_at: float | None = None) -> None:
+    def answered(self, now: float, sent_at: float | None = None, granted: bool = True) -> None:
         """A request that took a slot (sent at `sent_at`) was answered now, or failed (it may
-        have reached the server): its time goes in the log."""
+        have reached the server): its time goes in the log, unless it was refused (`granted`
+        False: a 429 took no slot of the server's)."""
         if self.pending > 0:
             self.pending -= 1
-        if self.sends is not None:
+        if self.sends is not None and granted:
             self.sends.append(now)
             origins = self.origins
             if origins is not None:
                 origins.append(now if sent_at is None else sent_at)
 
     def slot_unused(self) -> None:
-        """A request that took a slot never left."""
-        if self.pending > 0:
+        """A request that took a slot never left (or gives it back to ask again: `reslot`)."""
+        if self.stale > 0:
+            self.stale -= 1
+        elif self.pending > 0:
             self.pending -= 1
 
     def next_free(self, reserve: int) -> float | None:
@@ -339,7 +416,7 @@ class SlidingEvidence:
         from the deficits alone is used too: its first time full comes before any token came
         back, and a guess of our own, not the server's word, is all the pause ever was."""
         window, limit = self.window, self.limit
-        if window is None and self.small >= SLIDING_MIN and self.small >= self.large:
+        if window is None and self.small >= self.least_reset() and self.small >= self.large:
             window = self.nearest  # suspected (not yet seen to give back before Reset)
         sends = self.sends
         if window is None or limit is None or sends is None or len(sends) < limit - reserve or limit <= reserve:

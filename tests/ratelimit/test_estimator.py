@@ -288,7 +288,8 @@ def test_a_huge_limit_keeps_no_send_log() -> None:
 
 def known_window(limit: int, window: float, trip: float) -> SlidingEvidence:
     """A `SlidingEvidence` that knows a sliding window of `limit` per `window` seconds, told
-    by answers `trip` seconds after they left (so its upper bound is window + trip)."""
+    by answers `trip` seconds after they left (so its upper bound is window + trip); it tests
+    no bound (`test_window_bound.py` has those tables)."""
     evidence = SlidingEvidence()
     evidence.observe(limit, limit - 1, window + 0.5, trip)  # small deficit: the log starts
     evidence.observe(limit, limit // 2, window, trip)  # large deficit, Reset no further
@@ -296,6 +297,7 @@ def known_window(limit: int, window: float, trip: float) -> SlidingEvidence:
     evidence.observe(limit, limit - 1, window, trip)
     assert evidence.window == pytest.approx(window)
     assert evidence.upper == pytest.approx(window + trip)
+    evidence.testing = False
     return evidence
 
 
@@ -308,7 +310,8 @@ def known_window(limit: int, window: float, trip: float) -> SlidingEvidence:
         ([0.0, 0.1, 0.2, 0.3], 0, 3.0, 3.0),  # the oldest is past the window: at once
         ([0.0, 0.1, 0.2, 0.3], 2, 1.0, 0.2 + 2.01 + 0.002),  # 2 pending hold the 2 oldest slots
         ([0.0, 0.1, 0.2], 1, 1.0, 0.0 + 2.01 + 0.002),  # 3 answered + 1 pending (at 0) fill it
-        ([0.0, 0.1, 0.2, 0.3], 4, 1.0, 0.3 + 2 * (2.01 + 0.002)),  # 4 pending: a window after the last
+        # 4 pending (slots 2.012 to 2.312): a window and a round trip after the slot 4 ago
+        ([0.0, 0.1, 0.2, 0.3], 4, 1.0, 0.0 + 2.01 + 0.002 + 2.01 + 0.01 + 0.002),
     ],
 )
 def test_the_send_log_gives_each_request_the_slot_of_the_answer_limit_ago(

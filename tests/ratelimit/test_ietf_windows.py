@@ -58,6 +58,7 @@ def run(
 
     def ask_again(now: float) -> None:
         """The log was reset (the middleware wakes the requests sleeping for a slot)."""
+        estimator.sliding.reslot(len(waiting))
         for ticket in list(waiting):
             del waiting[ticket]
             estimator.slot_done(now, sent=False)
