@@ -294,7 +294,7 @@ class Estimator:
         if test:
             sliding.tested(status != _THROTTLED, now)
         elif status == _THROTTLED:
-            sliding.refused(seq, sent_at, now)
+            sliding.refused(seq, sent_at)
         if (
             status == _THROTTLED
             and self.empty_early

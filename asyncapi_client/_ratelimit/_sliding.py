@@ -25,7 +25,6 @@ RESET_LATE: Final = 1.0
 TEST_STEP: Final = 0.5
 TEST_AHEAD: Final = 0.05
 SETTLED_WITHIN: Final = 0.015
-SLOT_NAMED_BY: Final = 0.25  # seconds past RESET_LATE: a Reset that near names a slot, not the window
 REFUTED_BY: Final = 2  # 429s for requests the proven bound let out that refute it (one is a miss in timing)
 
 
@@ -84,6 +83,7 @@ class SlidingEvidence:
         "given",
         "stale",
         "trips",
+        "trip_most",
         "misses",
         "origins",
         "reset_low",
@@ -91,13 +91,10 @@ class SlidingEvidence:
         "proven",
         "proven_from",
         "testing",
-        "names_slot",
         "test_gap",
         "test_at",
         "test_from",
-        "test_entry",
         "test_seq",
-        "refused_at",
     )
 
     def __init__(self) -> None:
@@ -130,6 +127,7 @@ class SlidingEvidence:
         self.given: deque[float] | None = None
         self.stale = 0
         self.trips: deque[float] = deque(maxlen=64)
+        self.trip_most = 0.0  # the longest round trip of a granted answer
         self.misses = 0  # 429s for requests the proven bound let out
         self.precise = False  # a Reset was told to a fraction of a second (see SLIDING_MIN_PRECISE)
         self.origins: deque[float] | None = None
@@ -138,15 +136,10 @@ class SlidingEvidence:
         self.proven = math.inf
         self.proven_from = math.inf
         self.testing = False
-        self.names_slot = False  # a Reset named the next slot, not the window whole again
         self.test_gap: float | None = None
         self.test_at = math.inf
         self.test_from = 0.0
-        self.test_entry = 0.0  # the tested entry's answer time
         self.test_seq: int | None = None
-        # The last 429's answer (send clock): a refused request whose send is logged (it took
-        # no slot of the log) took no slot of the server's, so a test across it proves nothing.
-        self.refused_at = -math.inf
 
     def observe(
         self, limit: int, remaining: int, reset_after: float, trip: float = 0.0, precise: bool = False
@@ -166,9 +159,10 @@ class SlidingEvidence:
             self.origins = self.given = None
             self.stale = 0
             self.trips = deque(maxlen=max(1, min(limit, SLIDING_MAX_LIMIT)))
+            self.trip_most = 0.0
             self.reset_low = self.lower = 0.0
             self.proven = self.proven_from = self.test_at = math.inf
-            self.testing = self.names_slot = False
+            self.testing = False
             self.test_gap = self.test_seq = None
         if limit < 4 or limit > SLIDING_MAX_LIMIT or remaining > limit:
             return  # (a larger Limit would make the send log a hostile server's memory to fill)
@@ -190,17 +184,23 @@ class SlidingEvidence:
                     self.testing = self.precise
         elif deficit * 2 >= limit and reset_after < self.large:
             self.large = reset_after
-        if reset_after < self.reset_low - SLOT_NAMED_BY:
-            # Well over a second nearer than the furthest Reset told: this Reset names the
-            # next slot to come back (freed early, by a request sent early), not the window
-            # whole again, and bounds nothing; from now on only the tests bound the window.
-            self.names_slot = True
-        if not self.names_slot:
+        if self.precise:
+            # Told to a fraction of a second, a Reset may name the next slot to come back (the
+            # oldest grant ageing out, a fixed window's end: as near as a second for slowapi,
+            # whose Reset is a second late), not the window whole again: only the widest is
+            # sure to span the window, and the tests bound it closer.
+            if self.nearest == math.inf or reset_after > self.nearest:
+                self.nearest = reset_after
+            if self.upper == math.inf or reset_after + trip > self.upper:
+                self.upper = reset_after + trip
+        else:
             if reset_after < self.nearest:
                 self.nearest = reset_after
             if reset_after + trip < self.upper:
                 self.upper = reset_after + trip
         self.trips.append(trip)
+        if trip > self.trip_most:
+            self.trip_most = trip
         if reset_after - RESET_LATE > self.reset_low:
             self.reset_low = reset_after - RESET_LATE
         if self.window is not None or (
@@ -239,7 +239,7 @@ class SlidingEvidence:
         self.told_window = True
         # The server's own word: no bound to test.
         self.origins = None
-        self.testing = self.names_slot = False
+        self.testing = False
         self.proven = self.proven_from = self.test_at = math.inf
         self.test_gap = self.test_seq = None
 
@@ -283,7 +283,14 @@ class SlidingEvidence:
             else:
                 free = self.last_slot + window + guard
         elif len(sends) >= limit - pending:
-            free = sends[pending - limit] + window + guard
+            entry = sends[pending - limit]
+            free = entry + window + guard
+            origins = self.origins
+            if window == self.proven and origins is not None and origins[pending - limit] == entry:
+                # The entry is a send's time (logged when it left, before the log paced): the
+                # server took it up to a round trip later, which the proven bound (its test's
+                # own answer against its entry's send) does not cover.
+                free += self.trip_most
         else:
             free = now
         if free > at:
@@ -330,7 +337,6 @@ class SlidingEvidence:
         # The earliest send among the entries from it on: answers come out of order, and the
         # entry the server let go may be any of those.
         self.test_from = min(islice(origins, index, None))
-        self.test_entry = sends[index]
         return early
 
     def sent(self, seq: int, now: float) -> None:
@@ -350,9 +356,7 @@ class SlidingEvidence:
         ask again (`resets`); refused, the gap it tried is a lower bound."""
         gap = self.test_gap
         if gap is not None:
-            if granted and self.refused_at >= self.test_entry:
-                pass  # a refused request among those it counted: fewer slots held than the log says
-            elif granted:
+            if granted:
                 proven = now - self.test_from
                 if proven < self.proven and proven < self.upper:
                     self.proven = proven
@@ -364,11 +368,20 @@ class SlidingEvidence:
                 self.lower = gap
         self._end_test()
 
-    def refused(self, seq: int, sent_at: float, now: float) -> None:
+    def refused(self, seq: int, sent_at: float) -> None:
         """A 429 for a request sent at `sent_at` (send clock) other than a test: `REFUTED_BY`
         of them that the proven bound let out refute it (the log goes back to the Reset's
         bound, and the requests waiting ask again); tests end for good."""
-        self.refused_at = now
+        origins, sends = self.origins, self.sends
+        if self.testing and origins is not None and sends is not None:
+            # A send logged when it left (it took no slot of the log) was refused: the server
+            # took no slot for it, and the log gives its entry back (a test across it would
+            # prove nothing). Found by its send time, which is its entry's origin.
+            for back in range(1, len(origins) + 1):
+                if origins[-back] == sent_at:
+                    del origins[-back]
+                    del sends[-back]
+                    break
         if self.proven == math.inf or sent_at < self.proven_from or seq == self.test_seq:
             return
         self.misses += 1
