@@ -328,9 +328,10 @@ class Estimator:
                     self.empty_early = False
                     if reset_after is not None:
                         self.sliding.promised = now + reset_after
-                elif left <= 0 and self.log_paced and sliding.testing:
-                    # A sliding window in X-RateLimit headers whose bound the log tests: the
-                    # log holds each request until its slot, and a pause would hold back the
+                elif left <= 0 and self.log_pacing and sliding.testing and self.configured_rate is None:
+                    # A sliding window in X-RateLimit headers whose bound the log tests (or
+                    # will, once it is known: a pause set now would outlast that): the log
+                    # holds each request until its slot, and a pause would hold back the
                     # block's head it sends early.
                     self.empty_early = False
                 elif left <= 0:
