@@ -33,6 +33,14 @@ How the server's answers steer the decision:
    at once), and the rate stops binding; otherwise at Limit per window. When full, the next
    request waits for the slot our own request of Limit sends ago gives back, with no
    reserve; a 429 from a full one does not cut the rate.
+7. *Testing the window's bound* (X-RateLimit, a Reset told to a fraction of a second: it
+   may name the next slot, and late by a constant, as slowapi's does by a second): the log
+   paces by the widest Reset told, and the head of a block it holds back goes early, alone,
+   at the gap the Reset allows (the widest less a second). Granted, the window is at most
+   its answer less the send of the entry it tested: the log paces by that proven bound and
+   the waiting requests ask again at once; refused, no pause and no cut (the gap is a lower
+   bound). A refused send leaves the log; 429s for requests the proven bound let out refute
+   it (`SlidingEvidence`). While such a log will pace, an empty window sets no pause.
 
 Every pause the server sets (Retry-After in seconds or as a date, a Reset with nothing left,
 on a 429 or a 503) is capped at `max_pause`: one hostile or broken header cannot stop the
