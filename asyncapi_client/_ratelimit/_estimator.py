@@ -218,6 +218,11 @@ class Estimator:
         self.inflight -= 1
 
     @property
+    def log_resets(self) -> int:
+        """Changes with each time the requests waiting for a slot should ask again."""
+        return self.sliding.resets + self.window.resets
+
+    @property
     def learning(self) -> bool:
         """True while every response must be observed even without rate-limit headers (the
         rate is climbing back after a 429)."""
