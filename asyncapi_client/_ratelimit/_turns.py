@@ -40,6 +40,7 @@ from collections import deque
 from typing import Final
 
 RESOLVE: Final = 0.2  # the next turn placed within this share of the window: probe at its latest
+EARLY: Final = 0.05  # ...else this share of the window ahead of its latest (or half way)
 TURN_STEP: Final = 0.25  # with no upper bound: the first probe this share of the lower one out
 MIN_STEP: Final = 0.05  # ...and at least this many seconds
 STEP_GROWTH: Final = 2.0  # each refused probe puts the next this many times further out
@@ -72,6 +73,7 @@ class WindowTurns:
         "absorb",
         "resets",
         "broken",
+        "counting",
     )
 
     def __init__(
@@ -84,6 +86,7 @@ class WindowTurns:
         answered_at: float,
         retry_after: float | None,
         absorb: int = 0,
+        counting: bool = False,
     ) -> None:
         self.quota = quota
         self.lower = max(0.0, lower)
@@ -105,6 +108,9 @@ class WindowTurns:
         self.absorb = absorb  # slots given before that will be handed back (`slot_done`)
         self.resets = 0  # times the waiting requests should ask again
         self.broken = False
+        # The quota is the grants counted in the window in force so far: those still in
+        # flight (granted before the first probe) add to it.
+        self.counting = counting
         self._refusal(refused_at, answered_at, retry_after)
         self._plan()
 
@@ -145,7 +151,10 @@ class WindowTurns:
         if self.since is None or seq < self.since:
             self._refusal(sent_at, now, retry_after)  # the previous model's, in flight
             if self.probe_seq is None:
+                planned = self.probe_at
                 self._plan()
+                if self.probe_at != planned and self.waiting > 0:
+                    self._wake(self.waiting)  # the probe not out yet: all ask again
             return
         if seq != self.probe_seq:
             self.broken = True  # a request the window had room for: not the window we think
@@ -160,6 +169,9 @@ class WindowTurns:
     def granted(self, seq: int, sent_at: float, now: float) -> None:
         """A success for request `seq`: the probe's is the turn."""
         if seq != self.probe_seq:
+            if self.counting and self.since is None:
+                self.quota += 1
+                self.given += 1
             return
         self.index += 1
         turn = (self.index, max(self.lo, self.probe_floor), now)
@@ -229,7 +241,14 @@ class WindowTurns:
             else:
                 self.probe_at = floor + self.step
         elif ceiling - floor > RESOLVE * low:
-            self.probe_at = (floor + ceiling) / 2.0
+            # Just ahead of its latest: the turns found so far came near their latest, so a
+            # refusal there proves a lower bound close to the window, and a grant a tighter
+            # upper one (half way would mostly be refused, and prove little).
+            # (Only once they are less than a window apart: a latest further out than that
+            # could be past the turn after, and a probe there would skip a window.)
+            half = (floor + ceiling) / 2.0
+            early = ceiling - EARLY * low
+            self.probe_at = early if early > half and ceiling - floor < low else half
         else:
             self.probe_at = ceiling
 

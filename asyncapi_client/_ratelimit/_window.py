@@ -169,7 +169,8 @@ class HeaderlessWindow:
         # refusing it is longer than that (less a round trip: the log keeps answer times).
         lower = max(self.lower, self.upper - self.trip) if self.upper != math.inf else self.lower
         quota = self.quota
-        if WINDOW_MIN_QUOTA <= self.run_granted < quota and sent_at - self.run_sent < self.lower:
+        straddled = WINDOW_MIN_QUOTA <= self.run_granted < quota and sent_at - self.run_sent < self.lower
+        if straddled:
             # Refused in the window the spell's probe opened, after fewer grants than the
             # opening's: the opening straddled a turn and counted two windows' grants, and
             # the bounds on P taken from its first send are wrong.
@@ -184,6 +185,7 @@ class HeaderlessWindow:
             answered_at=now,
             retry_after=retry_after,
             absorb=pending,
+            counting=straddled,
         )
         self.log = None
         self.state = _TURNS

@@ -7,7 +7,13 @@ import math
 
 import pytest
 
-from asyncapi_client._ratelimit._turns import MIN_STEP, STEP_GROWTH, TURN_STEP, WindowTurns
+from asyncapi_client._ratelimit._turns import (
+    EARLY,
+    MIN_STEP,
+    STEP_GROWTH,
+    TURN_STEP,
+    WindowTurns,
+)
 from tests.ratelimit.test_scenarios import serve_sandbox_limiter
 from tests.support.virtual_time import virtual_time
 
@@ -71,6 +77,38 @@ def test_two_turns_bound_the_window_and_the_next_probe_goes_at_its_latest_when_c
     assert turns.probe_at == pytest.approx(14.02 + high)
 
 
+@pytest.mark.parametrize(
+    ("hi", "expected"),
+    [
+        (14.4, (12.9 + 14.4) / 2),  # further apart than the lower bound: half way
+        (13.5, 13.5 - EARLY * 0.9),  # closer: just ahead of its latest
+    ],
+)
+def test_a_wide_bracket_is_probed_half_way_and_a_narrower_one_just_ahead_of_its_latest(
+    hi: float, expected: float
+) -> None:
+    turns = entered(lower=0.9)
+    turns.turns.append((1, 11.0, 12.0))
+    turns.first = turns.turns[0]
+    turns.index = 1
+    turns.lo, turns.hi = 12.9, hi  # as a refusal with Retry-After would place turn 2
+    turns._plan()
+    assert turns.probe_at == pytest.approx(expected)
+
+
+def test_a_quota_counted_short_grows_with_the_grants_still_in_flight() -> None:
+    turns = WindowTurns(
+        40, 0.0, 0.01, refused_at=10.0, answered_at=10.01, retry_after=None, counting=True
+    )
+    for seq in (1, 2, 3):  # sent before the refusal, answered after it
+        turns.granted(seq, 9.99, 10.02)
+    assert turns.quota == 43
+    at = probe(turns, 10, 10.03)
+    turns.granted(10, at, at + 0.01)
+    turns.granted(4, 9.99, at + 0.02)  # after the first probe: counted no more
+    assert turns.quota == 43
+
+
 def test_a_429_the_turns_did_not_expect_breaks_them_and_the_previous_models_do_not() -> None:
     turns = entered(lower=1.0)
     turns.refused(99, 10.0, 10.01, None)  # in flight before the first probe: the log's
@@ -101,3 +139,22 @@ async def test_a_fixed_window_without_headers_is_used_to_its_bound(phase: float,
     assert estimator.window.state == "turns"
     assert ok / duration >= 0.95 * (50 + 100 / duration)
     assert limited <= 20
+
+
+async def test_an_opening_across_a_turn_still_uses_each_window_whole() -> None:
+    """The first request 1.9 s into a 2 s window: the opening's grants span two windows and
+    count more than a window's quota. The first window the log paces refuses the excess; the
+    turns take the quota from the grants that window gave, and the rest of the run gets each
+    window whole (its 429s are the opening's excess, over the 1% of a run that starts well
+    inside a window)."""
+    from asyncapi_sandbox._limits import FixedWindow
+
+    with virtual_time(1001.9) as clock:
+        ok, duration, _limited, client = await serve_sandbox_limiter(
+            clock, FixedWindow(100, 2.0, clock.time()), None, 2000, concurrency=64
+        )
+        estimator = client._shared.limiter._partitions.default.estimator
+    assert ok == 2000
+    window = estimator.window
+    assert window.state == "turns" and window.turns is not None and window.turns.quota == 100
+    assert ok / duration >= 0.95 * (50 + 100 / duration)

@@ -10,6 +10,7 @@ import pytest
 
 from asyncapi_client._ratelimit._estimator import LOG_GUARD, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
+from asyncapi_client._ratelimit._turns import EARLY
 from asyncapi_client._ratelimit._window import (
     BLOCK_HOLD,
     FIRST_STEP,
@@ -173,10 +174,13 @@ def test_a_429_while_paced_hands_the_window_to_its_turns_and_one_they_did_not_ex
     assert window.state == "turns" and estimator.log_paced
     turns = window.turns
     assert turns is not None and turns.quota == 100
-    # The window in force is full; the next request is the probe, when Retry-After's second
-    # (3.0 + 1 - 1, 3.005 + 1] is half gone.
+    # The window in force is full; the next request is the probe, within Retry-After's second
+    # (3.0 + 1 - 1, 3.005 + 1], just ahead of its latest (the window is longer than that
+    # second: the log's P, less a round trip, is a lower bound on it).
+    low, _high = turns.bounds()
+    assert low > 1.005
     at = estimator.take_slot(3.1)
-    assert at == pytest.approx((3.0 + 4.005) / 2 + LOG_GUARD)
+    assert at == pytest.approx(4.005 - EARLY * low + LOG_GUARD)
     assert at is not None
     probe = estimator.on_send(at, logged=True)
     estimator.slot_done(at + 0.005, sent=True)
