@@ -1,6 +1,10 @@
 """`SlidingEvidence`: whether X-RateLimit headers describe a sliding window rather than a token
-bucket, and the send log that paces one once it is known. Pure arithmetic on the times it is
-given; no clock, no I/O."""
+bucket, the send log that paces one once it is known, and the tests of its bound. Pure
+arithmetic on the times it is given; no clock, no I/O.
+
+The module stays whole (past 400 lines): the log's slots, its pending count and the test of
+a block's head read and write the same few fields in one `take_slot`; apart, each would have
+to reach into the other's state."""
 
 from __future__ import annotations
 
