@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
@@ -30,6 +30,10 @@ class AiohttpTransport:
 
     Options as `HttpcoreTransport`'s (no `http2`: aiohttp speaks HTTP/1.1 only).
     """
+
+    bounds_each_send: ClassVar[bool] = True
+    """Every `send` ends by `request.timeout`, on the real clock, whatever the server does (the
+    client relies on it to leave out its backstop: see `_shared_state.pipeline_bounded`)."""
 
     def __init__(
         self,
