@@ -158,16 +158,12 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-_lower = str.lower
-
-
 def response_headers(raw: Any) -> dict[str, str]:
     """A library's response headers (a multidict: `items()` in the order received, `len()`
     counting repeats) as the SDK keeps them: names lower-cased, a repeated header's values
-    joined with ", " (as httpx's `Headers` reads them). Built in C (`map`, `zip`: the names
-    and the values views walk the same items in the same order), not by a comprehension's loop,
-    in the usual case of no repeated name, which a length check tells."""
-    headers = dict(zip(map(_lower, raw.keys()), raw.values(), strict=True))
+    joined with ", " (as httpx's `Headers` reads them). One comprehension in the usual case of
+    no repeated name, which a length check tells."""
+    headers = {name.lower(): value for name, value in raw.items()}
     return headers if len(headers) == len(raw) else merge_headers(raw.items())
 
 
