@@ -23,8 +23,9 @@ How the server's answers steer the decision:
    Unless the opening's first 429 came after many grants (a window's quota, not a bucket's
    burst) and the caller paces one process alone: then the server is taken for a window of
    N per P and paced by a send log of its own (`HeaderlessWindow`, `_window.py`), not at a
-   rate, and its 429s cut nothing while that model holds; a 429 it did not expect gives the
-   model up, and CUBIC goes on from the rate the log held.
+   rate, and its 429s cut nothing while that model holds; a 429 the log did not expect hands
+   a fixed window to its turns (`WindowTurns`, `_turns.py`), and one they did not expect gives
+   the model up, and CUBIC goes on from the rate the log or the turns held.
 6. *Sliding windows* told in X-RateLimit headers, and any window told in the IETF fields
    (`RateLimit-Policy` q;w and an answer leaving q - 1: `SlidingEvidence.told`): when the
    caller paces one process alone (`log_pacing`), by the send log as a sliding log does (`take_slot`: a
@@ -216,6 +217,11 @@ class Estimator:
     def failed(self) -> None:
         """A request that left got no response (a connection error, a cancellation)."""
         self.inflight -= 1
+
+    @property
+    def log_resets(self) -> int:
+        """Changes with each time the requests waiting for a slot should ask again."""
+        return self.sliding.resets + self.window.resets
 
     @property
     def learning(self) -> bool:

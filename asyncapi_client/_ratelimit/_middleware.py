@@ -315,9 +315,9 @@ class RateLimitMiddleware:
                 if self._enabled and self._fleet is None:
                     part.bucket.cap_tokens(most, now)
                 return None
-        resets = estimator.sliding.resets
+        resets = estimator.log_resets
         decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
-        if estimator.sliding.resets != resets:
+        if estimator.log_resets != resets:
             for scope in self._log_sleepers.get(part.key, ()):
                 scope.cancel()
         if self._fleet is not None:

@@ -37,9 +37,12 @@ What the 429s tell, with nothing else to go by:
    round trip); refused (one 429), the gap is a lower bound, and its answer leaves the log
    (the server took no slot for it). The rest of a block leave two round trips after its
    first request, so that a log proved wrong costs one 429, not a block.
-5. Any other 429 while the log paces says the model is wrong (a fixed window whose phase
-   let a test through that only showed where it turns, a limit that changed): the window
-   is given up for good, and the 429s are learned by CUBIC as for any other limiter.
+5. Any other 429 while the log paces says the log's P is too short: most often a fixed
+   window, whose turn let a test (or the spell's probe) through that only showed where it
+   turns. The turns then pace it (`WindowTurns`, `_turns.py`), with the quota and the lower
+   bound on P the log proved. A 429 the turns did not expect either (a limit that changed,
+   another client) gives the window up for good, and the 429s are learned by CUBIC as for any
+   other limiter.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from collections import deque
 from typing import Final
 
 from ._sliding import SlidingEvidence
+from ._turns import WindowTurns
 
 WINDOW_MIN_QUOTA: Final = 32  # fewer granted before the first 429: a bucket's burst, not a window
 WINDOW_MAX_QUOTA: Final = 1000  # the longest log kept (and send times kept while nothing is known)
@@ -63,13 +67,15 @@ BLOCK_HOLD: Final = 0.02  # the most a block's other requests wait for its first
 _OPENING: Final = "opening"
 _SPELL: Final = "spell"
 _PACED: Final = "paced"
+_TURNS: Final = "turns"
 _OFF: Final = "off"
 
 
 class HeaderlessWindow:
     """The window model of one partition (see the module docstring). `state`: `"opening"`
     (nothing known; send times kept), `"spell"` (refused: probing for the window's turn),
-    `"paced"` (the log paces) or `"off"` (not a window, or given up)."""
+    `"paced"` (the log paces), `"turns"` (a fixed window's turns pace, `turns`) or `"off"`
+    (not a window, or given up)."""
 
     __slots__ = (
         "state",
@@ -90,10 +96,12 @@ class HeaderlessWindow:
         "test_seq",
         "test_from",
         "run_sent",
+        "run_granted",
         "first_seq",
         "spell_at",
         "sentinel_at",
         "sentinel_next",
+        "turns",
     )
 
     def __init__(self, enabled: bool) -> None:
@@ -115,10 +123,12 @@ class HeaderlessWindow:
         self.test_seq: int | None = None  # ...and its sequence number once it left
         self.test_from = 0.0  # the log entry whose slot it tests
         self.run_sent = 0.0  # the log paces requests sent from then on
+        self.run_granted = 0  # ...and this many of them were granted
         self.first_seq = 0  # the spell's first refused request
         self.spell_at = 0.0  # when the spell began (requests sent before it: the opening's)
         self.sentinel_at = -math.inf  # the slot of the first request of the current block
         self.sentinel_next = False  # the next slot is a block's first (the one before, a test)
+        self.turns: WindowTurns | None = None
 
     @property
     def spell(self) -> bool:
@@ -126,20 +136,60 @@ class HeaderlessWindow:
 
     @property
     def paced(self) -> bool:
-        return self.state == _PACED
+        """The log or the turns give each request its slot (`take_slot`)."""
+        return self.state == _PACED or self.state == _TURNS
 
     @property
     def active(self) -> bool:
-        return self.state == _SPELL or self.state == _PACED
+        return self.state == _SPELL or self.state == _PACED or self.state == _TURNS
+
+    @property
+    def resets(self) -> int:
+        """Times the requests waiting for a slot should ask again."""
+        return 0 if self.turns is None else self.turns.resets + 1
 
     def rate(self) -> float | None:
-        """The rate the log holds (quota per its window), None before it paces."""
+        """The rate the log or the turns hold (quota per window), None before they pace."""
+        if self.state == _TURNS and self.turns is not None:
+            return self.turns.rate()
         return self.quota / self.upper if self.state == _PACED and self.upper > 0 else None
 
     def off(self) -> None:
         self.state = _OFF
         self.opening = None
         self.log = None
+        self.turns = None
+
+    def _to_turns(self, sent_at: float, now: float, retry_after: float | None) -> None:
+        """The log's P proved too short (see the module docstring): the turns pace from here.
+        The log's slots given and not yet answered come back through `answered`."""
+        log = self.log
+        pending = 0 if log is None else log.pending
+        # The log let it go with fewer than quota of ours answered within its P: a fixed window
+        # refusing it is longer than that (less a round trip: the log keeps answer times).
+        lower = max(self.lower, self.upper - self.trip) if self.upper != math.inf else self.lower
+        quota = self.quota
+        straddled = WINDOW_MIN_QUOTA <= self.run_granted < quota and sent_at - self.run_sent < self.lower
+        if straddled:
+            # Refused in the window the spell's probe opened, after fewer grants than the
+            # opening's: the opening straddled a turn and counted two windows' grants, and
+            # the bounds on P taken from its first send are wrong.
+            quota = self.run_granted
+            lower = 0.0
+        self.quota = quota
+        self.turns = WindowTurns(
+            quota,
+            lower,
+            self.trip,
+            refused_at=sent_at,
+            answered_at=now,
+            retry_after=retry_after,
+            absorb=pending,
+            counting=straddled,
+        )
+        self.log = None
+        self.state = _TURNS
+        self._end_test()
 
     # -- observations -----------------------------------------------------------------------
 
@@ -160,6 +210,9 @@ class HeaderlessWindow:
 
     def sent_logged(self, seq: int, now: float) -> None:
         """A request that took a slot of the log leaves: the head under test, if it is due."""
+        if self.turns is not None:
+            self.turns.sent(seq, now)
+            return
         at = self.test_at
         if at is not None and self.test_seq is None and now >= at - 0.001:
             self.test_seq = seq
@@ -198,6 +251,11 @@ class HeaderlessWindow:
                 self._unlog(now)
                 self._end_test()
             elif sent_at >= self.run_sent:
+                self._to_turns(sent_at, now, retry_after)
+            return
+        elif state == _TURNS and self.turns is not None:
+            self.turns.refused(seq, sent_at, now, retry_after)
+            if self.turns.broken:
                 self.off()
             return
         else:
@@ -241,7 +299,18 @@ class HeaderlessWindow:
             self.lower = max(0.0, self.low - self.first_sent - self.trip)
             self.state = _PACED
             self.run_sent = sent_at
-        elif state == _PACED and seq == self.test_seq and self.test_gap is not None and self.log is not None:
+            self.run_granted = 1
+        elif state == _PACED and sent_at >= self.run_sent:
+            self.run_granted += 1
+            if seq == self.test_seq and self.test_gap is not None and self.log is not None:
+                self._tested(now)
+        elif state == _TURNS and self.turns is not None:
+            self.turns.granted(seq, sent_at, now)
+            if self.turns.broken:
+                self.off()
+
+    def _tested(self, now: float) -> None:
+        if self.log is not None:
             # Granted: the log entry it tested (an answer, or a send of the opening) was out of
             # the server's window by now, its server time at most a round trip before it.
             upper = now - self.test_from + self.trip
@@ -272,6 +341,8 @@ class HeaderlessWindow:
     def take_slot(self, now: float, guard: float) -> float | None:
         """While the log paces: when a request granted now may leave (as the sliding log's
         `take_slot`), the head of a block sometimes earlier, under test."""
+        if self.turns is not None:
+            return self.turns.take_slot(now, guard)
         log = self.log
         if log is None:
             return None
@@ -316,6 +387,9 @@ class HeaderlessWindow:
         return early
 
     def answered(self, now: float, sent: bool) -> None:
+        if self.turns is not None:
+            self.turns.slot_done(sent)
+            return
         log = self.log
         if log is None:
             return

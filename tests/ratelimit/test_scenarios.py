@@ -48,12 +48,18 @@ USER = b'{"id":1,"name":"Ada","email":"ada@example.com","created_at":"2024-01-01
 
 
 async def serve_sandbox_limiter(
-    clock: VirtualClock, limiter: Limiter, dialect: str | None, calls: int, *, concurrency: int
+    clock: VirtualClock,
+    limiter: Limiter,
+    dialect: str | None,
+    calls: int,
+    *,
+    concurrency: int,
+    retry_after: bool = True,
 ) -> tuple[int, float, int, AsyncClient]:
     """The default client against one of the sandbox's pure limiters on `clock`, 4 ms of latency
     each way (the server reads its clock after we stamped the send), telling `dialect`'s
-    rate-limit headers (None: none) and Retry-After on a 429: (calls that succeeded, seconds
-    they took, requests refused, the client, closed)."""
+    rate-limit headers (None: none) and, with `retry_after`, Retry-After on a 429: (calls that
+    succeeded, seconds they took, requests refused, the client, closed)."""
     refused = 0
 
     async def handler(request: Request) -> Response:
@@ -66,7 +72,8 @@ async def serve_sandbox_limiter(
         await anyio.sleep(0.004)
         if not verdict.allowed:
             refused += 1
-            headers["retry-after"] = str(retry_after_seconds(verdict))
+            if retry_after:
+                headers["retry-after"] = str(retry_after_seconds(verdict))
             return Response(429, headers, ENVELOPE_429)
         return Response(200, headers, USER)
 

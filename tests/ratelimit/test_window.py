@@ -10,6 +10,7 @@ import pytest
 
 from asyncapi_client._ratelimit._estimator import LOG_GUARD, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
+from asyncapi_client._ratelimit._turns import EARLY
 from asyncapi_client._ratelimit._window import (
     BLOCK_HOLD,
     FIRST_STEP,
@@ -157,7 +158,7 @@ def test_a_held_back_request_is_tested_early_and_the_bounds_follow_its_answer(gr
         assert window.take_slot(3.0, LOG_GUARD) == pytest.approx(2.4 + (gap + upper) / 2 + LOG_GUARD)
 
 
-def test_any_other_429_while_paced_gives_the_window_up_and_cubic_starts_near_its_rate() -> None:
+def test_a_429_while_paced_hands_the_window_to_its_turns_and_one_they_did_not_expect_gives_it_up() -> None:
     estimator = Estimator(rate=None, burst=None, adaptive=True, max_pause=60.0, now=0.0)
     estimator.log_pacing = True
     seqs = [estimator.on_send(0.002 * i) for i in range(110)]
@@ -166,14 +167,33 @@ def test_any_other_429_while_paced_gives_the_window_up_and_cubic_starts_near_its
     probe = estimator.on_send(2.3)
     decision = estimator.observe(OK, None, probe, 2.3, 2.305, 0.0)
     assert estimator.log_paced and decision.rate == math.inf
-    window_rate = estimator.window.rate()
-    assert window_rate is not None
     late = estimator.on_send(3.0, logged=True)
-    decision = estimator.observe(THROTTLED, RateLimitInfo(retry_after=1.0), late, 3.0, 3.005, 0.0)
-    assert estimator.window.state == "off" and not estimator.log_paced
+    estimator.observe(THROTTLED, RateLimitInfo(retry_after=1.0), late, 3.0, 3.005, 0.0)
+    # The log's P was too short: a fixed window, paced by its turns from here.
+    window = estimator.window
+    assert window.state == "turns" and estimator.log_paced
+    turns = window.turns
+    assert turns is not None and turns.quota == 100
+    # The window in force is full; the next request is the probe, within Retry-After's second
+    # (3.0 + 1 - 1, 3.005 + 1], just ahead of its latest (the window is longer than that
+    # second: the log's P, less a round trip, is a lower bound on it).
+    low, _high = turns.bounds()
+    assert low > 1.005
+    at = estimator.take_slot(3.1)
+    assert at == pytest.approx(4.005 - EARLY * low + LOG_GUARD)
+    assert at is not None
+    probe = estimator.on_send(at, logged=True)
+    estimator.slot_done(at + 0.005, sent=True)
+    estimator.observe(OK, None, probe, at, at + 0.005, 0.0)
+    assert turns.index == 1 and turns.given == 1
+    assert estimator.take_slot(at + 0.006) == at + 0.006  # the new window's block goes at once
+    window_rate = window.rate()
+    assert window_rate is not None
+    block = estimator.on_send(at + 0.006, logged=True)
+    estimator.observe(THROTTLED, None, block, at + 0.006, at + 0.011, 0.0)
+    assert window.state == "off" and not estimator.log_paced
     cubic = estimator.congestion.cubic
     assert cubic is not None and cubic.w_max == pytest.approx(window_rate)
-    assert decision.rate < window_rate
 
 
 def test_rate_limit_headers_end_the_model() -> None:
