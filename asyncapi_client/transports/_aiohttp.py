@@ -10,7 +10,6 @@ by aiohttp's `trust_env`, and passed per request without credentials in the URL.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 from typing import Any, ClassVar
 
@@ -71,8 +70,6 @@ class AiohttpTransport:
         self._connect_timeout = options.connect_timeout
         self._ssl = options.ssl_context()
         self._session: Any = None
-        # The session's request coroutine function (see `_get_session`), None until it is made.
-        self._request: Any = None
         self._timeouts: dict[int, Any] = {}
         # origin -> (proxy URL, headers for its CONNECT, headers to add to a plain-http request),
         # or (None, None, None): decided once per origin.
@@ -112,7 +109,6 @@ class AiohttpTransport:
                 headers={"Accept-Encoding": ACCEPT_ENCODING},
                 trust_env=False,
             )
-            self._request = request_function(self._session)
         return self._session
 
     def _proxy(self, origin: str) -> _Route:
@@ -149,10 +145,9 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         """Send through the aiohttp session (see `Transport.send`)."""
-        send = self._request
-        if send is None:
-            self._get_session()
-            send = self._request
+        session = self._session
+        if session is None:
+            session = self._get_session()
         url = request.url
         timeout = request.timeout
         connect = request.extensions.get("connect_timeout") or self._connect_timeout
@@ -178,7 +173,7 @@ class AiohttpTransport:
                 # Python calls per request (measured), and `read()` hands the connection back
                 # to the pool when the body ends. What can leave a body unread, an exception or
                 # a cancellation, closes the response below, as the context manager would.
-                raw = await send(
+                raw = await session.request(
                     request.method,
                     url,
                     headers=headers,
@@ -217,23 +212,9 @@ class AiohttpTransport:
         """Close the aiohttp session, if this transport made it."""
         if self._session is not None:
             await self._session.close()
-            self._session = self._request = None
+            self._session = None
 
     def __repr__(self) -> str:
         proxies = self._options.proxies.proxies
         shown = f", proxy={proxies[0].url!r}" if len(proxies) == 1 else ""
         return f"AiohttpTransport(max_connections={self.max_connections}{shown})"
-
-
-def request_function(session: Any) -> Any:
-    """What the transport awaits to send: the session's `_request` coroutine function, which
-    `session.request()` wraps in a context manager (two Python calls and a copy of the keyword
-    arguments more per request, measured: about 0.7 microseconds). `_request` is aiohttp's
-    private name, unchanged since its first releases; if a release drops it or it stops being a
-    coroutine function, the public `request` is used (`tests/transports/test_aiohttp.py` says
-    which one the installed aiohttp gets)."""
-    private = getattr(session, "_request", None)
-    if private is not None and inspect.iscoroutinefunction(private):
-        return private
-    return session.request
-
