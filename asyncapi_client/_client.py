@@ -32,7 +32,7 @@ from ._shared_state import SharedState
 from ._stats import StatsSnapshot
 from ._types import Request, Response
 from ._version import __version__
-from .auth._base import Auth
+from .auth._base import Auth, BearerToken
 from .services.projects import ProjectsService
 from .services.users import UsersService
 from .services.webhooks import WebhooksService
@@ -175,11 +175,20 @@ class AsyncClient:
             self._headers.update(check_headers(headers))
 
     def _set_timeout(self, timeout: Timeout) -> None:
-        # Read once here rather than on every call: Timeout is frozen.
+        # Read once here rather than on every call: Timeout is frozen. (Called after `_auth`
+        # is set: the backstop depends on it.)
         self._timeout = timeout
-        self._total = timeout.total
+        total = self._total = timeout.total
         self._attempt_timeout = timeout.attempt_timeout()
         self._connect_timeout = timeout.connect
+        # A backstop on the real clock: the retry layer enforces the deadline exactly; this
+        # guarantees that nothing (a stuck user middleware, a hung transport) outlives it.
+        self._backstop = None if total is None else total + 1.0
+        # For a call this view builds (its own deadline and auth), it cannot fire first when
+        # every layer holds the deadline itself (`pipeline_bounded`) and the auth strategy does
+        # no I/O: then it is left out, a timer-wheel entry less per call.
+        static_auth = self._auth is None or type(self._auth) is BearerToken
+        self._built_backstop = None if self._shared.bounded and static_auth else self._backstop
 
     # -- views ---------------------------------------------------------------------------
 
@@ -330,19 +339,21 @@ class AsyncClient:
                 "this AsyncClient is closed; create a new one (or use it inside 'async with')"
             )
         shared.stats.requests += 1
-        total = self._total
+        # `checked` calls are the ones this view built (`request`, the services): see
+        # `_set_timeout` for when they need no backstop. A request given to `send` may carry
+        # any deadline and auth, so it always gets one.
+        backstop = self._built_backstop if checked else self._backstop
         try:
-            if total is None:
+            if backstop is None:
                 response = await shared.chain(request)
             else:
-                # A backstop on the real clock: the retry layer enforces the deadline exactly,
-                # this guarantees nothing (a stuck user middleware, a hung transport) outlives it.
-                with fail_after(total + 1.0):  # anyio.fail_after's meaning, cheaper on asyncio
+                with fail_after(backstop):  # anyio.fail_after's meaning, cheaper on asyncio
                     response = await shared.chain(request)
         except TimeoutError:
             shared.stats.errors += 1
             raise APITimeoutError(
-                f"{request.method} {request.url} did not finish within its {format_seconds(total)} deadline",
+                f"{request.method} {request.url} did not finish within its "
+                f"{format_seconds(self._total)} deadline",
                 request=request,
             ) from None
         except BaseException:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._clock import Clock
+from ._clock import SYSTEM_CLOCK, Clock
 from ._pipeline import CallNext, Middleware, build_chain
 from ._ratelimit import RateLimit, RateLimitMiddleware
 from ._retry import RetryMiddleware, RetryPolicy
@@ -51,6 +51,7 @@ class SharedState:
         "retry",
         "closed",
         "base_url",
+        "bounded",
     )
 
     def __init__(
@@ -63,6 +64,7 @@ class SharedState:
         clock: Clock,
         limiter: RateLimitMiddleware,
         retry: RetryMiddleware,
+        bounded: bool = False,
     ) -> None:
         self.base_url = base_url
         self.transport = transport
@@ -72,6 +74,9 @@ class SharedState:
         self.limiter = limiter
         self.retry = retry
         self.closed = False
+        # Every layer between the call and the wire ends by the call's deadline on the real
+        # clock (see `pipeline_bounded`): the client then needs no backstop for the calls it builds.
+        self.bounded = bounded
 
     @classmethod
     def build(
@@ -122,7 +127,38 @@ class SharedState:
             clock=clock,
             limiter=limiter,
             retry=retrier,
+            bounded=pipeline_bounded(
+                transport, middleware, attempt_middleware, rate_limit=rate_limit, clock=clock
+            ),
         )
+
+
+def pipeline_bounded(
+    transport: Transport,
+    middleware: Sequence[Middleware],
+    attempt_middleware: Sequence[Middleware],
+    *,
+    rate_limit: RateLimit | None,
+    clock: Clock,
+) -> bool:
+    """Whether nothing in the pipeline can outlive a call's deadline, so that the client's
+    backstop (a second deadline around the whole call) can never fire first and may be left out.
+
+    The SDK's own layers hold the deadline exactly, on the client's clock: the retry layer cuts
+    each attempt's timeout to what is left and sleeps only when the wait ends in time, and the
+    local limiter waits until the deadline at most. What can outlive it: a user's middleware, a
+    transport that may not enforce `request.timeout` (only a class that declares
+    `bounds_each_send` itself, not a subclass that may send otherwise, is trusted to), a shared
+    limiter backend's I/O, and any clock but the system's (a test's clock may never move). The
+    auth strategy is the calling view's, checked by the client (`AsyncClient._set_timeout`).
+    """
+    return (
+        not middleware
+        and not attempt_middleware
+        and type(transport).__dict__.get("bounds_each_send") is True
+        and (rate_limit is None or rate_limit.backend is None)
+        and clock is SYSTEM_CLOCK
+    )
 
 
 def build_pipeline(

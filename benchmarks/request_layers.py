@@ -8,8 +8,10 @@ Against nginx (pinned to CPU 1; this process on CPU 0) serving a page of 10 proj
 10 or 100, as `benchmarks/decode.py` serves them), at concurrency 32 (`--concurrency`), over AiohttpTransport and PyreqwestTransport, interleaved in one run, one row per
 layer: the raw client + `orjson.loads`; the transport's `send` of a prepared request; the same
 plus `decode_page`; `client.send` of a prepared request (the pipeline: retry, rate limiter,
-auth, the call's backstop deadline); `client.request` (+ building the request, the status
-check); `projects.list_page` (+ decoding). Each row's CPU microseconds per request beside the
+auth, the call's backstop deadline, which a request given to `send` always gets);
+`client.request` (+ building the request, the status check; less the backstop, which a call the
+client builds over the SDK's own layers does without: see `_shared_state.pipeline_bounded`);
+`projects.list_page` (+ decoding). Each row's CPU microseconds per request beside the
 step from the row above (the pipeline row's from the transport row): printed, not bounded.
 Beside them, the Python calls per request (cProfile's count, a coroutine's every resumption
 counted as a call, over 2,000 requests at the same concurrency): a figure the load of a shared

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import Any, ClassVar
 
-from .._errors import ResponseDecodeError
 from .._types import Request, Response
 from ._base import connection_lost, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within, response_headers
@@ -31,6 +30,10 @@ class AiohttpTransport:
 
     Options as `HttpcoreTransport`'s (no `http2`: aiohttp speaks HTTP/1.1 only).
     """
+
+    bounds_each_send: ClassVar[bool] = True
+    """Every `send` ends by `request.timeout`, on the real clock, whatever the server does (the
+    client relies on it to leave out its backstop: see `_shared_state.pipeline_bounded`)."""
 
     def __init__(
         self,
@@ -166,7 +169,11 @@ class AiohttpTransport:
             # which costs a timer handle per request; aiohttp's `connect` bounds waiting for a
             # pooled connection and connecting (free when a pooled connection is ready).
             with fail_after(timeout):
-                async with session.request(
+                # Awaited, not `async with`: the context manager's enter and exit cost a dozen
+                # Python calls per request (measured), and `read()` hands the connection back
+                # to the pool when the body ends. What can leave a body unread, an exception or
+                # a cancellation, closes the response below, as the context manager would.
+                raw = await session.request(
                     request.method,
                     url,
                     headers=headers,
@@ -175,33 +182,31 @@ class AiohttpTransport:
                     timeout=client_timeout,
                     proxy=route[0],
                     proxy_headers=route[1],
-                ) as raw:
-                    return await self._read(raw, request)
+                )
+                try:
+                    status = raw.status
+                    received = response_headers(raw.headers)
+                    if plain_within(received, self._limit):
+                        # Plain and within the limit by its Content-Length: aiohttp reads exactly that.
+                        return Response._trusted(status, received, await raw.read(), request)
+                    reader = BodyReader(request, status, received, self._limit)
+                    content = raw.content
+                    while True:
+                        chunk = await content.readany()
+                        if not chunk:
+                            break
+                        reader.feed(chunk)
+                    return Response._trusted(status, received, reader.finish(), request)
+                except BaseException:
+                    # The rest of the body is never read: the connection cannot be reused.
+                    raw.close()
+                    raise
         except self._timeout_errors as exc:
             raise timed_out(request, exc, sent=not isinstance(exc, self._connect_timeout_error)) from exc
         except self._not_sent_errors as exc:
             raise not_connected(request, exc) from exc
         except self._lost_errors as exc:
             raise connection_lost(request, exc) from exc
-
-    async def _read(self, raw: Any, request: Request) -> Response:
-        status = raw.status
-        headers = response_headers(raw.headers)
-        if plain_within(headers, self._limit):
-            # Plain and within the limit by its Content-Length: aiohttp reads exactly that.
-            return Response._trusted(status, headers, await raw.read(), request)
-        try:
-            reader = BodyReader(request, status, headers, self._limit)
-            content = raw.content
-            while True:
-                chunk = await content.readany()
-                if not chunk:
-                    break
-                reader.feed(chunk)
-            return Response._trusted(status, headers, reader.finish(), request)
-        except ResponseDecodeError:
-            raw.close()  # the rest of the body is never read: the connection cannot be reused
-            raise
 
     async def aclose(self) -> None:
         """Close the aiohttp session, if this transport made it."""

@@ -24,7 +24,7 @@ followed (an `Authorization` header must never reach another origin).
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import httpcore
 
@@ -52,6 +52,9 @@ class HttpcoreTransport:
     `trust_env`, `proxy` and `max_response_bytes`: see docs/transports.md.
     """
 
+    bounds_each_send: ClassVar[bool] = True
+    """Every `send` ends by `request.timeout`, on the real clock, whatever the server does (the
+    client relies on it to leave out its backstop: see `_shared_state.pipeline_bounded`)."""
     _core: ModuleType = httpcore  # httpcore2 in Httpcore2Transport
     _name = "HttpcoreTransport"
 

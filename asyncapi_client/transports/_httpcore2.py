@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import ClassVar
 
 from ._httpcore import HttpcoreTransport
 
@@ -26,5 +27,6 @@ def _import_core() -> ModuleType:
 class Httpcore2Transport(HttpcoreTransport):
     """HTTP/1.1 (and optionally HTTP/2) over httpcore2. Same options as `HttpcoreTransport`."""
 
+    bounds_each_send: ClassVar[bool] = True  # as HttpcoreTransport's: the same send
     _core = _import_core()  # this module is imported only when the class is asked for
     _name = "Httpcore2Transport"

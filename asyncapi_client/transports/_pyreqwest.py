@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Callable, Coroutine, Generator
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 
@@ -67,6 +67,10 @@ class PyreqwestTransport:
     With an `ssl.SSLContext` as `verify`, the certificates it has loaded are trusted (reqwest's
     built-in roots too) and its verify mode is followed; a client certificate goes in `cert`.
     """
+
+    bounds_each_send: ClassVar[bool] = True
+    """Every `send` ends by `request.timeout`, on the real clock (reqwest's own timeout covers the body too), whatever the server does (the
+    client relies on it to leave out its backstop: see `_shared_state.pipeline_bounded`)."""
 
     def __init__(
         self,

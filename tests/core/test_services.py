@@ -162,3 +162,25 @@ async def test_projects_and_users_share_one_default_page_limit() -> None:
         await client.projects.list().to_list()
         await client.users.list().to_list()
     assert limits == ["100"] * 4
+
+
+async def test_list_page_writes_its_query_as_build_request_would() -> None:
+    # Whole numbers take list_page's own short path; anything else goes through params. Both
+    # must send what `build_request(params=...)` sends for the same values.
+    urls: list[str] = []
+
+    def handler(request: Request) -> Response:
+        urls.append(request.url)
+        return Response.json_response(200, {"data": [], "meta": PAGE["meta"]})
+
+    async with sdk.AsyncClient("https://api.example.com", transport=MockTransport(handler)) as client:
+        cases: list[tuple[object, object]] = [(3, 25), (True, 10), ("2", 5.0)]
+        for page, limit in cases:
+            await client.projects.list_page(page, limit)  # type: ignore[arg-type]
+        expected = [
+            client.build_request("GET", "/api/v1/projects", params={"page": page, "limit": limit}).url
+            for page, limit in cases
+        ]
+    assert urls == expected
+    assert urls[0] == "https://api.example.com/api/v1/projects?page=3&limit=25"
+    assert urls[1].endswith("?page=True&limit=10")
