@@ -48,6 +48,22 @@ KEPT_TURNS: Final = 8  # the brackets kept to bound the window with (the first o
 WAITING_SHARE: Final = 0.25  # requests behind the probe sleep this share of the window (woken sooner)
 
 
+def narrowed(
+    lo: float, hi: float, sent_at: float, answered_at: float, retry_after: float | None
+) -> tuple[float, float]:
+    """The bracket `(lo, hi]` of a window's next turn, narrowed by a refusal sent at `sent_at`
+    and answered at `answered_at`: the turn comes after it (the server read its clock after we
+    sent); with `Retry-After` (whole seconds, rounded up), within `(sent + RA - 1, answered + RA]`."""
+    if sent_at > lo:
+        lo = sent_at
+    if retry_after is not None:
+        if sent_at + retry_after - 1.0 > lo:
+            lo = sent_at + retry_after - 1.0
+        if answered_at + retry_after < hi:
+            hi = answered_at + retry_after
+    return lo, hi
+
+
 class WindowTurns:
     """The turns of a fixed window of `quota` requests (see the module docstring), entered at a
     refusal sent at `refused_at` and answered at `answered_at` (send clock); `lower` is a lower
@@ -198,13 +214,7 @@ class WindowTurns:
             self.given -= 1
 
     def _refusal(self, sent_at: float, answered_at: float, retry_after: float | None) -> None:
-        if sent_at > self.lo:
-            self.lo = sent_at
-        if retry_after is not None:
-            if sent_at + retry_after - 1.0 > self.lo:
-                self.lo = sent_at + retry_after - 1.0
-            if answered_at + retry_after < self.hi:
-                self.hi = answered_at + retry_after
+        self.lo, self.hi = narrowed(self.lo, self.hi, sent_at, answered_at, retry_after)
         if self.lo >= self.hi:
             self.hi = math.inf  # a Retry-After that was wrong: the refusals are what holds
 

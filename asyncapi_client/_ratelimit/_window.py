@@ -52,7 +52,7 @@ from collections import deque
 from typing import Final
 
 from ._sliding import SlidingEvidence
-from ._turns import WindowTurns
+from ._turns import WindowTurns, narrowed
 
 WINDOW_MIN_QUOTA: Final = 32  # fewer granted before the first 429: a bucket's burst, not a window
 WINDOW_MAX_QUOTA: Final = 1000  # the longest log kept (and send times kept while nothing is known)
@@ -263,14 +263,7 @@ class HeaderlessWindow:
         trip = now - sent_at
         if trip > self.trip:
             self.trip = trip
-        if sent_at > self.low:
-            self.low = sent_at
-        if retry_after is not None:
-            # Whole seconds, rounded up: the window turns within that last second.
-            if sent_at + retry_after - 1.0 > self.low:
-                self.low = sent_at + retry_after - 1.0
-            if now + retry_after < self.high:
-                self.high = now + retry_after
+        self.low, self.high = narrowed(self.low, self.high, sent_at, now, retry_after)
         self.probe_at = self.high if self.high != math.inf else self.low + self.step
 
     def granted(self, seq: int, sent_at: float, now: float) -> None:
