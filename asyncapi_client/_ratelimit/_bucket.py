@@ -156,6 +156,15 @@ class TokenBucket:
         if self.tokens > limit:
             self.tokens = limit
 
+    def set_tokens(self, tokens: float, now: float) -> None:
+        """Exactly `tokens` now (negative: a debt), however many there were: a single request
+        due at a set time."""
+        self.refill(now)
+        raised = tokens > self.tokens
+        self.tokens = tokens if tokens < self.capacity else self.capacity
+        if raised:
+            self._kick()
+
     def give_back(self, now: float) -> None:
         """A granted token was not used (the request never left): return it."""
         self.refill(now)
