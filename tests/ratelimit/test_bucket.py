@@ -261,7 +261,7 @@ async def test_a_gated_bucket_starts_slow() -> None:
         assert got == ["b", "c", "d", "e", "f"] and not bucket.gated
 
 
-async def test_the_slow_start_lets_at_most_ten_out_and_opens_after_128_answers() -> None:
+async def test_the_slow_start_lets_at_most_ten_out_and_opens_after_256_answers() -> None:
     """However many answers teach nothing, at most SLOW_START_CAP grants are out at once (a
     window limiter exhausted mid-burst refuses every request in flight); after SLOW_START_MAX
     such answers the gate opens."""
