@@ -302,8 +302,6 @@ def _parse_other(headers: Mapping[str, str], now: float) -> RateLimitInfo | None
     return None
 
 
-_OTHER_FIELDS: Final = (_RETRY_AFTER, _IETF_FIELD, _IETF_POLICY, _IETF_REMAINING, _IETF_LIMIT)
-
 InfoFields = tuple[
     int | None, int | None, float | None, int | None, float | None, float | None, Literal["bucket", "window"]
 ]
@@ -349,10 +347,17 @@ class RateLimitHeaderReader:
         x_remaining = get(_X_REMAINING)
         x_limit = get(_X_LIMIT)
         if x_remaining is None and x_limit is None:
-            if headers.keys().isdisjoint(_OTHER_FIELDS):
-                return None, 0.0
-            now = time()
-            return _parse_other(headers, now), now
+            # (Tested inline: a loop, or `keys().isdisjoint`, costs half as much again.)
+            if (
+                _RETRY_AFTER in headers
+                or _IETF_FIELD in headers
+                or _IETF_POLICY in headers
+                or _IETF_REMAINING in headers
+                or _IETF_LIMIT in headers
+            ):
+                now = time()
+                return _parse_other(headers, now), now
+            return None, 0.0
         if x_limit != self._limit_raw:
             self._limit = parse_int(x_limit)
             self._limit_raw = x_limit
@@ -378,8 +383,7 @@ class RateLimitHeaderReader:
             reset_after = _plausible(_reset_after(self._reset_number, now, self.reset_format))
         else:
             reset_after = None
-        retry_raw = get(_RETRY_AFTER)
-        retry_after = None if retry_raw is None else parse_retry_after(retry_raw, now)
+        retry_after = parse_retry_after(headers[_RETRY_AFTER], now) if _RETRY_AFTER in headers else None
         limit = self._limit
         if limit is None and remaining is None and reset_after is None and retry_after is None:
             return None, now
