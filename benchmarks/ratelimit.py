@@ -538,9 +538,13 @@ async def cost_run(calls_: int = 10_000, rounds: int = 21) -> None:
     requests, one after the other in an order that turns with the round, so that drift in the
     machine's speed falls on all of them alike; the figure is the median over `rounds` of the
     round's limiter time less its base time, with the quartiles of that difference beside it
-    (the spread the shared machine put in). With headers, each response tells a Remaining one
-    lower than the one before, as a server does (Limit and Reset repeat; Reset is a second
-    away when the round begins). The limiter must not bind: a wait would be reported."""
+    (the spread the shared machine put in): not the quietest round, which would hide what a
+    busy machine costs, and not their mean, which one descheduled round would move. With
+    headers, each response tells a Remaining one lower than the one before, as a server does
+    (Limit and Reset repeat; Reset is a second away when the round begins); the responses of a
+    round are built before it, so the limiter reads them from memory, not from the caches a
+    transport that has just built one would leave them in. The limiter must not bind: a wait
+    would be reported."""
     print("\ncost: the limiter's own cost per request when not binding (CPU time), beside a raw request")
     worst = 0.0
     for label, with_headers in (("no rate-limit headers", False), ("X-RateLimit headers", True)):
