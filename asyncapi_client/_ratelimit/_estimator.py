@@ -62,7 +62,7 @@ import math
 from typing import Final, NamedTuple
 
 from ._adaptive import TEST_AFTER, TESTED_RETRY_AFTER, Congestion, RefillEstimate, SendMeter
-from ._headers import RateLimitInfo
+from ._headers import InfoFields, RateLimitInfo
 from ._sliding import SlidingEvidence
 from ._window import PROBE_RATE, HeaderlessWindow
 
@@ -252,7 +252,7 @@ class Estimator:
         return self.congestion.cubic is not None or self.window.active
 
     def observe_settled(
-        self, status: int, info: RateLimitInfo, seq: int, now: float, wall: float
+        self, status: int, info: InfoFields, seq: int, now: float, wall: float
     ) -> float | None:
         """The hot path: take in a response that changes nothing but the sync, and return the
         most tokens the local bucket may hold (`Remaining - k - 1`); or return None, and the
