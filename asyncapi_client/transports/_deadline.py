@@ -57,14 +57,14 @@ class _Wheel:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         # The loop is the key of a weak dictionary of wheels: a strong reference here would
         # keep it alive, so the wheel keeps only a weak proxy of it and its clock.
-        self.buckets: dict[int, set[Any]] = {}  # of entries with a fire() method
+        self.buckets: dict[int, set[_AsyncioDeadline]] = {}
         self.loop: Any = weakref.proxy(loop)
         proxy = self.loop
         # asyncio's own loops read time.monotonic (a bound `loop.time` would hold the loop).
         standard = type(loop).time is asyncio.BaseEventLoop.time
         self.time: Any = _time.monotonic if standard else (lambda: proxy.time())
 
-    def new_bucket(self, slot: int) -> set[Any]:
+    def new_bucket(self, slot: int) -> set[_AsyncioDeadline]:
         bucket = self.buckets[slot] = set()
         self.loop.call_at(slot * _GRAIN, self._fire, slot)
         return bucket
@@ -126,22 +126,6 @@ class _AsyncioDeadline:
         # stays right), and turn the CancelledError it caused into TimeoutError.
         if self._expired and self._task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
             raise TimeoutError from exc
-
-
-def on_wheel(entry: Any, seconds: float) -> set[Any]:
-    """Put `entry` on the running loop's wheel: `entry.fire()` is called `seconds` from now (up
-    to `_GRAIN` late, never early) unless it is first discarded from the set returned. For a
-    deadline that is not a task's (a queued request's), at the cost of a set insertion."""
-    loop = asyncio.get_running_loop()
-    last_loop, wheel = _last
-    if last_loop is not loop or wheel is None:
-        wheel = _wheel(loop)
-    slot = int((wheel.time() + seconds) / _GRAIN) + 1
-    bucket = wheel.buckets.get(slot)
-    if bucket is None:
-        bucket = wheel.new_bucket(slot)
-    bucket.add(entry)
-    return bucket
 
 
 def fail_after(seconds: float | None) -> contextlib.AbstractContextManager[Any]:

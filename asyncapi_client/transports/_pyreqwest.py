@@ -41,7 +41,7 @@ from ._base import connection_lost, merge_headers, no_free_connection, not_conne
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
 from ._proxy import Proxy
-from ._slots import RequestSlots, Waiter
+from ._slots import RequestSlots
 from ._tls import CertTypes, VerifyTypes
 
 _MAX_CLIENTS = 4
@@ -209,7 +209,11 @@ class PyreqwestTransport:
     async def send(self, request: Request) -> Response:
         """Send through pyreqwest's client (see `Transport.send`)."""
         slots = self._slots
-        held = slots.take_now()
+        if not slots.take_now():
+            try:
+                await slots.wait(request.timeout)
+            except TimeoutError:
+                raise no_free_connection(request) from None
         streamed = pending = raw = None
         try:
             # The caches looked up inline (the usual case is a hit), as the aiohttp transport
@@ -226,30 +230,11 @@ class PyreqwestTransport:
                 builder = builder.timeout(reqwest_timeout or self._timedelta(timeout))
             streamed = builder.build_streamed()
             pending = _Detachable(streamed.__aenter__())
-            if not held:
-                # Queued: the release that hands this request its slot starts it (_QueuedStart),
-                # and this task wakes when its first step is done, not once for each.
-                queued = _QueuedStart(pending)
-                bucket = slots.enqueue(queued, request.timeout)
-                try:
-                    await queued.future  # here, not in a coroutine of the slots': a frame less to wake
-                except BaseException as exc:
-                    slots.leave(queued, bucket)
-                    if not queued.handed:  # never started: nothing was sent
-                        pending.coro.close()
-                        if isinstance(exc, TimeoutError):
-                            raise no_free_connection(request) from None
-                        raise
-                    held = True  # cancelled once started: the slot is ours to give back,
-                    self._abandon(pending, streamed, request.timeout)  # the request finished elsewhere
-                    raise
-                slots.leave(queued, bucket)
-                held = True
             try:
                 raw = await pending
             except BaseException:
                 if pending.detached:  # cancelled while Rust runs the request: finish it elsewhere
-                    self._abandon(pending, streamed, request.timeout)
+                    self._abandon(pending.coro, streamed, request.timeout)
                 raise
             try:
                 return await self._read(raw, request)
@@ -258,8 +243,7 @@ class PyreqwestTransport:
         except self._exc.PyreqwestError as exc:
             raise self._wrap(exc, request) from exc
         finally:
-            if held:
-                slots.release()
+            slots.release()
             # pyreqwest closes its pool only when the last reference to its client goes, and a
             # caller may keep this frame (in a traceback) long after aclose(): keep none here.
             client = builder = streamed = pending = raw = None
@@ -288,7 +272,7 @@ class PyreqwestTransport:
         finally:
             raw = raw_headers = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 
-    def _abandon(self, pending: _Detachable, streamed: Any, timeout: float | None) -> None:
+    def _abandon(self, pending: Coroutine[Any, Any, Any], streamed: Any, timeout: float | None) -> None:
         """A cancelled call's request, still running in Rust: a task of the transport's own
         drives it on and closes its response when it comes."""
         drain = asyncio.ensure_future(_drain(pending, streamed))
@@ -323,10 +307,10 @@ class PyreqwestTransport:
         return f"PyreqwestTransport(max_connections={self.max_connections}{shown})"
 
 
-async def _drain(pending: _Detachable, streamed: Any) -> None:
+async def _drain(pending: Coroutine[Any, Any, Any], streamed: Any) -> None:
     # Its outcome has no caller any more: a failure is simply the end of it.
     with contextlib.suppress(Exception):
-        await pending
+        await _Detachable(pending)
         await streamed.__aexit__(None, None, None)
 
 
@@ -346,23 +330,16 @@ class _Detachable:
     to that, and the conformance suite's cancellation tests hold pyreqwest to it.
     """
 
-    __slots__ = ("coro", "detached", "first")
+    __slots__ = ("coro", "detached")
 
     def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
         self.coro = coro
         self.detached = False
-        # How `coro`'s first step ended when another task took it and it ended there (its
-        # StopIteration or error, raised again here): see `_QueuedStart`.
-        self.first: BaseException | None = None
 
     def __await__(self) -> Generator[Any, Any, Any]:
         return self  # type: ignore[return-value]  # the generator protocol, by hand
 
     def __next__(self) -> Any:
-        first = self.first
-        if first is not None:
-            self.first = None
-            raise first
         return self.coro.send(None)
 
     def send(self, value: Any) -> Any:
@@ -374,45 +351,6 @@ class _Detachable:
 
     def close(self) -> None:
         """Closing the awaiting coroutine leaves `coro` to its owner (see `detached`)."""
-
-
-class _QueuedStart(Waiter):
-    """A request queued for a slot, its pyreqwest coroutine not yet started. Handed the slot
-    (by the `release()` of the request it follows, in that task), it takes the coroutine's first
-    step itself, which starts the request in Rust, and wakes the queued caller only when the
-    future that step waits on is done (the reply's head, as a rule): the caller's task wakes
-    once, then steps the coroutine on to its end. A first step that ends the coroutine at once
-    (or in an error) is kept in `pending.first` for the caller's next step to raise.
-    """
-
-    __slots__ = ("pending",)
-
-    def __init__(self, pending: _Detachable) -> None:  # Waiter's fields set here: a call less
-        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.handed = False
-        self.pending = pending
-
-    def hand_over(self) -> None:
-        self.handed = True
-        self._step()
-
-    def _step(self) -> None:
-        if self.future.done():  # the caller was cancelled: the coroutine is its to finish
-            return
-        try:
-            step = self.pending.coro.send(None)
-        except BaseException as exc:  # the caller's to raise, not the releaser's
-            self.pending.first = exc
-            self.future.set_result(None)
-            return
-        if step is None:  # a bare yield (woken while polled): step it again on the next turn
-            self.future.get_loop().call_soon(self._step)
-        else:
-            step.add_done_callback(self._wake)
-
-    def _wake(self, _step: Any) -> None:
-        if not self.future.done():  # a cancellation of the caller may have come first
-            self.future.set_result(None)
 
 
 def _failed_connecting(exc: Exception) -> bool:

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from asyncapi_client.transports._slots import RequestSlots, Waiter
+from asyncapi_client.transports._slots import RequestSlots
 
 
 async def _until(condition: object) -> None:
@@ -104,53 +104,5 @@ def test_a_waiter_that_times_out_leaves_the_queue_and_takes_no_slot() -> None:
         assert slots.waiting == 0
         slots.release()
         assert slots.free == 1
-
-    asyncio.run(main())
-
-
-class _Recorded(Waiter):
-    """A waiter whose handover is recorded and resolves it only when the test says."""
-
-    __slots__ = ("log", "name")
-
-    def __init__(self, log: list[str], name: str) -> None:
-        super().__init__()
-        self.log, self.name = log, name
-
-    def hand_over(self) -> None:
-        self.handed = True
-        self.log.append(self.name)
-
-
-def test_a_waiters_own_handover_runs_in_the_release_in_arrival_order() -> None:
-    async def main() -> None:
-        slots = RequestSlots(1)
-        assert slots.take_now()
-        log: list[str] = []
-        first, second = _Recorded(log, "first"), _Recorded(log, "second")
-        buckets = [slots.enqueue(first, None), slots.enqueue(second, None)]
-        slots.release()
-        assert log == ["first"]  # in release() itself, before any task ran
-        assert not first.future.done()  # resolving it is the handover's business
-        first.future.set_result(None)
-        slots.leave(first, buckets[0])
-        slots.release()
-        assert log == ["first", "second"]
-        assert slots.waiting == 0 and slots.free == 0
-
-    asyncio.run(main())
-
-
-def test_a_timed_out_waiter_is_never_handed_over() -> None:
-    async def main() -> None:
-        slots = RequestSlots(1)
-        assert slots.take_now()
-        log: list[str] = []
-        late = _Recorded(log, "late")
-        with pytest.raises(TimeoutError):
-            await slots.wait_for(late, 0.0)  # the wheel's next turn fails it
-        assert slots.waiting == 0
-        slots.release()
-        assert log == [] and slots.free == 1
 
     asyncio.run(main())
