@@ -447,9 +447,16 @@ async def redis_run(processes: int = 4, window: float = 12.0) -> None:
 # -- 6. the limiter's own cost ---------------------------------------------------------------
 
 
-COST_REQUEST = Request(
-    "GET", "http://127.0.0.1/api/v1/users/me", {"authorization": "Bearer x"}, extensions={"deadline": None}
-)
+COST_URL = "http://127.0.0.1/api/v1/users/me"
+COST_HEADERS = {"authorization": "Bearer x"}
+
+
+def cost_request() -> Request:
+    """What the limiter gets in the default client: a request whose extensions the retry layer
+    built for this attempt, with the slot for the limiter's permit (built for the base too)."""
+    return Request._trusted(
+        "GET", COST_URL, COST_HEADERS, None, None, {"deadline": None, "attempt": 1, "rate_limit": None}
+    )
 COST_LIMIT = 1_000_000_000
 
 
@@ -503,7 +510,7 @@ async def _cost_of(label: str, with_headers: bool, calls_: int, rounds: int) -> 
         chain = chains[name]
         start = time.process_time()
         for _ in range(n):
-            await chain(COST_REQUEST)
+            await chain(cost_request())
         return (time.process_time() - start) / n * 1e6
 
     names = list(chains)

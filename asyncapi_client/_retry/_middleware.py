@@ -3,7 +3,8 @@
 It sits outside auth and the rate limiter, so each attempt re-enters both: every retry takes a
 limiter token and carries the access token valid when it is sent (the four rules of docs/architecture.md).
 
-The first attempt is the hot path: a dict copy for `extensions["attempt"]`, one clock read when
+The first attempt is the hot path: a dict copy for `extensions["attempt"]` (with an empty slot
+for the rate limiter's permit, which it fills in place instead of copying again), one clock read when
 the call has a deadline, and (POST, PATCH, DELETE) an idempotency key. Everything else happens
 only after a failure.
 
@@ -155,6 +156,8 @@ class RetryMiddleware:
                     timeout = remaining
             extensions = dict(base_extensions)
             extensions["attempt"] = attempt
+            # This attempt's own dict: the rate limiter's slot, which it fills in place.
+            extensions["rate_limit"] = None
             stats.attempts += 1
             try:
                 response = await call_next(
