@@ -6,6 +6,13 @@ aiotools' VirtualClock). `anyio.sleep`, cancel-scope deadlines and the `VirtualC
 read that one clock, so tests are exact, deterministic and take no wall time. Only for tests
 that do no real I/O.
 
+Virtual time can stand still where real time cannot: a positive sleep too short for the clock
+to represent at its reading (under 1e-13 s near 1000 s) is due at once, so code that sleeps
+until time has moved would spin forever, as would a loop that only yields; a real clock moves on
+by the next turn of the loop. Either is reported as a `RuntimeError` (past `STILL_LIMIT` or
+`STUCK_LIMIT`), not left to spin: a spin used to hang the process, growing by the `sleeps` that
+`VirtualClock` records.
+
 Not `asyncapi_client.testing.FakeClock`: that one moves only on the SDK's own `clock.sleep()`,
 while the limiter's tests also need anyio's timers (waiters parked on events, cancel-scope
 deadlines, a simulated server's latency) to run on the same virtual time.
@@ -25,6 +32,13 @@ import anyio
 from asyncapi_client import Request, Response
 
 WALL_EPOCH = 1_700_000_000.0
+# Sleeps too short for the clock to represent, at one instant, before a run is declared spinning
+# (a spin makes tens of thousands a second; a run of 2,000 limited calls makes none).
+STILL_LIMIT = 1000
+# Turns of the loop at one instant, whatever they run, before the same verdict: a burst of calls
+# at one instant takes a few turns each (at most 4 in a row in the limiter's runs), a spin on
+# `sleep(0)` never ends.
+STUCK_LIMIT = 1_000_000
 
 
 class VirtualClock:
@@ -53,26 +67,55 @@ def virtual_time(start: float = 1000.0) -> Iterator[VirtualClock]:
     now = [start]
     original_time = loop.time
     original_select = selector.select
+    original_call_later = loop.call_later
+    # Turns of the loop since time last moved, and sleeps since then that it could not represent.
+    still = [0, 0]
 
     def time() -> float:
         return now[0]
 
+    def spinning() -> RuntimeError:
+        message = (
+            f"virtual time: time cannot move at {now[0]!r} (the loop turned {still[0]} times there, "
+            f"{still[1]} sleeps too short for the clock to represent): a task is spinning, "
+            "waiting for time to pass with sleeps that take none"
+        )
+        still[0] = still[1] = 0  # so that the loop can still cancel and close its tasks
+        return RuntimeError(message)
+
+    def call_later(delay: float, callback: Any, *args: Any, context: Any = None) -> asyncio.TimerHandle:
+        if delay > 0 and now[0] + delay == now[0]:
+            still[1] += 1
+            if still[1] > STILL_LIMIT:
+                raise spinning()  # in the sleeping task: its traceback shows who sleeps
+        return original_call_later(delay, callback, *args, context=context)
+
     def select(timeout: float | None = None) -> Any:
         events = original_select(0)
         if events:
+            still[0] = still[1] = 0
             return events
         if timeout is None:
             raise RuntimeError("virtual time: every task is waiting and no timer is set (deadlock)")
+        before = now[0]
         if timeout > 0:
             now[0] += timeout
+        if now[0] != before:
+            still[0] = still[1] = 0
+            return events
+        still[0] += 1
+        if still[0] > STUCK_LIMIT:
+            raise spinning()
         return events
 
     loop.time = time  # type: ignore[method-assign]
+    loop.call_later = call_later  # type: ignore[method-assign]
     selector.select = select
     try:
         yield VirtualClock()
     finally:
         loop.time = original_time  # type: ignore[method-assign]
+        loop.call_later = original_call_later  # type: ignore[method-assign]
         selector.select = original_select
 
 
