@@ -65,7 +65,6 @@ def virtual_time(start: float = 1000.0) -> Iterator[VirtualClock]:
     loop = asyncio.get_running_loop()
     selector: Any = loop._selector  # type: ignore[attr-defined]
     now = [start]
-    original_time = loop.time
     original_select = selector.select
     original_call_later = loop.call_later
     # Turns of the loop since time last moved, and sleeps since then that it could not represent.
@@ -108,15 +107,19 @@ def virtual_time(start: float = 1000.0) -> Iterator[VirtualClock]:
             raise spinning()
         return events
 
-    loop.time = time  # type: ignore[method-assign]
-    loop.call_later = call_later  # type: ignore[method-assign]
-    selector.select = select
+    patched = [(loop, "time", time), (loop, "call_later", call_later), (selector, "select", select)]
+    # What the loop had set on itself (usually nothing: its class's methods), to put back as it was.
+    kept = [(owner, name, vars(owner).get(name)) for owner, name, _ in patched]
+    for owner, name, replacement in patched:
+        setattr(owner, name, replacement)
     try:
         yield VirtualClock()
     finally:
-        loop.time = original_time  # type: ignore[method-assign]
-        loop.call_later = original_call_later  # type: ignore[method-assign]
-        selector.select = original_select
+        for owner, name, value in kept:
+            if value is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
 
 
 class SimulatedServer:
