@@ -4,7 +4,8 @@
 is waiting, the loop jumps straight to the next timer instead of sleeping (the approach of
 aiotools' VirtualClock). `anyio.sleep`, cancel-scope deadlines and the `VirtualClock` below all
 read that one clock, so tests are exact, deterministic and take no wall time. Only for tests
-that do no real I/O.
+that do no real I/O. (A client's retries draw their jitter from `random.random` unless its
+`random=` is given: runs through retries differ by that draw, a seeded one replays a run.)
 
 Virtual time can stand still where real time cannot: a positive sleep too short for the clock
 to represent at its reading (under 1e-13 s near 1000 s) is due at once, so code that sleeps
