@@ -35,6 +35,11 @@ import anyio
 from .._clock import Clock
 
 _EPSILON: Final = 1e-9
+# The shortest sleep of the line's head. At a high rate the last dust of a token is due in less
+# time than a clock can represent at its reading (1e-13 s at 1000 s): slept as such, it takes no
+# time on a virtual clock (the loop's virtual time in tests, `FakeClock`), nothing refills, and
+# the head sleeps again at the same instant forever. A microsecond is nothing to a rate limit.
+_MIN_SLEEP: Final = 1e-6
 # A gate opens after this many answers that taught nothing (a window of up to this many per
 # period, or an opening that straddles the turn of one of half as many, is still found with at
 # most SLOW_START_CAP requests in flight: past it, every request in flight is refused)...
@@ -293,6 +298,8 @@ class TokenBucket:
                 first = self._first_deadline()
                 if first is not None and first - now < delay:
                     delay = max(0.0, first - now)
+                if 0.0 < delay < _MIN_SLEEP:
+                    delay = _MIN_SLEEP
                 with anyio.CancelScope() as scope:
                     self._head_scope = scope
                     self._head_wake = now + delay

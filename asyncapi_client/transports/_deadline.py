@@ -60,8 +60,11 @@ class _Wheel:
         self.buckets: dict[int, set[_AsyncioDeadline]] = {}
         self.loop: Any = weakref.proxy(loop)
         proxy = self.loop
-        # asyncio's own loops read time.monotonic (a bound `loop.time` would hold the loop).
-        standard = type(loop).time is asyncio.BaseEventLoop.time
+        # asyncio's own loops read time.monotonic (a bound `loop.time` would hold the loop),
+        # unless `time` was replaced on the loop itself (as test tools that make time virtual
+        # do): the timers are set on `loop.time`, so the slots are read on it too (on another
+        # clock they would never fall due, and emptied buckets would pile up).
+        standard = type(loop).time is asyncio.BaseEventLoop.time and "time" not in vars(loop)
         self.time: Any = _time.monotonic if standard else (lambda: proxy.time())
 
     def new_bucket(self, slot: int) -> set[_AsyncioDeadline]:

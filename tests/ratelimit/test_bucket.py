@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asyncapi_client._ratelimit._bucket import SLOW_START_CAP, SLOW_START_MAX, TokenBucket, WaitTooLong
+from asyncapi_client._ratelimit._bucket import (
+    _MIN_SLEEP,
+    SLOW_START_CAP,
+    SLOW_START_MAX,
+    TokenBucket,
+    WaitTooLong,
+)
 from tests.support.virtual_time import VirtualClock, virtual_time
 
 
@@ -67,6 +73,20 @@ async def test_no_busy_loop_one_sleep_per_grant() -> None:
         # Each waiter sleeps once, as the head, exactly until its token is due.
         assert len(clock.sleeps) == 20
         assert all(s == pytest.approx(0.01, abs=1e-3) or s < 0.01 for s in clock.sleeps)
+
+
+async def test_the_dust_of_a_token_at_a_high_rate_is_slept_for_once_not_spun_on() -> None:
+    """At 100,000 tokens/s, a token short by two billionths is due in 2e-14 s, less than the
+    clock can represent at 1000 s: the head sleeps the shortest sleep once and is granted,
+    instead of sleeping no time again and again at one instant (which the virtual clock reports
+    as a spin; it hung sweeps of the sandbox's fixed window told in X-RateLimit headers, whose
+    rate near a window's turn is what is left over the milliseconds to the turn)."""
+    with virtual_time(1000.0) as clock:
+        bucket = TokenBucket(clock, rate=1e5, capacity=1.0, tokens=1.0 - 2e-9)
+        assert bucket.wait_estimate(clock.monotonic(), 0) < 1e-13
+        waited = await bucket.acquire()
+        assert clock.sleeps == [_MIN_SLEEP]
+        assert waited == pytest.approx(_MIN_SLEEP)
 
 
 async def test_cancelled_waiter_gives_back_its_place() -> None:

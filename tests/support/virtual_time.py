@@ -4,7 +4,15 @@
 is waiting, the loop jumps straight to the next timer instead of sleeping (the approach of
 aiotools' VirtualClock). `anyio.sleep`, cancel-scope deadlines and the `VirtualClock` below all
 read that one clock, so tests are exact, deterministic and take no wall time. Only for tests
-that do no real I/O.
+that do no real I/O. (A client's retries draw their jitter from `random.random` unless its
+`random=` is given: runs through retries differ by that draw, a seeded one replays a run.)
+
+Virtual time can stand still where real time cannot: a positive sleep too short for the clock
+to represent at its reading (under 1e-13 s near 1000 s) is due at once, so code that sleeps
+until time has moved would spin forever, as would a loop that only yields; a real clock moves on
+by the next turn of the loop. Either is reported as a `RuntimeError` (past `STILL_LIMIT` or
+`STUCK_LIMIT`), not left to spin: a spin used to hang the process, growing by the `sleeps` that
+`VirtualClock` records.
 
 Not `asyncapi_client.testing.FakeClock`: that one moves only on the SDK's own `clock.sleep()`,
 while the limiter's tests also need anyio's timers (waiters parked on events, cancel-scope
@@ -25,6 +33,13 @@ import anyio
 from asyncapi_client import Request, Response
 
 WALL_EPOCH = 1_700_000_000.0
+# Sleeps too short for the clock to represent, at one instant, before a run is declared spinning
+# (a spin makes tens of thousands a second; a run of 2,000 limited calls makes none).
+STILL_LIMIT = 1000
+# Turns of the loop at one instant, whatever they run, before the same verdict: a burst of calls
+# at one instant takes a few turns each (at most 4 in a row in the limiter's runs), a spin on
+# `sleep(0)` never ends.
+STUCK_LIMIT = 1_000_000
 
 
 class VirtualClock:
@@ -51,29 +66,61 @@ def virtual_time(start: float = 1000.0) -> Iterator[VirtualClock]:
     loop = asyncio.get_running_loop()
     selector: Any = loop._selector  # type: ignore[attr-defined]
     now = [start]
-    original_time = loop.time
     original_select = selector.select
+    original_call_later = loop.call_later
+    # Turns of the loop since time last moved, and sleeps since then that it could not represent.
+    still = [0, 0]
 
     def time() -> float:
         return now[0]
 
+    def spinning() -> RuntimeError:
+        message = (
+            f"virtual time: time cannot move at {now[0]!r} (the loop turned {still[0]} times there, "
+            f"{still[1]} sleeps too short for the clock to represent): a task is spinning, "
+            "waiting for time to pass with sleeps that take none"
+        )
+        still[0] = still[1] = 0  # so that the loop can still cancel and close its tasks
+        return RuntimeError(message)
+
+    def call_later(delay: float, callback: Any, *args: Any, context: Any = None) -> asyncio.TimerHandle:
+        if delay > 0 and now[0] + delay == now[0]:
+            still[1] += 1
+            if still[1] > STILL_LIMIT:
+                raise spinning()  # in the sleeping task: its traceback shows who sleeps
+        return original_call_later(delay, callback, *args, context=context)
+
     def select(timeout: float | None = None) -> Any:
         events = original_select(0)
         if events:
+            still[0] = still[1] = 0
             return events
         if timeout is None:
             raise RuntimeError("virtual time: every task is waiting and no timer is set (deadlock)")
+        before = now[0]
         if timeout > 0:
             now[0] += timeout
+        if now[0] != before:
+            still[0] = still[1] = 0
+            return events
+        still[0] += 1
+        if still[0] > STUCK_LIMIT:
+            raise spinning()
         return events
 
-    loop.time = time  # type: ignore[method-assign]
-    selector.select = select
+    patched = [(loop, "time", time), (loop, "call_later", call_later), (selector, "select", select)]
+    # What the loop had set on itself (usually nothing: its class's methods), to put back as it was.
+    kept = [(owner, name, vars(owner).get(name)) for owner, name, _ in patched]
+    for owner, name, replacement in patched:
+        setattr(owner, name, replacement)
     try:
         yield VirtualClock()
     finally:
-        loop.time = original_time  # type: ignore[method-assign]
-        selector.select = original_select
+        for owner, name, value in kept:
+            if value is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
 
 
 class SimulatedServer:

@@ -34,6 +34,27 @@ def test_block_that_finishes_in_time_returns_normally(backend: str) -> None:
     assert anyio.run(main, backend=backend) == 1
 
 
+def test_a_loop_whose_clock_was_replaced_keeps_deadlines_on_that_clock() -> None:
+    """`loop.time` replaced on the loop itself (the limiter tests' virtual time): a deadline
+    fires on that clock, within the wheel's grain, and its bucket goes with it."""
+    from asyncapi_client.transports._deadline import _GRAIN, _wheel
+    from tests.support.virtual_time import virtual_time
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        with virtual_time(1000.0) as clock:
+            start = clock.monotonic()
+            with pytest.raises(TimeoutError), fail_after(1.0):
+                await anyio.sleep(5)
+            assert 1.0 <= clock.monotonic() - start <= 1.0 + 2 * _GRAIN
+            with fail_after(1.0):
+                await anyio.sleep(0.5)
+            await anyio.sleep(1.0 + 2 * _GRAIN)
+            assert _wheel(loop).buckets == {}
+
+    asyncio.run(main())
+
+
 def test_outer_cancellation_is_not_turned_into_timeout() -> None:
     async def main() -> None:
         async def inner() -> None:
