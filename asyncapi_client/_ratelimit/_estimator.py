@@ -79,6 +79,9 @@ SETTLED_LEFT: Final = 100  # ...of at least this many requests left
 LOG_GUARD: Final = 0.002
 # Tokens back this long before a Reset told to a fraction of a second are back well before it.
 PRECISE_EARLY: Final = 0.25
+# A quota per window told without its window (GitHub's) spends what is left over this share
+# of the time to Reset (`Estimator._quota_pacing`).
+QUOTA_SPREAD: Final = 0.5
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 
@@ -122,6 +125,7 @@ class Estimator:
         "policy_rate",
         "spread_rate",
         "rough_rate",
+        "quota_rate",
         "probe_rate",
         "probe_time",
         "window_like",
@@ -165,6 +169,7 @@ class Estimator:
         self.policy_rate: float | None = None
         self.spread_rate: float | None = None
         self.rough_rate: float | None = None
+        self.quota_rate: float | None = None  # a quota per window's pacing (`_quota_pacing`)
         self.probe_rate: float | None = None
         self.probe_time = now
         self.window_like = False
@@ -327,6 +332,9 @@ class Estimator:
         if info is not None:
             _limit, remaining, reset_after, _quota, _window, _retry_after, model = info
             self._read(info, status, sent_at, now, wall, later)
+            quota_window = model == "window" and self.policy_rate is None
+            if quota_window:
+                self._quota_pacing(remaining, wall)
             if remaining is not None:
                 left = remaining - later
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
@@ -353,6 +361,13 @@ class Estimator:
                     # will, once it is known: a pause set now would outlast that): the log
                     # holds each request until its slot, and a pause would hold back the
                     # block's head it sends early.
+                    self.empty_early = False
+                elif left <= 0 and quota_window and remaining > 0 and self.quota_rate is not None:
+                    # A quota per window with some left, and more requests in flight than
+                    # that: they take it (and the one that leaves it empty pauses until
+                    # Reset), unless the server counted some of them already (it takes
+                    # requests out of their send order): a debt, not a pause, which is only
+                    # ever extended and would hold the slots those leave back until Reset.
                     self.empty_early = False
                 elif left <= 0:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
@@ -604,6 +619,34 @@ class Estimator:
             return reset_after, True
         return (0.0 if wait == math.inf else wait), False
 
+    def _quota_pacing(self, remaining: int | None, wall: float) -> None:
+        """A quota per window told without its window (GitHub's: `X-RateLimit-Used` beside the
+        X-RateLimit fields; no IETF policy): nothing comes back before Reset, so there is no
+        refill rate to learn or to probe for. The bucket holds the whole quota
+        (`_capacity`) and refills at `quota_rate`:
+
+        - with some left, at what is left over the first `QUOTA_SPREAD` of the time to
+          Reset: the window is used up well before it turns (the sync holds it to
+          Remaining), and between two answers the bucket refills too little to overshoot
+          (a rate probed up would refill it past Remaining faster than answers come);
+        - with nothing left, at the whole quota over the time to Reset: the pause until
+          Reset holds every grant back meanwhile, and the next window opens with a burst
+          of all its quota (as much as the callers' concurrency sends), as a fixed window
+          grants it.
+
+        With no Reset known, None: the rate is learned as for a bucket."""
+        limit, reset_wall = self.limit, self.reset_wall
+        self.quota_rate = None
+        if remaining is None or limit is None or reset_wall is None:
+            return
+        until = reset_wall - wall
+        if until <= 0:
+            return
+        if remaining > 0:
+            self.quota_rate = remaining / (until * QUOTA_SPREAD)
+        else:
+            self.quota_rate = limit / until
+
     def _drain(self, remaining: int, status: int, sent_at: float, now: float) -> None:
         """Feed `RefillEstimate.observe_drain` over windows of at least a second."""
         if status != _THROTTLED:
@@ -626,10 +669,12 @@ class Estimator:
         """With no upper bound learned (e.g. a delta Reset rounded up to 1 s tells none), find
         the rate by probing: while the server's bucket stays at least half full we are below
         its refill rate, so speed up by half per second; an overshoot drains the bucket, which
-        stops the rise (and the sync holds us to what the server grants)."""
+        stops the rise (and the sync holds us to what the server grants). A quota per window
+        (`model` "window") has no refill to find: nothing comes back before Reset, and each
+        window's turn would look like room to speed up into, half as fast again every window."""
         elapsed = min(now - self.probe_time, 1.0)
         self.probe_time = now
-        if self._bucket_rate() is not None or self.limit is None:
+        if self.model == "window" or self._bucket_rate() is not None or self.limit is None:
             return
         if left * 2 >= self.limit and elapsed > 0:
             base = self.rate
@@ -650,6 +695,8 @@ class Estimator:
             # re-sends at once the block its opening burst gives back): a rate would only
             # hold back what the log allows.
             return math.inf
+        if self.quota_rate is not None and self.model == "window" and self.policy_rate is None:
+            return self.quota_rate
         refill = self.refill
         learned = self._bucket_rate() if self.model == "bucket" else self.policy_rate
         rate = max(learned or 0.0, self.spread_rate or 0.0, refill.low)
@@ -673,6 +720,12 @@ class Estimator:
                 # A sliding window gives its slots back one by one: a burst after a pause
                 # would find few of them, so the bucket holds a tenth of a second's worth.
                 return float(max(1, min(limit, math.ceil(limit / window * LEARNED_BURST_SECONDS))))
+            if self.policy_rate is None:
+                # A quota per window told without its window (GitHub's X-RateLimit-Used):
+                # all of it comes back at once, at Reset, and a burst then is what it grants.
+                # The sync holds the window to Remaining; the rate (the spread) only paces
+                # the refill between answers.
+                return float(limit)
             per_second = self.server_rate() or self.spread_rate or 1.0
             return float(max(1, min(limit, math.ceil(per_second))))
         if rate == math.inf:
