@@ -82,6 +82,11 @@ PRECISE_EARLY: Final = 0.25
 # A quota per window told without its window (GitHub's) spends what is left over this share
 # of the time to Reset (`Estimator._quota_pacing`).
 QUOTA_SPREAD: Final = 0.5
+# ...but never over less than this (seconds): a window about to turn refills its reserve no
+# faster than answers come.
+QUOTA_SPREAD_LEAST: Final = 0.05
+# ...and after a refusal past its Reset, pauses at least this much longer past the next one.
+QUOTA_LATE_STEP: Final = 0.01
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 
@@ -93,7 +98,9 @@ class Decision(NamedTuple):
     - `max_tokens`: hold at most this many tokens now (negative: a debt);
     - `pause_until`: no grant before this (monotonic), by the limiter's own reckoning;
     - `server_pause_until`: no grant before this, because the server said so (capped);
-    - `shared_pause`: that pause in seconds, for a shared backend to spread to every process.
+    - `shared_pause`: that pause in seconds, for a shared backend to spread to every process;
+    - `min_tokens`: hold at least this many tokens now (the server is proven to have that
+      many to spare after every request in flight: a quota per window, `_quota_pacing`).
     """
 
     rate: float
@@ -102,6 +109,7 @@ class Decision(NamedTuple):
     pause_until: float | None = None
     server_pause_until: float | None = None
     shared_pause: float | None = None
+    min_tokens: float | None = None
 
 
 class Estimator:
@@ -126,6 +134,9 @@ class Estimator:
         "spread_rate",
         "rough_rate",
         "quota_rate",
+        "quota_reset",
+        "quota_least",
+        "quota_late",
         "probe_rate",
         "probe_time",
         "window_like",
@@ -169,7 +180,14 @@ class Estimator:
         self.policy_rate: float | None = None
         self.spread_rate: float | None = None
         self.rough_rate: float | None = None
-        self.quota_rate: float | None = None  # a quota per window's pacing (`_quota_pacing`)
+        # A quota per window's pacing (`_quota_pacing`): its rate, the Reset of the window in
+        # force (Unix time, as told) and the least Remaining told for it.
+        self.quota_rate: float | None = None
+        self.quota_reset = -math.inf
+        self.quota_least = 0
+        # How long past a Reset told the window is still seen in force on our clock (a server
+        # whose clock is behind ours): the pause until Reset is that much longer.
+        self.quota_late = 0.0
         self.probe_rate: float | None = None
         self.probe_time = now
         self.window_like = False
@@ -307,6 +325,7 @@ class Estimator:
         self.learned_at = now
         later = self.sent - seq  # requests sent after this one: they take from the server too
         max_tokens: float | None = None
+        min_tokens: float | None = None
         pause: float | None = None
         server_pause: float | None = None
         shared: float | None = None
@@ -334,7 +353,11 @@ class Estimator:
             self._read(info, status, sent_at, now, wall, later)
             quota_window = model == "window" and self.policy_rate is None
             if quota_window:
-                self._quota_pacing(remaining, wall)
+                if status == _THROTTLED and self.log_pacing:
+                    self._quota_refused(wall - (now - sent_at))
+                self._quota_pacing(remaining, later, wall)
+                if remaining is not None and reset_after is not None and self.log_pacing:
+                    min_tokens = self._quota_spare(remaining, wall + reset_after)
             if remaining is not None:
                 left = remaining - later
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
@@ -363,6 +386,7 @@ class Estimator:
                     # block's head it sends early.
                     self.empty_early = False
                 elif left <= 0 and quota_window and remaining > 0 and self.quota_rate is not None:
+                    max_tokens = -reserve
                     # A quota per window with some left, and more requests in flight than
                     # that: they take it (and the one that leaves it empty pauses until
                     # Reset), unless the server counted some of them already (it takes
@@ -372,6 +396,8 @@ class Estimator:
                 elif left <= 0:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
                         reset_after = max(0.0, self.reset_wall - wall)
+                        if quota_window:
+                            reset_after += self.quota_late
                     wait, said = self._empty_wait(reset_after, reserve - left)
                     free_at = self.sliding.next_free(int(reserve))
                     if free_at is not None and self.configured_rate is None:
@@ -439,7 +465,12 @@ class Estimator:
             floor = self._debt_floor()
             if max_tokens < floor:
                 max_tokens = floor
-        return Decision(rate, capacity, max_tokens, pause, server_pause, shared)
+        if status == _THROTTLED or server_pause is not None or pause is not None:
+            # Nothing to spare. Paused until a quota per window's Reset, no debt either: the
+            # bucket holds its one token (the capacity) when the pause ends (`_quota_pacing`).
+            quota_empty = status != _THROTTLED and server_pause is not None and self.quota_rate is not None
+            min_tokens = 0.0 if quota_empty and self.log_pacing and self.model == "window" else None
+        return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens)
 
     def _learn_window(
         self,
@@ -619,33 +650,71 @@ class Estimator:
             return reset_after, True
         return (0.0 if wait == math.inf else wait), False
 
-    def _quota_pacing(self, remaining: int | None, wall: float) -> None:
+    def _quota_pacing(self, remaining: int | None, later: int, wall: float) -> None:
         """A quota per window told without its window (GitHub's: `X-RateLimit-Used` beside the
         X-RateLimit fields; no IETF policy): nothing comes back before Reset, so there is no
-        refill rate to learn or to probe for. The bucket holds the whole quota
-        (`_capacity`) and refills at `quota_rate`:
+        refill rate to learn or to probe for (a rate probed up refills the bucket past
+        Remaining between two answers). The bucket holds the whole quota (`_capacity`):
 
-        - with some left, at what is left over the first `QUOTA_SPREAD` of the time to
-          Reset: the window is used up well before it turns (the sync holds it to
-          Remaining), and between two answers the bucket refills too little to overshoot
-          (a rate probed up would refill it past Remaining faster than answers come);
-        - with nothing left, at the whole quota over the time to Reset: the pause until
-          Reset holds every grant back meanwhile, and the next window opens with a burst
-          of all its quota (as much as the callers' concurrency sends), as a fixed window
-          grants it.
+        - alone at the server (`log_pacing`), each answer raises the bucket to what the
+          server is proven to have to spare (`_quota_spare`), so it refills only the
+          reserve, over the first `QUOTA_SPREAD` of the time to Reset: the window's quota
+          goes out in a burst, as a fixed window grants it, and its last slot well before
+          it turns;
+        - not alone, what is left after the requests sent since (`Remaining - k`), over
+          that share of the time to Reset;
+        - with nothing left, the whole quota over the time to Reset: the pause until Reset
+          holds every grant back meanwhile.
 
         With no Reset known, None: the rate is learned as for a bucket."""
         limit, reset_wall = self.limit, self.reset_wall
         self.quota_rate = None
         if remaining is None or limit is None or reset_wall is None:
             return
-        until = reset_wall - wall
-        if until <= 0:
-            return
-        if remaining > 0:
-            self.quota_rate = remaining / (until * QUOTA_SPREAD)
+        # (A Reset told in the past: a server whose clock is behind ours, its window still in force.)
+        until = max(0.0, reset_wall - wall)
+        if remaining <= 0:
+            # One token (the capacity) for the first request after the pause until Reset,
+            # the next a second later at the soonest: the first one's answer, from the next
+            # window, raises the bucket to what it has to spare.
+            self.quota_rate = 1.0 / max(until, 1.0)
         else:
-            self.quota_rate = limit / until
+            spread = 1 if self.log_pacing else max(1, remaining - later)
+            self.quota_rate = spread / max(until * QUOTA_SPREAD, QUOTA_SPREAD_LEAST)
+
+    def _quota_refused(self, sent_wall: float) -> None:
+        """A quota per window refused a request we sent (at Unix time `sent_wall`) after the
+        Reset it had told for the window in force: the server's clock is behind ours by more
+        than that, and the pause until Reset waits at least twice as long past it from now on
+        (`QUOTA_LATE_STEP` more), so that a few windows find how late its turns come."""
+        late = sent_wall - self.quota_reset
+        if 0.0 <= late < self.max_pause:
+            wait = 2.0 * late + QUOTA_LATE_STEP
+            if wait > self.quota_late:
+                self.quota_late = min(wait, self.max_pause)
+
+    def _quota_spare(self, remaining: int, reset: float) -> float | None:
+        """A quota per window: the tokens the bucket may surely hold after this answer, told
+        `remaining` for the window that ends at `reset` (Unix time); None when none are sure.
+
+        The server's Remaining only falls within a window, one per grant, so every request
+        answered was counted by the least Remaining told for the window: what is left after
+        the requests still in flight is at least that less all of them, whatever order the
+        server took them in (less the reserve). The sync (`Remaining - k`) can only lower
+        the bucket, and an answer overtaken by later ones (counted before them, answered
+        after) lowers it past what is left, for the rest of the window: this raises it back.
+        A Reset a second or more later is the next window's (told in whole seconds, the same
+        window's end may be told a second apart); an earlier one, a stale answer's."""
+        if reset >= self.quota_reset + 1.0:
+            self.quota_reset = reset
+            self.quota_least = remaining
+        elif reset <= self.quota_reset - 1.0:
+            return None
+        elif remaining < self.quota_least:
+            self.quota_least = remaining
+        reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
+        spare = self.quota_least - self.inflight - reserve
+        return float(spare) if spare >= 0 else None
 
     def _drain(self, remaining: int, status: int, sent_at: float, now: float) -> None:
         """Feed `RefillEstimate.observe_drain` over windows of at least a second."""
@@ -722,10 +791,11 @@ class Estimator:
                 return float(max(1, min(limit, math.ceil(limit / window * LEARNED_BURST_SECONDS))))
             if self.policy_rate is None:
                 # A quota per window told without its window (GitHub's X-RateLimit-Used):
-                # all of it comes back at once, at Reset, and a burst then is what it grants.
-                # The sync holds the window to Remaining; the rate (the spread) only paces
-                # the refill between answers.
-                return float(limit)
+                # all of it comes back at once, at Reset, and a burst then is what it grants
+                # (`_quota_pacing`); but the first request after the pause until Reset goes
+                # alone, and the burst follows its answer (`_quota_spare`): a server whose
+                # clock is behind ours has not turned its window yet.
+                return 1.0 if self.remaining == 0 else float(limit)
             per_second = self.server_rate() or self.spread_rate or 1.0
             return float(max(1, min(limit, math.ceil(per_second))))
         if rate == math.inf:
