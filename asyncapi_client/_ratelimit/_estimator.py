@@ -17,6 +17,10 @@ How the server's answers steer the decision:
    pauses until `Reset`, a pause the server set.
 3. *Spread*: with no configured rate, the bucket refills at the learned rate, and never slower
    than `Remaining / (Reset - now)`: what remains is spread over the window, not burst at once.
+   But a quota per window told without its window (GitHub's `X-RateLimit-Used`) is used in a
+   burst at each turn, the bucket raised at each answer to what the server surely has to
+   spare, the first request after a pause until Reset alone, and that pause lengthened by
+   what a refusal past the Reset told (`QuotaWindow`, `_quota.py`).
 4. *Retry-After* (on a 429 or 503) pauses the partition for that long, whatever else was said.
 5. *429*: counted; with `adaptive`, a congestion event cuts the rate and CUBIC probes back up
    (`Congestion`). With no headers at all this is the only signal, and it is enough.
@@ -63,6 +67,7 @@ from typing import Final, NamedTuple
 
 from ._adaptive import Congestion, RefillEstimate, SendMeter
 from ._headers import RateLimitInfo
+from ._quota import QuotaWindow
 from ._sliding import SlidingEvidence
 from ._window import PROBE_RATE, HeaderlessWindow
 
@@ -79,14 +84,6 @@ SETTLED_LEFT: Final = 100  # ...of at least this many requests left
 LOG_GUARD: Final = 0.002
 # Tokens back this long before a Reset told to a fraction of a second are back well before it.
 PRECISE_EARLY: Final = 0.25
-# A quota per window told without its window (GitHub's) spends what is left over this share
-# of the time to Reset (`Estimator._quota_pacing`).
-QUOTA_SPREAD: Final = 0.5
-# ...but never over less than this (seconds): a window about to turn refills its reserve no
-# faster than answers come.
-QUOTA_SPREAD_LEAST: Final = 0.05
-# ...and after a refusal past its Reset, pauses at least this much longer past the next one.
-QUOTA_LATE_STEP: Final = 0.01
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 
@@ -100,7 +97,7 @@ class Decision(NamedTuple):
     - `server_pause_until`: no grant before this, because the server said so (capped);
     - `shared_pause`: that pause in seconds, for a shared backend to spread to every process;
     - `min_tokens`: hold at least this many tokens now (the server is proven to have that
-      many to spare after every request in flight: a quota per window, `_quota_pacing`).
+      many to spare after every request in flight: a quota per window, `QuotaWindow.spare`).
     """
 
     rate: float
@@ -133,10 +130,7 @@ class Estimator:
         "policy_rate",
         "spread_rate",
         "rough_rate",
-        "quota_rate",
-        "quota_reset",
-        "quota_least",
-        "quota_late",
+        "quota",
         "probe_rate",
         "probe_time",
         "window_like",
@@ -180,14 +174,7 @@ class Estimator:
         self.policy_rate: float | None = None
         self.spread_rate: float | None = None
         self.rough_rate: float | None = None
-        # A quota per window's pacing (`_quota_pacing`): its rate, the Reset of the window in
-        # force (Unix time, as told) and the least Remaining told for it.
-        self.quota_rate: float | None = None
-        self.quota_reset = -math.inf
-        self.quota_least = 0
-        # How long past a Reset told the window is still seen in force on our clock (a server
-        # whose clock is behind ours): the pause until Reset is that much longer.
-        self.quota_late = 0.0
+        self.quota = QuotaWindow()  # a quota per window told without its window (GitHub's)
         self.probe_rate: float | None = None
         self.probe_time = now
         self.window_like = False
@@ -326,6 +313,7 @@ class Estimator:
         later = self.sent - seq  # requests sent after this one: they take from the server too
         max_tokens: float | None = None
         min_tokens: float | None = None
+        quota_window = False  # a quota per window told without its window (GitHub's)
         pause: float | None = None
         server_pause: float | None = None
         shared: float | None = None
@@ -353,11 +341,13 @@ class Estimator:
             self._read(info, status, sent_at, now, wall, later)
             quota_window = model == "window" and self.policy_rate is None
             if quota_window:
+                quota = self.quota
                 if status == _THROTTLED and self.log_pacing:
-                    self._quota_refused(wall - (now - sent_at))
-                self._quota_pacing(remaining, later, wall)
+                    quota.refused(wall - (now - sent_at), self.max_pause)
+                quota.pace(self.limit, remaining, later, self.reset_wall, wall, self.log_pacing)
                 if remaining is not None and reset_after is not None and self.log_pacing:
-                    min_tokens = self._quota_spare(remaining, wall + reset_after)
+                    reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
+                    min_tokens = quota.spare(remaining, wall + reset_after, self.inflight, reserve)
             if remaining is not None:
                 left = remaining - later
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
@@ -385,7 +375,7 @@ class Estimator:
                     # holds each request until its slot, and a pause would hold back the
                     # block's head it sends early.
                     self.empty_early = False
-                elif left <= 0 and quota_window and remaining > 0 and self.quota_rate is not None:
+                elif left <= 0 and quota_window and remaining > 0 and self.quota.rate is not None:
                     max_tokens = -reserve
                     # A quota per window with some left, and more requests in flight than
                     # that: they take it (and the one that leaves it empty pauses until
@@ -397,7 +387,7 @@ class Estimator:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
                         reset_after = max(0.0, self.reset_wall - wall)
                         if quota_window:
-                            reset_after += self.quota_late
+                            reset_after += self.quota.late
                     wait, said = self._empty_wait(reset_after, reserve - left)
                     free_at = self.sliding.next_free(int(reserve))
                     if free_at is not None and self.configured_rate is None:
@@ -467,9 +457,9 @@ class Estimator:
                 max_tokens = floor
         if status == _THROTTLED or server_pause is not None or pause is not None:
             # Nothing to spare. Paused until a quota per window's Reset, no debt either: the
-            # bucket holds its one token (the capacity) when the pause ends (`_quota_pacing`).
-            quota_empty = status != _THROTTLED and server_pause is not None and self.quota_rate is not None
-            min_tokens = 0.0 if quota_empty and self.log_pacing and self.model == "window" else None
+            # bucket holds its one token (the capacity) when the pause ends (`QuotaWindow`).
+            quota_empty = quota_window and status != _THROTTLED and server_pause is not None
+            min_tokens = 0.0 if quota_empty and self.log_pacing and self.quota.rate is not None else None
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens)
 
     def _learn_window(
@@ -650,72 +640,6 @@ class Estimator:
             return reset_after, True
         return (0.0 if wait == math.inf else wait), False
 
-    def _quota_pacing(self, remaining: int | None, later: int, wall: float) -> None:
-        """A quota per window told without its window (GitHub's: `X-RateLimit-Used` beside the
-        X-RateLimit fields; no IETF policy): nothing comes back before Reset, so there is no
-        refill rate to learn or to probe for (a rate probed up refills the bucket past
-        Remaining between two answers). The bucket holds the whole quota (`_capacity`):
-
-        - alone at the server (`log_pacing`), each answer raises the bucket to what the
-          server is proven to have to spare (`_quota_spare`), so it refills only the
-          reserve, over the first `QUOTA_SPREAD` of the time to Reset: the window's quota
-          goes out in a burst, as a fixed window grants it, and its last slot well before
-          it turns;
-        - not alone, what is left after the requests sent since (`Remaining - k`), over
-          that share of the time to Reset;
-        - with nothing left, the whole quota over the time to Reset: the pause until Reset
-          holds every grant back meanwhile.
-
-        With no Reset known, None: the rate is learned as for a bucket."""
-        limit, reset_wall = self.limit, self.reset_wall
-        self.quota_rate = None
-        if remaining is None or limit is None or reset_wall is None:
-            return
-        # (A Reset told in the past: a server whose clock is behind ours, its window still in force.)
-        until = max(0.0, reset_wall - wall)
-        if remaining <= 0:
-            # One token (the capacity) for the first request after the pause until Reset,
-            # the next a second later at the soonest: the first one's answer, from the next
-            # window, raises the bucket to what it has to spare.
-            self.quota_rate = 1.0 / max(until, 1.0)
-        else:
-            spread = 1 if self.log_pacing else max(1, remaining - later)
-            self.quota_rate = spread / max(until * QUOTA_SPREAD, QUOTA_SPREAD_LEAST)
-
-    def _quota_refused(self, sent_wall: float) -> None:
-        """A quota per window refused a request we sent (at Unix time `sent_wall`) after the
-        Reset it had told for the window in force: the server's clock is behind ours by more
-        than that, and the pause until Reset waits at least twice as long past it from now on
-        (`QUOTA_LATE_STEP` more), so that a few windows find how late its turns come."""
-        late = sent_wall - self.quota_reset
-        if 0.0 <= late < self.max_pause:
-            wait = 2.0 * late + QUOTA_LATE_STEP
-            if wait > self.quota_late:
-                self.quota_late = min(wait, self.max_pause)
-
-    def _quota_spare(self, remaining: int, reset: float) -> float | None:
-        """A quota per window: the tokens the bucket may surely hold after this answer, told
-        `remaining` for the window that ends at `reset` (Unix time); None when none are sure.
-
-        The server's Remaining only falls within a window, one per grant, so every request
-        answered was counted by the least Remaining told for the window: what is left after
-        the requests still in flight is at least that less all of them, whatever order the
-        server took them in (less the reserve). The sync (`Remaining - k`) can only lower
-        the bucket, and an answer overtaken by later ones (counted before them, answered
-        after) lowers it past what is left, for the rest of the window: this raises it back.
-        A Reset a second or more later is the next window's (told in whole seconds, the same
-        window's end may be told a second apart); an earlier one, a stale answer's."""
-        if reset >= self.quota_reset + 1.0:
-            self.quota_reset = reset
-            self.quota_least = remaining
-        elif reset <= self.quota_reset - 1.0:
-            return None
-        elif remaining < self.quota_least:
-            self.quota_least = remaining
-        reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
-        spare = self.quota_least - self.inflight - reserve
-        return float(spare) if spare >= 0 else None
-
     def _drain(self, remaining: int, status: int, sent_at: float, now: float) -> None:
         """Feed `RefillEstimate.observe_drain` over windows of at least a second."""
         if status != _THROTTLED:
@@ -764,8 +688,9 @@ class Estimator:
             # re-sends at once the block its opening burst gives back): a rate would only
             # hold back what the log allows.
             return math.inf
-        if self.quota_rate is not None and self.model == "window" and self.policy_rate is None:
-            return self.quota_rate
+        quota_rate = self.quota.rate
+        if quota_rate is not None and self.model == "window" and self.policy_rate is None:
+            return quota_rate
         refill = self.refill
         learned = self._bucket_rate() if self.model == "bucket" else self.policy_rate
         rate = max(learned or 0.0, self.spread_rate or 0.0, refill.low)
@@ -792,8 +717,8 @@ class Estimator:
             if self.policy_rate is None:
                 # A quota per window told without its window (GitHub's X-RateLimit-Used):
                 # all of it comes back at once, at Reset, and a burst then is what it grants
-                # (`_quota_pacing`); but the first request after the pause until Reset goes
-                # alone, and the burst follows its answer (`_quota_spare`): a server whose
+                # (`QuotaWindow`); but the first request after the pause until Reset goes
+                # alone, and the burst follows its answer (`QuotaWindow.spare`): a server whose
                 # clock is behind ours has not turned its window yet.
                 return 1.0 if self.remaining == 0 else float(limit)
             per_second = self.server_rate() or self.spread_rate or 1.0
