@@ -339,9 +339,14 @@ class Estimator:
         if info is not None:
             _limit, remaining, reset_after, _quota, _window, _retry_after, model = info
             self._read(info, status, sent_at, now, wall, later)
-            quota_window = model == "window" and self.policy_rate is None
+            quota = self.quota
+            if model == "window" and status == _THROTTLED and remaining is not None and remaining > 0:
+                # Refused with quota left: a second limit (as GitHub's secondary ones), which
+                # the quota path's bursts would run into; the rate is learned instead.
+                quota.second_limit = True
+                quota.rate = None
+            quota_window = model == "window" and self.policy_rate is None and not quota.second_limit
             if quota_window:
-                quota = self.quota
                 if status == _THROTTLED and self.log_pacing:
                     quota.refused(wall - (now - sent_at), self.max_pause)
                 quota.pace(self.limit, remaining, later, self.reset_wall, wall, self.log_pacing)
@@ -667,7 +672,11 @@ class Estimator:
         window's turn would look like room to speed up into, half as fast again every window."""
         elapsed = min(now - self.probe_time, 1.0)
         self.probe_time = now
-        if self.model == "window" or self._bucket_rate() is not None or self.limit is None:
+        if (
+            (self.model == "window" and not self.quota.second_limit)
+            or self._bucket_rate() is not None
+            or self.limit is None
+        ):
             return
         if left * 2 >= self.limit and elapsed > 0:
             base = self.rate
@@ -714,7 +723,7 @@ class Estimator:
                 # A sliding window gives its slots back one by one: a burst after a pause
                 # would find few of them, so the bucket holds a tenth of a second's worth.
                 return float(max(1, min(limit, math.ceil(limit / window * LEARNED_BURST_SECONDS))))
-            if self.policy_rate is None:
+            if self.policy_rate is None and not self.quota.second_limit:
                 # A quota per window told without its window (GitHub's X-RateLimit-Used):
                 # all of it comes back at once, at Reset, and a burst then is what it grants
                 # (`QuotaWindow`); but the first request after the pause until Reset goes

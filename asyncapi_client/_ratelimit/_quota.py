@@ -17,6 +17,10 @@ whole quota instead, and:
 - *with nothing left*, it holds one token, due by Reset: the estimator pauses until Reset (and
   `late` more, see `refused`), the first request after the turn goes alone, and its answer,
   from the next window, raises the bucket for the burst.
+
+Once a 429 comes with quota left (`second_limit`: a second limit, as GitHub's secondary ones,
+which the bursts would run into), the quota path gives way: the rate is learned as for any
+X-RateLimit server (probing up, the 429s' congestion control), in about a second's worth.
 """
 
 from __future__ import annotations
@@ -40,13 +44,14 @@ class QuotaWindow:
     (Unix time, as told), the least Remaining told for it, and how long past a Reset told the
     server's window is still in force on our clock (`late`)."""
 
-    __slots__ = ("rate", "reset", "least", "late")
+    __slots__ = ("rate", "reset", "least", "late", "second_limit")
 
     def __init__(self) -> None:
         self.rate: float | None = None
         self.reset = -math.inf
         self.least = 0
         self.late = 0.0
+        self.second_limit = False  # a 429 came with quota left (see the module docstring)
 
     def pace(
         self,
@@ -55,10 +60,11 @@ class QuotaWindow:
         later: int,
         reset_wall: float | None,
         wall: float,
-        alone: bool,
+        bursts: bool,
     ) -> None:
         """An answer told `remaining` (`later` requests were sent after it) for a window
-        that ends at `reset_wall`, read at Unix time `wall`: set `rate`."""
+        that ends at `reset_wall`, read at Unix time `wall`: set `rate` (`bursts`: alone at
+        the server)."""
         self.rate = None
         if remaining is None or limit is None or reset_wall is None:
             return
@@ -69,7 +75,7 @@ class QuotaWindow:
             # the next a second later at the soonest: the first one's answer raises the bucket.
             self.rate = 1.0 / max(until, 1.0)
         else:
-            spread = 1 if alone else max(1, remaining - later)
+            spread = 1 if bursts else max(1, remaining - later)
             self.rate = spread / max(until * QUOTA_SPREAD, QUOTA_SPREAD_LEAST)
 
     def spare(self, remaining: int, reset: float, inflight: int, reserve: float) -> float | None:

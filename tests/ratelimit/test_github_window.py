@@ -177,3 +177,21 @@ async def test_githubs_dialect_with_the_servers_clock_off_ours(server_clock: flo
     assert ok == 2000
     assert limited <= 20
     assert ok / duration >= bound * (50 + 100 / duration)
+
+
+def test_a_429_with_quota_left_hands_the_pacing_to_the_learned_rate() -> None:
+    """A refusal while the window still has quota is a second limit (as GitHub's secondary
+    limits, answered with Retry-After only): the bursts would run into it again, so the
+    quota path gives way (no floor, about a second's worth in the bucket, the rate learned
+    from the headers and the 429s)."""
+    estimator = alone()
+    (seq,) = [estimator.on_send(0.0)]
+    estimator.observe(OK, told(99, WALL + 2.0, 0.01), seq, 0.0, 0.01, WALL + 0.01)
+    (seq,) = [estimator.on_send(0.02)]
+    second = RateLimitInfo(limit=100, remaining=60, reset_after=1.97, retry_after=1.0, model="window")
+    estimator.observe(THROTTLED, second, seq, 0.02, 0.03, WALL + 0.03)
+    assert estimator.quota.second_limit and estimator.quota.rate is None
+    (seq,) = [estimator.on_send(1.1)]
+    decision = estimator.observe(OK, told(59, WALL + 2.0, 1.11), seq, 1.1, 1.11, WALL + 1.11)
+    assert decision.min_tokens is None
+    assert decision.capacity < 100.0
