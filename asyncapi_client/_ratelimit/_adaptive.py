@@ -45,6 +45,15 @@ _PROBING: Final = 1.01  # above the curve's restart rate by this much: the clien
 # After this long without a congestion event, and once the curve is past twice W_max, the limit
 # the 429s taught is forgotten (the rate is open again).
 FORGET_AFTER: Final = 60.0
+# A Retry-After of at most this many seconds, on a 429 that starts a congestion event and says
+# nothing else of when, is tested rather than obeyed: one request goes after `TEST_AFTER` of
+# it, and the partition pauses for the rest only if that request is refused too. A second is
+# the least whole-second Retry-After can say, so it is an upper bound that says little: a token
+# bucket refilling 50 a second says 1 for a token 20 ms away, and nginx's `limit_req` says
+# whatever constant it was configured with. Obeyed, a burst that overshot once stops a fast
+# server for 50 of its tokens; tested, it costs at most one more 429.
+TESTED_RETRY_AFTER: Final = 1.0
+TEST_AFTER: Final = 0.25
 
 
 class RefillEstimate:
@@ -195,7 +204,17 @@ class Congestion:
     than the rate we were sending at (which a server's burst lets overshoot its real limit).
     """
 
-    __slots__ = ("cubic", "cut_seq", "cut_at", "settled_at", "events", "grants", "granted_since_cut")
+    __slots__ = (
+        "cubic",
+        "cut_seq",
+        "cut_at",
+        "settled_at",
+        "events",
+        "grants",
+        "granted_since_cut",
+        "test_at",
+        "test_until",
+    )
 
     def __init__(self, now: float) -> None:
         self.cubic: Cubic | None = None
@@ -205,6 +224,10 @@ class Congestion:
         self.events = 0
         self.grants = SendMeter(now)
         self.granted_since_cut = 0
+        # A Retry-After of a second under test (`test`): the single request that leaves at
+        # `test_at` asks whether the pause the server said, until `test_until`, is needed.
+        self.test_at: float | None = None
+        self.test_until = -math.inf
 
     def granted(self, now: float) -> None:
         """A request was answered with anything but a 429."""
@@ -279,6 +302,29 @@ class Congestion:
         self.settled_at = resume_at + (now - sent_at)
         self.granted_since_cut = 0
         self.events += 1
+
+    def test(self, test_at: float, until: float) -> None:
+        """Send one request at `test_at` instead of pausing until `until` (see `TESTED_RETRY_AFTER`)."""
+        self.test_at = test_at
+        self.test_until = until
+
+    def tested(self, granted: bool, now: float, trip: float, again: float | None) -> float | None:
+        """The test's answer came at `now`, `trip` seconds after it left (`again`: the
+        Retry-After it carried, capped). Granted: sending goes on at the cut's rate. Refused:
+        the server meant it, and is obeyed: the pause lasts until the later of what the two
+        429s said; returns when it ends (None: it is over), and the curve starts then, not
+        while nothing was sent."""
+        self.test_at = None
+        until = self.test_until
+        if again is not None and now + again > until:
+            until = now + again
+        if granted or until <= now:
+            return None
+        if self.cubic is not None:
+            self.cubic.since = until
+        self.cut_at = until
+        self.settled_at = until + trip
+        return until
 
     def cap(self, now: float, base: float) -> float:
         """The pacing rate after the 429s, given the rate we would use without them (`base`,

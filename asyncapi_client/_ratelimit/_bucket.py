@@ -35,7 +35,10 @@ import anyio
 from .._clock import Clock
 
 _EPSILON: Final = 1e-9
-SLOW_START_MAX: Final = 128  # a gate opens after this many answers that taught nothing...
+# A gate opens after this many answers that taught nothing (a window of up to this many per
+# period, or an opening that straddles the turn of one of half as many, is still found with at
+# most SLOW_START_CAP requests in flight: past it, every request in flight is refused)...
+SLOW_START_MAX: Final = 256
 # ...and lets at most this many out at once until then (TCP's initial window, RFC 6928): a window
 # limiter without headers, exhausted mid-burst, refuses every request still in flight.
 SLOW_START_CAP: Final = 10
@@ -157,6 +160,15 @@ class TokenBucket:
         self.refill(now)
         if self.tokens > limit:
             self.tokens = limit
+
+    def set_tokens(self, tokens: float, now: float) -> None:
+        """Exactly `tokens` now (negative: a debt), however many there were: a single request
+        due at a set time."""
+        self.refill(now)
+        raised = tokens > self.tokens
+        self.tokens = tokens if tokens < self.capacity else self.capacity
+        if raised:
+            self._kick()
 
     def hold_at_least(self, tokens: float, now: float) -> None:
         """At least `tokens` now, never past the capacity (the server is proven to have them

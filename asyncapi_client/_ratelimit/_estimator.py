@@ -65,8 +65,8 @@ from __future__ import annotations
 import math
 from typing import Final, NamedTuple
 
-from ._adaptive import Congestion, RefillEstimate, SendMeter
-from ._headers import RateLimitInfo
+from ._adaptive import TEST_AFTER, TESTED_RETRY_AFTER, Congestion, RefillEstimate, SendMeter
+from ._headers import InfoFields, RateLimitInfo
 from ._quota import QuotaWindow
 from ._sliding import SlidingEvidence
 from ._window import PROBE_RATE, HeaderlessWindow
@@ -86,6 +86,7 @@ LOG_GUARD: Final = 0.002
 PRECISE_EARLY: Final = 0.25
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
+_SAME_INSTANT: Final = 0.001  # seconds: a send this close to a due time left at it
 
 
 class Decision(NamedTuple):
@@ -96,6 +97,7 @@ class Decision(NamedTuple):
     - `pause_until`: no grant before this (monotonic), by the limiter's own reckoning;
     - `server_pause_until`: no grant before this, because the server said so (capped);
     - `shared_pause`: that pause in seconds, for a shared backend to spread to every process;
+    - `tokens`: hold exactly this many tokens now (a single request due at a set time).
     - `min_tokens`: hold at least this many tokens now (the server is proven to have that
       many to spare after every request in flight: a quota per window, `QuotaWindow.spare`).
     """
@@ -106,6 +108,7 @@ class Decision(NamedTuple):
     pause_until: float | None = None
     server_pause_until: float | None = None
     shared_pause: float | None = None
+    tokens: float | None = None
     min_tokens: float | None = None
 
 
@@ -259,7 +262,7 @@ class Estimator:
         return self.congestion.cubic is not None or self.window.active
 
     def observe_settled(
-        self, status: int, info: RateLimitInfo, seq: int, now: float, wall: float
+        self, status: int, info: InfoFields, seq: int, now: float, wall: float
     ) -> float | None:
         """The hot path: take in a response that changes nothing but the sync, and return the
         most tokens the local bucket may hold (`Remaining - k - 1`); or return None, and the
@@ -413,22 +416,46 @@ class Estimator:
                     self.empty_early = False
         # (A test refused is answered by the log, not by a pause: `SlidingEvidence.tested`.)
         retry_after = info.retry_after if info is not None and status in _PAUSING and not test else None
+        congestion = self.congestion
+        begun = False
+        tested = congestion.test_at is not None and sent_at >= congestion.test_at - _SAME_INSTANT
+        if tested:
+            # The request sent to test a short Retry-After (`TESTED_RETRY_AFTER`).
+            again = min(retry_after, self.max_pause) if retry_after is not None else None
+            until = congestion.tested(status != _THROTTLED, now, now - sent_at, again)
+            if until is not None and (server_pause is None or until > server_pause):
+                server_pause = until
         if status != _THROTTLED:
-            self.congestion.granted(now)
+            congestion.granted(now)
         elif (
             self.adaptive
             and not owned
             and not test
+            and not tested
             and not (self.sliding.window is not None and info is not None and info.remaining == 0)
         ):
             # (A full sliding window refusing a request sent early is a miss in timing, not a
             # rate past its Limit per window: the pause until its next slot answers it.)
-            congestion = self.congestion
             if congestion.is_new(seq, sent_at):
                 at = self._sending_at(now, binding)
                 if retry_after is not None and congestion.covers(retry_after, at):
                     retry_after = None  # our own probe overshot: the cut answers it
                 resume_at = now + min(retry_after, self.max_pause) if retry_after is not None else now
+                if (
+                    retry_after is not None
+                    and retry_after <= TESTED_RETRY_AFTER
+                    and server_pause is None
+                    and pause is None
+                    and (info is None or info.reset_after is None)
+                ):
+                    # Retry-After alone, and short: tested, not obeyed (`TESTED_RETRY_AFTER`).
+                    # Every process sharing the bucket still pauses (`shared`).
+                    test_at = now + retry_after * TEST_AFTER
+                    congestion.test(test_at, resume_at)
+                    begun = True
+                    shared = min(retry_after, self.max_pause)
+                    resume_at = test_at
+                    retry_after = None
                 if server_pause is not None and server_pause > resume_at:
                     resume_at = server_pause
                 congestion.cut(seq, self.sent, sent_at, now, resume_at, at, opened=self.rate == math.inf)
@@ -456,6 +483,15 @@ class Estimator:
                 # Exactly one token when the probe is due, the next one a while after it.
                 return Decision(PROBE_RATE, 1.0, 1.0 - PROBE_RATE * wait)
             return Decision(rate, capacity)
+        due = congestion.test_at
+        if due is not None:
+            # One token when the test is due, the next a while after it (`PROBE_RATE`): set
+            # when the test begins (the bucket may be in debt); later answers keep to it.
+            self.rate, self.capacity = PROBE_RATE, 1.0
+            tokens = 1.0 - PROBE_RATE * max(0.0, due - now)
+            if begun:
+                return Decision(PROBE_RATE, 1.0, None, None, None, shared, tokens)
+            return Decision(PROBE_RATE, 1.0, tokens)
         if max_tokens is not None:
             floor = self._debt_floor()
             if max_tokens < floor:
@@ -465,7 +501,7 @@ class Estimator:
             # bucket holds its one token (the capacity) when the pause ends (`QuotaWindow`).
             quota_empty = quota_window and status != _THROTTLED and server_pause is not None
             min_tokens = 0.0 if quota_empty and self.log_pacing and self.quota.rate is not None else None
-        return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens)
+        return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens=min_tokens)
 
     def _learn_window(
         self,

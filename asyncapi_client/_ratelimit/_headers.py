@@ -47,7 +47,8 @@ _RETRY_AFTER: Final = "retry-after"
 
 class RateLimitInfo(NamedTuple):
     """What one response said about the quota. Every field is None when absent or malformed.
-    (A NamedTuple rather than an attrs class: one is built per response, on the hot path.)
+    (A NamedTuple rather than an attrs class: it is read on the hot path, where the limiter's
+    reader hands its fields on as a plain tuple, `InfoFields`.)
 
     `reset_after` is seconds from `now` (the time passed to the parser) until the quota is
     restored (our contract: the bucket is full again). `quota`/`window` are an IETF policy
@@ -251,16 +252,11 @@ def parse_rate_limit_headers(
     """Everything a response says about the quota, or None when it says nothing.
 
     `headers` has lower-case names (the pipeline's `Response.headers`); `now` is Unix seconds
-    (for epoch resets and HTTP-dates).
+    (for epoch resets and HTTP-dates). (A reader that has read nothing before: the limiter's
+    own, `RateLimitHeaderReader`, remembers what it parsed, with the same results.)
     """
-    get = headers.get
-    x_remaining = get(_X_REMAINING)
-    x_limit = get(_X_LIMIT)
-    if x_remaining is not None or x_limit is not None:
-        raw_reset = get(_X_RESET)
-        parsed = _parse_x(x_limit, x_remaining, raw_reset, reset_format)
-        return _x_info(parsed, get(_RETRY_AFTER), now, reset_format, _X_USED in headers)
-    return _parse_other(headers, now)
+    fields = RateLimitHeaderReader(reset_format).read(headers, lambda: now)[0]
+    return None if fields is None else as_info(fields)
 
 
 def _parse_other(headers: Mapping[str, str], now: float) -> RateLimitInfo | None:
@@ -306,86 +302,107 @@ def _parse_other(headers: Mapping[str, str], now: float) -> RateLimitInfo | None
     return None
 
 
-# (limit, remaining, reset): the X-RateLimit values parsed, before the clock is read. `reset` is
-# (True, epoch seconds) for the contract's ten-digit form, (False, number) for any other.
-_ParsedX = tuple[int | None, int | None, tuple[bool, float] | None]
+InfoFields = tuple[
+    int | None, int | None, float | None, int | None, float | None, float | None, Literal["bucket", "window"]
+]
+"""A `RateLimitInfo`'s fields as a plain tuple (a `RateLimitInfo` is one too): what the limiter's
+reader hands on. Python keeps freed plain tuples for reuse, and a tuple subclass is allocated
+and freed in full: on the hot path, where most answers change nothing but the sync, that is
+most of what building the info would cost. `as_info` makes the named tuple when it is needed."""
 
 
-def _parse_x(
-    x_limit: str | None, x_remaining: str | None, raw_reset: str | None, reset_format: ResetFormat
-) -> _ParsedX:
-    reset: tuple[bool, float] | None = None
-    if raw_reset is not None and len(raw_reset) == 10 and reset_format != "delta" and raw_reset.isdigit():
-        # The contract's form (epoch seconds, ten digits until 2286), without the detour.
-        if raw_reset.isascii():
-            reset = (True, int(raw_reset))
-    else:
-        number = parse_number(raw_reset)
-        if number is not None:
-            reset = (False, number)
-    return parse_int(x_limit), parse_int(x_remaining), reset
-
-
-def _x_info(
-    parsed: _ParsedX, retry_raw: str | None, now: float, reset_format: ResetFormat, window: bool = False
-) -> RateLimitInfo | None:
-    limit, remaining, reset = parsed
-    reset_after: float | None = None
-    if reset is not None:
-        epoch, number = reset
-        if epoch:
-            reset_after = number - now
-            if reset_after < 0:
-                reset_after = 0.0
-        else:
-            reset_after = _reset_after(number, now, reset_format)
-        reset_after = _plausible(reset_after)
-    retry_after = None if retry_raw is None else parse_retry_after(retry_raw, now)
-    if limit is None and remaining is None and reset_after is None and retry_after is None:
-        return None
-    # tuple.__new__ directly: the NamedTuple's generated __new__ costs a Python call more.
-    model = "window" if window else "bucket"
-    return _new_tuple(RateLimitInfo, (limit, remaining, reset_after, None, None, retry_after, model))
+def as_info(fields: InfoFields) -> RateLimitInfo:
+    """The `RateLimitInfo` of `fields` (itself, when it is one)."""
+    return fields if type(fields) is RateLimitInfo else _new_tuple(RateLimitInfo, fields)
 
 
 _new_tuple: Final = tuple.__new__
-_OTHER_FIELDS: Final = (_RETRY_AFTER, _IETF_FIELD, _IETF_POLICY, _IETF_REMAINING, _IETF_LIMIT)
 
 
 class RateLimitHeaderReader:
-    """`parse_rate_limit_headers` for one limiter, on the hot path: it reads the clock only when
-    a response carries rate-limit fields, and remembers the last X-RateLimit values it parsed
-    (a server repeats Limit and Reset, and often Remaining, from one response to the next), so
-    that identical strings are compared rather than parsed again. Same results as the function.
+    """`parse_rate_limit_headers` for one limiter, on the hot path (one Python call per
+    response, no object built but a plain tuple): it reads the clock only when a response
+    carries rate-limit fields, and remembers the X-RateLimit Limit and Reset it parsed last, as
+    sent. A server repeats both from one response to the next while Remaining moves, so equal
+    strings are compared rather than parsed again; Remaining (and Retry-After, and whether
+    X-RateLimit-Used is there) is read from every response. Same results as the function.
     """
 
-    __slots__ = ("reset_format", "_last")
+    __slots__ = ("reset_format", "_limit_raw", "_limit", "_reset_raw", "_reset_epoch", "_reset_number")
 
     def __init__(self, reset_format: ResetFormat = "auto") -> None:
         self.reset_format: ResetFormat = reset_format
-        # ((Limit, Remaining, Reset) as sent, what they parsed to): replaced whole, never mutated.
-        self._last: tuple[tuple[str | None, str | None, str | None], _ParsedX] = (
-            (None, None, None),
-            (None, None, None),
-        )
+        # The last Limit and Reset as sent, and what they parsed to. The Reset is the
+        # contract's ten-digit epoch (`_reset_epoch`), or any other number (`_reset_number`,
+        # read by `reset_format` against the clock), or neither.
+        self._limit_raw: str | None = None
+        self._limit: int | None = None
+        self._reset_raw: str | None = None
+        self._reset_epoch: int | None = None
+        self._reset_number: float | None = None
 
-    def read(
-        self, headers: Mapping[str, str], time: Callable[[], float]
-    ) -> tuple[RateLimitInfo | None, float]:
+    def read(self, headers: Mapping[str, str], time: Callable[[], float]) -> tuple[InfoFields | None, float]:
         """(what the headers say, or None; the Unix time it was read at, 0.0 when none was needed)."""
         get = headers.get
         x_remaining = get(_X_REMAINING)
         x_limit = get(_X_LIMIT)
         if x_remaining is None and x_limit is None:
-            for name in _OTHER_FIELDS:
-                if name in headers:
-                    now = time()
-                    return _parse_other(headers, now), now
+            # (Tested inline: a loop, or `keys().isdisjoint`, costs half as much again.)
+            if (
+                _RETRY_AFTER in headers
+                or _IETF_FIELD in headers
+                or _IETF_POLICY in headers
+                or _IETF_REMAINING in headers
+                or _IETF_LIMIT in headers
+            ):
+                now = time()
+                return _parse_other(headers, now), now
             return None, 0.0
+        if x_limit != self._limit_raw:
+            self._limit = parse_int(x_limit)
+            self._limit_raw = x_limit
         raw_reset = get(_X_RESET)
-        last_raw, parsed = self._last
-        if x_remaining != last_raw[1] or x_limit != last_raw[0] or raw_reset != last_raw[2]:
-            parsed = _parse_x(x_limit, x_remaining, raw_reset, self.reset_format)
-            self._last = ((x_limit, x_remaining, raw_reset), parsed)
+        if raw_reset != self._reset_raw:
+            self._parse_reset(raw_reset)
+        if x_remaining is None:
+            remaining = None
+        elif x_remaining.isascii() and x_remaining.isdigit() and len(x_remaining) <= _MAX_DIGITS:
+            remaining = int(x_remaining)  # parse_int's common case, inline
+        else:
+            remaining = parse_int(x_remaining)
         now = time()
-        return _x_info(parsed, get(_RETRY_AFTER), now, self.reset_format, _X_USED in headers), now
+        epoch = self._reset_epoch
+        reset_after: float | None
+        if epoch is not None:
+            reset_after = epoch - now
+            if reset_after < 0:
+                reset_after = 0.0
+            elif reset_after > MAX_RESET_SECONDS:
+                reset_after = None
+        elif self._reset_number is not None:
+            reset_after = _plausible(_reset_after(self._reset_number, now, self.reset_format))
+        else:
+            reset_after = None
+        retry_after = parse_retry_after(headers[_RETRY_AFTER], now) if _RETRY_AFTER in headers else None
+        limit = self._limit
+        if limit is None and remaining is None and reset_after is None and retry_after is None:
+            return None, now
+        # With `X-RateLimit-Used` beside them, Limit is a quota per fixed window (GitHub's).
+        model: Literal["bucket", "window"] = "window" if _X_USED in headers else "bucket"
+        return (limit, remaining, reset_after, None, None, retry_after, model), now
+
+    def _parse_reset(self, raw_reset: str | None) -> None:
+        self._reset_raw = raw_reset
+        self._reset_epoch = None
+        self._reset_number = None
+        if (
+            raw_reset is not None
+            and len(raw_reset) == 10
+            and self.reset_format != "delta"
+            and raw_reset.isdigit()
+            and raw_reset.isascii()
+        ):
+            # The contract's form (epoch seconds, ten digits until 2286), without the detour.
+            self._reset_epoch = int(raw_reset)
+        else:
+            self._reset_number = parse_number(raw_reset)

@@ -38,7 +38,7 @@ from ._bucket import WaitTooLong
 from ._config import RateLimit, SharedLearningBackend
 from ._estimator import Decision
 from ._fleet import SHORT_RETRY_AFTER
-from ._headers import RateLimitHeaderReader
+from ._headers import RateLimitHeaderReader, as_info
 from ._partitions import Partition, Partitions, new_partition
 from ._shared import SharedBucket, SharedLearning
 from ._status import RateLimitStatus
@@ -78,7 +78,9 @@ class RateLimitMiddleware:
         self._enabled = enabled = config is not None
         cfg = config or RateLimit(adaptive=False)
         self._learn = cfg.respect_headers
-        self._headers = RateLimitHeaderReader(cfg.reset_format)
+        # Bound once: the header read runs on every response.
+        self._read_headers = RateLimitHeaderReader(cfg.reset_format).read
+        self._wall_time = clock.time
         self._max_wait = cfg.max_wait
         # With a shared backend, the configured rate and burst are the shared bucket's; the
         # local bucket then only follows the server's headers (and 429s).
@@ -296,25 +298,27 @@ class RateLimitMiddleware:
         """Feed one response to the partition's estimator and apply what it decides."""
         status = response.status_code
         estimator = part.estimator
-        info = None
+        fields = None
         wall = 0.0
         if self._learn:
             headers = response.headers
             if headers:
-                info, wall = self._headers.read(headers, self._clock.time)
+                fields, wall = self._read_headers(headers, self._wall_time)
         if status == _THROTTLED:
             self._stats.rate_limited += 1
             part.rate_limited += 1
-        elif info is None and not estimator.learning:
+        elif fields is None and not estimator.learning:
             estimator.inflight -= 1  # nothing to learn: the common case for servers without headers
             return None
         now = self._clock.monotonic()
-        if info is not None:
-            most = estimator.observe_settled(status, info, seq, now, wall)
+        info = None
+        if fields is not None:
+            most = estimator.observe_settled(status, fields, seq, now, wall)
             if most is not None:
                 if self._enabled and self._fleet is None:
                     part.bucket.cap_tokens(most, now)
                 return None
+            info = as_info(fields)
         resets = estimator.log_resets
         decision = estimator.observe(status, info, seq, sent_at, now, wall, binding)
         if estimator.log_resets != resets:
@@ -331,12 +335,14 @@ class RateLimitMiddleware:
                 part.bucket.pause_until(now + decision.shared_pause, server=True)
             return decision
         if self._enabled:
-            rate, capacity, max_tokens, pause, server_pause, _shared, min_tokens = decision
+            rate, capacity, max_tokens, pause, server_pause, _shared, tokens, min_tokens = decision
             bucket = part.bucket
             bucket.set_capacity(capacity, now)
             bucket.set_rate(rate, now)
             if max_tokens is not None:
                 bucket.cap_tokens(max_tokens, now)
+            if tokens is not None:
+                bucket.set_tokens(tokens, now)
             if min_tokens is not None:
                 bucket.hold_at_least(min_tokens, now)
             if pause is not None:

@@ -67,7 +67,8 @@ def narrowed(
 class WindowTurns:
     """The turns of a fixed window of `quota` requests (see the module docstring), entered at a
     refusal sent at `refused_at` and answered at `answered_at` (send clock); `lower` is a lower
-    bound on the window's length, `trip` the longest round trip seen."""
+    bound on the window's length, `trip` the longest round trip seen, `seen` the brackets of
+    turns already found (one window apart, the last the window in force's)."""
 
     __slots__ = (
         "quota",
@@ -103,6 +104,7 @@ class WindowTurns:
         retry_after: float | None,
         absorb: int = 0,
         counting: bool = False,
+        seen: tuple[tuple[float, float], ...] = (),
     ) -> None:
         self.quota = quota
         self.lower = max(0.0, lower)
@@ -127,6 +129,13 @@ class WindowTurns:
         # The quota is the grants counted in the window in force so far: those still in
         # flight (granted before the first probe) add to it.
         self.counting = counting
+        # Turns found before: `(lo, hi]` brackets one window apart, the last the turn of the
+        # window in force.
+        for k, (lo, hi) in enumerate(seen, start=1 - len(seen)):
+            self.turns.append((k, lo, hi))
+        if self.turns:
+            self.first = self.turns[0]
+            self.step = max(MIN_STEP, TURN_STEP * self.bounds()[0])
         self._refusal(refused_at, answered_at, retry_after)
         self._plan()
 

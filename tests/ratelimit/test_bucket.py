@@ -261,7 +261,7 @@ async def test_a_gated_bucket_starts_slow() -> None:
         assert got == ["b", "c", "d", "e", "f"] and not bucket.gated
 
 
-async def test_the_slow_start_lets_at_most_ten_out_and_opens_after_128_answers() -> None:
+async def test_the_slow_start_lets_at_most_ten_out_and_opens_after_256_answers() -> None:
     """However many answers teach nothing, at most SLOW_START_CAP grants are out at once (a
     window limiter exhausted mid-burst refuses every request in flight); after SLOW_START_MAX
     such answers the gate opens."""
@@ -277,6 +277,19 @@ async def test_the_slow_start_lets_at_most_ten_out_and_opens_after_128_answers()
         assert most_out == SLOW_START_CAP and bucket.gated
         bucket.probe_done(sent=True, now=now)
         assert not bucket.gated
+
+
+async def test_set_tokens_sets_exactly_that_many_whatever_the_bucket_held() -> None:
+    """A debt or a full bucket alike: exactly the tokens given (at most the capacity), so a
+    single request is due exactly when they reach one."""
+    with virtual_time() as clock:
+        bucket = TokenBucket(clock, rate=2.0, capacity=1.0)
+        start = clock.monotonic()
+        bucket.cap_tokens(-5.0, start)  # deep in debt: a token 3 s away
+        bucket.set_tokens(0.5, start)  # one token a quarter second away, at 2/s
+        assert await bucket.acquire() == pytest.approx(0.25)
+        bucket.set_tokens(7.0, clock.monotonic())  # more than the capacity: capped
+        assert bucket.try_take(clock.monotonic()) and not bucket.try_take(clock.monotonic())
 
 
 async def test_pause_blocks_every_grant() -> None:

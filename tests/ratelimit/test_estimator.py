@@ -7,10 +7,11 @@ import math
 
 import pytest
 
-from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, Congestion
-from asyncapi_client._ratelimit._estimator import LOG_GUARD, Estimator
+from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, TEST_AFTER, Congestion
+from asyncapi_client._ratelimit._estimator import LOG_GUARD, Decision, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
 from asyncapi_client._ratelimit._sliding import SlidingEvidence
+from asyncapi_client._ratelimit._window import PROBE_RATE
 
 OK, THROTTLED = 200, 429
 
@@ -68,6 +69,66 @@ def test_a_retry_after_pauses_the_partition_unless_it_answers_our_own_probe(
     congestion.cut(1, 1, 0.0, 0.0, 0.0, 50.0, opened=False)  # W_max 50, K ~ 2.9 s
     floor = 50.0 * BETA
     assert congestion.covers(retry_after, floor * 1.2 if probing else floor) is not pauses
+
+
+def opening_refused_with(info: RateLimitInfo) -> tuple[Estimator, list[Decision]]:
+    """64 leave together at t=0, 10 granted, 54 refused with `info`, all answered at t=0.01."""
+    estimator = learning()
+    seqs = send(estimator, [0.0] * 64)
+    decisions = [
+        estimator.observe(OK if i < 10 else THROTTLED, None if i < 10 else info, seq, 0.0, 0.01, 0.0)
+        for i, seq in enumerate(seqs)
+    ]
+    return estimator, decisions
+
+
+@pytest.mark.parametrize(
+    ("answer", "again", "resume"),
+    [
+        (OK, None, None),  # granted: sending goes on at once, at the cut's rate
+        (THROTTLED, None, 1.01),  # refused: the pause the first 429 said stands
+        (THROTTLED, 1.0, 1.27),  # refused, saying a second again: until the later of the two
+    ],
+)
+def test_a_retry_after_of_a_second_alone_is_tested_by_one_request(
+    answer: int, again: float | None, resume: float | None
+) -> None:
+    """nginx's `Retry-After: 1` on the opening burst's 429s, no other header: no pause of the
+    partition but one request a quarter of that second after the first 429 (one token due
+    then), every process sharing the bucket told to pause; that request's answer decides."""
+    estimator, decisions = opening_refused_with(RateLimitInfo(retry_after=1.0))
+    first = decisions[10]
+    test_at = 0.01 + 1.0 * TEST_AFTER
+    assert first.server_pause_until is None and first.pause_until is None
+    assert first.shared_pause == 1.0
+    assert (first.rate, first.capacity) == (PROBE_RATE, 1.0)
+    # The bucket holds exactly one token at test_at, whatever it held: 1 - PROBE_RATE * wait.
+    assert first.tokens == pytest.approx(1.0 - PROBE_RATE * (test_at - 0.01))
+    assert all(d.server_pause_until is None for d in decisions[11:])
+    (test,) = send(estimator, [test_at])
+    info = RateLimitInfo(retry_after=again) if answer == THROTTLED else None
+    decision = estimator.observe(answer, info, test, test_at, test_at + 0.01, 0.0)
+    assert estimator.congestion.events == 1  # the test's 429 is no new event: no second cut
+    assert estimator.congestion.test_at is None
+    if resume is None:
+        assert decision.server_pause_until is None
+        assert decision.rate == pytest.approx(BETA * 64 * 2 ** (0.01 / 0.25))  # the search, from test_at
+    else:
+        assert decision.server_pause_until == pytest.approx(resume)
+        # The curve starts when sending resumes, not while nothing was sent.
+        assert estimator.adaptive_rate(resume) == pytest.approx(BETA * 64)
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        RateLimitInfo(retry_after=2.0),  # longer than a second: it says something
+        RateLimitInfo(limit=10, remaining=0, reset_after=1.0, retry_after=1.0),  # with a Reset
+    ],
+)
+def test_a_longer_retry_after_or_one_beside_a_reset_is_obeyed(info: RateLimitInfo) -> None:
+    _estimator, decisions = opening_refused_with(info)
+    assert decisions[10].server_pause_until == pytest.approx(0.01 + (info.retry_after or 0.0))
 
 
 @pytest.mark.parametrize(

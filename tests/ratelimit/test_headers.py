@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from asyncapi_client._ratelimit._headers import (
     RateLimitHeaderReader,
     RateLimitInfo,
+    as_info,
     parse_ietf_ratelimit,
     parse_int,
     parse_number,
@@ -166,6 +167,7 @@ _HEADER_NAMES = [
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
+    "x-ratelimit-used",
     "ratelimit",
     "ratelimit-policy",
     "ratelimit-limit",
@@ -216,8 +218,8 @@ _X_VALUES = st.one_of(
 )
 def test_reader_agrees_with_the_function(steps: list[tuple[dict[str, str], float]], fmt: str) -> None:
     """The limiter's `RateLimitHeaderReader` (which remembers the last X-RateLimit values it
-    parsed) says what `parse_rate_limit_headers` says, response after response, and reads the
-    clock only when there is something to read it for."""
+    parsed) says what `parse_rate_limit_headers` (a reader that has read nothing before) says,
+    response after response, and reads the clock only when there is something to read it for."""
     reader = RateLimitHeaderReader(fmt)  # type: ignore[arg-type]
     for headers, now in [*steps, *steps]:  # the second pass repeats values: the remembered path
         reads: list[float] = []
@@ -241,6 +243,74 @@ def test_reader_follows_changing_values() -> None:
     headers["x-ratelimit-remaining"] = "2"
     assert reader.read(headers, lambda: NOW + 1)[0] == RateLimitInfo(10, 2, 4.0)
     assert reader.read({"content-type": "application/json"}, lambda: 1 / 0) == (None, 0.0)
+
+
+_L, _R, _T, _U, _RA = (
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-used",
+    "retry-after",
+)
+
+# One reader, response after response: (headers, seconds after NOW, what it must read). Limit
+# and Reset are remembered as sent; each row changes one thing the memory must not hide.
+_READER_STEPS: list[tuple[dict[str, str], float, RateLimitInfo | None]] = [
+    ({_L: "10", _R: "9", _T: "1700000005"}, 0, RateLimitInfo(10, 9, 5.0)),
+    ({_L: "10", _R: "8", _T: "1700000005"}, 1, RateLimitInfo(10, 8, 4.0)),  # Remaining moves, Reset nears
+    ({_L: "10", _R: "8", _T: "1700000005"}, 2, RateLimitInfo(10, 8, 3.0)),  # all repeated
+    ({_L: "20", _R: "19", _T: "1700000005"}, 2, RateLimitInfo(20, 19, 3.0)),  # a new Limit
+    ({_L: "20", _R: "19", _T: "1700000030"}, 2, RateLimitInfo(20, 19, 28.0)),  # a new Reset
+    ({_L: "20", _R: "19", _T: "7"}, 2, RateLimitInfo(20, 19, 7.0)),  # Reset as a delta
+    ({_L: "20", _R: "19", _T: "1700000030"}, 3, RateLimitInfo(20, 19, 27.0)),  # an epoch again
+    ({_L: "20", _R: "19", _T: "1699999990"}, 3, RateLimitInfo(20, 19, 0.0)),  # a Reset past
+    ({_L: "20", _R: "19", _T: "1700000030000"}, 3, RateLimitInfo(20, 19, 27.0)),  # milliseconds
+    ({_L: "20", _R: "19", _T: "1800000000"}, 3, RateLimitInfo(20, 19, None)),  # years away
+    ({_L: "20", _R: "19", _T: "١٧٠٠٠٠٠٠٣٠"}, 3, RateLimitInfo(20, 19, None)),  # not ASCII digits
+    ({_L: "20", _R: "19", _T: "soon"}, 3, RateLimitInfo(20, 19, None)),
+    ({_L: "20", _R: "19"}, 3, RateLimitInfo(20, 19, None)),  # Reset gone
+    ({_R: "18", _T: "1700000030"}, 3, RateLimitInfo(None, 18, 27.0)),  # Limit gone
+    ({_L: "20", _R: "18", _T: "1700000030"}, 3, RateLimitInfo(20, 18, 27.0)),  # Limit back
+    ({_L: "twenty", _R: "18", _T: "1700000030"}, 3, RateLimitInfo(None, 18, 27.0)),  # Limit garbage
+    ({_L: "20", _R: "x", _T: "1700000030"}, 3, RateLimitInfo(20, None, 27.0)),  # Remaining garbage
+    ({_L: "20", _R: " 17 ", _T: "1700000030"}, 3, RateLimitInfo(20, 17, 27.0)),  # padded
+    ({_L: "20", _R: "17", _T: "1700000030", _RA: "5"}, 3, RateLimitInfo(20, 17, 27.0, retry_after=5.0)),
+    ({_L: "20", _R: "17", _T: "1700000030"}, 3, RateLimitInfo(20, 17, 27.0)),  # Retry-After gone
+    ({_L: "20", _R: "17", _T: "1700000030", _U: "3"}, 3, RateLimitInfo(20, 17, 27.0, model="window")),
+    ({_L: "20", _R: "16", _T: "1700000030"}, 3, RateLimitInfo(20, 16, 27.0)),  # Used gone: a bucket
+    ({_L: "x", _R: "y", _T: "z"}, 3, None),  # nothing readable
+    ({_L: "20", _R: "16", _T: "1700000030"}, 4, RateLimitInfo(20, 16, 26.0)),
+    ({"content-type": "text/plain"}, 4, None),
+    ({_L: "20", _R: "16", _T: "1700000030"}, 5, RateLimitInfo(20, 16, 25.0)),
+]
+
+
+def test_reader_remembers_only_what_repeats() -> None:
+    """A Limit or a Reset that changes (its form too) is read anew; one that repeats, or a
+    Remaining that moves, reads as it would alone."""
+    reader = RateLimitHeaderReader()
+    for headers, after, expected in _READER_STEPS:
+        info, read_at = reader.read(headers, lambda after=after: NOW + after)
+        assert info == expected, headers
+        assert info == parse_rate_limit_headers(headers, NOW + after)
+        if info is not None:
+            assert read_at == NOW + after
+
+
+@pytest.mark.parametrize(
+    ("reset_format", "first", "then"),
+    [("delta", None, 30.0), ("epoch", 30.0, 0.0), ("auto", 30.0, 30.0)],
+)
+def test_reader_remembers_a_reset_in_its_format(
+    reset_format: str, first: float | None, then: float | None
+) -> None:
+    """The ten-digit Reset is an epoch only when the format allows it: as a delta it is 54
+    years away, ignored; and a small Reset is a delta unless the format says epoch."""
+    reader = RateLimitHeaderReader(reset_format)  # type: ignore[arg-type]
+    for reset, expected in (("1700000030", first), ("30", then)):
+        for _ in range(2):  # the second read is the remembered one
+            fields, _at = reader.read({_R: "1", _T: reset}, lambda: NOW)
+            assert fields is not None and as_info(fields).reset_after == expected
 
 
 def test_a_reset_more_than_a_day_away_is_ignored() -> None:

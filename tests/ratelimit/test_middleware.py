@@ -468,6 +468,39 @@ async def test_learns_the_server_rate_from_headers() -> None:
         assert 20 <= status.server_rate < 24
 
 
+async def test_a_changed_limit_or_reset_is_seen_between_full_observations() -> None:
+    """Most answers of a server with plenty left take the settled path (nothing but the sync),
+    with Limit and Reset remembered as sent: a Remaining that moves, a new Reset and a new
+    Limit still reach the status at the answer that tells them."""
+    with virtual_time() as clock:
+        base = math.ceil(clock.time())
+        told = {"limit": "1000", "remaining": 999, "reset": str(base + 5)}
+
+        def handler(request: Request) -> Response:
+            told["remaining"] = int(told["remaining"]) - 1
+            return ok(
+                x_ratelimit_limit=str(told["limit"]),
+                x_ratelimit_remaining=str(told["remaining"]),
+                x_ratelimit_reset=str(told["reset"]),
+            )
+
+        client, _ = make_client(clock, handler, RateLimit())
+        for _ in range(5):
+            await get(client)
+        status = client.rate_limit_status()
+        assert (status.limit, status.remaining, status.reset) == (1000, 994, base + 5)
+        told["reset"] = str(base + 9)
+        await get(client)
+        status = client.rate_limit_status()
+        assert (status.limit, status.remaining, status.reset) == (1000, 993, base + 9)
+        told["limit"] = "2000"
+        await get(client)
+        status = client.rate_limit_status()
+        assert (status.limit, status.remaining, status.reset) == (2000, 992, base + 9)
+        await get(client)
+        assert client.rate_limit_status().remaining == 991
+
+
 async def test_config_validation() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimit(rate=0)

@@ -104,6 +104,70 @@ async def test_nginx_limit_req_with_no_headers_every_call_succeeds_near_the_limi
     assert server.limited <= 0.1 * len(server.arrivals)
 
 
+async def test_nginx_retry_after_1_on_the_opening_burst_is_tested_not_obeyed() -> None:
+    """nginx's constant `Retry-After: 1` on the 429s of the opening burst: one request goes a
+    quarter of a second after the first 429 (nothing before it), is granted, and the run keeps
+    95% of the limit, as much as without the header."""
+    with virtual_time() as clock:
+        server = LimitReqServer(clock, rate=50, burst=10, style="json")
+        client = AsyncClient(
+            URL, transport=MockTransport(server, record=False), clock=clock, auth=BearerToken("t")
+        )
+        ok, duration = await call_users_me(client, clock, 800, concurrency=64)
+    first = server.limited_at[0]
+    after_wave = [t for t in server.arrivals if t > first + 0.05]
+    assert 0.2 <= after_wave[0] - first <= 0.3  # the test, at a quarter of the second
+    assert ok == 800
+    assert ok / duration >= 0.95 * (50 + 10 / duration)
+
+
+class PenaltyBox:
+    """A server that means its `Retry-After: 1`: a token bucket (20/s, burst 5) that, once it
+    refuses a request, refuses every request for one second after that refusal."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.tokens = 5.0
+        self.updated = clock.monotonic()
+        self.blocked_until = -1.0
+        self.blocks: list[float] = []  # when each second of refusals began
+        self.arrivals: list[float] = []
+
+    async def __call__(self, request: Request) -> Response:
+        await anyio.sleep(0.002)
+        now = self.clock.monotonic()
+        self.arrivals.append(now)
+        self.tokens = min(5.0, self.tokens + 20.0 * (now - self.updated))
+        self.updated = now
+        if now >= self.blocked_until and self.tokens >= 1.0:
+            self.tokens -= 1.0
+            await anyio.sleep(0.002)
+            return Response(200, {"content-type": "application/json"}, USER)
+        if now >= self.blocked_until:
+            self.blocked_until = now + 1.0
+            self.blocks.append(now)
+        await anyio.sleep(0.002)
+        return Response(429, {"content-type": "application/json", "retry-after": "1"}, ENVELOPE_429)
+
+
+async def test_a_server_that_means_its_retry_after_is_asked_once_per_pause() -> None:
+    """Against `PenaltyBox`, a short Retry-After is obeyed once its test is refused: beyond
+    the requests already in flight when a second of refusals began, at most two reach the
+    server during it (the one after a 429 the cut answers, as our own probe's overshoot, and
+    the test). Every call succeeds."""
+    with virtual_time() as clock:
+        server = PenaltyBox(clock)
+        client = AsyncClient(
+            URL, transport=MockTransport(server, record=False), clock=clock, auth=BearerToken("t")
+        )
+        ok, _duration = await call_users_me(client, clock, 300, concurrency=16)
+    assert ok == 300
+    assert server.blocks
+    for start in server.blocks:
+        asked = [t for t in server.arrivals if start + 0.05 < t < start + 1.0]
+        assert len(asked) <= 2, (start, asked)
+
+
 async def test_a_storm_of_bare_429s_slows_the_default_client_to_a_trickle() -> None:
     """The server answers every request for 30 s with a bare 429 (no Retry-After, no headers),
     after half a second of serving 64 busy callers freely: within 10 s of the storm's start

@@ -64,6 +64,25 @@ def test_the_window_in_force_gets_its_quota_then_one_probe_and_the_rest_wait() -
     assert turns.take_slot(at + 0.02, 0.0) >= at + 0.02 + 2 * turns.trip
 
 
+def test_turns_seen_before_bound_the_window_from_the_start() -> None:
+    """An opening that straddled a turn: that turn in (1.95, 2.086] (its first send, its first
+    429), the spell's a window later in (3.678, 4.192]. Entered at a refusal at 4.541, the two
+    bound the window, (3.678 - 2.086, 4.192 - 1.95], and the next turn is placed by them, with
+    no probe stepping out from the refusal."""
+    turns = WindowTurns(
+        100,
+        0.0,
+        0.008,
+        refused_at=4.541,
+        answered_at=4.549,
+        retry_after=None,
+        seen=((1.95, 2.086), (3.678, 4.192)),
+    )
+    low, high = turns.bounds()
+    assert (low, high) == (pytest.approx(3.678 - 2.086), pytest.approx(4.192 - 1.95))
+    assert 3.678 + low < turns.probe_at <= 4.192 + high
+
+
 def test_two_turns_bound_the_window_and_the_next_probe_goes_at_its_latest_when_close() -> None:
     turns = entered(lower=0.9)
     turns.turns.extend([(1, 11.99, 12.01), (2, 13.99, 14.02)])
@@ -121,13 +140,14 @@ def test_a_429_the_turns_did_not_expect_breaks_them_and_the_previous_models_do_n
 
 
 @pytest.mark.parametrize("retry_after", [True, False])
-@pytest.mark.parametrize("phase", [0.0, 0.7, 1.4])
+@pytest.mark.parametrize("phase", [0.0, 0.7, 1.4, 1.95])
 async def test_a_fixed_window_without_headers_is_used_to_its_bound(phase: float, retry_after: bool) -> None:
     """The sandbox's fixed window (100 per 2 s, turning on the wall clock's even seconds) with
     no rate-limit headers, with or without Retry-After on its 429s, on the virtual clock with
-    4 ms of latency each way, the first request `phase` seconds into a window: 2,000 calls at
-    concurrency 64 from the default client all succeed, at least 95% of the bound (50/s plus
-    the window's quota over the run), at most 1% answered 429."""
+    4 ms of latency each way, the first request `phase` seconds into a window (1.95: the
+    opening straddles a turn): 2,000 calls at concurrency 64 from the default client all
+    succeed, at least 95% of the bound (50/s plus the window's quota over the run), at most 1%
+    answered 429."""
     from asyncapi_sandbox._limits import FixedWindow
 
     with virtual_time(1000.0 + phase) as clock:
@@ -143,14 +163,15 @@ async def test_a_fixed_window_without_headers_is_used_to_its_bound(phase: float,
 
 async def test_an_opening_across_a_turn_still_uses_each_window_whole() -> None:
     """The first request 1.9 s into a 2 s window: the opening's grants span two windows and
-    count more than a window's quota. The first window the log paces refuses the excess; the
-    turns take the quota from the grants that window gave, and the rest of the run gets each
-    window whole (its 429s are the opening's excess, over the 1% of a run that starts well
-    inside a window)."""
+    count more than a window's quota. The first window the log paces refuses the excess, its
+    slots past half the opening's count going one at a time, so only the one in flight is
+    refused; the turns take the quota from the grants that window gave and start from the
+    turn the opening straddled and the spell's, and the rest of the run gets each window
+    whole, at most 1% answered 429 over the run."""
     from asyncapi_sandbox._limits import FixedWindow
 
     with virtual_time(1001.9) as clock:
-        ok, duration, _limited, client = await serve_sandbox_limiter(
+        ok, duration, limited, client = await serve_sandbox_limiter(
             clock, FixedWindow(100, 2.0, clock.time()), None, 2000, concurrency=64
         )
         estimator = client._shared.limiter._partitions.default.estimator
@@ -158,3 +179,4 @@ async def test_an_opening_across_a_turn_still_uses_each_window_whole() -> None:
     window = estimator.window
     assert window.state == "turns" and window.turns is not None and window.turns.quota == 100
     assert ok / duration >= 0.95 * (50 + 100 / duration)
+    assert limited <= 20
