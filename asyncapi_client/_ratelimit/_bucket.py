@@ -89,6 +89,7 @@ class TokenBucket:
         "window",
         "answered",
         "outstanding",
+        "handed",
         "_clock",
         "_queue",
         "_head_scope",
@@ -117,6 +118,7 @@ class TokenBucket:
         self.window = 1  # grants that may be out at once while gated
         self.answered = 0  # answers while gated that taught nothing
         self.outstanding = 0  # grants out while gated, not answered yet
+        self.handed = 0  # grants handed to waiters (`_hand_out`) that have not woken to them yet
         self._queue: deque[_Waiter] = deque()
         self._head_scope: anyio.CancelScope | None = None
         self._head_wake = math.inf  # when the sleeping head means to wake
@@ -171,6 +173,16 @@ class TokenBucket:
         raised = tokens > self.tokens
         self.tokens = tokens if tokens < self.capacity else self.capacity
         if raised:
+            self._kick()
+
+    def hold_at_least(self, tokens: float, now: float) -> None:
+        """At least `tokens` now, never past the capacity (the server is proven to have them
+        to spare), less the grants handed to waiters that have not taken them up yet: they
+        are not sent, so the server's count that proved it did not count them."""
+        self.refill(now)
+        tokens = min(tokens, self.capacity) - self.handed
+        if self.tokens < tokens:
+            self.tokens = tokens
             self._kick()
 
     def give_back(self, now: float) -> None:
@@ -268,6 +280,7 @@ class TokenBucket:
                 if waiter.refused is not None:
                     raise waiter.refused
                 if waiter.granted:
+                    self.handed -= 1
                     return clock.monotonic() - start
             while True:
                 now = clock.monotonic()
@@ -313,6 +326,8 @@ class TokenBucket:
                         self._head_wake = math.inf
         except BaseException:
             # Cancelled, timed out or failed: leave the line; hand the head's role on.
+            if waiter.granted:
+                self.handed -= 1  # (cancelled as it was handed a token: the token is spent)
             waiter.done = True
             if queue and queue[0] is waiter:
                 queue.popleft()
@@ -340,6 +355,7 @@ class TokenBucket:
                 self.outstanding += 1
             waiter = queue.popleft()
             waiter.done = waiter.granted = True
+            self.handed += 1
             waiter.promoted.set()
 
     def _first_deadline(self) -> float | None:

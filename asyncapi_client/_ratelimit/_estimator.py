@@ -17,6 +17,10 @@ How the server's answers steer the decision:
    pauses until `Reset`, a pause the server set.
 3. *Spread*: with no configured rate, the bucket refills at the learned rate, and never slower
    than `Remaining / (Reset - now)`: what remains is spread over the window, not burst at once.
+   But a quota per window told without its window (GitHub's `X-RateLimit-Used`) is used in a
+   burst at each turn, the bucket raised at each answer to what the server surely has to
+   spare, the first request after a pause until Reset alone, and that pause lengthened by
+   what a refusal past the Reset told (`QuotaWindow`, `_quota.py`).
 4. *Retry-After* (on a 429 or 503) pauses the partition for that long, whatever else was said.
 5. *429*: counted; with `adaptive`, a congestion event cuts the rate and CUBIC probes back up
    (`Congestion`). With no headers at all this is the only signal, and it is enough.
@@ -63,6 +67,7 @@ from typing import Final, NamedTuple
 
 from ._adaptive import TEST_AFTER, TESTED_RETRY_AFTER, Congestion, RefillEstimate, SendMeter
 from ._headers import InfoFields, RateLimitInfo
+from ._quota import QuotaWindow
 from ._sliding import SlidingEvidence
 from ._window import PROBE_RATE, HeaderlessWindow
 
@@ -93,6 +98,8 @@ class Decision(NamedTuple):
     - `server_pause_until`: no grant before this, because the server said so (capped);
     - `shared_pause`: that pause in seconds, for a shared backend to spread to every process;
     - `tokens`: hold exactly this many tokens now (a single request due at a set time).
+    - `min_tokens`: hold at least this many tokens now (the server is proven to have that
+      many to spare after every request in flight: a quota per window, `QuotaWindow.spare`).
     """
 
     rate: float
@@ -102,6 +109,7 @@ class Decision(NamedTuple):
     server_pause_until: float | None = None
     shared_pause: float | None = None
     tokens: float | None = None
+    min_tokens: float | None = None
 
 
 class Estimator:
@@ -125,6 +133,7 @@ class Estimator:
         "policy_rate",
         "spread_rate",
         "rough_rate",
+        "quota",
         "probe_rate",
         "probe_time",
         "window_like",
@@ -168,6 +177,7 @@ class Estimator:
         self.policy_rate: float | None = None
         self.spread_rate: float | None = None
         self.rough_rate: float | None = None
+        self.quota = QuotaWindow()  # a quota per window told without its window (GitHub's)
         self.probe_rate: float | None = None
         self.probe_time = now
         self.window_like = False
@@ -305,6 +315,8 @@ class Estimator:
         self.learned_at = now
         later = self.sent - seq  # requests sent after this one: they take from the server too
         max_tokens: float | None = None
+        min_tokens: float | None = None
+        quota_window = False  # a quota per window told without its window (GitHub's)
         pause: float | None = None
         server_pause: float | None = None
         shared: float | None = None
@@ -330,6 +342,20 @@ class Estimator:
         if info is not None:
             _limit, remaining, reset_after, _quota, _window, _retry_after, model = info
             self._read(info, status, sent_at, now, wall, later)
+            quota = self.quota
+            if model == "window" and status == _THROTTLED and remaining is not None and remaining > 0:
+                # Refused with quota left: a second limit (as GitHub's secondary ones), which
+                # the quota path's bursts would run into; the rate is learned instead.
+                quota.second_limit = True
+                quota.rate = None
+            quota_window = model == "window" and self.policy_rate is None and not quota.second_limit
+            if quota_window:
+                if status == _THROTTLED and self.log_pacing:
+                    quota.refused(wall - (now - sent_at), self.max_pause)
+                quota.pace(self.limit, remaining, later, self.reset_wall, wall, self.log_pacing)
+                if remaining is not None and reset_after is not None and self.log_pacing:
+                    reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
+                    min_tokens = quota.spare(remaining, wall + reset_after, self.inflight, reserve)
             if remaining is not None:
                 left = remaining - later
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
@@ -357,9 +383,19 @@ class Estimator:
                     # holds each request until its slot, and a pause would hold back the
                     # block's head it sends early.
                     self.empty_early = False
+                elif left <= 0 and quota_window and remaining > 0 and self.quota.rate is not None:
+                    max_tokens = -reserve
+                    # A quota per window with some left, and more requests in flight than
+                    # that: they take it (and the one that leaves it empty pauses until
+                    # Reset), unless the server counted some of them already (it takes
+                    # requests out of their send order): a debt, not a pause, which is only
+                    # ever extended and would hold the slots those leave back until Reset.
+                    self.empty_early = False
                 elif left <= 0:
                     if reset_after is not None and model == "window" and self.reset_wall is not None:
                         reset_after = max(0.0, self.reset_wall - wall)
+                        if quota_window:
+                            reset_after += self.quota.late
                     wait, said = self._empty_wait(reset_after, reserve - left)
                     free_at = self.sliding.next_free(int(reserve))
                     if free_at is not None and self.configured_rate is None:
@@ -460,7 +496,12 @@ class Estimator:
             floor = self._debt_floor()
             if max_tokens < floor:
                 max_tokens = floor
-        return Decision(rate, capacity, max_tokens, pause, server_pause, shared)
+        if status == _THROTTLED or server_pause is not None or pause is not None:
+            # Nothing to spare. Paused until a quota per window's Reset, no debt either: the
+            # bucket holds its one token (the capacity) when the pause ends (`QuotaWindow`).
+            quota_empty = quota_window and status != _THROTTLED and server_pause is not None
+            min_tokens = 0.0 if quota_empty and self.log_pacing and self.quota.rate is not None else None
+        return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens=min_tokens)
 
     def _learn_window(
         self,
@@ -662,10 +703,16 @@ class Estimator:
         """With no upper bound learned (e.g. a delta Reset rounded up to 1 s tells none), find
         the rate by probing: while the server's bucket stays at least half full we are below
         its refill rate, so speed up by half per second; an overshoot drains the bucket, which
-        stops the rise (and the sync holds us to what the server grants)."""
+        stops the rise (and the sync holds us to what the server grants). A quota per window
+        (`model` "window") has no refill to find: nothing comes back before Reset, and each
+        window's turn would look like room to speed up into, half as fast again every window."""
         elapsed = min(now - self.probe_time, 1.0)
         self.probe_time = now
-        if self._bucket_rate() is not None or self.limit is None:
+        if (
+            (self.model == "window" and not self.quota.second_limit)
+            or self._bucket_rate() is not None
+            or self.limit is None
+        ):
             return
         if left * 2 >= self.limit and elapsed > 0:
             base = self.rate
@@ -686,6 +733,9 @@ class Estimator:
             # re-sends at once the block its opening burst gives back): a rate would only
             # hold back what the log allows.
             return math.inf
+        quota_rate = self.quota.rate
+        if quota_rate is not None and self.model == "window" and self.policy_rate is None:
+            return quota_rate
         refill = self.refill
         learned = self._bucket_rate() if self.model == "bucket" else self.policy_rate
         rate = max(learned or 0.0, self.spread_rate or 0.0, refill.low)
@@ -709,6 +759,13 @@ class Estimator:
                 # A sliding window gives its slots back one by one: a burst after a pause
                 # would find few of them, so the bucket holds a tenth of a second's worth.
                 return float(max(1, min(limit, math.ceil(limit / window * LEARNED_BURST_SECONDS))))
+            if self.policy_rate is None and not self.quota.second_limit:
+                # A quota per window told without its window (GitHub's X-RateLimit-Used):
+                # all of it comes back at once, at Reset, and a burst then is what it grants
+                # (`QuotaWindow`); but the first request after the pause until Reset goes
+                # alone, and the burst follows its answer (`QuotaWindow.spare`): a server whose
+                # clock is behind ours has not turned its window yet.
+                return 1.0 if self.remaining == 0 else float(limit)
             per_second = self.server_rate() or self.spread_rate or 1.0
             return float(max(1, min(limit, math.ceil(per_second))))
         if rate == math.inf:

@@ -341,7 +341,7 @@ class RateLimitMiddleware:
                 part.bucket.pause_until(now + decision.shared_pause, server=True)
             return decision
         if self._enabled:
-            rate, capacity, max_tokens, pause, server_pause, _shared, tokens = decision
+            rate, capacity, max_tokens, pause, server_pause, _shared, tokens, min_tokens = decision
             bucket = part.bucket
             bucket.set_capacity(capacity, now)
             bucket.set_rate(rate, now)
@@ -349,6 +349,8 @@ class RateLimitMiddleware:
                 bucket.cap_tokens(max_tokens, now)
             if tokens is not None:
                 bucket.set_tokens(tokens, now)
+            if min_tokens is not None:
+                bucket.hold_at_least(min_tokens, now)
             if pause is not None:
                 bucket.pause_until(pause)
             if server_pause is not None:

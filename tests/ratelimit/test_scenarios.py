@@ -55,20 +55,25 @@ async def serve_sandbox_limiter(
     *,
     concurrency: int,
     retry_after: bool = True,
+    server_clock: float = 0.0,
 ) -> tuple[int, float, int, AsyncClient]:
     """The default client against one of the sandbox's pure limiters on `clock`, 4 ms of latency
     each way (the server reads its clock after we stamped the send), telling `dialect`'s
     rate-limit headers (None: none) and, with `retry_after`, Retry-After on a 429: (calls that
-    succeeded, seconds they took, requests refused, the client, closed)."""
+    succeeded, seconds they took, requests refused, the client, closed). The server's wall
+    clock is `server_clock` seconds ahead of the client's (behind, when negative): the
+    limiter reads it and tells its epoch Reset by it (pass the limiter a wall time read the
+    same way)."""
     refused = 0
 
     async def handler(request: Request) -> Response:
         nonlocal refused
         await anyio.sleep(0.004)
-        verdict = limiter.take(clock.monotonic(), clock.time())
+        wall = clock.time() + server_clock
+        verdict = limiter.take(clock.monotonic(), wall)
         headers = {"content-type": "application/json"}
         if dialect is not None:
-            headers.update((k.decode(), v.decode()) for k, v in limit_headers(dialect, verdict, clock.time()))
+            headers.update((k.decode(), v.decode()) for k, v in limit_headers(dialect, verdict, wall))
         await anyio.sleep(0.004)
         if not verdict.allowed:
             refused += 1
