@@ -20,10 +20,11 @@ CUBIC and botocore's adaptive retry mode (`botocore/retries/throttling.py`), a c
 cuts the rate to `BETA` times the rate it happened at (`W_max`), and the rate then grows along
 `CUBIC_C * (t - K)^3 + W_max`: back to `W_max` after `K` seconds, slowly near it, then faster,
 so that it finds the limit again and probes past it (more gently once two events in a row
-came at the same rate: the limit is settled). Unlike botocore, which cuts on every
-throttled response, a burst of 429s answering requests that were already in flight together
-(sent before the last cut took effect) is one event and cuts once: 53 429s from one opening burst of 64
-would otherwise cut the rate 0.7^53-fold.
+came at the same rate: the limit is settled; and each time it is confirmed so, the curve holds
+at W_max longer before it probes past, as BBR probes a known bandwidth rarely). Unlike
+botocore, which cuts on every throttled response, a burst of 429s answering requests that were
+already in flight together (sent before the last cut took effect) is one event and cuts once:
+53 429s from one opening burst of 64 would otherwise cut the rate 0.7^53-fold.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ CUBIC_C: Final = 0.4
 SETTLED_WITHIN: Final = 0.1
 SETTLED_BETA: Final = 0.9
 SETTLED_C: Final = 0.1
+# Each event at a settled limit confirms it again, and the curve then holds at W_max before it
+# probes past it: HOLD_FIRST seconds after the first confirmation, twice as long after each
+# next one, up to HOLD_MAX (BBR's rare probing of a known bandwidth), then climbs at the full
+# CUBIC_C. A steady limit is probed every ~14 s instead of every ~6, at one 429 a probe; a
+# limit that rose is found within the hold and a few seconds of climbing.
+HOLD_FIRST: Final = 2.0
+HOLD_MAX: Final = 8.0
 MIN_RATE: Final = 0.5
 DOUBLING: Final = 0.25  # seconds for the search's rate to double
 _GOODPUT_SPAN: Final = 0.25  # the shortest time to measure the server's grants over
@@ -161,7 +169,7 @@ class Cubic:
     `DOUBLING` seconds until the next event gives a real W_max, as TCP's slow start does.
     """
 
-    __slots__ = ("w_max", "k", "since", "search", "beta", "c")
+    __slots__ = ("w_max", "k", "since", "search", "beta", "c", "hold")
 
     def __init__(self, rate: float, now: float, *, search: bool) -> None:
         self.w_max = 0.0
@@ -170,19 +178,30 @@ class Cubic:
         self.search = search
         self.beta = BETA
         self.c = CUBIC_C
+        self.hold = 0.0
         self.restart(rate, now, search=search)
 
-    def restart(self, rate: float, now: float, *, search: bool = False, settled: bool = False) -> None:
+    def restart(
+        self, rate: float, now: float, *, search: bool = False, settled: bool = False, hold: float = 0.0
+    ) -> None:
         """A congestion event at `rate` (requests/s): remember it as W_max, restart the curve
         at `now` (when sending resumes). `settled`: the event came at about the last one's
-        W_max, so the limit is found: cut less and probe past it more slowly (`SETTLED_BETA`,
-        `SETTLED_C`), which spaces the probes' 429s out without giving up the probing."""
-        self.w_max = max(rate, MIN_RATE)
+        W_max, so the limit is found: cut less and climb back more slowly (`SETTLED_BETA`,
+        `SETTLED_C`), which spaces the probes' 429s out without giving up the probing. `hold`:
+        seconds the curve stays at W_max once back (the limit confirmed, `HOLD_FIRST`); after
+        a hold it probes past W_max at CUBIC_C."""
+        self.w_max = w_max = max(rate, MIN_RATE)
         self.beta = beta = SETTLED_BETA if settled else BETA
         self.c = c = SETTLED_C if settled else CUBIC_C
-        self.k = (self.w_max * (1.0 - beta) / c) ** (1.0 / 3.0)
+        self.k = (w_max * (1.0 - beta) / c) ** (1.0 / 3.0)
+        self.hold = hold
         self.since = now
         self.search = search
+
+    @property
+    def probe_from(self) -> float:
+        """When the curve is back at W_max and, after its hold, climbs past it."""
+        return self.since + self.k + self.hold
 
     def rate(self, now: float) -> float:
         t = now - self.since
@@ -191,7 +210,12 @@ class Cubic:
         if self.search:
             return max(MIN_RATE, self.w_max * BETA * float(2.0 ** (t / DOUBLING)))
         t -= self.k
-        return max(MIN_RATE, self.c * t * t * t + self.w_max)
+        if t <= 0.0:
+            return max(MIN_RATE, self.c * t * t * t + self.w_max)
+        if self.hold <= 0.0:
+            return self.c * t * t * t + self.w_max
+        t -= self.hold
+        return self.w_max if t <= 0.0 else CUBIC_C * t * t * t + self.w_max
 
 
 class Congestion:
@@ -210,8 +234,10 @@ class Congestion:
         "cut_at",
         "settled_at",
         "events",
+        "confirmed",
         "grants",
         "granted_since_cut",
+        "probe_grants",
         "test_at",
         "test_until",
     )
@@ -222,8 +248,10 @@ class Congestion:
         self.cut_at = -math.inf
         self.settled_at = -math.inf
         self.events = 0
+        self.confirmed = 0  # events in a row at a settled limit (`HOLD_FIRST`)
         self.grants = SendMeter(now)
         self.granted_since_cut = 0
+        self.probe_grants = 0  # granted since the curve came back to W_max (`probed`)
         # A Retry-After of a second under test (`test`): the single request that leaves at
         # `test_at` asks whether the pause the server said, until `test_until`, is needed.
         self.test_at: float | None = None
@@ -231,10 +259,24 @@ class Congestion:
 
     def granted(self, now: float) -> None:
         """A request was answered with anything but a 429."""
-        if self.cubic is not None:
+        cubic = self.cubic
+        if cubic is not None:
             self.grants.add(now)
             if now >= self.cut_at:
                 self.granted_since_cut += 1
+                if now >= cubic.probe_from:
+                    self.probe_grants += 1
+
+    def probed(self, now: float) -> float | None:
+        """Requests/s the server granted since the curve came back to W_max and probed past
+        it, when that is a second or more: the server lent its burst to the probe, and over
+        the whole probe the loan counts for less than over its last second (the 10 tokens of
+        a 50/s bucket are a fifth of its last second, a twentieth of a 5-second probe)."""
+        cubic = self.cubic
+        if cubic is None or cubic.search:
+            return None
+        span = now - max(self.cut_at, cubic.probe_from)
+        return self.probe_grants / span if span >= 1.0 else None
 
     def goodput(self, now: float) -> float | None:
         """Requests/s the server granted lately: over the last second, or since the curve last
@@ -251,9 +293,10 @@ class Congestion:
         `BETA` times it, climbing back as after an event there; the 429s of requests sent so
         far belong to this event."""
         self.cubic = Cubic(rate, now, search=False)
+        self.confirmed = 0
         self.cut_seq = sent
         self.cut_at = self.settled_at = now
-        self.granted_since_cut = 0
+        self.granted_since_cut = self.probe_grants = 0
         self.events += 1
 
     def is_new(self, seq: int, sent_at: float) -> bool:
@@ -283,6 +326,7 @@ class Congestion:
         cubic = self.cubic
         if cubic is None:
             self.cubic = Cubic(at, resume_at, search=opened)
+            self.confirmed = 0
         else:
             goodput = self.goodput(now)
             if goodput is not None and goodput < at:
@@ -293,14 +337,32 @@ class Congestion:
                 at = max(goodput, at / 2)
             # The curve starts when sending resumes: a pause is not time spent probing.
             w_max = min(at, cubic.rate(now))
-            settled = not cubic.search and abs(w_max - cubic.w_max) <= SETTLED_WITHIN * cubic.w_max
-            if settled and cubic.w_max < w_max:
-                w_max = cubic.w_max  # the limit is the lower of the two: both overshot it
-            cubic.restart(w_max, resume_at, settled=settled)
+            # At the last event's rate, over the last second or over the whole probe (which
+            # the burst the server lent it inflates less): the limit is settled.
+            near = SETTLED_WITHIN * cubic.w_max
+            probed = self.probed(now)
+            settled = not cubic.search and (
+                abs(w_max - cubic.w_max) <= near or (probed is not None and abs(probed - cubic.w_max) <= near)
+            )
+            if settled:
+                # The limit is found again. What the server granted over the whole cycle, from
+                # the last event (its bucket empty) to this one (empty again), is the best
+                # measure of it: the burst it lent the probe had refilled while the curve
+                # climbed back below it. Unless the cycle came out far lower (a stall), then
+                # the lower of the two events' rates: both overshot it.
+                span = now - self.cut_at
+                cycle = self.granted_since_cut / span if span >= 1.0 else 0.0
+                if cycle > (1.0 - SETTLED_WITHIN) * cubic.w_max:
+                    w_max = min(w_max, cycle)
+                elif cubic.w_max < w_max:
+                    w_max = cubic.w_max
+            self.confirmed = confirmed = self.confirmed + 1 if settled else 0
+            hold = min(HOLD_MAX, HOLD_FIRST * 2.0 ** (confirmed - 1)) if confirmed else 0.0
+            cubic.restart(w_max, resume_at, settled=settled, hold=hold)
         self.cut_seq = sent
         self.cut_at = resume_at
         self.settled_at = resume_at + (now - sent_at)
-        self.granted_since_cut = 0
+        self.granted_since_cut = self.probe_grants = 0
         self.events += 1
 
     def test(self, test_at: float, until: float) -> None:

@@ -14,9 +14,10 @@ response may change, so it never refuses anyone early: a waiter waits until its 
 
 While the bucket is *gated* (the partition knows nothing of the server yet) at most `window`
 grants are out at a time, starting with one (the probe): each answer that teaches nothing lets
-one more out (a slow start: the window doubles every round trip, up to `SLOW_START_CAP` out at
-once until `SLOW_START_MAX` answers have come), and an answer that teaches
-something (rate-limit headers, a 429) opens the gate. A client that opens with 64 concurrent
+one more out (a slow start: the window doubles every round trip up to `SLOW_START_THRESHOLD`,
+then grows by one a round trip, up to `SLOW_START_CAP` out at once until `SLOW_START_MAX`
+answers have come), and an answer that teaches something (rate-limit headers, a 429) opens the
+gate. A client that opens with 64 concurrent
 calls would otherwise spend most of them on 429s before the server has said anything.
 
 The clock is injected (`monotonic()` and `sleep()`), so tests run in virtual time.
@@ -47,6 +48,9 @@ SLOW_START_MAX: Final = 256
 # ...and lets at most this many out at once until then (TCP's initial window, RFC 6928): a window
 # limiter without headers, exhausted mid-burst, refuses every request still in flight.
 SLOW_START_CAP: Final = 10
+# Past this many out, the window grows by one a round trip, not one an answer (TCP past its
+# ssthresh): a burst of B runs out with about sqrt(2 B) in flight, not min(B, SLOW_START_CAP).
+SLOW_START_THRESHOLD: Final = 4
 
 
 class WaitTooLong(Exception):
@@ -88,6 +92,7 @@ class TokenBucket:
         "gated",
         "window",
         "answered",
+        "acked",
         "outstanding",
         "handed",
         "_clock",
@@ -117,6 +122,7 @@ class TokenBucket:
         self.gated = gated
         self.window = 1  # grants that may be out at once while gated
         self.answered = 0  # answers while gated that taught nothing
+        self.acked = 0  # of them, since the window last grew (`SLOW_START_THRESHOLD`)
         self.outstanding = 0  # grants out while gated, not answered yet
         self.handed = 0  # grants handed to waiters (`_hand_out`) that have not woken to them yet
         self._queue: deque[_Waiter] = deque()
@@ -220,7 +226,10 @@ class TokenBucket:
         if learned or self.answered >= SLOW_START_MAX:
             self.gated = False
         elif self.window < SLOW_START_CAP:
-            self.window += 1
+            self.acked += 1
+            if self.window < SLOW_START_THRESHOLD or self.acked >= self.window:
+                self.window += 1
+                self.acked = 0
         self._kick()
 
     @property

@@ -15,9 +15,11 @@ from asyncapi_client._ratelimit._bucket import (
     _MIN_SLEEP,
     SLOW_START_CAP,
     SLOW_START_MAX,
+    SLOW_START_THRESHOLD,
     TokenBucket,
     WaitTooLong,
 )
+from asyncapi_client.testing import FakeClock
 from tests.support.virtual_time import VirtualClock, virtual_time
 
 
@@ -279,6 +281,32 @@ async def test_a_gated_bucket_starts_slow() -> None:
             assert got == ["b", "c", "d"] and bucket.window == 2 and bucket.outstanding == 2
             bucket.probe_done(sent=True, now=clock.monotonic(), learned=True)  # headers: open
         assert got == ["b", "c", "d", "e", "f"] and not bucket.gated
+
+
+@pytest.mark.parametrize(
+    ("answers", "window"),
+    [
+        (0, 1),
+        (1, 2),
+        (3, SLOW_START_THRESHOLD),  # one more an answer: doubling each round trip
+        (SLOW_START_THRESHOLD + 2, SLOW_START_THRESHOLD),  # past it, a window's worth for one more
+        (7, 5),
+        (12, 6),
+        (18, 7),
+        (54, SLOW_START_CAP),
+        (200, SLOW_START_CAP),
+    ],
+)
+def test_past_the_threshold_the_slow_start_grows_one_a_round_trip(answers: int, window: int) -> None:
+    """The window of grants out grows by one an answer up to SLOW_START_THRESHOLD, then by one a
+    window's worth of answers (one a round trip), up to SLOW_START_CAP: a server's burst of 10,
+    exhausted during the opening, finds about 5 out (each refused), not 10."""
+    clock = FakeClock()
+    bucket = TokenBucket(clock, rate=math.inf, capacity=math.inf, gated=True)
+    for _ in range(answers):
+        assert bucket.try_take(clock.monotonic())
+        bucket.probe_done(sent=True, now=clock.monotonic())
+    assert bucket.window == window and bucket.gated
 
 
 async def test_the_slow_start_lets_at_most_ten_out_and_opens_after_256_answers() -> None:
