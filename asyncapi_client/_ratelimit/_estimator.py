@@ -503,7 +503,7 @@ class Estimator:
         if status == _THROTTLED or server_pause is not None or pause is not None:
             # Nothing to spare. Paused until a quota per window's Reset, no debt either: the
             # bucket holds its one token (the capacity) when the pause ends (`QuotaWindow`).
-            quota_empty = quota_window and status != _THROTTLED and server_pause is not None
+            quota_empty = quota_window and server_pause is not None
             min_tokens = 0.0 if quota_empty and self.log_pacing and self.quota.rate is not None else None
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens=min_tokens)
 
@@ -745,7 +745,7 @@ class Estimator:
             # hold back what the log allows.
             return math.inf
         quota_rate = self.quota.rate
-        if quota_rate is not None and self.model == "window" and self.policy_rate is None:
+        if quota_rate is not None and (self.model == "window" or self.window_like) and self.policy_rate is None:
             return quota_rate
         refill = self.refill
         learned = self._bucket_rate() if self.model == "bucket" else self.policy_rate

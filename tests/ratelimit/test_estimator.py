@@ -313,7 +313,9 @@ def test_a_fixed_window_in_x_ratelimit_headers_is_not_taken_for_a_sliding_one() 
 
 
 @pytest.mark.parametrize(("sent_at", "fixed"), [(0.0, True), (0.02, False)])
-def test_a_higher_remaining_proves_tokens_came_back_only_for_a_later_send(sent_at: float, fixed: bool) -> None:
+def test_a_higher_remaining_proves_tokens_came_back_only_for_a_later_send(
+    sent_at: float, fixed: bool
+) -> None:
     """A fixed window proved by a 429 (`window_like`), Reset 1.5 s away. Answers to requests in
     flight together come in any order: a higher Remaining for a request sent before the answer
     that told the lower one came was counted earlier, not refilled, and the window stays; for
@@ -322,12 +324,41 @@ def test_a_higher_remaining_proves_tokens_came_back_only_for_a_later_send(sent_a
     estimator = learning()
     estimator.window_like = True
     first, second = send(estimator, [0.0, sent_at])
-    estimator.observe(OK, RateLimitInfo(limit=100, remaining=3, reset_after=1.5), first, 0.0, 0.01, WALL0 + 0.01)
+    estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=3, reset_after=1.5), first, 0.0, 0.01, WALL0 + 0.01
+    )
     estimator.observe(
         OK, RateLimitInfo(limit=100, remaining=5, reset_after=1.49), second, sent_at, 0.03, WALL0 + 0.03
     )
     assert estimator.window_like is fixed
     assert estimator.sliding.came_back is True
+
+
+def test_a_fixed_window_proved_by_a_429_is_paced_as_a_quota_per_window() -> None:
+    """X-RateLimit headers read as a bucket until a 429 on a request sent early proves a fixed
+    window (`window_like`): from then on the bucket refills at the quota path's rate, not at
+    the refill bound, which reads a window's turn as thousands of tokens a second; and a 429
+    with the quota empty leaves no debt behind the pause until Reset (the whole quota comes
+    back then), so the first request after the turn is not held for a debt at that rate."""
+    estimator = learning()
+    estimator.log_pacing = True  # alone at the server
+    estimator.window_like = True
+    first, second = send(estimator, [0.0, 0.0])
+    granted = estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=40, reset_after=1.0), first, 0.0, 0.01, WALL0 + 0.01
+    )
+    assert granted.rate == pytest.approx(estimator.quota.rate)
+    assert granted.rate < 10.0
+    refused = estimator.observe(
+        THROTTLED,
+        RateLimitInfo(limit=100, remaining=0, reset_after=0.99, retry_after=1.0),
+        second,
+        0.0,
+        0.01,
+        WALL0 + 0.01,
+    )
+    assert refused.server_pause_until is not None
+    assert refused.min_tokens == 0.0
 
 
 @pytest.mark.parametrize(
