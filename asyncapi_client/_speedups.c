@@ -323,7 +323,7 @@ static PyTypeObject BuilderType = {
 };
 
 static PyObject *
-speedups_parse_datetime(PyObject *module, PyObject *value)
+speedups_parse_datetime(PyObject *Py_UNUSED(module), PyObject *value)
 {
     /* The timestamp reader alone, for the tests: a datetime, or None outside the grammar or
      * its ranges. It needs a Builder for its timedelta; a throwaway one is fine for tests. */
