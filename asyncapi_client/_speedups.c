@@ -39,10 +39,12 @@ typedef struct {
     PyObject_HEAD
     PyTypeObject *cls;
     PyObject *refused;  /* returned for anything the builder does not take */
-    PyObject *one_microsecond;  /* timedelta(microseconds=1), for a fraction rounded up */
     Py_ssize_t count;
     Field fields[MAX_FIELDS];
 } Builder;
+
+/* timedelta(microseconds=1), for a fraction rounded up; set once, at import. */
+static PyObject *one_microsecond;
 
 /* -- timestamps ------------------------------------------------------------------------------ */
 
@@ -62,10 +64,16 @@ digits(const Py_UCS1 *s, Py_ssize_t n, int *out)
 /* A new datetime; NULL with no exception set when `value` is outside the grammar, NULL with an
  * exception when a range check (or memory) failed. */
 static PyObject *
-read_timestamp(Builder *self, PyObject *value)
+read_timestamp(PyObject *value)
 {
     /* A str subclass is no timestamp to the grammar; a non-ASCII string cannot match it. */
-    if (!PyUnicode_CheckExact(value) || PyUnicode_READY(value) < 0 || !PyUnicode_IS_ASCII(value))
+    if (!PyUnicode_CheckExact(value))
+        return NULL;
+#if PY_VERSION_HEX < 0x030C0000  /* from 3.12 every str is ready */
+    if (PyUnicode_READY(value) < 0)
+        return NULL;
+#endif
+    if (!PyUnicode_IS_ASCII(value))
         return NULL;
     const Py_UCS1 *s = PyUnicode_1BYTE_DATA(value);
     Py_ssize_t n = PyUnicode_GET_LENGTH(value), i = 19;
@@ -118,7 +126,7 @@ read_timestamp(Builder *self, PyObject *value)
         year, month, day, hour, minute, second, microsecond, tz, PyDateTimeAPI->DateTimeType);
     Py_XDECREF(own_tz);
     if (moment != NULL && round_up) {  /* may carry into the second, day or year */
-        PyObject *later = PyNumber_Add(moment, self->one_microsecond);
+        PyObject *later = PyNumber_Add(moment, one_microsecond);
         Py_DECREF(moment);
         moment = later;
     }
@@ -175,7 +183,7 @@ build(Builder *self, PyObject *obj)
                 break;
             /* fall through */
         default: {  /* KIND_DATETIME */
-            PyObject *moment = read_timestamp(self, value);
+            PyObject *moment = read_timestamp(value);
             if (moment == NULL)
                 goto fail_held;
             Py_SETREF(values[held], moment);
@@ -256,9 +264,6 @@ Builder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->cls = cls;
     Py_INCREF(refused);
     self->refused = refused;
-    self->one_microsecond = PyDelta_FromDSU(0, 0, 1);
-    if (self->one_microsecond == NULL)
-        goto fail_self;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *key, *descriptor;
         int kind;
@@ -301,7 +306,6 @@ Builder_dealloc(Builder *self)
         Py_DECREF(self->fields[i].key);
     Py_XDECREF(self->cls);
     Py_XDECREF(self->refused);
-    Py_XDECREF(self->one_microsecond);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -326,12 +330,8 @@ static PyObject *
 speedups_parse_datetime(PyObject *Py_UNUSED(module), PyObject *value)
 {
     /* The timestamp reader alone, for the tests: a datetime, or None outside the grammar or
-     * its ranges. It needs a Builder for its timedelta; a throwaway one is fine for tests. */
-    Builder scratch = {.one_microsecond = PyDelta_FromDSU(0, 0, 1)};
-    if (scratch.one_microsecond == NULL)
-        return NULL;
-    PyObject *moment = read_timestamp(&scratch, value);
-    Py_DECREF(scratch.one_microsecond);
+     * its ranges. */
+    PyObject *moment = read_timestamp(value);
     if (moment != NULL)
         return moment;
     if (PyErr_Occurred()) {
@@ -361,6 +361,8 @@ PyInit__speedups(void)
 {
     PyDateTime_IMPORT;
     if (PyDateTimeAPI == NULL || PyType_Ready(&BuilderType) < 0)
+        return NULL;
+    if (one_microsecond == NULL && (one_microsecond = PyDelta_FromDSU(0, 0, 1)) == NULL)
         return NULL;
     PyObject *module = PyModule_Create(&speedups_module);
     if (module == NULL)
