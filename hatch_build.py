@@ -57,7 +57,7 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     def _compile(self, *, editable: bool) -> Path:
         from setuptools import Distribution, Extension
 
-        extension = Extension(EXTENSION, [SOURCE], optional=False)
+        extension = Extension(EXTENSION, [SOURCE])
         distribution = Distribution({"name": "asyncapi-client", "ext_modules": [extension]})
         command: Any = distribution.get_command_obj("build_ext")
         command.inplace = editable

@@ -92,12 +92,15 @@ def test_every_reference_is_released_on_every_path() -> None:
 
 
 def test_an_instance_is_freed_with_its_values() -> None:
-    instance = PROJECTS.one(dict(PROJECT))
-    freed = []
+    name = "".join(["a name held by one instance only"])  # built at run time: no constant holds it
+    before = sys.getrefcount(name)
+    instance = PROJECTS.one({**PROJECT, "name": name})
+    assert sys.getrefcount(name) == before + 1
+    freed: list[Any] = []
     reference = weakref.ref(instance, freed.append)
     del instance
-    assert reference() is None
-    assert len(freed) == 1
+    assert reference() is None and len(freed) == 1
+    assert sys.getrefcount(name) == before
 
 
 def test_memory_does_not_grow_across_many_builds() -> None:
