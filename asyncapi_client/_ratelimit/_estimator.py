@@ -127,6 +127,7 @@ class Estimator:
         "inflight",
         "limit",
         "remaining",
+        "remaining_at",
         "reset_wall",
         "model",
         "refill",
@@ -170,6 +171,7 @@ class Estimator:
         # The server's last word.
         self.limit: int | None = None
         self.remaining: int | None = None
+        self.remaining_at = -math.inf  # when the answer that told it came
         self.reset_wall: float | None = None
         self.model = "bucket"
         # What the headers taught.
@@ -348,7 +350,9 @@ class Estimator:
                 # the quota path's bursts would run into; the rate is learned instead.
                 quota.second_limit = True
                 quota.rate = None
-            quota_window = model == "window" and self.policy_rate is None and not quota.second_limit
+            quota_window = (
+                (model == "window" or self.window_like) and self.policy_rate is None and not quota.second_limit
+            )
             if quota_window:
                 if status == _THROTTLED and self.log_pacing:
                     quota.refused(wall - (now - sent_at), self.max_pause)
@@ -602,11 +606,18 @@ class Estimator:
             # before it is well before it.)
             early = PRECISE_EARLY if self.sliding.precise else 1.0
             if last is not None and remaining > last and reset_wall and wall < reset_wall - early:
-                # Tokens came back well before Reset: not a fixed window (a 429 that suggested
-                # one was an overshoot), and maybe a sliding window.
-                self.window_like = False
+                # Tokens came back well before Reset, or seem to: maybe a sliding window, whose
+                # log is safe for a fixed window too.
                 self.sliding.came_back = True
+                if sent_at > self.remaining_at:
+                    # Came back for sure: this request was sent after the answer that told the
+                    # last Remaining, so the server counted it later. Not a fixed window (a 429
+                    # that suggested one was an overshoot). (Answers to requests in flight
+                    # together come in any order: a higher Remaining among them was counted
+                    # earlier, not refilled, and the quota may still be a fixed window's.)
+                    self.window_like = False
             self.remaining = remaining
+            self.remaining_at = now
         if reset_after is not None:
             told = wall + reset_after
             old = self.reset_wall

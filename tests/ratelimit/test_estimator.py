@@ -312,6 +312,24 @@ def test_a_fixed_window_in_x_ratelimit_headers_is_not_taken_for_a_sliding_one() 
     assert estimator.sliding.came_back is False
 
 
+@pytest.mark.parametrize(("sent_at", "fixed"), [(0.0, True), (0.02, False)])
+def test_a_higher_remaining_proves_tokens_came_back_only_for_a_later_send(sent_at: float, fixed: bool) -> None:
+    """A fixed window proved by a 429 (`window_like`), Reset 1.5 s away. Answers to requests in
+    flight together come in any order: a higher Remaining for a request sent before the answer
+    that told the lower one came was counted earlier, not refilled, and the window stays; for
+    a request sent after that answer, tokens came back: not a fixed window. The send log
+    starts either way (it is safe for both)."""
+    estimator = learning()
+    estimator.window_like = True
+    first, second = send(estimator, [0.0, sent_at])
+    estimator.observe(OK, RateLimitInfo(limit=100, remaining=3, reset_after=1.5), first, 0.0, 0.01, WALL0 + 0.01)
+    estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=5, reset_after=1.49), second, sent_at, 0.03, WALL0 + 0.03
+    )
+    assert estimator.window_like is fixed
+    assert estimator.sliding.came_back is True
+
+
 @pytest.mark.parametrize(
     ("samples", "window"),
     [

@@ -241,6 +241,26 @@ async def test_a_sliding_window_in_x_ratelimit_headers_is_used_to_its_bound(phas
     assert limited <= 20
 
 
+@pytest.mark.parametrize("phase", [0.0, 0.5, 1.0, 1.9])
+async def test_a_fixed_window_told_in_ietf_fields_is_used_without_overrunning_it(phase: float) -> None:
+    """The sandbox's fixed window (100 per 2 s, turning at even Unix seconds; the first
+    request `phase` s into a window) in the IETF fields, on the virtual clock, where the
+    requests the send log lets out together leave at one instant: 2,000 calls at 64 all
+    succeed, at least 95% of 50/s plus a window's quota, at most 1% answered 429. At each
+    window's turn the log is told the window whole again and the requests asleep until a
+    slot ask again; one whose sleep ended at that same instant was counted among them and
+    also went on its old slot (34-62 refused before)."""
+    from asyncapi_sandbox._limits import FixedWindow
+
+    with virtual_time(1000.0 + phase) as clock:
+        ok, duration, limited, _ = await serve_sandbox_limiter(
+            clock, FixedWindow(100, 2.0, clock.time()), "ietf", 2000, concurrency=64
+        )
+    assert ok == 2000
+    assert ok / duration >= 0.95 * (50 + 100 / duration)
+    assert limited <= 20
+
+
 async def test_a_send_log_slot_past_max_wait_fails_the_call_and_is_given_back() -> None:
     """A sliding window of 8 per 2 s, paced by the send log: with the window full, a call whose
     slot is further than `max_wait` (1 s) ends with the limiter's APITimeoutError (not a
