@@ -11,10 +11,11 @@ lets it answer (which also gives its precise error). Two of them, fastest first:
    reply, a body that is not UTF-8 (msgspec skips unknown values without reading them) and
    anything else msgspec refuses go to the next decoder.
 2. `fast_one` / `fast_list` / `fast_page` take parsed JSON (from `_json.loads`) and build the
-   instances with plain functions generated per model: exact-type checks (`type(v) is int`),
-   timestamps through `_rfc3339` (a list's column of them at once: `parse_many`), and `_SLOW`
-   for anything else (a missing key, another type, a bad timestamp), which sends the call to
-   the converter.
+   instances: in C when the optional extension is built (`_c_builders`), with plain Python
+   functions generated per model otherwise. Both do the same checks: exact types
+   (`type(v) is int`), timestamps in `_rfc3339`'s grammar (in Python a list's column of them at
+   once: `parse_many`), and `_SLOW` for anything else (a missing key, another type, a bad
+   timestamp), which sends the call to the converter.
 
 How an instance is built: attrs' frozen `__init__` sets each field with an
 `object.__setattr__` call. The builders make the instance as a `_builder_class(cls)` instead, a
@@ -25,7 +26,7 @@ for about 90 ns a Project, where a setter call per field costs 210 ns and `Proje
 (`_types` builds its Request and Response the same way, from a mutable base class of theirs.)
 
 tests/core/test_decode_fast.py checks on generated input that every path agrees with the
-converter, value or error, with msgspec and without.
+converter, value or error, with msgspec and without, with the C builders and the Python ones.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any, Final, TypeVar, get_type_hints
 
 import attrs
 
-from . import _json
+from . import _c_builders, _json
 from ._models import PAGE_META_KEYS, AwareDatetime, Page, PageMeta, Project, User
 from ._rfc3339 import FAST_SHAPE, parse_datetime, parse_many
 
@@ -241,10 +242,16 @@ _one: dict[type, Callable[[Any], Any] | None] = {}
 _many: dict[type, Callable[[Any], Any] | None] = {}
 
 
-def _prepare(cls: type) -> None:
+def _prepare(cls: type, *, use_c: bool = True) -> None:
+    """Fill `_one` and `_many` for `cls`: the C builders when the extension is built (and
+    `use_c`), the Python ones otherwise."""
     plan = _fields(cls) if cls in FAST_MODELS else None
     if plan is None:
         _one[cls] = _many[cls] = None
+        return
+    compiled = _c_builders.builders(cls, plan, _SLOW) if use_c else None
+    if compiled is not None:
+        _one[cls], _many[cls] = compiled
         return
     builder = _builder_class(cls)
     _one[cls] = _compile(cls, plan, builder, many=False)

@@ -4,7 +4,8 @@ projects, timed alone on the pieces of the same page, beside `json.loads` of its
     python benchmarks/decode_profile.py            # a page of 100 (and 10), best of 40 runs each
     python benchmarks/decode_profile.py --quick
 
-It runs with `ASYNCAPI_JSON_PARSER=json` (what runs without the `[speed]` extra). The pieces
+It runs with `ASYNCAPI_JSON_PARSER=json` (what runs without the `[speed]` extra) and
+`ASYNCAPI_CLIENT_NO_EXTENSIONS=1` (the Python builders, what runs without the C extension). The pieces
 are the list builder's own steps, rebuilt here from the same parts (`_fast_decode`, `_rfc3339`)
 so each can be timed alone; their sum is close to `decode_page` (the rest: the call, `meta`,
 the `Page`). The two floors of `decode.py` are printed below them: `lean_builder` (the leanest
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 
 os.environ["ASYNCAPI_JSON_PARSER"] = "json"  # before the SDK is imported: `_json` reads it then
+os.environ["ASYNCAPI_CLIENT_NO_EXTENSIONS"] = "1"  # and `_c_builders` this one
 
 import argparse
 import json

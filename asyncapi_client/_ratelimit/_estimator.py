@@ -87,6 +87,8 @@ PRECISE_EARLY: Final = 0.25
 _THROTTLED: Final = 429
 _PAUSING: Final = frozenset({429, 503})
 _SAME_INSTANT: Final = 0.001  # seconds: a send this close to a due time left at it
+# Requests whose count of others in flight at their send is kept (`Estimator.flown`).
+FLOWN: Final = 1024
 
 
 class Decision(NamedTuple):
@@ -125,8 +127,11 @@ class Estimator:
         "capacity",
         "sent",
         "inflight",
+        "flown",
+        "counted",
         "limit",
         "remaining",
+        "remaining_at",
         "reset_wall",
         "model",
         "refill",
@@ -167,9 +172,14 @@ class Estimator:
         self.capacity = float(burst) if burst is not None else (1.0 if rate else math.inf)
         self.sent = 0
         self.inflight = 0
+        # Per request (by its sequence number, the last FLOWN of them): how many of ours were
+        # in flight when it left; and the best count floor from them (`_proven_left`).
+        self.flown = [0] * FLOWN
+        self.counted = 0
         # The server's last word.
         self.limit: int | None = None
         self.remaining: int | None = None
+        self.remaining_at = -math.inf  # when the answer that told it came
         self.reset_wall: float | None = None
         self.model = "bucket"
         # What the headers taught.
@@ -202,7 +212,8 @@ class Estimator:
     def on_send(self, now: float, logged: bool = False) -> int:
         """A request leaves now; returns its sequence number (for `observe`). `logged`: it
         took a slot of the send log (`take_slot`), logged when it is answered (`slot_done`)."""
-        self.sent += 1
+        sent = self.sent = self.sent + 1
+        self.flown[sent % FLOWN] = self.inflight
         self.inflight += 1
         self.meter.add(now)
         sliding = self.sliding
@@ -348,7 +359,9 @@ class Estimator:
                 # the quota path's bursts would run into; the rate is learned instead.
                 quota.second_limit = True
                 quota.rate = None
-            quota_window = model == "window" and self.policy_rate is None and not quota.second_limit
+            quota_window = (
+                (model == "window" or self.window_like) and self.policy_rate is None and not quota.second_limit
+            )
             if quota_window:
                 if status == _THROTTLED and self.log_pacing:
                     quota.refused(wall - (now - sent_at), self.max_pause)
@@ -358,6 +371,13 @@ class Estimator:
                     min_tokens = quota.spare(remaining, wall + reset_after, self.inflight, reserve)
             if remaining is not None:
                 left = remaining - later
+                if self.log_pacing and not self.log_paced and later < FLOWN and self.configured_rate is None:
+                    # (Never past what this answer told: the server's own word that it is
+                    # empty stands, whatever we counted. Once the send log paces, it counts
+                    # the slots itself, and an empty window is its to answer.)
+                    proven = min(self._proven_left(status, remaining, seq), remaining)
+                    if proven > left:
+                        left = proven
                 reserve = RESERVE if (self.limit or 0) >= RESERVE_FROM else 0.0
                 if self.sliding.window is not None and self.configured_rate is None:
                     # The send log knows when each slot of a sliding window comes back (and
@@ -499,7 +519,7 @@ class Estimator:
         if status == _THROTTLED or server_pause is not None or pause is not None:
             # Nothing to spare. Paused until a quota per window's Reset, no debt either: the
             # bucket holds its one token (the capacity) when the pause ends (`QuotaWindow`).
-            quota_empty = quota_window and status != _THROTTLED and server_pause is not None
+            quota_empty = quota_window and server_pause is not None
             min_tokens = 0.0 if quota_empty and self.log_pacing and self.quota.rate is not None else None
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens=min_tokens)
 
@@ -602,11 +622,18 @@ class Estimator:
             # before it is well before it.)
             early = PRECISE_EARLY if self.sliding.precise else 1.0
             if last is not None and remaining > last and reset_wall and wall < reset_wall - early:
-                # Tokens came back well before Reset: not a fixed window (a 429 that suggested
-                # one was an overshoot), and maybe a sliding window.
-                self.window_like = False
+                # Tokens came back well before Reset, or seem to: maybe a sliding window, whose
+                # log is safe for a fixed window too.
                 self.sliding.came_back = True
+                if sent_at > self.remaining_at:
+                    # Came back for sure: this request was sent after the answer that told the
+                    # last Remaining, so the server counted it later. Not a fixed window (a 429
+                    # that suggested one was an overshoot). (Answers to requests in flight
+                    # together come in any order: a higher Remaining among them was counted
+                    # earlier, not refilled, and the quota may still be a fixed window's.)
+                    self.window_like = False
             self.remaining = remaining
+            self.remaining_at = now
         if reset_after is not None:
             told = wall + reset_after
             old = self.reset_wall
@@ -623,7 +650,7 @@ class Estimator:
                     # is off a whole one by our clock's reading) nor a whole delta (exact).
                     told = wall + reset_after
                     precise = abs(told - round(told)) > 0.001 and reset_after != round(reset_after)
-                    self.sliding.observe(limit, remaining, reset_after, now - sent_at, precise)
+                    self.sliding.observe(limit, remaining, reset_after, now - sent_at, precise, now, self.inflight)
             if remaining is not None:
                 since = self.drain_since
                 if since is not None and now - since < RATE_WINDOW:
@@ -657,6 +684,26 @@ class Estimator:
         if remaining is not None and known_limit and self.configured_rate is None:
             # (With a configured rate there is nothing to probe for.)
             self._probe_up(remaining - later, now)
+
+    def _proven_left(self, status: int, remaining: int, seq: int) -> int:
+        """Alone at the server: the least it surely has left now, from the answers so far.
+
+        `remaining - later` (the requests sent after this one) counts them as taken after it,
+        and answers come in any order: one the server counted late (a low Remaining) answered
+        before those it counted earlier counts them twice, and the pause it sets holds the
+        window's free slots back. Whatever the order, the requests the server counted after
+        request A are among those sent after it and those in flight when it left, so at least
+        `Remaining_A - later_A - flown_A` is left now (more, if tokens came back; a window's
+        turn only adds). That is `counted - sent` with `counted` the best `Remaining + seq -
+        flown` told (0: none, which proves nothing); a refusal says the server is empty
+        whatever we counted, and starts it over."""
+        if status == _THROTTLED:
+            self.counted = 0
+            return -self.sent
+        counted = remaining + seq - self.flown[seq % FLOWN]
+        if counted > self.counted:
+            self.counted = counted
+        return self.counted - self.sent
 
     def _empty_wait(self, reset_after: float | None, reserve: float) -> tuple[float, bool]:
         """How long to pause when the server's bucket is empty, and whether the server said so:
@@ -734,7 +781,7 @@ class Estimator:
             # hold back what the log allows.
             return math.inf
         quota_rate = self.quota.rate
-        if quota_rate is not None and self.model == "window" and self.policy_rate is None:
+        if quota_rate is not None and (self.model == "window" or self.window_like) and self.policy_rate is None:
             return quota_rate
         refill = self.refill
         learned = self._bucket_rate() if self.model == "bucket" else self.policy_rate

@@ -236,9 +236,11 @@ class RateLimitMiddleware:
                 sleepers.discard(scope)
                 if not sleepers:
                     self._log_sleepers.pop(part.key, None)
-            if not scope.cancelled_caught:
+            if not scope.cancel_called:
                 break
-            # The server told its window whole again and the log was reset: ask again.
+            # The server told its window whole again and the log was reset: ask again. (Also
+            # when the sleep had already ended as the log was reset: `reslot` counted this
+            # request among the waiting and gave its slot back.)
             now = clock.monotonic()
             part.estimator.slot_done(now, sent=False)
             at = part.estimator.take_slot(now)

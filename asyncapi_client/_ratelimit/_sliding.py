@@ -146,10 +146,18 @@ class SlidingEvidence:
         self.test_seq: int | None = None
 
     def observe(
-        self, limit: int, remaining: int, reset_after: float, trip: float = 0.0, precise: bool = False
+        self,
+        limit: int,
+        remaining: int,
+        reset_after: float,
+        trip: float = 0.0,
+        precise: bool = False,
+        now: float = 0.0,
+        unlogged: int = 0,
     ) -> None:
         """A granted answer: Limit, Remaining, seconds to its Reset, its round trip, and whether
-        the Reset was told to a fraction of a second."""
+        the Reset was told to a fraction of a second; answered `now` (send clock), with
+        `unlogged` requests still in flight."""
         if limit != self.limit or self.told_window:
             self.told_window = False
             self.limit = limit
@@ -178,8 +186,14 @@ class SlidingEvidence:
             if reset_after > self.small:
                 self.small = reset_after
                 if reset_after >= least and self.sends is None:
-                    self.sends = deque(maxlen=limit)
-                    self.origins = deque(maxlen=limit)
+                    # The log starts with the slots taken before it: the server's count, and
+                    # the requests still in flight (sent before the log, so never logged; some
+                    # may be in that count already, which only makes the log wait longer),
+                    # stamped now, the latest they can have been taken. Without them, the log
+                    # would let as many out again within the window.
+                    taken = [now] * min(limit, deficit + unlogged)
+                    self.sends = deque(taken, maxlen=limit)
+                    self.origins = deque(taken, maxlen=limit)
                     self.given = deque(maxlen=limit)
                     # Only a Reset told to a fraction of a second is tested: one in whole
                     # seconds is late by its rounding, which the answers sweep (at every phase

@@ -1,10 +1,12 @@
 """The fast decoders give what the cattrs converter gives, or step aside; with msgspec or without.
 
-Four ways to decode a reply, which must agree on every input, value or error message:
+Five ways to decode a reply, which must agree on every input, value or error message:
 `typed` (msgspec builds the models from the bytes; the default when msgspec is installed),
-`parsed` (msgspec parses, the generated Python builders build), `stdlib` (json.loads parses, the
-builders build; what runs without the `[speed]` extra) and `converter` (json.loads and cattrs
-alone: the reference).
+`parsed` (msgspec parses, the builders build: the C ones when the extension is built), `stdlib`
+(json.loads parses, the builders build; what runs without the `[speed]` extra), `python` (as
+`stdlib`, with the builders written in Python: what runs without the C extension) and
+`converter` (json.loads and cattrs alone: the reference). tests/core/test_speedups.py holds the
+C builders' own cases.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ PROJECT = {
 USER = {"id": 3, "name": "Ada", "email": "ada@example.com", "created_at": "2024-05-01T12:00:00.123456789Z"}
 META = {"currentPage": 1, "totalPages": 3, "totalItems": 25, "itemsPerPage": 10}
 
-MODES = ["typed", "parsed", "stdlib", "converter"]
+MODES = ["typed", "parsed", "stdlib", "python", "converter"]
+BUILDERS = ["stdlib", "python"]  # from parsed JSON: the C builders (when built), the Python ones
 
 
 @contextmanager
@@ -50,8 +53,11 @@ def decoding(mode: str) -> Iterator[None]:
     try:
         if mode != "typed":
             fast._typed.update(off)
-        if mode in ("stdlib", "converter"):
+        if mode in ("stdlib", "python", "converter"):
             _json.loads = _json.stdlib_loads
+        if mode == "python":
+            for cls in fast.FAST_MODELS:
+                fast._prepare(cls, use_c=False)
         if mode == "converter":
             fast._one.update(off)
             fast._many.update(off)
@@ -116,6 +122,7 @@ _VALUES = st.one_of(
 _MODELS = [(Project, PROJECT), (User, USER), (PageMeta, META)]
 
 
+@pytest.mark.parametrize("mode", BUILDERS)
 @settings(max_examples=500, deadline=None)
 @given(
     st.sampled_from(_MODELS),
@@ -139,24 +146,34 @@ _MODELS = [(Project, PROJECT), (User, USER), (PageMeta, META)]
     st.booleans(),
 )
 def test_builders_agree_with_the_converter_on_parsed_json(
-    model: tuple[type, dict[str, Any]], changes: dict[str, Any], keep: bool
+    mode: str, model: tuple[type, dict[str, Any]], changes: dict[str, Any], keep: bool
 ) -> None:
     cls, valid = model
     data = {**valid, **changes} if keep else changes
-    fast_result = _outcome(lambda: _structure(data, cls))
+    with decoding(mode):
+        fast_result = _outcome(lambda: _structure(data, cls))
+        fast_list_results = [
+            _outcome(lambda items=items: _structure_list(items, cls))
+            for items in ([data], [valid, data, valid], [data, data])  # the list builder: by columns
+        ]
     slow_result = _outcome(lambda: structure(data, cls))
     assert fast_result == slow_result
     if fast_result[0] == "ok":
         assert repr(fast_result[1]) == repr(slow_result[1])
-    for items in ([data], [valid, data, valid], [data, data]):  # the list builder: by columns
-        fast_list_result = _outcome(lambda items=items: _structure_list(items, cls))
+    for items, fast_list_result in zip(([data], [valid, data, valid], [data, data]), fast_list_results, strict=True):
         slow_list_result = _outcome(lambda items=items: [structure(item, cls) for item in items])
         assert fast_list_result == slow_list_result
         assert repr(fast_list_result) == repr(slow_list_result)
 
 
+@pytest.mark.parametrize("mode", BUILDERS)
 @pytest.mark.parametrize(("cls", "data"), _MODELS)
-def test_the_builders_take_well_formed_data(cls: type, data: dict[str, Any]) -> None:
+def test_the_builders_take_well_formed_data(mode: str, cls: type, data: dict[str, Any]) -> None:
+    with decoding(mode):
+        _take_well_formed_data(cls, data)
+
+
+def _take_well_formed_data(cls: type, data: dict[str, Any]) -> None:
     result = fast.fast_one(dict(data), cls)
     assert result is not fast._SLOW
     assert type(result) is cls and result == structure(data, cls)
@@ -177,13 +194,15 @@ def test_the_builders_take_well_formed_data(cls: type, data: dict[str, Any]) -> 
     ],
 )
 def test_the_builders_step_aside_and_the_error_is_the_converters(data: dict[str, Any]) -> None:
-    assert fast.fast_one(data, Project) is fast._SLOW
-    assert fast.fast_list([PROJECT, data], Project) is fast._SLOW
-    with pytest.raises(ValueError) as slow:
-        structure(data, Project)
-    with pytest.raises(ValueError) as fast_error:
-        _structure(data, Project)
-    assert str(fast_error.value) == str(slow.value)
+    for mode in BUILDERS:
+        with decoding(mode):
+            assert fast.fast_one(data, Project) is fast._SLOW
+            assert fast.fast_list([PROJECT, data], Project) is fast._SLOW
+            with pytest.raises(ValueError) as fast_error:
+                _structure(data, Project)
+        with pytest.raises(ValueError) as slow:
+            structure(data, Project)
+        assert str(fast_error.value) == str(slow.value)
     body = json.dumps(data).encode()
     outcomes = _in_every_mode(lambda: decode_model(Response(200, {}, body), Project))
     assert outcomes["converter"][0] == "error"
@@ -193,9 +212,15 @@ def test_the_builders_step_aside_and_the_error_is_the_converters(data: dict[str,
     _assert_agree(outcomes)
 
 
+@pytest.mark.parametrize("mode", BUILDERS)
 @pytest.mark.parametrize(("cls", "data"), _MODELS)
-def test_a_built_instance_is_the_model_itself(cls: type, data: dict[str, Any]) -> None:
-    """Built as a subclass and given its class after: nothing of the builder class remains."""
+def test_a_built_instance_is_the_model_itself(mode: str, cls: type, data: dict[str, Any]) -> None:
+    """Built in C, or in Python as a subclass given its class after: the model itself."""
+    with decoding(mode):
+        _is_the_model_itself(cls, data)
+
+
+def _is_the_model_itself(cls: type, data: dict[str, Any]) -> None:
     reference = structure(data, cls)
     for built in (fast.fast_one(dict(data), cls), *fast.fast_list([data, dict(data), data], cls)):
         assert type(built) is cls and built == reference and hash(built) == hash(reference)

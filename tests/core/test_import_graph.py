@@ -23,7 +23,12 @@ ROOT = Path(asyncapi_client.__file__).resolve().parent
 
 
 def module_files() -> dict[str, Path]:
-    return dict(package_modules(ROOT.parent, PACKAGE))
+    modules = dict(package_modules(ROOT.parent, PACKAGE))
+    # A C extension is a module too, with its stub beside its source; it imports nothing here.
+    for stub in sorted(ROOT.rglob("*.pyi")):
+        if stub.with_suffix(".c").exists():
+            modules[".".join(stub.relative_to(ROOT.parent).with_suffix("").parts)] = stub
+    return modules
 
 
 def imported_modules(name: str, path: Path, modules: dict[str, Path]) -> Iterator[str]:

@@ -312,6 +312,78 @@ def test_a_fixed_window_in_x_ratelimit_headers_is_not_taken_for_a_sliding_one() 
     assert estimator.sliding.came_back is False
 
 
+@pytest.mark.parametrize(("sent_at", "fixed"), [(0.0, True), (0.02, False)])
+def test_a_higher_remaining_proves_tokens_came_back_only_for_a_later_send(
+    sent_at: float, fixed: bool
+) -> None:
+    """A fixed window proved by a 429 (`window_like`), Reset 1.5 s away. Answers to requests in
+    flight together come in any order: a higher Remaining for a request sent before the answer
+    that told the lower one came was counted earlier, not refilled, and the window stays; for
+    a request sent after that answer, tokens came back: not a fixed window. The send log
+    starts either way (it is safe for both)."""
+    estimator = learning()
+    estimator.window_like = True
+    first, second = send(estimator, [0.0, sent_at])
+    estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=3, reset_after=1.5), first, 0.0, 0.01, WALL0 + 0.01
+    )
+    estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=5, reset_after=1.49), second, sent_at, 0.03, WALL0 + 0.03
+    )
+    assert estimator.window_like is fixed
+    assert estimator.sliding.came_back is True
+
+
+def test_an_answer_counted_late_and_read_first_does_not_pause_the_opening() -> None:
+    """Alone at a window of 100: one request alone (99 left), then 68 at once. The first of
+    their answers read is the one the server counted last (37 left, 66 sent after it):
+    `Remaining - later` says the window is empty, but the server counted all 69 after the
+    first request's answer told 99, so 31 are surely left: no pause, and the bucket keeps
+    them (less the reserve). A refusal proves the server empty whatever we counted."""
+    estimator = learning()
+    estimator.log_pacing = True  # alone at the server
+    (first,) = send(estimator, [0.0])
+    estimator.observe(OK, RateLimitInfo(limit=100, remaining=99, reset_after=2.0), first, 0.0, 0.008, WALL0)
+    flight = send(estimator, [0.008] * 68)
+    late = estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=37, reset_after=1.99), flight[1], 0.008, 0.016, WALL0
+    )
+    assert late.pause_until is None
+    assert late.max_tokens == 30.0
+    refused = estimator.observe(
+        THROTTLED, RateLimitInfo(limit=100, remaining=0, reset_after=1.99), flight[2], 0.008, 0.016, WALL0
+    )
+    assert refused.max_tokens is not None and refused.max_tokens <= 0.0
+    assert estimator.counted == 0  # nothing proven any more
+
+
+def test_a_fixed_window_proved_by_a_429_is_paced_as_a_quota_per_window() -> None:
+    """X-RateLimit headers read as a bucket until a 429 on a request sent early proves a fixed
+    window (`window_like`): from then on the bucket refills at the quota path's rate, not at
+    the refill bound, which reads a window's turn as thousands of tokens a second; and a 429
+    with the quota empty leaves no debt behind the pause until Reset (the whole quota comes
+    back then), so the first request after the turn is not held for a debt at that rate."""
+    estimator = learning()
+    estimator.log_pacing = True  # alone at the server
+    estimator.window_like = True
+    first, second = send(estimator, [0.0, 0.0])
+    granted = estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=40, reset_after=1.0), first, 0.0, 0.01, WALL0 + 0.01
+    )
+    assert granted.rate == pytest.approx(estimator.quota.rate)
+    assert granted.rate < 10.0
+    refused = estimator.observe(
+        THROTTLED,
+        RateLimitInfo(limit=100, remaining=0, reset_after=0.99, retry_after=1.0),
+        second,
+        0.0,
+        0.01,
+        WALL0 + 0.01,
+    )
+    assert refused.server_pause_until is not None
+    assert refused.min_tokens == 0.0
+
+
 @pytest.mark.parametrize(
     ("samples", "window"),
     [
@@ -347,6 +419,17 @@ def test_a_huge_limit_keeps_no_send_log() -> None:
     assert evidence.sends is None and evidence.window is None
 
 
+def test_the_send_log_starts_with_the_slots_taken_before_it() -> None:
+    """The log starts at an answer that leaves little of the window used (a small deficit
+    whose Reset is a window away), with the requests sent before it already out: the slots
+    the server counted and those still in flight, stamped then, so that a window of 8 with 6
+    taken lets out 2 more, not 8."""
+    evidence = SlidingEvidence()
+    evidence.observe(8, 7, 2.9, 0.004, False, 1.0, 5)  # 1 counted, 5 in flight
+    assert evidence.sends is not None
+    assert list(evidence.sends) == [1.0] * 6
+
+
 def known_window(limit: int, window: float, trip: float) -> SlidingEvidence:
     """A `SlidingEvidence` that knows a sliding window of `limit` per `window` seconds, told
     by answers `trip` seconds after they left (so its upper bound is window + trip); it tests
@@ -359,6 +442,11 @@ def known_window(limit: int, window: float, trip: float) -> SlidingEvidence:
     assert evidence.window == pytest.approx(window)
     assert evidence.upper == pytest.approx(window + trip)
     evidence.testing = False
+    # The log starts with the slot of the answer that started it; the tables give it their own.
+    assert evidence.sends is not None and evidence.origins is not None
+    assert list(evidence.sends) == [0.0]
+    evidence.sends.clear()
+    evidence.origins.clear()
     return evidence
 
 

@@ -1,0 +1,21 @@
+"""Types of the optional C extension built from `_speedups.c` (see `_c_builders`)."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final, final
+
+INT: Final[int]
+STR: Final[int]
+OPTIONAL_STR: Final[int]
+DATETIME: Final[int]
+OPTIONAL_DATETIME: Final[int]
+
+@final
+class Builder:
+    """Builds `cls` instances from parsed JSON; `plan` holds (JSON key, kind, slot descriptor)."""
+
+    def __init__(self, cls: type, plan: Sequence[tuple[str, int, Any]], refused: object) -> None: ...
+    def one(self, obj: object, /) -> Any: ...
+    def many(self, items: object, /) -> Any: ...
+
+def parse_datetime(value: object, /) -> datetime | None: ...
