@@ -197,6 +197,12 @@ class HeaderlessWindow:
             quota = self.run_granted
             lower = 0.0
             seen = ((self.first_sent, self.spell_at), self.spell_turn)
+        elif self.run_granted + pending <= quota:
+            # No more granted since the spell's probe (its answers and those to come) than
+            # one window holds: a turn after the probe would have opened a window holding
+            # fewer than its quota (the probe was before it), which would not refuse. So the
+            # window in force is the one the spell's turn opened, and that turn is its.
+            seen = (self.spell_turn,)
         self.quota = quota
         self.turns = WindowTurns(
             quota,

@@ -180,3 +180,31 @@ async def test_an_opening_across_a_turn_still_uses_each_window_whole() -> None:
     assert window.state == "turns" and window.turns is not None and window.turns.quota == 100
     assert ok / duration >= 0.95 * (50 + 100 / duration)
     assert limited <= 20
+
+
+@pytest.mark.parametrize(("granted", "seeded"), [(100, True), (150, False)])
+def test_the_spells_turn_opens_the_window_in_force_when_no_more_than_a_quota_came_since(
+    granted: int, seeded: bool
+) -> None:
+    """A fixed window of 100 without headers: the opening's 100 granted at 0, refused at 0.001;
+    the spell's probe refused at 0.1 and granted at 0.6 (its turn in (0.1, 0.601]); then the log
+    paces and a request is refused at 1.3. With no more than 100 granted since the probe (the
+    probe included), a turn after it would have opened a window holding fewer than 100, which
+    would not refuse: the window in force is the one the spell's turn opened, and the turns
+    start from that turn. With more, a turn came in between, and they start from nothing."""
+    from asyncapi_client._ratelimit._window import HeaderlessWindow
+
+    window = HeaderlessWindow(enabled=True)
+    for _ in range(101):
+        window.sent(0.0)
+    for seq in range(1, 101):
+        window.granted(seq, 0.0, 0.001)
+    window.refused(101, 0.0, 0.001, None)
+    window.refused(102, 0.1, 0.101, None)
+    window.granted(103, 0.6, 0.601)
+    assert window.state == "paced"
+    for seq in range(104, 103 + granted):
+        window.granted(seq, 0.61, 0.62)
+    window.refused(103 + granted, 1.3, 1.301, None)
+    assert window.state == "turns" and window.turns is not None
+    assert list(window.turns.turns) == ([(0, 0.1, 0.601)] if seeded else [])
