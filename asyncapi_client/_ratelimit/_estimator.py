@@ -12,6 +12,9 @@ How the server's answers steer the decision:
    number of requests sent after this one (they will take from the server's bucket too) and the
    1 is a reserve left in the server's bucket so that jitter in arrival times does not cost a
    429. If the server is emptier than we thought, the bucket goes into debt and waits.
+   Answers come in any order, so `Remaining - k` may count twice the requests the server
+   counted before this one; alone at the server, the count floor (`_proven_left`) stands in
+   for it when it proves more is left.
 2. *Empty*: `Remaining` 0 (after `k`) pauses until one token is due at a rate we trust (the
    configured one, or the lower bound learned), and never past `Reset`; with nothing known, it
    pauses until `Reset`, a pause the server set.
