@@ -546,7 +546,9 @@ class Estimator:
                 window.off()  # not alone at the server: our log cannot count the others' sends
                 return
             rate, spell = window.rate(), window.spell
-            window.refused(seq, sent_at, now, info.retry_after if info is not None else None)
+            window.refused(
+                seq, sent_at, now, info.retry_after if info is not None else None, inflight=self.inflight
+            )
             if rate is not None and not window.active:
                 # Given up: CUBIC learns from here, starting near the rate the log held.
                 self.congestion.restart(rate, self.sent, now)

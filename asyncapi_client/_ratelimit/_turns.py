@@ -135,8 +135,9 @@ class WindowTurns:
             self.turns.append((k, lo, hi))
         if self.turns:
             self.first = self.turns[0]
-            self.step = max(MIN_STEP, TURN_STEP * self.bounds()[0])
         self._refusal(refused_at, answered_at, retry_after)
+        if self.turns:
+            self.step = max(MIN_STEP, TURN_STEP * self.bounds()[0])
         self._plan()
 
     def bounds(self) -> tuple[float, float]:
@@ -152,6 +153,13 @@ class WindowTurns:
                     low = (loj - hii) / d
                 if (hij - loi) / d < high:
                     high = (hij - loi) / d
+        # The next turn's bracket so far bounds it too: refused probes say it is after `lo`.
+        n = self.index + 1
+        for k, lo, hi in turns:
+            if (self.lo - hi) / (n - k) > low:
+                low = (self.lo - hi) / (n - k)
+            if (self.hi - lo) / (n - k) < high:
+                high = (self.hi - lo) / (n - k)
         return low, high
 
     def rate(self) -> float:

@@ -177,9 +177,10 @@ class HeaderlessWindow:
         self.log = None
         self.turns = None
 
-    def _to_turns(self, sent_at: float, now: float, retry_after: float | None) -> None:
+    def _to_turns(self, sent_at: float, now: float, retry_after: float | None, inflight: int) -> None:
         """The log's P proved too short (see the module docstring): the turns pace from here.
-        The log's slots given and not yet answered come back through `answered`."""
+        The log's slots given and not yet answered come back through `answered`; `inflight`
+        of ours (the refused one not among them) are still to be answered."""
         log = self.log
         pending = 0 if log is None else log.pending
         # The log let it go with fewer than quota of ours answered within its P: a fixed window
@@ -197,9 +198,10 @@ class HeaderlessWindow:
             quota = self.run_granted
             lower = 0.0
             seen = ((self.first_sent, self.spell_at), self.spell_turn)
-        elif self.run_granted + pending <= quota:
-            # No more granted since the spell's probe (its answers and those to come) than
-            # one window holds: a turn after the probe would have opened a window holding
+        elif self.run_granted + inflight <= quota:
+            # No more granted since the spell's probe (its answers and those to come: the
+            # log's slots not yet sent never will be, they are asked again) than one window
+            # holds: a turn after the probe would have opened a window holding
             # fewer than its quota (the probe was before it), which would not refuse. So the
             # window in force is the one the spell's turn opened, and that turn is its.
             seen = (self.spell_turn,)
@@ -245,8 +247,11 @@ class HeaderlessWindow:
         if at is not None and self.test_seq is None and now >= at - 0.001:
             self.test_seq = seq
 
-    def refused(self, seq: int, sent_at: float, now: float, retry_after: float | None) -> None:
-        """A 429 with no rate-limit headers for request `seq`, sent at `sent_at`."""
+    def refused(
+        self, seq: int, sent_at: float, now: float, retry_after: float | None, *, inflight: int = 0
+    ) -> None:
+        """A 429 with no rate-limit headers for request `seq`, sent at `sent_at`; `inflight`
+        other requests of ours are still out."""
         state = self.state
         if state == _OPENING:
             opening = self.opening
@@ -279,7 +284,7 @@ class HeaderlessWindow:
                 self._unlog(now)
                 self._end_test()
             elif sent_at >= self.run_sent:
-                self._to_turns(sent_at, now, retry_after)
+                self._to_turns(sent_at, now, retry_after, inflight)
             return
         elif state == _TURNS and self.turns is not None:
             self.turns.refused(seq, sent_at, now, retry_after)

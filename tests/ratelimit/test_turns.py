@@ -208,3 +208,44 @@ def test_the_spells_turn_opens_the_window_in_force_when_no_more_than_a_quota_cam
     window.refused(103 + granted, 1.3, 1.301, None)
     assert window.state == "turns" and window.turns is not None
     assert list(window.turns.turns) == ([(0, 0.1, 0.601)] if seeded else [])
+
+
+@pytest.mark.parametrize(("inflight", "seeded"), [(0, True), (1, False)])
+def test_the_logs_slots_not_yet_sent_do_not_count_as_grants_to_come(inflight: int, seeded: bool) -> None:
+    """As above with 100 granted since the probe, and the log's next block given its slots
+    (60 requests asleep until them) when its head is refused: those never leave on them (they
+    are asked again), so the window in force is still the spell's. A request of ours still in
+    flight could be granted by a turn after the probe, and then it is not."""
+    from asyncapi_client._ratelimit._window import HeaderlessWindow
+
+    window = HeaderlessWindow(enabled=True)
+    for _ in range(101):
+        window.sent(0.0)
+    for seq in range(1, 101):
+        window.granted(seq, 0.0, 0.001)
+    window.refused(101, 0.0, 0.001, None)
+    window.refused(102, 0.1, 0.101, None)
+    window.granted(103, 0.6, 0.601)
+    for seq in range(104, 203):
+        window.granted(seq, 0.61, 0.62)
+    assert window.log is not None
+    for _ in range(60):
+        window.take_slot(1.2, 0.0)
+    assert window.log.pending >= 60
+    window.refused(203, 1.3, 1.301, None, inflight=inflight)
+    assert window.state == "turns" and window.turns is not None
+    assert list(window.turns.turns) == ([(0, 0.1, 0.601)] if seeded else [])
+
+
+def test_a_refused_probe_raises_the_lower_bound_against_the_turns_found() -> None:
+    """The window in force opened by a turn in (0.1, 0.601]: a refusal at 1.3 says the next turn
+    is after it, so the window is longer than 1.3 - 0.601, whatever bound the log had proved,
+    and the probe steps out by a share of that."""
+    turns = WindowTurns(
+        100, 0.4, 0.001, refused_at=1.3, answered_at=1.301, retry_after=None, seen=((0.1, 0.601),)
+    )
+    assert turns.bounds() == (pytest.approx(1.3 - 0.601), math.inf)
+    assert turns.step == pytest.approx(TURN_STEP * (1.3 - 0.601))
+    at = probe(turns, 1, 1.31)
+    turns.refused(1, at, at + 0.001, None)
+    assert turns.bounds()[0] == pytest.approx(at - 0.601)
