@@ -5,7 +5,8 @@ lets it answer (which also gives its precise error). Two of them, fastest first:
 
 1. With msgspec installed (the `[speed]` extra), `typed_page` / `typed_list` / `typed_model`
    build the attrs instances straight from the bytes, in C: a page costs about what parsing it
-   costs. msgspec's checks are the converter's (exact int and str, no bool for int, unknown keys
+   costs (with the C extension, lists are decoded as msgspec structs, copied into the models:
+   `_c_builders.adopter`). msgspec's checks are the converter's (exact int and str, no bool for int, unknown keys
    ignored) and its timestamp grammar is `_rfc3339`'s; a timestamp without offset, which msgspec
    would leave naive where the SDK reads UTC, it refuses (the models' `AwareDatetime`). Such a
    reply, a body that is not UTF-8 (msgspec skips unknown values without reading them) and
@@ -312,16 +313,21 @@ def _refuses_naive(cls: type) -> bool:
 
 
 class _Typed:
-    """msgspec decoders for one model: alone, a list, a page."""
+    """msgspec decoders for one model: alone, a list, a page; `adopt` (C, or None) makes a list
+    of structs of the model's fields (the same types, so the same checks) the model's."""
 
-    __slots__ = ("one", "many", "page")
+    __slots__ = ("one", "many", "page", "adopt")
+    adopt: Callable[[Any], Any] | None
 
     def __init__(self, cls: type, meta_spec: Any) -> None:
         import msgspec
 
+        plan = _fields(cls)
+        adopter = None if plan is None else _c_builders.adopter(cls, plan, _SLOW)
+        item, self.adopt = adopter or (cls, None)
         self.one = _json.typed_decoder(cls)
-        self.many = _json.typed_decoder(list[cls])  # type: ignore[valid-type]
-        page = msgspec.defstruct(f"_{cls.__name__}Page", [("data", list[cls]), ("meta", meta_spec)])  # type: ignore[valid-type]
+        self.many = _json.typed_decoder(list[item])  # type: ignore[valid-type]
+        page = msgspec.defstruct(f"_{cls.__name__}Page", [("data", list[item]), ("meta", meta_spec)])  # type: ignore[valid-type]
         self.page = _json.typed_decoder(page)
 
 
@@ -370,7 +376,8 @@ def typed_page(content: bytes, cls: type[T]) -> Page[T] | None:
     except _DECODE_ERRORS:
         return None
     meta: PageMeta = _new_meta(*_meta_values(body.meta))
-    return None if meta_problem(meta) is not None else _new_page(body.data, meta)
+    data = body.data if typed.adopt is None else typed.adopt(body.data)
+    return None if data is _SLOW or meta_problem(meta) is not None else _new_page(data, meta)
 
 
 def typed_list(content: bytes, cls: type[T]) -> list[T] | None:
@@ -381,7 +388,8 @@ def typed_list(content: bytes, cls: type[T]) -> list[T] | None:
         items: list[T] = typed.many(content)
     except _DECODE_ERRORS:
         return None
-    return items
+    adopted = items if typed.adopt is None else typed.adopt(items)
+    return None if adopted is _SLOW else adopted
 
 
 def typed_model(content: bytes, cls: type[T]) -> T | None:

@@ -41,6 +41,8 @@ typedef struct {
     PyObject *refused;  /* returned for anything the builder does not take */
     Py_ssize_t count;
     Field fields[MAX_FIELDS];
+    PyTypeObject *source;  /* the class `adopt` copies from, or NULL */
+    Py_ssize_t source_offsets[MAX_FIELDS];  /* its slot of each field, in the plan's order */
 } Builder;
 
 /* timedelta(microseconds=1), for a fraction rounded up; set once, at import. */
@@ -237,17 +239,101 @@ refused:
     return refuse(self);
 }
 
+/* `adopt(items)`: instances of the source class (msgspec's structs of the same fields, already
+ * checked by its typed decoder) copied slot by slot into new instances of the class. The values
+ * are shared, not rebuilt: no key is looked up, no timestamp parsed again. */
+static PyObject *
+Builder_adopt(Builder *self, PyObject *items)
+{
+    if (self->source == NULL || !PyList_CheckExact(items))
+        return refuse(self);
+    Py_ssize_t size = PyList_GET_SIZE(items);
+    PyObject *out = PyList_New(size);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (Py_TYPE(item) != self->source)
+            goto refused;
+        for (Py_ssize_t j = 0; j < self->count; j++)
+            if (*(PyObject **)((char *)item + self->source_offsets[j]) == NULL)
+                goto refused;
+        PyObject *instance = self->cls->tp_alloc(self->cls, 0);
+        if (instance == NULL)
+            goto refused;
+        for (Py_ssize_t j = 0; j < self->count; j++) {
+            PyObject *value = *(PyObject **)((char *)item + self->source_offsets[j]);
+            Py_INCREF(value);
+            *(PyObject **)((char *)instance + self->fields[j].offset) = value;
+        }
+        PyList_SET_ITEM(out, i, instance);
+    }
+    return out;
+refused:
+    Py_DECREF(out);  /* the unset items are NULL, which list_dealloc skips */
+    return refuse(self);
+}
+
+/* The slot behind `descriptor`: an object slot of `cls` itself, inside its instances (a read or
+ * write at its offset is then what the descriptor's own __get__ / __set__ does); else NULL. */
+static PyMemberDef *
+object_slot(PyObject *descriptor, PyTypeObject *cls)
+{
+    PyMemberDef *member = Py_IS_TYPE(descriptor, &PyMemberDescr_Type)
+                              ? ((PyMemberDescrObject *)descriptor)->d_member
+                              : NULL;
+    if (member == NULL || PyDescr_TYPE(descriptor) != cls || member->type != T_OBJECT_EX
+        || member->offset < (Py_ssize_t)sizeof(PyObject)
+        || member->offset + (Py_ssize_t)sizeof(PyObject *) > cls->tp_basicsize)
+        return NULL;
+    return member;
+}
+
+/* `source` is (class, descriptors): one object slot of the class per field of the plan. */
+static int
+set_source(Builder *self, PyObject *source)
+{
+    PyTypeObject *type;
+    PyObject *descriptors;
+    if (!PyTuple_Check(source)) {
+        PyErr_SetString(PyExc_TypeError, "source is (class, descriptors)");
+        return -1;
+    }
+    if (!PyArg_ParseTuple(source, "O!O;source is (class, descriptors)", &PyType_Type, &type, &descriptors))
+        return -1;
+    PyObject *slots = PySequence_Fast(descriptors, "the source's descriptors must be a sequence");
+    if (slots == NULL)
+        return -1;
+    int ok = PySequence_Fast_GET_SIZE(slots) == self->count;
+    for (Py_ssize_t i = 0; ok && i < self->count; i++) {
+        PyMemberDef *member = object_slot(PySequence_Fast_GET_ITEM(slots, i), type);
+        ok = member != NULL;
+        if (ok)
+            self->source_offsets[i] = member->offset;
+    }
+    Py_DECREF(slots);
+    if (!ok) {
+        PyErr_SetString(PyExc_TypeError, "the source needs one slot of its class per field of the plan");
+        return -1;
+    }
+    Py_INCREF(type);
+    self->source = type;
+    return 0;
+}
+
 /* -- the type -------------------------------------------------------------------------------- */
 
-/* Builder(cls, plan, refused): `plan` a sequence of (JSON key, kind, member descriptor). */
+/* Builder(cls, plan, refused, source=None): `plan` a sequence of (JSON key, kind, member
+ * descriptor); `source`, for `adopt`, a class and its member descriptors of the plan's fields,
+ * in the plan's order. */
 static PyObject *
 Builder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     PyTypeObject *cls;
-    PyObject *plan, *refused;
-    static char *names[] = {"cls", "plan", "refused", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO:Builder", names, &PyType_Type, &cls, &plan,
-                                     &refused))
+    PyObject *plan, *refused, *source = Py_None;
+    static char *names[] = {"cls", "plan", "refused", "source", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!OO|O:Builder", names, &PyType_Type, &cls, &plan,
+                                     &refused, &source))
         return NULL;
     PyObject *entries = PySequence_Fast(plan, "the plan must be a sequence");
     if (entries == NULL)
@@ -270,14 +356,8 @@ Builder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(entries, i), "UiO;a plan entry is (key, kind, descriptor)",
                               &key, &kind, &descriptor))
             goto fail_self;
-        /* The slot must be an object slot of `cls` itself, inside its instances: a write at
-         * its offset is then what the descriptor's own __set__ does. */
-        PyMemberDef *member = Py_IS_TYPE(descriptor, &PyMemberDescr_Type)
-                                  ? ((PyMemberDescrObject *)descriptor)->d_member
-                                  : NULL;
-        if (member == NULL || PyDescr_TYPE(descriptor) != cls || member->type != T_OBJECT_EX
-            || (member->flags & READONLY) || member->offset < (Py_ssize_t)sizeof(PyObject)
-            || member->offset + (Py_ssize_t)sizeof(PyObject *) > cls->tp_basicsize) {
+        PyMemberDef *member = object_slot(descriptor, cls);
+        if (member == NULL || (member->flags & READONLY)) {
             PyErr_SetString(PyExc_TypeError, "a plan entry's descriptor is not a slot of the class");
             goto fail_self;
         }
@@ -290,6 +370,8 @@ Builder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         self->fields[i] = (Field){key, member->offset, kind};
         self->count = i + 1;
     }
+    if (source != Py_None && set_source(self, source) < 0)
+        goto fail_self;
     Py_DECREF(entries);
     return (PyObject *)self;
 fail_self:
@@ -306,12 +388,15 @@ Builder_dealloc(Builder *self)
         Py_DECREF(self->fields[i].key);
     Py_XDECREF(self->cls);
     Py_XDECREF(self->refused);
+    Py_XDECREF(self->source);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyMethodDef Builder_methods[] = {
     {"one", (PyCFunction)Builder_one, METH_O, "The instance built from a parsed JSON object, or `refused`."},
     {"many", (PyCFunction)Builder_many, METH_O, "The instances built from a list of them, or `refused`."},
+    {"adopt", (PyCFunction)Builder_adopt, METH_O,
+     "Instances with the slots of a list of the source's instances, or `refused`."},
     {NULL, NULL, 0, NULL},
 };
 
