@@ -29,7 +29,6 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Final, Union
@@ -58,13 +57,13 @@ _RETRY_AHEAD_AFTER: Final = 5.0
 # (nearly) every call.
 _MAX_MARGIN_FRACTION: Final = 0.1
 # When that cap binds, the token is too short-lived to ride out a token-endpoint outage anyway,
-# so it is refreshed just ahead of expiry: by this many times the slowest of the recent token
-# requests (at least `_SHORT_AHEAD_FLOOR`), enough for the new token to arrive before the old one
-# expires. Nobody waits for a refresh ahead, and `expires_at` counts from when the request was
-# sent (it errs early), so a 4 s token is renewed about every 4 s rather than every 3.6 s.
-_SHORT_AHEAD_FACTOR: Final = 2.0
-_SHORT_AHEAD_FLOOR: Final = 0.005
-_RECENT_REFRESHES: Final = 8
+# so it is refreshed when it expires, not ahead: `expires_at` counts from when the token request
+# was sent, before the server issued it, so the token is still good at the server for every
+# request sent by then, and the next token request goes no sooner than one lifetime after the
+# last one. A run of T seconds then makes at most T / lifetime + 1 of them; refreshing any lead
+# ahead makes each interval that much shorter, and one more request whenever T falls within the
+# leads' sum below a multiple of the lifetime. What it costs: the calls that come in while the
+# single-flight refresh is out wait for it (one token request, once per lifetime).
 # How long on_token may run shielded from the cancellation of the call that leads the refresh.
 _ON_TOKEN_TIMEOUT: Final = 30.0
 
@@ -137,7 +136,6 @@ class TokenAuth:
         self._on_token = on_token
         self._cur: _Current | None = None
         self._flight: _Flight | None = None
-        self._refresh_seconds: deque[float] = deque(maxlen=_RECENT_REFRESHES)
         self.refresh_count = 0
 
     # -- the Auth protocol ---------------------------------------------------------------
@@ -238,9 +236,7 @@ class TokenAuth:
             adopted = await self._adopt(rejected)
             if adopted is not None:
                 return adopted
-            started = self._clock.monotonic()
             token = await self._fetch(transport)
-            self._refresh_seconds.append(self._clock.monotonic() - started)
             self.refresh_count += 1
             record_token_refresh()
             # In use at once: if this leader is cancelled from here on, the token is not lost.
@@ -274,8 +270,7 @@ class TokenAuth:
         if token.expires_in is not None:
             cap = token.expires_in * _MAX_MARGIN_FRACTION
             if cap < margin:
-                slowest = max(self._refresh_seconds, default=0.0)
-                margin = min(cap, max(_SHORT_AHEAD_FLOOR, _SHORT_AHEAD_FACTOR * slowest))
+                margin = 0.0  # short-lived: refreshed when it expires (see _MAX_MARGIN_FRACTION)
         return _Current(
             token, "Bearer " + token.access_token.get(), token.expires_at - margin, token.expires_at
         )

@@ -46,8 +46,9 @@ class ClientCredentials(TokenAuth):
     The client authenticates with HTTP Basic (`auth_method="client_secret_basic"`, the default)
     or in the form (`"client_secret_post"`). `extra_params` (for example `{"audience": ...}`) are
     sent on every token request. A token is refreshed `refresh_margin` seconds before it expires
-    (at most a tenth of its lifetime; when that cap binds, just ahead of expiry: twice the slowest
-    recent token request); one with no `expires_in` is used until a 401.
+    (at most a tenth of its lifetime; when that cap binds, it is refreshed when it expires, so a
+    run makes at most one token request per lifetime); one with no `expires_in` is used until a
+    401.
 
     Pass `store=RedisTokenStore(...)` to share one token between processes.
     """

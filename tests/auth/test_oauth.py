@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
 import math
 from typing import Any
@@ -151,48 +152,45 @@ async def test_expired_token_is_replaced_before_use() -> None:
     assert all(r.headers["authorization"] != "Bearer tok-1" for r in server.api_requests[1:])
 
 
-async def test_a_short_lived_token_is_refreshed_just_ahead_of_expiry() -> None:
-    # A tenth of 2 s is under the 30 s margin: the token is short-lived, and it is refreshed
-    # twice the slowest token request (50 ms) ahead, not a tenth of its lifetime ahead.
+async def test_a_short_lived_token_is_refreshed_when_it_expires_not_ahead() -> None:
+    # A tenth of 2 s is under the 30 s margin: the token is short-lived, and it is used until
+    # its expiry (counted from when its token request was sent, 0), then refreshed: the next
+    # token request goes no sooner than one lifetime after the last, however slow the endpoint.
     clock = FakeClock()
     server = FakeOAuthServer(expires_in=2, clock=clock, token_latency=0.05)
     transport = server.transport()
     auth = make_cc(clock, refresh_margin=30)
-    await api_call(auth, transport)  # sent at 0, expires at 2.0, refreshed from 1.9
-    clock.advance(1.84)  # now 1.89
-    await api_call(auth, transport)
+    await api_call(auth, transport)  # sent at 0, answered at 0.05, expires at 2.0
+    clock.advance(1.949)  # now 1.999
+    assert bearer(await api_call(auth, transport)) == "tok-1"
     assert len(server.token_requests) == 1
-    clock.advance(0.02)
-    await api_call(auth, transport)
+    clock.advance(0.001)  # now 2.0: expired
+    assert bearer(await api_call(auth, transport)) == "tok-2"
     assert len(server.token_requests) == 2
 
 
-async def test_a_short_lived_token_is_refreshed_at_least_the_floor_ahead() -> None:
-    # With an instant token endpoint the lead is the 5 ms floor.
-    server, clock = FakeOAuthServer(expires_in=4), FakeClock()
-    transport = server.transport()
-    auth = make_cc(clock, refresh_margin=30)
-    await api_call(auth, transport)
-    clock.advance(3.994)
-    await api_call(auth, transport)
-    assert len(server.token_requests) == 1
-    clock.advance(0.002)
-    await api_call(auth, transport)
-    assert len(server.token_requests) == 2
-
-
-async def test_a_slow_token_endpoint_leads_by_at_most_a_tenth_of_the_lifetime() -> None:
+async def test_a_short_lived_token_makes_at_most_one_token_request_per_lifetime() -> None:
+    """Calls every 10 ms for 16 s with a 4 s token and an endpoint that takes 10 ms: at most
+    16 / 4 + 1 token requests, each at least a lifetime after the one before, where refreshing
+    any lead ahead made each interval shorter than the lifetime and a run just under a
+    multiple of it one request more."""
     clock = FakeClock()
-    server = FakeOAuthServer(expires_in=2, clock=clock, token_latency=1.0)
+    server = FakeOAuthServer(expires_in=4, clock=clock, token_latency=0.01)
     transport = server.transport()
     auth = make_cc(clock, refresh_margin=30)
-    await api_call(auth, transport)  # sent at 0, answered at 1.0; expires at 2.0
-    clock.advance(0.79)  # now 1.79: 2 x 1 s would be 2 s ahead, capped to 0.2 s
-    await api_call(auth, transport)
-    assert len(server.token_requests) == 1
-    clock.advance(0.02)
-    await api_call(auth, transport)
-    assert len(server.token_requests) == 2
+    start = clock.monotonic()
+    sent_at: list[float] = []
+    while clock.monotonic() - start < 15.99:
+        before = len(server.token_requests)
+        now = clock.monotonic()
+        await api_call(auth, transport)
+        if len(server.token_requests) > before:
+            sent_at.append(now)
+        clock.advance(0.01)
+    duration = clock.monotonic() - start
+    assert len(server.token_requests) <= duration / 4 + 1
+    assert len(sent_at) == len(server.token_requests) >= 4
+    assert all(b - a >= 4.0 for a, b in itertools.pairwise(sent_at))
 
 
 async def test_an_explicit_margin_under_the_cap_is_kept_for_a_short_token() -> None:
