@@ -48,10 +48,11 @@ async def test_concurrent_calls_across_several_expiries_make_one_token_request_p
             await hammer(client, (clock, sandbox_time), workers=20, steps=34)  # 4.25 s
         stats = await sb.stats()
     # The sandbox states expires_in rounded down to whole seconds (2, and 1 for a 1.5 s token),
-    # and the client refreshes ahead, at 0.9 of it (the 30 s margin capped to a tenth): at the
-    # first step at or past 1.8 s (0, 1.875, 3.75: 3 tokens) or 0.9 s (0, 1, 2, 3, 4: 5 tokens).
+    # and the client refreshes a token that short-lived (the 30 s margin is over a tenth of it)
+    # when it expires: at the first step at or past 2 s (0, 2, 4: 3 tokens) or 1 s (0, 1, 2, 3,
+    # 4: 5 tokens).
     assert stats["token_requests"]["client_credentials"] == auth.refresh_count == expected
-    # Refreshed ahead of expiry every time: no call needed a 401 to learn of it.
+    # Refreshed by its expiry every time: no call needed a 401 to learn of it.
     assert set(stats["responses_by_status"]) == {"200"}
 
 
