@@ -14,6 +14,7 @@ from asyncapi_client._ratelimit._turns import (
     TURN_STEP,
     WindowTurns,
 )
+from asyncapi_client._ratelimit._window import HeaderlessWindow
 from tests.ratelimit.test_scenarios import serve_sandbox_limiter
 from tests.support.virtual_time import virtual_time
 
@@ -182,6 +183,21 @@ async def test_an_opening_across_a_turn_still_uses_each_window_whole() -> None:
     assert limited <= 20
 
 
+def paced_after_a_spell() -> HeaderlessWindow:
+    """A fixed window of 100 without headers: the opening's 100 granted at 0, refused at 0.001;
+    the spell's probe refused at 0.1 and granted at 0.6 (request 103; its turn in (0.1, 0.601]):
+    the log paces from there."""
+    window = HeaderlessWindow(enabled=True)
+    for _ in range(101):
+        window.sent(0.0)
+    for seq in range(1, 101):
+        window.granted(seq, 0.0, 0.001)
+    window.refused(101, 0.0, 0.001, None)
+    window.refused(102, 0.1, 0.101, None)
+    window.granted(103, 0.6, 0.601)
+    return window
+
+
 @pytest.mark.parametrize(("granted", "seeded"), [(100, True), (150, False)])
 def test_the_spells_turn_opens_the_window_in_force_when_no_more_than_a_quota_came_since(
     granted: int, seeded: bool
@@ -192,16 +208,7 @@ def test_the_spells_turn_opens_the_window_in_force_when_no_more_than_a_quota_cam
     probe included), a turn after it would have opened a window holding fewer than 100, which
     would not refuse: the window in force is the one the spell's turn opened, and the turns
     start from that turn. With more, a turn came in between, and they start from nothing."""
-    from asyncapi_client._ratelimit._window import HeaderlessWindow
-
-    window = HeaderlessWindow(enabled=True)
-    for _ in range(101):
-        window.sent(0.0)
-    for seq in range(1, 101):
-        window.granted(seq, 0.0, 0.001)
-    window.refused(101, 0.0, 0.001, None)
-    window.refused(102, 0.1, 0.101, None)
-    window.granted(103, 0.6, 0.601)
+    window = paced_after_a_spell()
     assert window.state == "paced"
     for seq in range(104, 103 + granted):
         window.granted(seq, 0.61, 0.62)
@@ -216,16 +223,7 @@ def test_the_logs_slots_not_yet_sent_do_not_count_as_grants_to_come(inflight: in
     (60 requests asleep until them) when its head is refused: those never leave on them (they
     are asked again), so the window in force is still the spell's. A request of ours still in
     flight could be granted by a turn after the probe, and then it is not."""
-    from asyncapi_client._ratelimit._window import HeaderlessWindow
-
-    window = HeaderlessWindow(enabled=True)
-    for _ in range(101):
-        window.sent(0.0)
-    for seq in range(1, 101):
-        window.granted(seq, 0.0, 0.001)
-    window.refused(101, 0.0, 0.001, None)
-    window.refused(102, 0.1, 0.101, None)
-    window.granted(103, 0.6, 0.601)
+    window = paced_after_a_spell()
     for seq in range(104, 203):
         window.granted(seq, 0.61, 0.62)
     assert window.log is not None
