@@ -25,13 +25,8 @@ if _c_builders.speedups is None or _json.msgspec is None:
 
 import msgspec
 
-PROJECT = {
-    "id": 7,
-    "name": "Apollo",
-    "description": None,
-    "created_at": "2024-05-01T12:00:00Z",
-    "updated_at": "2024-05-02T08:30:15.5+02:00",
-}
+from tests.core.test_decode_fast import PROJECT
+
 META = {"currentPage": 1, "totalPages": 1, "totalItems": 3, "itemsPerPage": 10}
 
 
