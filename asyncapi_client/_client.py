@@ -30,7 +30,7 @@ from ._raw_response import raw_sink
 from ._retry import RetryPolicy
 from ._shared_state import SharedState
 from ._stats import StatsSnapshot
-from ._types import Request, Response
+from ._types import Request, Response, new_request
 from ._version import __version__
 from .auth._base import Auth, BearerToken
 from .services.projects import ProjectsService
@@ -305,7 +305,27 @@ class AsyncClient:
             "connect_timeout": self._connect_timeout,
             "retry": self._retry,
         }
-        return Request._trusted(method, url, merged, content, self._attempt_timeout, extensions)
+        return new_request(method, url, merged, content, self._attempt_timeout, extensions)
+
+    def _bare_request(self, method: str, path: str) -> Request:
+        """`build_request(method, path)` for a call with no query parameters, body or headers of
+        its own (most of the services' calls: a `GET`, a `DELETE`, a page whose query is already
+        in `path`): the same Request, without walking the options."""
+        shared = self._shared
+        total = self._total
+        return new_request(
+            method,
+            shared.base_url + path,
+            self._headers.copy(),  # the request's own, as in build_request
+            None,
+            self._attempt_timeout,
+            {
+                "auth": self._auth,
+                "deadline": None if total is None else shared.clock.monotonic() + total,
+                "connect_timeout": self._connect_timeout,
+                "retry": self._retry,
+            },
+        )
 
     async def send(self, request: Request) -> Response:
         """Send a Request through the whole pipeline and return the raw Response (any status)."""

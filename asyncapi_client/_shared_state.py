@@ -115,7 +115,9 @@ class SharedState:
             user_middleware=middleware,
             retry=retrier,
             attempt_middleware=attempt_middleware,
-            auth=AuthMiddleware(transport),
+            # The retry layer gives each attempt headers of its own; with no attempt middleware
+            # between, nothing else holds them, and auth may set its header in them in place.
+            auth=AuthMiddleware(transport, owns_headers=not attempt_middleware),
             limiter=limiter,
             send=transport.send,
         )

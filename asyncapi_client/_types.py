@@ -3,7 +3,11 @@
 Transports adapt these at the bottom of the pipeline, so that a transport other than httpx never
 builds httpx objects. Header names are kept lower-case (HTTP/2 requires it, and it makes lookups
 a plain dict access). A middleware that changes a request makes a new one with `.replace()` or
-`.with_headers()`.
+`.with_headers()`. (Inside the SDK, each attempt's headers are a copy of its own, made by the
+retry layer, which the auth layer may set a header in: see `RetryMiddleware`.)
+
+The SDK's layers build and rebuild requests with `new_request` and the transports their
+responses with `new_response`: the fields as given, without the checks of `__init__`.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from ._errors import ResponseDecodeError
 _NO_EXTENSIONS: Final[Mapping[str, Any]] = MappingProxyType({})
 _REQUEST_FIELDS: Final = ("method", "url", "headers", "content", "timeout", "extensions")
 
-# Building without `object.__setattr__`: `_trusted` fills a mutable twin of the class (same slots,
-# same layout) with plain attribute stores and then retypes it, about 150 ns against 440 for six
-# `object.__setattr__` calls; three Requests and a Response are built per call.
+# Building without `object.__setattr__`: `new_request` fills a mutable twin of the class (same
+# slots, same layout) with plain attribute stores and then retypes it, about 150 ns against 440 for
+# six `object.__setattr__` calls; two Requests and a Response are built per call.
 _new = object.__new__
 
 
@@ -38,6 +42,28 @@ class _RequestFields:
 
 class _RequestBuilder(_RequestFields):
     __slots__ = ()
+
+
+def new_request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    content: bytes | None,
+    timeout: float | None,
+    extensions: Mapping[str, Any],
+) -> Request:
+    """A `Request` from fields already in the pipeline's form (method upper-case, header names
+    lower-case, `headers` a dict of this request's own): what every layer of the SDK that builds
+    or rebuilds a request calls, one plain function call and no checks."""
+    self: Any = _new(_RequestBuilder)
+    self.method = method
+    self.url = url
+    self.headers = headers
+    self.content = content
+    self.timeout = timeout
+    self.extensions = extensions
+    self.__class__ = Request
+    return self  # type: ignore[no-any-return]
 
 
 class Request(_RequestFields):
@@ -78,16 +104,11 @@ class Request(_RequestFields):
         timeout: float | None,
         extensions: Mapping[str, Any],
     ) -> Request:
-        # The client builds requests on the hot path with headers already lower-cased.
-        self: Any = _new(_RequestBuilder)
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.content = content
-        self.timeout = timeout
-        self.extensions = extensions
-        self.__class__ = cls
-        return self  # type: ignore[no-any-return]
+        # `new_request` as a class method, for the callers that name the class (and a subclass).
+        request = new_request(method, url, headers, content, timeout, extensions)
+        if cls is not Request:
+            object.__setattr__(request, "__class__", cls)
+        return request
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Request is immutable: use .replace() or .with_headers()")
@@ -99,26 +120,26 @@ class Request(_RequestFields):
         values.update(changes)
         if "headers" in changes:
             values["headers"] = {k.lower(): v for k, v in changes["headers"].items()}
-        return Request._trusted(**values)
+        return new_request(**values)
 
     def with_headers(self, **headers: str) -> Request:
         """A copy with these headers set (underscores in names become dashes)."""
         merged = dict(self.headers)
         for name, value in headers.items():
             merged[name.replace("_", "-").lower()] = value
-        return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
+        return new_request(self.method, self.url, merged, self.content, self.timeout, self.extensions)
 
     def with_header(self, name: str, value: str) -> Request:
         """A copy with header `name` set to `value`."""
         merged = dict(self.headers)
         merged[name.lower()] = value
-        return Request._trusted(self.method, self.url, merged, self.content, self.timeout, self.extensions)
+        return new_request(self.method, self.url, merged, self.content, self.timeout, self.extensions)
 
     def with_extensions(self, **extensions: Any) -> Request:
         """A copy with these extensions set (`auth`, `deadline`, `attempt`, ...)."""
         merged = dict(self.extensions)
         merged.update(extensions)
-        return Request._trusted(self.method, self.url, self.headers, self.content, self.timeout, merged)
+        return new_request(self.method, self.url, self.headers, self.content, self.timeout, merged)
 
     def __repr__(self) -> str:
         # Never the headers: Authorization lives there.
@@ -136,6 +157,20 @@ class _ResponseFields:
 
 class _ResponseBuilder(_ResponseFields):
     __slots__ = ()
+
+
+def new_response(
+    status_code: int, headers: dict[str, str], content: bytes, request: Request | None
+) -> Response:
+    """A `Response` from fields already in the pipeline's form (header names lower-case,
+    `headers` a dict of its own): what the transports build theirs with."""
+    self: Any = _new(_ResponseBuilder)  # see _new above
+    self.status_code = status_code
+    self.headers = headers
+    self.content = content
+    self.request = request
+    self.__class__ = Response
+    return self  # type: ignore[no-any-return]
 
 
 class Response(_ResponseFields):
@@ -160,13 +195,10 @@ class Response(_ResponseFields):
     def _trusted(
         cls, status_code: int, headers: dict[str, str], content: bytes, request: Request | None
     ) -> Response:
-        self: Any = _new(_ResponseBuilder)  # see _new above
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
-        self.request = request
-        self.__class__ = cls
-        return self  # type: ignore[no-any-return]
+        response = new_response(status_code, headers, content, request)
+        if cls is not Response:
+            object.__setattr__(response, "__class__", cls)
+        return response
 
     @classmethod
     def json_response(

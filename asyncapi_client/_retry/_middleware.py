@@ -4,9 +4,13 @@ It sits outside auth and the rate limiter, so each attempt re-enters both: every
 limiter token and carries the access token valid when it is sent (the four rules of docs/architecture.md).
 
 The first attempt is the hot path: a dict copy for `extensions["attempt"]` (with an empty slot
-for the rate limiter's permit, which it fills in place instead of copying again), one clock read when
-the call has a deadline, and (POST, PATCH, DELETE) an idempotency key. Everything else happens
-only after a failure.
+for the rate limiter's permit, which it fills in place instead of copying again), a copy of the
+headers, one clock read when the call has a deadline, and (POST, PATCH, DELETE) an idempotency
+key. Everything else happens only after a failure.
+
+Each attempt gets headers of its own, a copy of the call's: the layers below may set headers in
+them in place (the auth layer sets `Authorization` so, when no attempt middleware runs between),
+and neither the caller's `Request` nor the next attempt ever sees what they set.
 
 Exactly once for the methods that change things. POST, PATCH and DELETE carry one
 `Idempotency-Key` across all their attempts, so a server that honours it (the API does) applies a
@@ -31,11 +35,11 @@ from urllib.parse import parse_qsl, urlencode
 from .._clock import Clock
 from .._decode import status_error
 from .._errors import APIConnectionError, APITimeoutError, ResponseDecodeError
-from .._pipeline import CallNext
+from .._pipeline import CallNext, ViaLayer
 from .._redact import SENSITIVE_PARAM, redact
 from .._retry_after import parse_retry_after
 from .._stats import ClientStats
-from .._types import Request, Response
+from .._types import Request, Response, new_request, new_response
 from ._policy import NO_RETRY_REFUND, RETRY_COST, RETRY_STATUSES, RetryPolicy, exception_retry_cost
 
 logger: Final = logging.getLogger("asyncapi_client.retry")
@@ -69,7 +73,7 @@ def loggable_url(url: str) -> str:
     return redact(f"{base}?{urlencode(pairs, safe='*')}")
 
 
-class RetryMiddleware:
+class RetryMiddleware(ViaLayer):
     """Retries what is safe to retry, within the policy, the client's budget and the deadline.
 
     One per client (its views share it), so the budget is per client. `budget_remaining` is the
@@ -117,7 +121,9 @@ class RetryMiddleware:
         self._budget = budget - amount
         return True
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    async def _via(self, call_next: CallNext, request: Request) -> Response:
+        """The call, its arguments reversed (`ViaLayer`): `await retry(request, call_next)`
+        comes here too."""
         method = request.method
         headers = request.headers
         keyed = method in KEYED_METHODS
@@ -161,7 +167,7 @@ class RetryMiddleware:
             stats.attempts += 1
             try:
                 response = await call_next(
-                    Request._trusted(method, url, headers, content, timeout, extensions)
+                    new_request(method, url, headers.copy(), content, timeout, extensions)
                 )
             except APIConnectionError as exc:
                 cost = exception_retry_cost(exc, method, headers)
@@ -283,7 +289,7 @@ class RetryMiddleware:
             attempts,
         )
         headers = {k: v for k, v in response.headers.items() if k not in ("content-length", "content-type")}
-        return Response._trusted(204, headers, b"", response.request)
+        return new_response(204, headers, b"", response.request)
 
     def __repr__(self) -> str:
         return f"RetryMiddleware({self.policy!r}, budget_remaining={self._budget})"

@@ -16,9 +16,9 @@ from collections.abc import Awaitable
 from typing import ClassVar, Protocol, runtime_checkable
 
 from .._config import check_header
-from .._pipeline import CallNext
+from .._pipeline import CallNext, ViaLayer
 from .._secret import Secret, as_secret
-from .._types import Request, Response
+from .._types import Request, Response, new_request
 from ..transports._base import Transport
 
 
@@ -62,15 +62,23 @@ class BearerToken:
         return "BearerToken('***')"
 
 
-class AuthMiddleware:
-    """Runs the calling view's auth strategy (`request.extensions["auth"]`) for each attempt."""
+class AuthMiddleware(ViaLayer):
+    """Runs the calling view's auth strategy (`request.extensions["auth"]`) for each attempt.
 
-    __slots__ = ("_transport",)
+    `owns_headers`: each request that comes down has headers of its own, which no one else
+    holds (the retry layer copies them for each attempt, and no attempt middleware runs between
+    it and this layer), so a `BearerToken`'s `Authorization` is set in them in place rather than
+    in a copy of the request. Without it (attempt middleware may hand down a request whose
+    headers it keeps), the request is copied, as every other middleware must do.
+    """
 
-    def __init__(self, transport: Transport) -> None:
+    __slots__ = ("_transport", "_owns_headers")
+
+    def __init__(self, transport: Transport, *, owns_headers: bool = False) -> None:
         self._transport = transport
+        self._owns_headers = owns_headers
 
-    def __call__(self, request: Request, call_next: CallNext) -> Awaitable[Response]:
+    def _via(self, call_next: CallNext, request: Request) -> Awaitable[Response]:
         # The strategy's coroutine itself, not awaited in a frame of ours: every suspension of
         # the request (waiting for a connection, for the reply) passes one frame less.
         auth: Auth | None = request.extensions.get("auth")
@@ -78,8 +86,12 @@ class AuthMiddleware:
             return call_next(request)
         if type(auth) is BearerToken:
             # What its `authenticate` does, without that call: the most common strategy's
-            # header costs a dict copy and a Request, not three Python calls more.
-            return call_next(_with_authorization(request, auth._header.get()))
+            # header costs one dict store (or a dict copy and a Request), not three Python
+            # calls more. (`_value` is what `Secret.get()` returns, read without the call.)
+            if self._owns_headers:
+                request.headers["authorization"] = auth._header._value
+                return call_next(request)
+            return call_next(_with_authorization(request, auth._header._value))
         return auth.authenticate(request, call_next, self._transport)
 
 
@@ -87,7 +99,9 @@ def _with_authorization(request: Request, value: str) -> Request:
     """`request.with_header("authorization", value)` for a name already lower-case."""
     headers = request.headers.copy()
     headers["authorization"] = value
-    return Request._trusted(request.method, request.url, headers, request.content, request.timeout, request.extensions)
+    return new_request(
+        request.method, request.url, headers, request.content, request.timeout, request.extensions
+    )
 
 
 def authorization_hint(auth: object) -> str | None:

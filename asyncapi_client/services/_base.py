@@ -41,6 +41,8 @@ class Service:
         `with_raw_response`, raise the typed error for a non-2xx), its coroutine returned as is
         rather than awaited in one more frame."""
         client = self._client
+        if not params and json_body is None and not headers:
+            return client._sent(client._bare_request(method, path), True)
         return client._sent(
             client.build_request(method, path, params=params, json_body=json_body, headers=headers), True
         )

@@ -13,7 +13,7 @@ import asyncio
 import math
 from typing import Any, ClassVar
 
-from .._types import Request, Response
+from .._types import Request, Response, new_response
 from ._base import connection_lost, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within, response_headers
 from ._deadline import fail_after
@@ -188,7 +188,7 @@ class AiohttpTransport:
                     received = response_headers(raw.headers)
                     if plain_within(received, self._limit):
                         # Plain and within the limit by its Content-Length: aiohttp reads exactly that.
-                        return Response._trusted(status, received, await raw.read(), request)
+                        return new_response(status, received, await raw.read(), request)
                     reader = BodyReader(request, status, received, self._limit)
                     content = raw.content
                     while True:
@@ -196,7 +196,7 @@ class AiohttpTransport:
                         if not chunk:
                             break
                         reader.feed(chunk)
-                    return Response._trusted(status, received, reader.finish(), request)
+                    return new_response(status, received, reader.finish(), request)
                 except BaseException:
                     # The rest of the body is never read: the connection cannot be reused.
                     raw.close()

@@ -16,7 +16,7 @@ import anyio
 
 from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError, ResponseDecodeError
-from .._types import Request, Response
+from .._types import Request, Response, new_response
 from ._base import origin_and_target, split_origin
 from ._body import DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._options import check_max_response_bytes
@@ -130,7 +130,7 @@ class ASGITransport:
                 request=request,
                 request_sent=True,
             )
-        return Response._trusted(status, response_headers, reader.finish(), request)
+        return new_response(status, response_headers, reader.finish(), request)
 
     async def aclose(self) -> None:
         """Nothing to close: the app is not ours."""

@@ -30,7 +30,7 @@ import httpcore
 
 from .._config import format_seconds
 from .._errors import APIConnectionError, APITimeoutError
-from .._types import Request, Response
+from .._types import Request, Response, new_response
 from ._base import connection_lost, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader
 from ._deadline import fail_after
@@ -224,7 +224,7 @@ class HttpcoreTransport:
         reader = BodyReader(request, raw.status, headers, self._limit)
         async for chunk in raw.aiter_stream():
             reader.feed(chunk)
-        return Response._trusted(raw.status, headers, reader.finish(), request)
+        return new_response(raw.status, headers, reader.finish(), request)
 
     def _wrap(self, exc: Exception, request: Request) -> APIConnectionError | None:
         if isinstance(exc, self._timeout_exc):

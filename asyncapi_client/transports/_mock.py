@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Union
 
-from .._types import Request, Response
+from .._types import Request, Response, new_response
 
 Handler = Callable[[Request], Union[Response, Awaitable[Response]]]
 
@@ -30,7 +30,7 @@ class MockTransport:
         if not isinstance(result, Response):
             raise TypeError(f"MockTransport handler must return a Response, got {type(result).__name__}")
         if result.request is None:
-            result = Response._trusted(result.status_code, dict(result.headers), result.content, request)
+            result = new_response(result.status_code, dict(result.headers), result.content, request)
         return result
 
     async def aclose(self) -> None:

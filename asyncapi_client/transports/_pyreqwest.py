@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import anyio
 
 from .._errors import APIConnectionError
-from .._types import Request, Response
+from .._types import Request, Response, new_response
 from ._base import connection_lost, merge_headers, no_free_connection, not_connected, split_origin, timed_out
 from ._body import ACCEPT_ENCODING, DEFAULT_MAX_RESPONSE_BYTES, BodyReader, plain_within
 from ._options import DEFAULT_CONNECT_TIMEOUT, TransportOptions
@@ -260,7 +260,7 @@ class PyreqwestTransport:
         try:
             if plain_within(headers, self._limit):
                 body = await raw.bytes()
-                return Response._trusted(status, headers, body.to_bytes(), request)
+                return new_response(status, headers, body.to_bytes(), request)
             reader = BodyReader(request, status, headers, self._limit)
             body_reader = raw.body_reader
             while True:
@@ -268,7 +268,7 @@ class PyreqwestTransport:
                 if chunk is None:
                     break
                 reader.feed(chunk.to_bytes())
-            return Response._trusted(status, headers, reader.finish(), request)
+            return new_response(status, headers, reader.finish(), request)
         finally:
             raw = raw_headers = body_reader = None  # as in send(): no reference to pyreqwest's objects kept
 

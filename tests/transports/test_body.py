@@ -124,3 +124,31 @@ def test_a_chain_is_undone_from_the_last_coding() -> None:
     assert read(bytes(body), {"content-encoding": "gzip, br"}) == b"hello"
     with pytest.raises(ResponseDecodeError):
         read(bytes(body), {"content-encoding": "br, gzip"})
+
+
+def test_response_headers_lower_case_names_and_join_repeats() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy, istr
+
+    from asyncapi_client.transports._body import response_headers
+
+    raw = CIMultiDictProxy(CIMultiDict([(istr("Content-Type"), "application/json"), ("X-Request-ID", "r-1")]))
+    assert response_headers(raw) == {"content-type": "application/json", "x-request-id": "r-1"}
+    repeated = CIMultiDictProxy(
+        CIMultiDict([("Set-Cookie", "a=1"), ("Vary", "Accept"), ("set-cookie", "b=2")])
+    )
+    assert response_headers(repeated) == {"set-cookie": "a=1, b=2", "vary": "Accept"}
+
+
+def test_response_headers_remember_a_bounded_number_of_names() -> None:
+    """Names a server makes up on every response are lowered each time, not kept without end."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from asyncapi_client.transports import _body
+
+    names = [f"X-Made-Up-{i}" for i in range(3 * _body._MAX_NAMES)]
+    for start in range(0, len(names), 50):
+        part = names[start : start + 50]
+        raw = CIMultiDictProxy(CIMultiDict([(name, "v") for name in part]))
+        assert _body.response_headers(raw) == {name.lower(): "v" for name in part}
+    remembered: dict[str, str] = _body._lower_name.__self__  # type: ignore[attr-defined]
+    assert len(remembered) <= _body._MAX_NAMES
