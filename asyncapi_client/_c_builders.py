@@ -11,6 +11,8 @@ name, JSON key and type): it is handed the keys, the kinds and the slots' descri
 no field list of its own. It gives what the Python builder gives, or the same refusal (`refused`,
 `_fast_decode._SLOW`), after which the converter answers. With msgspec, `adopter` gives the
 typed decoders' other half: the models from msgspec structs of their fields.
+
+The extension's `Maker` is the pipeline's: `_types.new_request` and `new_response` in C.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@
  *     YYYY-MM-DD ("T" | "t" | " ") HH:MM:SS ["." 1*DIGIT] ["Z" | "z" | ("+" | "-") HH [":"] MM]
  * ASCII digits only, a fraction rounded half up to the microsecond, no offset read as UTC.
  * The datetime constructor checks the ranges, as `_rfc3339` lets `datetime()` do.
+ *
+ * A Maker (at the end) does the same slot writing for the pipeline's Request and Response:
+ * `_types.new_request` and `new_response` in C.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -411,6 +414,102 @@ static PyTypeObject BuilderType = {
     .tp_methods = Builder_methods,
 };
 
+/* -- Maker: a class's instances from their slots' values ------------------------------------ */
+
+/* Maker(cls, descriptors): `make(*values)` gives a new instance of `cls` with one value per
+ * descriptor written into its slot, as `_types.new_request` does in Python (no __init__, no
+ * __setattr__). For the pipeline's Request and Response, built a few times per call. */
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *cls;
+    Py_ssize_t count;
+    Py_ssize_t offsets[MAX_FIELDS];
+} Maker;
+
+static PyObject *
+Maker_make(Maker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != self->count) {
+        PyErr_Format(PyExc_TypeError, "make() takes %zd arguments (%zd given)", self->count, nargs);
+        return NULL;
+    }
+    PyObject *instance = self->cls->tp_alloc(self->cls, 0);  /* zeroed: every slot empty */
+    if (instance == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        Py_INCREF(args[i]);
+        *(PyObject **)((char *)instance + self->offsets[i]) = args[i];
+    }
+    return instance;
+}
+
+static PyObject *
+Maker_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyTypeObject *cls;
+    PyObject *descriptors;
+    static char *names[] = {"cls", "descriptors", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O:Maker", names, &PyType_Type, &cls, &descriptors))
+        return NULL;
+    PyObject *slots = PySequence_Fast(descriptors, "the descriptors must be a sequence");
+    if (slots == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(slots);
+    Maker *self = NULL;
+    if (count > MAX_FIELDS) {
+        PyErr_Format(PyExc_ValueError, "at most %d slots", MAX_FIELDS);
+        goto done;
+    }
+    self = (Maker *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        /* An object slot of the class or of a base of it, inside the class's instances. */
+        PyObject *descriptor = PySequence_Fast_GET_ITEM(slots, i);
+        PyMemberDef *member = Py_IS_TYPE(descriptor, &PyMemberDescr_Type)
+                                  ? ((PyMemberDescrObject *)descriptor)->d_member
+                                  : NULL;
+        if (member == NULL || !PyType_IsSubtype(cls, PyDescr_TYPE(descriptor)) || member->type != T_OBJECT_EX
+            || (member->flags & READONLY) || member->offset < (Py_ssize_t)sizeof(PyObject)
+            || member->offset + (Py_ssize_t)sizeof(PyObject *) > cls->tp_basicsize) {
+            PyErr_SetString(PyExc_TypeError, "a descriptor is not a slot of the class");
+            Py_CLEAR(self);
+            goto done;
+        }
+        self->offsets[i] = member->offset;
+    }
+    self->count = count;
+    Py_INCREF(cls);
+    self->cls = cls;
+done:
+    Py_DECREF(slots);
+    return (PyObject *)self;
+}
+
+static void
+Maker_dealloc(Maker *self)
+{
+    Py_XDECREF(self->cls);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Maker_methods[] = {
+    {"make", (PyCFunction)(void (*)(void))Maker_make, METH_FASTCALL,
+     "A new instance with these values in its slots, in the descriptors' order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MakerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "asyncapi_client._speedups.Maker",
+    .tp_basicsize = sizeof(Maker),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Maker(cls, descriptors): `make(*values)` gives instances of `cls` with those slots set.",
+    .tp_new = Maker_new,
+    .tp_dealloc = (destructor)Maker_dealloc,
+    .tp_methods = Maker_methods,
+};
+
 static PyObject *
 speedups_parse_datetime(PyObject *Py_UNUSED(module), PyObject *value)
 {
@@ -445,7 +544,7 @@ PyMODINIT_FUNC
 PyInit__speedups(void)
 {
     PyDateTime_IMPORT;
-    if (PyDateTimeAPI == NULL || PyType_Ready(&BuilderType) < 0)
+    if (PyDateTimeAPI == NULL || PyType_Ready(&BuilderType) < 0 || PyType_Ready(&MakerType) < 0)
         return NULL;
     if (one_microsecond == NULL && (one_microsecond = PyDelta_FromDSU(0, 0, 1)) == NULL)
         return NULL;
@@ -455,6 +554,11 @@ PyInit__speedups(void)
     Py_INCREF(&BuilderType);
     if (PyModule_AddObject(module, "Builder", (PyObject *)&BuilderType) < 0) {
         Py_DECREF(&BuilderType);
+        goto fail;
+    }
+    Py_INCREF(&MakerType);
+    if (PyModule_AddObject(module, "Maker", (PyObject *)&MakerType) < 0) {
+        Py_DECREF(&MakerType);
         goto fail;
     }
     if (PyModule_AddIntConstant(module, "INT", KIND_INT) < 0
