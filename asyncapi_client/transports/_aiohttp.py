@@ -10,6 +10,7 @@ by aiohttp's `trust_env`, and passed per request without credentials in the URL.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 from typing import Any, ClassVar
 
@@ -86,6 +87,13 @@ class AiohttpTransport:
             aiohttp.InvalidURL,
         )
         self._lost_errors: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError)
+        # `session.request(...)` wraps `session._request(...)` (the coroutine that sends) in a
+        # context manager, through a `**kwargs` call: awaited, that is three Python calls a
+        # request for nothing. On aiohttp 3, whose wrapper does nothing else, the coroutine is
+        # called directly; on any other version (or without it), the public method.
+        private = getattr(aiohttp.ClientSession, "_request", None)
+        self._direct = aiohttp.__version__.startswith("3.") and inspect.iscoroutinefunction(private)
+        self._send: Any = None  # the session's request call, bound with the session
 
     def _get_session(self) -> Any:
         import aiohttp
@@ -109,6 +117,7 @@ class AiohttpTransport:
                 headers={"Accept-Encoding": ACCEPT_ENCODING},
                 trust_env=False,
             )
+            self._send = self._session._request if self._direct else self._session.request
         return self._session
 
     def _proxy(self, origin: str) -> _Route:
@@ -145,9 +154,8 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         """Send through the aiohttp session (see `Transport.send`)."""
-        session = self._session
-        if session is None:
-            session = self._get_session()
+        if self._session is None:
+            self._get_session()
         url = request.url
         timeout = request.timeout
         connect = request.extensions.get("connect_timeout") or self._connect_timeout
@@ -173,7 +181,7 @@ class AiohttpTransport:
                 # Python calls per request (measured), and `read()` hands the connection back
                 # to the pool when the body ends. What can leave a body unread, an exception or
                 # a cancellation, closes the response below, as the context manager would.
-                raw = await session.request(
+                raw = await self._send(
                     request.method,
                     url,
                     headers=headers,
@@ -212,7 +220,7 @@ class AiohttpTransport:
         """Close the aiohttp session, if this transport made it."""
         if self._session is not None:
             await self._session.close()
-            self._session = None
+            self._session = self._send = None
 
     def __repr__(self) -> str:
         proxies = self._options.proxies.proxies
