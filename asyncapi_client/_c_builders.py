@@ -60,7 +60,6 @@ def builders(
     return builder.one, builder.many
 
 
-
 def adopter(
     cls: type, plan: list[tuple[str, str, Any]], refused: object
 ) -> tuple[type, Callable[[Any], Any]] | None:
