@@ -322,8 +322,10 @@ class RateLimitMiddleware:
         if status == _THROTTLED:
             self._stats.rate_limited += 1
             part.rate_limited += 1
-        elif fields is None and not estimator.learning:
-            estimator.inflight -= 1  # nothing to learn: the common case for servers without headers
+        elif fields is None and estimator.congestion.cubic is None and not estimator.window.active:
+            # Nothing to learn (`Estimator.learning`, inline): the common case for servers
+            # without headers.
+            estimator.inflight -= 1
             return None
         now = self._clock.monotonic()
         info = None
