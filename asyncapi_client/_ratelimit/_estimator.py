@@ -345,7 +345,7 @@ class Estimator:
         if test:
             sliding.tested(status != _THROTTLED, now)
         elif status == _THROTTLED:
-            sliding.refused(seq, sent_at)
+            sliding.refused(seq, sent_at, now)
         if (
             status == _THROTTLED
             and self.empty_early

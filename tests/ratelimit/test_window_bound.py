@@ -117,7 +117,7 @@ def test_a_refused_send_leaves_the_log_and_refused_answers_never_enter_it() -> N
     evidence = slowapi_log()
     evidence.log_send(0.35)
     assert list(evidence.sends or ()) == pytest.approx([0.1, 0.2, 0.3, 0.35])
-    evidence.refused(9, 0.35)
+    evidence.refused(9, 0.35, 0.36)
     assert list(evidence.sends or ()) == pytest.approx([0.1, 0.2, 0.3])
     evidence.take_slot(0.4, LOG_GUARD)
     evidence.answered(0.45, 0.4, granted=False)
@@ -125,21 +125,37 @@ def test_a_refused_send_leaves_the_log_and_refused_answers_never_enter_it() -> N
     assert evidence.pending == 0
 
 
-def test_429s_for_requests_the_proven_bound_let_out_refute_it() -> None:
-    """One 429 for a request sent under the proven bound is a miss in timing; `REFUTED_BY` of
-    them refute it: the log goes back to the widest Reset, the waiting requests ask again,
-    and nothing is tested any more. A 429 for a request sent before it was proven counts not."""
+BLOCK = [(5.5, 5.51), (5.5005, 5.512), (5.501, 5.513), (5.501, 5.514)]  # sent together, all refused
+
+
+@pytest.mark.parametrize(
+    ("refusals", "refuted"),
+    [
+        ([(5.5, 5.51)], False),  # one miss in timing
+        ([(5.5, 5.51), (5.6, 5.61)], True),  # a second, sent after the first was answered
+        (BLOCK, False),  # a block sent together: one miss, however many of it were refused
+        ([*BLOCK, (5.52, 5.53)], True),  # and one sent after the block's first refusal came
+    ],
+)
+def test_429s_for_requests_the_proven_bound_let_out_refute_it(
+    refusals: list[tuple[float, float]], refuted: bool
+) -> None:
+    """One 429 for a request sent under the proven bound is a miss in timing, and so are the
+    429s for the requests sent before it was answered (its block, their slots given before
+    anything was known of it); `REFUTED_BY` misses refute it: the log goes back to the widest
+    Reset, the waiting requests ask again, and nothing is tested any more. A 429 for a
+    request sent before it was proven counts not."""
+    assert REFUTED_BY == 2  # (the table's)
     evidence = slowapi_log()
     evidence.proven, evidence.proven_from = 2.02, 5.0
-    evidence.refused(1, 4.0)  # sent before the bound was proven
-    assert evidence.proven == 2.02
-    for seq in range(2, 2 + REFUTED_BY - 1):
-        evidence.refused(seq, 5.5)
+    evidence.refused(1, 4.0, 4.01)  # sent before the bound was proven
     assert evidence.proven == 2.02
     resets = evidence.resets
-    evidence.refused(99, 5.6)
-    assert evidence.proven == math.inf and not evidence.testing
-    assert evidence.resets == resets + 1
+    for seq, (sent, answered) in enumerate(refusals, start=2):
+        evidence.refused(seq, sent, answered)
+    assert (evidence.proven == math.inf) == refuted
+    assert evidence.testing != refuted
+    assert evidence.resets == resets + refuted
 
 
 def test_a_refused_test_pauses_nothing_and_cuts_nothing() -> None:
