@@ -396,7 +396,9 @@ class SlidingEvidence:
         """A 429 for a request sent at `sent_at` (send clock) other than a test, answered `now`:
         `REFUTED_BY` misses (429s for requests the proven bound let out) refute it (the log
         goes back to the Reset's bound, and the requests waiting ask again); tests end for
-        good. A 429 for a request sent before the last miss was answered is that miss: the
+        good. A miss short of that gives the log's slots again (the requests waiting ask
+        again, `resets`: slots given a window or more ahead were given on the round trips
+        known then), and a 429 for a request sent before it was answered is that miss: the
         block it was sent with, its slots given before anything was known of it."""
         origins, sends = self.origins, self.sends
         if self.testing and origins is not None and sends is not None:
@@ -417,8 +419,8 @@ class SlidingEvidence:
         if self.misses >= REFUTED_BY:
             self.proven = self.proven_from = math.inf
             self.testing = False
-            self.last_slot = -math.inf
-            self.resets += 1
+        self.last_slot = -math.inf
+        self.resets += 1
 
     def _end_test(self) -> None:
         self.test_gap = self.test_seq = None

@@ -129,22 +129,23 @@ BLOCK = [(5.5, 5.51), (5.5005, 5.512), (5.501, 5.513), (5.501, 5.514)]  # sent t
 
 
 @pytest.mark.parametrize(
-    ("refusals", "refuted"),
+    ("refusals", "misses", "refuted"),
     [
-        ([(5.5, 5.51)], False),  # one miss in timing
-        ([(5.5, 5.51), (5.6, 5.61)], True),  # a second, sent after the first was answered
-        (BLOCK, False),  # a block sent together: one miss, however many of it were refused
-        ([*BLOCK, (5.52, 5.53)], True),  # and one sent after the block's first refusal came
+        ([(5.5, 5.51)], 1, False),  # one miss in timing
+        ([(5.5, 5.51), (5.6, 5.61)], 2, True),  # a second, sent after the first was answered
+        (BLOCK, 1, False),  # a block sent together: one miss, however many of it were refused
+        ([*BLOCK, (5.52, 5.53)], 2, True),  # and one sent after the block's first refusal came
     ],
 )
 def test_429s_for_requests_the_proven_bound_let_out_refute_it(
-    refusals: list[tuple[float, float]], refuted: bool
+    refusals: list[tuple[float, float]], misses: int, refuted: bool
 ) -> None:
     """One 429 for a request sent under the proven bound is a miss in timing, and so are the
     429s for the requests sent before it was answered (its block, their slots given before
-    anything was known of it); `REFUTED_BY` misses refute it: the log goes back to the widest
-    Reset, the waiting requests ask again, and nothing is tested any more. A 429 for a
-    request sent before it was proven counts not."""
+    anything was known of it); each miss has the waiting requests ask again (their slots
+    were given on what was known before it); `REFUTED_BY` misses refute it: the log goes
+    back to the widest Reset, and nothing is tested any more. A 429 for a request sent
+    before it was proven counts not."""
     assert REFUTED_BY == 2  # (the table's)
     evidence = slowapi_log()
     evidence.proven, evidence.proven_from = 2.02, 5.0
@@ -155,7 +156,7 @@ def test_429s_for_requests_the_proven_bound_let_out_refute_it(
         evidence.refused(seq, sent, answered)
     assert (evidence.proven == math.inf) == refuted
     assert evidence.testing != refuted
-    assert evidence.resets == resets + refuted
+    assert evidence.misses == misses and evidence.resets == resets + misses
 
 
 def test_a_refused_test_pauses_nothing_and_cuts_nothing() -> None:
