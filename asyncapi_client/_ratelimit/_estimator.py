@@ -48,7 +48,9 @@ How the server's answers steer the decision:
    its answer less the send of the entry it tested: the log paces by that proven bound and
    the waiting requests ask again at once; refused, no pause and no cut (the gap is a lower
    bound). A refused send leaves the log; 429s for requests the proven bound let out refute
-   it (`SlidingEvidence`). While such a log will pace, an empty window sets no pause.
+   it (`SlidingEvidence`). While such a log will pace, an empty window sets no pause; while
+   it paces, no 429 cut binds (one made before the window was known would spread the log's
+   sends, and leave it no block's head to test).
 
 Every pause the server sets (Retry-After in seconds or as a date, a Reset with nothing left,
 on a 429 or a 503) is capped at `max_pause`: one hostile or broken header cannot stop the
@@ -380,7 +382,7 @@ class Estimator:
         if test:
             sliding.tested(status != _THROTTLED, now)
         elif status == _THROTTLED:
-            sliding.refused(seq, sent_at)
+            sliding.refused(seq, sent_at, now)
         if (
             status == _THROTTLED
             and self.empty_early
@@ -615,7 +617,12 @@ class Estimator:
             and (window_paced or (self.sliding.window is not None and self.sliding.sends is not None))
         )
         rate = self._base_rate()
-        if self.adaptive and not window_paced:
+        if self.adaptive and not window_paced and not self.log_paced:
+            # (While the send log paces, no cut binds either, not even one made before the
+            # window was known, as the opening's 429 before a sliding window's tokens came
+            # back: CUBIC's climb would let requests out one by one, spreading the log's
+            # entries evenly, and a log with no block in it has no head to test its bound by,
+            # so it would pace at the widest Reset for good, half slowapi's rate.)
             rate = self.congestion.cap(now, rate)
         if self.configured_rate is None and self.max_pause > 0 and rate < 1.0 / self.max_pause:
             # What the headers taught is capped like a pause: the next request is never
