@@ -5,6 +5,7 @@ policy.
     python benchmarks/ratelimit.py                       # everything (about ten minutes)
     python benchmarks/ratelimit.py nginx modes cost      # a subset
     python benchmarks/ratelimit.py slowapi               # the third-party sliding window
+    python benchmarks/ratelimit.py slowapi --slowapi 20/second --repeat 5 --slowapi-http h11
     python benchmarks/ratelimit.py modes --calls 600     # shorter runs of the sandbox modes
     python benchmarks/ratelimit.py modes --mode sliding_window --mode "fixed_window / none"
 
@@ -17,7 +18,9 @@ policy.
             >= 95% of the limit (50/s plus the bucket or the window's quota once), <= 1%
             answered 429, none lost.
 2b. slowapi: slowapi (on `limits`) with `headers_enabled=True` guarding a small Starlette app
-            (uvicorn, in this process): its `moving-window` (a true sliding log) and its
+            (uvicorn, in a process of its own: `tests/support/slowapi_server.py`, so the
+            client and the server share no event loop; the 429s are the server's own
+            count): its `moving-window` (a true sliding log) and its
             `fixed-window` at 100 per 2 s, 1,000 calls, and the moving window at 20 per
             second, 400 calls, all at concurrency 64: >= 95% of the limit (the rate plus a
             window's quota once), <= 1% of requests answered 429, none lost.
@@ -224,23 +227,22 @@ SLOWAPI_RUNS = [  # (strategy, limit as slowapi reads it, quota, window seconds,
 ]
 
 
-async def slowapi_run(strategy: str, limit_text: str, quota: int, window: float, n: int) -> None:
-    from tests.support.services import serving_asgi
-    from tests.support.slowapi_peer import SlowapiPeer
+async def slowapi_run(
+    strategy: str, limit_text: str, quota: int, window: float, n: int, http: str = "auto"
+) -> None:
+    from tests.support.slowapi_server import answered, running_slowapi_peer
 
-    peer = SlowapiPeer(limit_text, strategy)
-    async with (
-        serving_asgi(peer.app) as url,
-        AsyncClient(url, auth=BearerToken("t"), allow_insecure_http=True) as client,
-    ):
-        outcomes, elapsed = await calls(client, n, 64)
+    with running_slowapi_peer(limit_text, strategy, http) as url:
+        async with AsyncClient(url, auth=BearerToken("t"), allow_insecure_http=True) as client:
+            outcomes, elapsed = await calls(client, n, 64)
+        counts = await asyncio.to_thread(answered, url)  # the server's own figures
     ok = outcomes["ok"]
     limit = quota / window + quota / elapsed  # the rate, plus a window's quota once
-    limited = peer.answered[429]
-    sent = limited + peer.answered[200]
-    good = ok / elapsed >= 0.95 * limit and limited <= sent // 100 and ok == n
+    limited = counts[429]
+    sent = limited + counts[200]
+    good = ok / elapsed >= 0.95 * limit and limited <= sent // 100 and ok == n and counts[200] == n
     report(
-        f"slowapi {strategy} {limit_text}",
+        f"slowapi {strategy} {limit_text}" + ("" if http == "auto" else f" ({http})"),
         f"{ok / elapsed:.1f}/s {ok / elapsed / limit:.0%}, 429 {limited / sent:.1%}, lost {n - ok}",
         ">= 95%, <= 1%, 0",
         good,
@@ -573,7 +575,14 @@ async def cost_run(calls_: int = 10_000, rounds: int = 21) -> None:
     report("default limiter cost / raw request", f"{worst / raw:.2%}", "", None)
 
 
-async def main(selected: list[str], n: int, only_modes: list[str] | None = None) -> int:
+async def main(
+    selected: list[str],
+    n: int,
+    only_modes: list[str] | None = None,
+    only_slowapi: list[str] | None = None,
+    repeat: int = 1,
+    slowapi_http: str = "auto",
+) -> int:
     print(
         f"asyncapi_client rate-limit benchmark: Python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
     )
@@ -589,9 +598,14 @@ async def main(selected: list[str], n: int, only_modes: list[str] | None = None)
                 continue
             await mode_run(*mode, n=n)
     if "slowapi" in selected:
-        print("\nslowapi (limits) with headers, served by uvicorn in this process; calls at 64, default client")
+        print(
+            "\nslowapi (limits) with headers, served by uvicorn in its own process; calls at 64, default client"
+        )
         for run in SLOWAPI_RUNS:
-            await slowapi_run(*run)
+            if only_slowapi and not any(part in f"{run[0]} {run[1]}" for part in only_slowapi):
+                continue
+            for _ in range(repeat):
+                await slowapi_run(*run, http=slowapi_http)
     if "pause" in selected:
         await pause_run()
     if "storm" in selected:
@@ -621,5 +635,21 @@ if __name__ == "__main__":
         action="append",
         help="run only the sandbox modes whose label contains this text (repeatable), e.g. 'sliding_window'",
     )
+    parser.add_argument(
+        "--slowapi",
+        action="append",
+        help="run only the slowapi runs whose label contains this text (repeatable), e.g. '20/second'",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each slowapi run this many times (default 1)"
+    )
+    parser.add_argument(
+        "--slowapi-http",
+        default="auto",
+        choices=["auto", "h11", "httptools"],
+        help="the slowapi peer's HTTP implementation in uvicorn (h11 answers slower)",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.runs, args.calls, args.mode)))
+    sys.exit(
+        asyncio.run(main(args.runs, args.calls, args.mode, args.slowapi, args.repeat, args.slowapi_http))
+    )

@@ -48,7 +48,9 @@ How the server's answers steer the decision:
    its answer less the send of the entry it tested: the log paces by that proven bound and
    the waiting requests ask again at once; refused, no pause and no cut (the gap is a lower
    bound). A refused send leaves the log; 429s for requests the proven bound let out refute
-   it (`SlidingEvidence`). While such a log will pace, an empty window sets no pause.
+   it (`SlidingEvidence`). While such a log will pace, an empty window sets no pause; while
+   it paces, no 429 cut binds (one made before the window was known would spread the log's
+   sends, and leave it no block's head to test).
 
 Every pause the server sets (Retry-After in seconds or as a date, a Reset with nothing left,
 on a 429 or a 503) is capped at `max_pause`: one hostile or broken header cannot stop the
@@ -66,6 +68,7 @@ bounds it uses already live apart, in `_adaptive.py`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Final, NamedTuple
 
 from ._adaptive import TEST_AFTER, TESTED_RETRY_AFTER, Congestion, RefillEstimate, SendMeter
@@ -152,6 +155,9 @@ class Estimator:
         "congestion",
         "meter",
         "learned_at",
+        "skim_until",
+        "skim_left",
+        "unread",
         "sliding",
         "log_pacing",
         "log_paced",
@@ -202,6 +208,11 @@ class Estimator:
         self.congestion = Congestion(now)
         self.meter = SendMeter(now)
         self.learned_at = -math.inf  # when a response last went through `observe`
+        # After a settled answer: answers before `skim_until` (monotonic), `skim_left` of them,
+        # are counted and not read (`skim`); the headers of the last one are kept, unread.
+        self.skim_until = -math.inf
+        self.skim_left = 0
+        self.unread: Mapping[str, str] | None = None
         self.sliding = SlidingEvidence()
         # Whether the caller asks `take_slot` before each send (it paces one process alone);
         # while it does and a sliding window is known, the send log paces, not the rate.
@@ -218,7 +229,11 @@ class Estimator:
         sent = self.sent = self.sent + 1
         self.flown[sent % FLOWN] = self.inflight
         self.inflight += 1
-        self.meter.add(now)
+        meter = self.meter
+        if now - meter.start < 1.0:
+            meter.current += 1  # `SendMeter.add`'s common case, inline: this runs on every send
+        else:
+            meter.add(now)
         sliding = self.sliding
         if sliding.sends is not None:
             if not logged:
@@ -309,9 +324,31 @@ class Estimator:
         self.drain_granted += 1
         self.inflight -= 1
         self.remaining = remaining
+        self.unread = None
         if reset_after is not None:
             self.reset_wall = wall + reset_after
+        # The next answers until the next full observation is due (and within the drain's
+        # window) are only counted: at most half of what is left over SETTLED_LEFT, so that
+        # even if every one of them were ours and the server counted none of them yet, the
+        # server would still hold SETTLED_LEFT when the next one is read.
+        self.skim_until = min(self.learned_at + SETTLED_EVERY, since + RATE_WINDOW)
+        self.skim_left = (left - SETTLED_LEFT) // 2
         return left - RESERVE if limit >= RESERVE_FROM else float(left)
+
+    def skim(self, status: int, headers: Mapping[str, str], now: float) -> bool:
+        """The settled hot path's shortcut: count an answer without reading it, when a settled
+        answer came less than SETTLED_EVERY ago, its budget (`skim_left`) is not spent, and
+        this one is no 429 or 503. Its headers are kept (`unread`) for `status()`, which reads
+        them when asked; the next answer past the time or the budget is read again. (The
+        caller checks `skim_left` first: this is a call it makes only while skimming.)"""
+        if now >= self.skim_until or status == _THROTTLED or status == 503:
+            self.skim_left = 0
+            return False
+        self.skim_left -= 1
+        self.inflight -= 1
+        self.drain_granted += 1
+        self.unread = headers
+        return True
 
     def observe(
         self,
@@ -327,6 +364,8 @@ class Estimator:
         time `info` was parsed at; `binding`: it had waited for its token)."""
         self.inflight -= 1
         self.learned_at = now
+        self.skim_left = 0
+        self.unread = None
         later = self.sent - seq  # requests sent after this one: they take from the server too
         max_tokens: float | None = None
         min_tokens: float | None = None
@@ -343,7 +382,7 @@ class Estimator:
         if test:
             sliding.tested(status != _THROTTLED, now)
         elif status == _THROTTLED:
-            sliding.refused(seq, sent_at)
+            sliding.refused(seq, sent_at, now)
         if (
             status == _THROTTLED
             and self.empty_early
@@ -578,7 +617,12 @@ class Estimator:
             and (window_paced or (self.sliding.window is not None and self.sliding.sends is not None))
         )
         rate = self._base_rate()
-        if self.adaptive and not window_paced:
+        if self.adaptive and not window_paced and not self.log_paced:
+            # (While the send log paces, no cut binds either, not even one made before the
+            # window was known, as the opening's 429 before a sliding window's tokens came
+            # back: CUBIC's climb would let requests out one by one, spreading the log's
+            # entries evenly, and a log with no block in it has no head to test its bound by,
+            # so it would pace at the widest Reset for good, half slowapi's rate.)
             rate = self.congestion.cap(now, rate)
         if self.configured_rate is None and self.max_pause > 0 and rate < 1.0 / self.max_pause:
             # What the headers taught is capped like a pause: the next request is never

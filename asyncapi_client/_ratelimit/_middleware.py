@@ -38,7 +38,7 @@ from ._bucket import WaitTooLong
 from ._config import RateLimit, SharedLearningBackend
 from ._estimator import Decision
 from ._fleet import SHORT_RETRY_AFTER
-from ._headers import RateLimitHeaderReader, as_info
+from ._headers import RateLimitHeaderReader, as_info, parse_rate_limit_headers
 from ._partitions import Partition, Partitions, new_partition
 from ._shared import SharedBucket, SharedLearning
 from ._status import RateLimitStatus
@@ -80,6 +80,7 @@ class RateLimitMiddleware:
         self._learn = cfg.respect_headers
         # Bound once: the header read runs on every response.
         self._read_headers = RateLimitHeaderReader(cfg.reset_format).read
+        self._reset_format = cfg.reset_format
         self._wall_time = clock.time
         self._max_wait = cfg.max_wait
         # With a shared backend, the configured rate and burst are the shared bucket's; the
@@ -116,7 +117,8 @@ class RateLimitMiddleware:
             part.estimator.log_pacing = enabled and self._local_only
             return part
 
-        self._partitions = Partitions(make, cfg.partition, cfg.max_partitions)
+        self._partitions = partitions = Partitions(make, cfg.partition, cfg.max_partitions)
+        self._single = None if partitions.keyed else partitions.default  # the one, unkeyed
         # Per partition key, the sleeps of requests waiting for a send-log slot: cancelled (to
         # ask again) when the server tells its window whole again and the log is reset.
         self._log_sleepers: dict[str, set[anyio.CancelScope]] = {}
@@ -125,8 +127,7 @@ class RateLimitMiddleware:
     # -- acquire (above auth) -------------------------------------------------------------
 
     async def __call__(self, request: Request, call_next: CallNext) -> Response:
-        partitions = self._partitions
-        part = partitions.for_request(request) if partitions.keyed else partitions.default
+        part = self._single or self._partitions.for_request(request)
         permit = Permit(part)
         if self._enabled:
             bucket = part.bucket
@@ -306,6 +307,12 @@ class RateLimitMiddleware:
         """Feed one response to the partition's estimator and apply what it decides."""
         status = response.status_code
         estimator = part.estimator
+        if (
+            estimator.skim_left > 0
+            and self._local_only
+            and estimator.skim(status, response.headers, self._clock.monotonic())
+        ):
+            return None  # counted, not read: the settled hot path
         fields = None
         wall = 0.0
         if self._learn:
@@ -315,8 +322,10 @@ class RateLimitMiddleware:
         if status == _THROTTLED:
             self._stats.rate_limited += 1
             part.rate_limited += 1
-        elif fields is None and not estimator.learning:
-            estimator.inflight -= 1  # nothing to learn: the common case for servers without headers
+        elif fields is None and estimator.congestion.cubic is None and not estimator.window.active:
+            # Nothing to learn (`Estimator.learning`, inline): the common case for servers
+            # without headers.
+            estimator.inflight -= 1
             return None
         now = self._clock.monotonic()
         info = None
@@ -374,13 +383,22 @@ class RateLimitMiddleware:
         bucket.refill(now)
         enabled = self._enabled
         rate = bucket.rate if enabled and bucket.rate != math.inf else None
+        limit, remaining, reset = estimator.limit, estimator.remaining, estimator.reset_wall
+        if estimator.unread is not None:
+            # The last answers were counted, not read (`Estimator.skim`): the last one's word.
+            wall = self._wall_time()
+            told = parse_rate_limit_headers(estimator.unread, wall, self._reset_format)
+            if told is not None:
+                limit = told.limit if told.limit is not None else limit
+                remaining = told.remaining if told.remaining is not None else remaining
+                reset = wall + told.reset_after if told.reset_after is not None else reset
         if self._fleet is not None:
             rate = self._fleet.rate(part.key)  # the fleet's, as its last lease said
         return RateLimitStatus(
             key=part.key,
-            limit=estimator.limit,
-            remaining=estimator.remaining,
-            reset=estimator.reset_wall,
+            limit=limit,
+            remaining=remaining,
+            reset=reset,
             server_rate=estimator.server_rate(),
             rate=rate,
             burst=bucket.capacity if enabled and bucket.capacity != math.inf else None,

@@ -29,7 +29,9 @@ RESET_LATE: Final = 1.0
 TEST_STEP: Final = 0.5
 TEST_AHEAD: Final = 0.05
 SETTLED_WITHIN: Final = 0.015
-REFUTED_BY: Final = 2  # 429s for requests the proven bound let out that refute it (one is a miss in timing)
+# Misses (429s for requests the proven bound let out) that refute it; one is a miss in timing.
+# The 429s for requests sent before a miss was answered are that miss (a block sent together).
+REFUTED_BY: Final = 2
 
 
 class SlidingEvidence:
@@ -65,8 +67,9 @@ class SlidingEvidence:
     order), a bound proven for any request, not only this one (`proven`); the log paces by it,
     and the requests waiting for later slots ask again at once (`resets`). Refused (one 429,
     its pause not obeyed: the log answers it), the gap is a lower bound. Tests stop once the
-    bounds are within `SETTLED_WITHIN`. A 429 for a request the proven bound let out refutes
-    it: the log goes back to the Reset's bound, and tests end for good.
+    bounds are within `SETTLED_WITHIN`. `REFUTED_BY` misses (429s for requests the proven bound
+    let out; those for requests sent before a miss was answered are that miss) refute it: the
+    log goes back to the Reset's bound, and tests end for good.
     """
 
     __slots__ = (
@@ -89,6 +92,7 @@ class SlidingEvidence:
         "trips",
         "trip_most",
         "misses",
+        "missed_at",
         "origins",
         "reset_low",
         "lower",
@@ -132,7 +136,8 @@ class SlidingEvidence:
         self.stale = 0
         self.trips: deque[float] = deque(maxlen=64)
         self.trip_most = 0.0  # the longest round trip of a granted answer
-        self.misses = 0  # 429s for requests the proven bound let out
+        self.misses = 0  # misses: 429s for requests the proven bound let out...
+        self.missed_at = -math.inf  # ...the last one answered then (send clock)
         self.precise = False  # a Reset was told to a fraction of a second (see SLIDING_MIN_PRECISE)
         self.origins: deque[float] | None = None
         self.reset_low = 0.0
@@ -380,16 +385,21 @@ class SlidingEvidence:
                     self.proven = proven
                     self.proven_from = now
                     self.misses = 0
+                    self.missed_at = -math.inf
                     self.last_slot = -math.inf
                     self.resets += 1
             elif gap > self.lower:
                 self.lower = gap
         self._end_test()
 
-    def refused(self, seq: int, sent_at: float) -> None:
-        """A 429 for a request sent at `sent_at` (send clock) other than a test: `REFUTED_BY`
-        of them that the proven bound let out refute it (the log goes back to the Reset's
-        bound, and the requests waiting ask again); tests end for good."""
+    def refused(self, seq: int, sent_at: float, now: float) -> None:
+        """A 429 for a request sent at `sent_at` (send clock) other than a test, answered `now`:
+        `REFUTED_BY` misses (429s for requests the proven bound let out) refute it (the log
+        goes back to the Reset's bound, and the requests waiting ask again); tests end for
+        good. A miss short of that gives the log's slots again (the requests waiting ask
+        again, `resets`: slots given a window or more ahead were given on the round trips
+        known then), and a 429 for a request sent before it was answered is that miss: the
+        block it was sent with, its slots given before anything was known of it."""
         origins, sends = self.origins, self.sends
         if self.testing and origins is not None and sends is not None:
             # A send logged when it left (it took no slot of the log) was refused: the server
@@ -402,12 +412,15 @@ class SlidingEvidence:
                     break
         if self.proven == math.inf or sent_at < self.proven_from or seq == self.test_seq:
             return
+        if sent_at < self.missed_at:
+            return
+        self.missed_at = now
         self.misses += 1
         if self.misses >= REFUTED_BY:
             self.proven = self.proven_from = math.inf
             self.testing = False
-            self.last_slot = -math.inf
-            self.resets += 1
+        self.last_slot = -math.inf
+        self.resets += 1
 
     def _end_test(self) -> None:
         self.test_gap = self.test_seq = None

@@ -90,6 +90,7 @@ class HeaderlessWindow:
 
     __slots__ = (
         "state",
+        "active",
         "opening",
         "quota",
         "first_sent",
@@ -119,7 +120,7 @@ class HeaderlessWindow:
     )
 
     def __init__(self, enabled: bool) -> None:
-        self.state = _OPENING if enabled else _OFF
+        self._enter(_OPENING if enabled else _OFF)
         self.opening: list[float] | None = [] if enabled else None
         self.quota = 0
         self.first_sent = 0.0
@@ -156,9 +157,10 @@ class HeaderlessWindow:
         """The log or the turns give each request its slot (`take_slot`)."""
         return self.state == _PACED or self.state == _TURNS
 
-    @property
-    def active(self) -> bool:
-        return self.state == _SPELL or self.state == _PACED or self.state == _TURNS
+    def _enter(self, state: str) -> None:
+        self.state = state
+        # A slot, not a property: the limiter asks it of every answer (`Estimator.learning`).
+        self.active = state in (_SPELL, _PACED, _TURNS)
 
     @property
     def resets(self) -> int:
@@ -172,7 +174,7 @@ class HeaderlessWindow:
         return self.quota / self.upper if self.state == _PACED and self.upper > 0 else None
 
     def off(self) -> None:
-        self.state = _OFF
+        self._enter(_OFF)
         self.opening = None
         self.log = None
         self.turns = None
@@ -218,7 +220,7 @@ class HeaderlessWindow:
             seen=seen,
         )
         self.log = None
-        self.state = _TURNS
+        self._enter(_TURNS)
         self._end_test()
 
     # -- observations -----------------------------------------------------------------------
@@ -261,7 +263,7 @@ class HeaderlessWindow:
             if quota < WINDOW_MIN_QUOTA or quota > WINDOW_MAX_QUOTA or opening is None:
                 self.off()
                 return
-            self.state = _SPELL
+            self._enter(_SPELL)
             self.quota = quota
             self.first_sent = opening[0]
             self.spell_sent = sent_at
@@ -324,7 +326,7 @@ class HeaderlessWindow:
             self.opening = None
             self.upper = upper
             self.lower = max(0.0, self.low - self.first_sent - self.trip)
-            self.state = _PACED
+            self._enter(_PACED)
             self.run_sent = sent_at
             self.run_granted = 1
         elif state == _PACED and sent_at >= self.run_sent:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from asyncapi_client import AsyncPager, InternalServerError, Page, PageMeta, Project, Request, Response
 from tests.support.fake_projects import FakeProjects, project
+from tests.support.virtual_time import virtual_time
 
 FORMS = ["bare", "context"]
 
@@ -182,14 +183,17 @@ async def test_list_page_still_fetches_one_page() -> None:
 
 
 async def test_prefetch_window_is_bounded_and_the_first_page_goes_alone() -> None:
+    # Virtual time: every page asked for at one instant is in flight before any is answered,
+    # however loaded the machine (in real time a 2 ms reply could come before the last left).
     fake = FakeProjects(5000, delay=0.002)
-    async with fake.client() as client, client.projects.list(limit=100, prefetch=6) as pager:
-        count = 0
-        async for _ in pager:
-            if count == 0:
-                # Only page 1 was asked for before the total was known.
-                assert fake.pages[0] == 1
-            count += 1
+    with virtual_time():
+        async with fake.client() as client, client.projects.list(limit=100, prefetch=6) as pager:
+            count = 0
+            async for _ in pager:
+                if count == 0:
+                    # Only page 1 was asked for before the total was known.
+                    assert fake.pages[0] == 1
+                count += 1
     assert count == 5000
     assert fake.max_in_flight == 7  # the page waited for and 6 past it
     assert fake.pages[:2] == [1, 2]
@@ -197,8 +201,9 @@ async def test_prefetch_window_is_bounded_and_the_first_page_goes_alone() -> Non
 
 async def test_bare_form_prefetches_in_rounds_within_the_bound() -> None:
     fake = FakeProjects(2000, delay=0.002)
-    async with fake.client() as client:
-        count = sum([1 async for _ in client.projects.list(limit=100, prefetch=4)])
+    with virtual_time():  # (as above)
+        async with fake.client() as client:
+            count = sum([1 async for _ in client.projects.list(limit=100, prefetch=4)])
     assert count == 2000
     assert fake.max_in_flight == 5  # rounds of the page waited for and 4 past it
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, TEST_AFTER, Congestion
-from asyncapi_client._ratelimit._estimator import LOG_GUARD, Decision, Estimator
+from asyncapi_client._ratelimit._estimator import LOG_GUARD, SETTLED_EVERY, SETTLED_LEFT, Decision, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
 from asyncapi_client._ratelimit._sliding import SlidingEvidence
 from asyncapi_client._ratelimit._window import PROBE_RATE
@@ -234,6 +234,66 @@ def test_settled_answers_only_sync() -> None:
         )
         is None
     )
+
+
+def settled_at_001() -> tuple[Estimator, list[int]]:
+    """An estimator that has just taken a settled answer at t=0.01 (Remaining 997 of 1000),
+    with 300 more requests in flight; and their sequence numbers."""
+    estimator = learning()
+    seqs = send(estimator, [0.0, 0.001, 0.002] + [0.003] * 300)
+    estimator.observe(OK, RateLimitInfo(limit=1000, remaining=999, reset_after=1.0), seqs[0], 0.0, 0.001, 1e9)
+    estimator.observe(
+        OK, RateLimitInfo(limit=1000, remaining=998, reset_after=1.0), seqs[1], 0.001, 0.002, 1e9
+    )
+    assert (
+        estimator.observe_settled(
+            OK, RateLimitInfo(limit=1000, remaining=997, reset_after=1.0), seqs[2], 0.01, 1e9
+        )
+        is not None
+    )
+    return estimator, seqs[3:]
+
+
+@pytest.mark.parametrize(
+    ("status", "at", "skimmed"),
+    [
+        (OK, 0.011, True),  # the next answer, 1 ms later: counted, not read
+        (
+            OK,
+            0.002 + SETTLED_EVERY - 1e-6,
+            True,
+        ),  # (the last full one was at 0.002)  # up to the next full observation's time
+        (OK, 0.002 + SETTLED_EVERY, False),  # the full observation is due: read
+        (429, 0.011, False),  # a 429 is always read
+        (503, 0.011, False),  # as is a 503 (it may carry a pause)
+    ],
+)
+def test_after_a_settled_answer_the_next_ones_are_counted_until_a_full_one_is_due(
+    status: int, at: float, skimmed: bool
+) -> None:
+    estimator, _seqs = settled_at_001()
+    inflight, granted = estimator.inflight, estimator.drain_granted
+    headers = {"x-ratelimit-remaining": "996"}
+    assert estimator.skim(status, headers, at) is skimmed
+    if skimmed:
+        assert (estimator.inflight, estimator.drain_granted) == (inflight - 1, granted + 1)
+        assert estimator.unread is headers  # kept for the status, read when asked
+    else:
+        assert estimator.skim_left == 0  # read again from here on
+        assert (estimator.inflight, estimator.drain_granted) == (inflight, granted)
+
+
+def test_the_answers_counted_unread_are_at_most_half_of_what_is_left_over_settled_left() -> None:
+    """Remaining 997 with 300 sent after it: 697 left after them, so (697 - SETTLED_LEFT) // 2
+    answers are counted unread; the next one is read; a full observation ends the count."""
+    estimator, _seqs = settled_at_001()
+    budget = (997 - 300 - SETTLED_LEFT) // 2
+    assert estimator.skim_left == budget
+    assert all(estimator.skim(OK, {}, 0.011) for _ in range(budget))
+    assert estimator.skim_left == 0  # spent: the limiter reads the next answer
+    estimator.skim_left = 5
+    estimator.observe(OK, RateLimitInfo(limit=1000, remaining=990, reset_after=1.0), 10, 0.003, 0.012, 1e9)
+    assert (estimator.skim_left, estimator.unread) == (0, None)
 
 
 # -- sliding windows told in X-RateLimit headers ----------------------------------------------

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from asyncapi_client import AsyncClient, BearerToken, MockTransport, Request, Response
-from asyncapi_client._ratelimit._estimator import LOG_GUARD, Estimator
+from asyncapi_client._ratelimit._estimator import LOG_GUARD, Decision, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
 from asyncapi_client._ratelimit._sliding import REFUTED_BY, SlidingEvidence
 from tests.ratelimit.test_scenarios import URL, USER, call_users_me
@@ -117,7 +117,7 @@ def test_a_refused_send_leaves_the_log_and_refused_answers_never_enter_it() -> N
     evidence = slowapi_log()
     evidence.log_send(0.35)
     assert list(evidence.sends or ()) == pytest.approx([0.1, 0.2, 0.3, 0.35])
-    evidence.refused(9, 0.35)
+    evidence.refused(9, 0.35, 0.36)
     assert list(evidence.sends or ()) == pytest.approx([0.1, 0.2, 0.3])
     evidence.take_slot(0.4, LOG_GUARD)
     evidence.answered(0.45, 0.4, granted=False)
@@ -125,21 +125,38 @@ def test_a_refused_send_leaves_the_log_and_refused_answers_never_enter_it() -> N
     assert evidence.pending == 0
 
 
-def test_429s_for_requests_the_proven_bound_let_out_refute_it() -> None:
-    """One 429 for a request sent under the proven bound is a miss in timing; `REFUTED_BY` of
-    them refute it: the log goes back to the widest Reset, the waiting requests ask again,
-    and nothing is tested any more. A 429 for a request sent before it was proven counts not."""
+BLOCK = [(5.5, 5.51), (5.5005, 5.512), (5.501, 5.513), (5.501, 5.514)]  # sent together, all refused
+
+
+@pytest.mark.parametrize(
+    ("refusals", "misses", "refuted"),
+    [
+        ([(5.5, 5.51)], 1, False),  # one miss in timing
+        ([(5.5, 5.51), (5.6, 5.61)], 2, True),  # a second, sent after the first was answered
+        (BLOCK, 1, False),  # a block sent together: one miss, however many of it were refused
+        ([*BLOCK, (5.52, 5.53)], 2, True),  # and one sent after the block's first refusal came
+    ],
+)
+def test_429s_for_requests_the_proven_bound_let_out_refute_it(
+    refusals: list[tuple[float, float]], misses: int, refuted: bool
+) -> None:
+    """One 429 for a request sent under the proven bound is a miss in timing, and so are the
+    429s for the requests sent before it was answered (its block, their slots given before
+    anything was known of it); each miss has the waiting requests ask again (their slots
+    were given on what was known before it); `REFUTED_BY` misses refute it: the log goes
+    back to the widest Reset, and nothing is tested any more. A 429 for a request sent
+    before it was proven counts not."""
+    assert REFUTED_BY == 2  # (the table's)
     evidence = slowapi_log()
     evidence.proven, evidence.proven_from = 2.02, 5.0
-    evidence.refused(1, 4.0)  # sent before the bound was proven
-    assert evidence.proven == 2.02
-    for seq in range(2, 2 + REFUTED_BY - 1):
-        evidence.refused(seq, 5.5)
+    evidence.refused(1, 4.0, 4.01)  # sent before the bound was proven
     assert evidence.proven == 2.02
     resets = evidence.resets
-    evidence.refused(99, 5.6)
-    assert evidence.proven == math.inf and not evidence.testing
-    assert evidence.resets == resets + 1
+    for seq, (sent, answered) in enumerate(refusals, start=2):
+        evidence.refused(seq, sent, answered)
+    assert (evidence.proven == math.inf) == refuted
+    assert evidence.testing != refuted
+    assert evidence.misses == misses and evidence.resets == resets + misses
 
 
 def test_a_refused_test_pauses_nothing_and_cuts_nothing() -> None:
@@ -173,20 +190,72 @@ def test_a_refused_test_pauses_nothing_and_cuts_nothing() -> None:
     assert sliding.lower == pytest.approx(sliding.reset_low)
 
 
+@pytest.mark.parametrize(
+    ("opening_refused", "cut"),
+    [
+        (False, False),  # the opening fit the window: nothing was cut
+        (True, True),  # its last request refused before tokens came back: a cut (CUBIC's)
+    ],
+)
+def test_a_cut_made_before_the_window_was_known_does_not_bind_once_the_log_paces(
+    opening_refused: bool, cut: bool
+) -> None:
+    """The estimator, alone at slowapi's moving window of 20 per second (its Reset a second
+    late): the opening's 20 grants 10 ms apart, perhaps one more request refused (Retry-After
+    1), then a grant after the window turned leaving Limit - 1: a sliding window, paced by
+    the send log. The rate is the log's (none binds), whether a cut was made before or not:
+    a cut's climb would let requests out one by one, spread the log's entries evenly and
+    leave no block's head to test the bound by (the log would pace at the widest Reset, 2 s,
+    for good)."""
+    estimator = Estimator(rate=None, burst=None, adaptive=True, max_pause=60.0, now=0.0)
+    estimator.log_pacing = True
+    wall0 = 1_700_000_000.37
+    limit, trip = 20, 0.005
+
+    def answer(
+        status: int, remaining: int, sent: float, reset_after: float, retry_after: float | None = None
+    ) -> Decision:
+        seq = estimator.on_send(sent)
+        info = RateLimitInfo(
+            limit=limit, remaining=remaining, reset_after=reset_after, retry_after=retry_after
+        )
+        return estimator.observe(status, info, seq, sent, sent + trip, wall0 + sent + trip)
+
+    for i in range(limit):
+        sent = 0.01 * i
+        answer(200, limit - 1 - i, sent, 2.0 - sent - trip)  # the first grant ages out at 1 s, plus a second
+    if opening_refused:
+        answer(429, 0, 0.3, 1.7 - trip, retry_after=1.0)
+    assert (estimator.congestion.cubic is not None) == cut
+    decision = answer(200, limit - 1, 1.31, 2.0 - trip)
+    assert estimator.log_paced and estimator.sliding.testing
+    assert decision.rate == math.inf and estimator.rate == math.inf
+    assert decision.pause_until is None and decision.server_pause_until is None
+
+
 class SlowapiMovingWindow:
     """slowapi's `moving-window` on `limits`, as a model on the virtual clock: a log of grants;
     its headers say Limit, Remaining and, as epoch seconds with a fraction, when the oldest
-    grant in the window ages out plus one second; Retry-After the whole seconds until then."""
+    grant in the window ages out plus one second; Retry-After the whole seconds until then.
+    `service`: seconds of the server's own time each request takes, one at a time (uvicorn
+    in a process of its own answers so; 0: every request at once, as a peer sharing the
+    client's event loop is seen to)."""
 
-    def __init__(self, clock: VirtualClock, quota: int, window: float) -> None:
+    def __init__(self, clock: VirtualClock, quota: int, window: float, service: float = 0.0) -> None:
         self.clock = clock
         self.quota = quota
         self.window = window
+        self.service = service
+        self.free_at = -math.inf  # when the server is done with the requests before
         self.hits: deque[float] = deque()
         self.refused = 0
 
     async def __call__(self, request: Request) -> Response:
         await anyio.sleep(0.002)
+        if self.service:
+            arrived = self.clock.monotonic()
+            self.free_at = max(arrived, self.free_at) + self.service
+            await anyio.sleep(self.free_at - arrived)
         now, wall = self.clock.monotonic(), self.clock.time()
         hits = self.hits
         while hits and hits[0] <= now - self.window:
@@ -226,3 +295,22 @@ async def test_the_default_client_uses_a_slowapi_window_to_its_bound(
     assert ok == calls
     assert ok / duration >= 0.95 * (quota / window + quota / duration)
     assert server.refused <= (calls + server.refused) // 100
+
+
+async def test_a_slowapi_window_that_serves_one_request_at_a_time_is_not_paced_at_half_its_rate() -> None:
+    """The model answering one request at a time (3 ms each): the opening's answers come one
+    by one, and the last of its requests is refused before the window is seen to give
+    tokens back (a cut). Once the send log paces, that cut must not: its climb let requests
+    out one by one, the log's entries spread evenly, no block's head was ever held back to
+    test the bound, and the log paced at the widest Reset (2 s) for good: 50% of the bound.
+    (What remains below the 95% of the test above is the opening's refusal and the second
+    its Retry-After holds.)"""
+    with virtual_time(1000.0 + 0.37) as clock:
+        server = SlowapiMovingWindow(clock, 20, 1.0, service=0.003)
+        client = AsyncClient(
+            URL, transport=MockTransport(server, record=False), clock=clock, auth=BearerToken("t")
+        )
+        ok, duration = await call_users_me(client, clock, 400, concurrency=64)
+    assert ok == 400
+    assert ok / duration >= 0.85 * (20 / 1.0 + 20 / duration)
+    assert server.refused <= (400 + server.refused) // 100

@@ -8,7 +8,9 @@ a fraction, one second past the window's own reset) and `Retry-After` (whole sec
 that Reset). Its `moving-window` strategy is a true sliding log (its Reset: when the oldest
 hit in the window ages out, plus the second); `fixed-window` counts per window (its Reset:
 the window's end, plus the second). A 429 carries slowapi's own JSON body. Every limited
-request takes the same key: one client's quota.
+request takes the same key: one client's quota. `GET /peer/answered` (not limited) tells the
+counts as JSON, `{"200": n, "429": m}`, for a peer in another process
+(`tests/support/slowapi_server.py`).
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ class SlowapiPeer:
             assert isinstance(exc, RateLimitExceeded)
             return _rate_limit_exceeded_handler(request, exc)
 
-        app = Starlette(routes=[Route("/api/v1/users/me", users_me)])
+        async def answered(request: Request) -> Response:
+            return JSONResponse({str(status): count for status, count in self.answered.items()})
+
+        app = Starlette(routes=[Route("/api/v1/users/me", users_me), Route("/peer/answered", answered)])
         app.state.limiter = limiter
         app.add_exception_handler(RateLimitExceeded, refused)
         self.app: Any = app
