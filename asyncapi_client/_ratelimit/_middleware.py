@@ -31,7 +31,7 @@ import anyio
 from .._attempt_info import record_limiter_wait
 from .._clock import Clock
 from .._errors import APITimeoutError
-from .._pipeline import CallNext
+from .._pipeline import CallNext, ViaLayer
 from .._stats import ClientStats
 from .._types import Request, Response
 from ._bucket import WaitTooLong
@@ -66,7 +66,7 @@ class Permit:
         self.logged = False  # its send time is in the send log already (`Estimator.take_slot`)
 
 
-class RateLimitMiddleware:
+class RateLimitMiddleware(ViaLayer):
     """Per attempt: wait for a token, then (in `gate`) send and learn from the response.
     With `config=None` it never waits, but still counts 429s and keeps the server's view for
     `status()`."""
@@ -126,7 +126,8 @@ class RateLimitMiddleware:
 
     # -- acquire (above auth) -------------------------------------------------------------
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    async def _via(self, call_next: CallNext, request: Request) -> Response:
+        """The acquire layer's call (`ViaLayer`: linked with no frame of its own)."""
         part = self._single or self._partitions.for_request(request)
         permit = Permit(part)
         if self._enabled:
@@ -421,7 +422,7 @@ class RateLimitMiddleware:
         return f"<RateLimitMiddleware {self.config!r}>"
 
 
-class _Gate:
+class _Gate(ViaLayer):
     """The limiter's layer below auth: spend the permit, send, observe (see the module
     docstring)."""
 
@@ -431,7 +432,8 @@ class _Gate:
         self._limiter = limiter
         self._clock = limiter._clock
 
-    async def __call__(self, request: Request, call_next: CallNext) -> Response:
+    async def _via(self, call_next: CallNext, request: Request) -> Response:
+        """The gate's call (`ViaLayer`: linked with no frame of its own)."""
         limiter = self._limiter
         permit: Permit | None = request.extensions.get(PERMIT)
         if permit is None:  # a pipeline without the acquire layer above: acquire here
