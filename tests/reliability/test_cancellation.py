@@ -66,11 +66,15 @@ class CountingClock:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
-        caller = sys._getframe(1).f_code.co_name
+        code = sys._getframe(1).f_code
+        caller = code.co_name
         try:
             await anyio.sleep(max(0.0, seconds))
         except BaseException:
-            where = "backoff" if caller == "__call__" else "limiter" if caller == "acquire" else caller
+            # The retry layer's sleep between attempts is told by its module, not its method's
+            # name (the layer's call is `_via`, as the limiter's layers' are).
+            backoff = "_retry" in code.co_filename
+            where = "backoff" if backoff else "limiter" if caller == "acquire" else caller
             self.cancelled[where] += 1
             raise
 
