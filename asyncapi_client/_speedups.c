@@ -526,7 +526,31 @@ speedups_parse_datetime(PyObject *Py_UNUSED(module), PyObject *value)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+speedups_any_in(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    /* any_in(names, mapping): whether any of the tuple `names` is a key of `mapping`; for the
+     * rate limiter, which asks it of every response's headers (most carry none of its fields). */
+    if (nargs != 2 || !PyTuple_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "any_in() takes a tuple of names and a mapping");
+        return NULL;
+    }
+    PyObject *names = args[0], *mapping = args[1];
+    int is_dict = PyDict_Check(mapping);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *name = PyTuple_GET_ITEM(names, i);
+        int found = is_dict ? PyDict_Contains(mapping, name) : PySequence_Contains(mapping, name);
+        if (found < 0)
+            return NULL;
+        if (found)
+            Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"any_in", (PyCFunction)(void (*)(void))speedups_any_in, METH_FASTCALL,
+     "Whether any of a tuple of names is a key of a mapping."},
     {"parse_datetime", speedups_parse_datetime, METH_O,
      "An RFC 3339 timestamp (the grammar of `_rfc3339`) as an aware datetime, or None."},
     {NULL, NULL, 0, NULL},

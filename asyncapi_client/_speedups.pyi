@@ -1,6 +1,6 @@
 """Types of the optional C extension built from `_speedups.c` (see `_c_builders`)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, final
 
@@ -32,4 +32,5 @@ class Maker:
     def __init__(self, cls: type, descriptors: Sequence[Any]) -> None: ...
     def make(self, *values: object) -> Any: ...
 
+def any_in(names: tuple[str, ...], mapping: Mapping[str, str], /) -> bool: ...
 def parse_datetime(value: object, /) -> datetime | None: ...

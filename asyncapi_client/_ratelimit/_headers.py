@@ -24,6 +24,7 @@ from typing import Final, Literal, NamedTuple
 
 import attrs
 
+from .._c_builders import speedups
 from .._retry_after import parse_retry_after
 
 ResetFormat = Literal["auto", "epoch", "delta"]
@@ -300,6 +301,33 @@ def _parse_other(headers: Mapping[str, str], now: float) -> RateLimitInfo | None
         if retry_after is not None:
             return RateLimitInfo(retry_after=retry_after)
     return None
+
+
+READ_WHEN: Final = (
+    _X_REMAINING,
+    _X_LIMIT,
+    _RETRY_AFTER,
+    _IETF_FIELD,
+    _IETF_POLICY,
+    _IETF_REMAINING,
+    _IETF_LIMIT,
+)
+"""The fields without which `RateLimitHeaderReader.read` finds nothing: the limiter asks
+`any_in(READ_WHEN, headers)` before it reads (in C when the extension is built: most answers of
+a server without rate-limit headers then cost no Python call at all)."""
+
+
+def python_any_in(names: tuple[str, ...], headers: Mapping[str, str]) -> bool:
+    """Whether any of `names` is a key of `headers` (`_speedups.any_in`, in Python)."""
+    for name in names:
+        if name in headers:
+            return True
+    return False
+
+
+any_in: Callable[[tuple[str, ...], Mapping[str, str]], bool] = (
+    python_any_in if speedups is None else speedups.any_in
+)
 
 
 InfoFields = tuple[

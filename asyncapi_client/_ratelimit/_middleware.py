@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
 from .._attempt_info import record_limiter_wait
+from .._c_builders import speedups
 from .._clock import Clock
 from .._errors import APITimeoutError
 from .._pipeline import CallNext, ViaLayer
@@ -36,9 +37,9 @@ from .._stats import ClientStats
 from .._types import Request, Response
 from ._bucket import WaitTooLong
 from ._config import RateLimit, SharedLearningBackend
-from ._estimator import Decision
+from ._estimator import FLOWN, Decision
 from ._fleet import SHORT_RETRY_AFTER
-from ._headers import RateLimitHeaderReader, as_info, parse_rate_limit_headers
+from ._headers import READ_WHEN, InfoFields, RateLimitHeaderReader, any_in, as_info, parse_rate_limit_headers
 from ._partitions import Partition, Partitions, new_partition
 from ._shared import SharedBucket, SharedLearning
 from ._status import RateLimitStatus
@@ -64,6 +65,25 @@ class Permit:
         self.refused: APITimeoutError | None = None
         self.epoch = 0  # shared learning: the fleet's epoch of the slot taken
         self.logged = False  # its send time is in the send log already (`Estimator.take_slot`)
+
+
+def new_permit(
+    part: Partition, held: bool, probe: bool, waited: bool, refused: None, epoch: int, logged: bool
+) -> Permit:
+    """A `Permit` with these values, in its slots' order (a fresh one's after `part`: whether it
+    holds a token and whether that is the probe, then False, None, 0, False)."""
+    permit = Permit(part)
+    permit.held, permit.probe, permit.waited, permit.refused = held, probe, waited, refused
+    permit.epoch, permit.logged = epoch, logged
+    return permit
+
+
+python_new_permit: Final = new_permit
+
+# With the C extension, a permit is made in C (`_speedups.Maker`): there is one per attempt,
+# and its Python `__init__` was about a tenth of the limiter's cost per request.
+if not TYPE_CHECKING and speedups is not None:
+    new_permit = speedups.Maker(Permit, [Permit.__dict__[name] for name in Permit.__slots__]).make
 
 
 class RateLimitMiddleware(ViaLayer):
@@ -129,16 +149,17 @@ class RateLimitMiddleware(ViaLayer):
     async def _via(self, call_next: CallNext, request: Request) -> Response:
         """The acquire layer's call (`ViaLayer`: linked with no frame of its own)."""
         part = self._single or self._partitions.for_request(request)
-        permit = Permit(part)
         if self._enabled:
             bucket = part.bucket
             if self._local_only and bucket.try_take(self._clock.monotonic()):
-                permit.held = True
-                permit.probe = bucket.gated
+                permit = new_permit(part, True, bucket.gated, False, None, 0, False)
             else:
+                permit = new_permit(part, False, False, False, None, 0, False)
                 await self.take(permit, request)
             if part.estimator.log_paced:
                 await self._log_slot(permit, request)
+        else:
+            permit = new_permit(part, False, False, False, None, 0, False)
         extensions: Any = request.extensions
         if extensions.get(PERMIT, False) is None:
             # The attempt's own extensions: the retry layer builds them for each attempt and
@@ -303,31 +324,23 @@ class RateLimitMiddleware(ViaLayer):
     # -- observe and apply (below auth) ---------------------------------------------------
 
     def observe(
-        self, part: Partition, response: Response, seq: int, sent_at: float, binding: bool
+        self,
+        part: Partition,
+        status: int,
+        fields: InfoFields | None,
+        wall: float,
+        seq: int,
+        sent_at: float,
+        binding: bool,
     ) -> Decision | None:
-        """Feed one response to the partition's estimator and apply what it decides."""
-        status = response.status_code
+        """Feed one response (its status, and what its headers say, read by the gate at Unix
+        time `wall`) to the partition's estimator and apply what it decides. The gate calls it
+        only when there is something to learn: a 429, rate-limit headers, or a recovery
+        going on (`Estimator.learning`)."""
         estimator = part.estimator
-        if (
-            estimator.skim_left > 0
-            and self._local_only
-            and estimator.skim(status, response.headers, self._clock.monotonic())
-        ):
-            return None  # counted, not read: the settled hot path
-        fields = None
-        wall = 0.0
-        if self._learn:
-            headers = response.headers
-            if headers:
-                fields, wall = self._read_headers(headers, self._wall_time)
         if status == _THROTTLED:
             self._stats.rate_limited += 1
             part.rate_limited += 1
-        elif fields is None and estimator.congestion.cubic is None and not estimator.window.active:
-            # Nothing to learn (`Estimator.learning`, inline): the common case for servers
-            # without headers.
-            estimator.inflight -= 1
-            return None
         now = self._clock.monotonic()
         info = None
         if fields is not None:
@@ -437,7 +450,7 @@ class _Gate(ViaLayer):
         limiter = self._limiter
         permit: Permit | None = request.extensions.get(PERMIT)
         if permit is None:  # a pipeline without the acquire layer above: acquire here
-            permit = Permit(limiter._partitions.for_request(request))
+            permit = new_permit(limiter._partitions.for_request(request), False, False, False, None, 0, False)
             if limiter._enabled:
                 await limiter.take(permit, request)
         elif not permit.held and limiter._enabled:
@@ -450,10 +463,28 @@ class _Gate(ViaLayer):
         binding = permit.waited
         epoch = permit.epoch
         logged = permit.logged
-        permit.held = permit.probe = permit.waited = permit.logged = False
+        permit.held = False
+        if probe or binding or logged:
+            permit.probe = permit.waited = permit.logged = False
         estimator = part.estimator
         sent_at = self._clock.monotonic()
-        seq = estimator.on_send(sent_at, logged)
+        window = estimator.window
+        meter = estimator.meter
+        if (
+            logged
+            or estimator.sliding.sends is not None
+            or window.opening is not None
+            or window.log is not None
+            or sent_at - meter.start >= 1.0
+        ):
+            seq = estimator.on_send(sent_at, logged)
+        else:
+            # `Estimator.on_send` when no send log keeps this send, inline: every request's case
+            # once a server is settled, and a call would be a twentieth of the limiter's cost.
+            seq = estimator.sent = estimator.sent + 1
+            estimator.flown[seq % FLOWN] = estimator.inflight
+            estimator.inflight += 1
+            meter.current += 1
         try:
             response = await call_next(request)
         except BaseException:
@@ -467,8 +498,31 @@ class _Gate(ViaLayer):
         if logged:
             granted = response.status_code != _THROTTLED
             estimator.slot_done(self._clock.monotonic(), sent=True, sent_at=sent_at, granted=granted)
-        decision = limiter.observe(part, response, seq, sent_at, binding)
+        # What to learn: the answer is read and screened here, not in a call, as most are
+        # counted only (`Estimator.skim`, a settled server) or say nothing to learn (no
+        # headers, no 429, no recovery: `Estimator.learning`, inline).
         status = response.status_code
+        decision = None
+        if not (
+            estimator.skim_left > 0
+            and limiter._local_only
+            and estimator.skim(status, response.headers, self._clock.monotonic())
+        ):
+            fields = None
+            wall = 0.0
+            if limiter._learn:
+                headers = response.headers
+                if any_in(READ_WHEN, headers):
+                    fields, wall = limiter._read_headers(headers, limiter._wall_time)
+            if (
+                fields is not None
+                or status == _THROTTLED
+                or estimator.congestion.cubic is not None
+                or estimator.window.active
+            ):
+                decision = limiter.observe(part, status, fields, wall, seq, sent_at, binding)
+            else:
+                estimator.inflight -= 1
         fleet = limiter._fleet
         if probe:
             # Headers or a 429 taught the estimator something: pacing takes over from the gate
@@ -484,7 +538,7 @@ class _Gate(ViaLayer):
         elif decision is not None and decision.shared_pause is not None and limiter._shared is not None:
             # Retry-After: every process sharing the bucket pauses, not only this one.
             await limiter._shared.pause(part.key, decision.shared_pause)
-        if response.status_code == _UNAUTHORIZED and limiter._enabled and _replays(request):
+        if status == _UNAUTHORIZED and limiter._enabled and _replays(request):
             # The auth strategy will refresh and send again: wait for that send's token now,
             # so that the token it then chooses is the one valid when it leaves.
             try:
