@@ -36,7 +36,8 @@ policy.
             two limiter layers called directly around canned responses whose Remaining goes
             down by one each, less two pass-through layers timed in the same round; the
             median of 21 rounds, with its quartiles), beside a raw request (sequential GETs
-            to the sandbox).
+            to the sandbox). `limiter_instructions.py` counts the same chain's cost in
+            instructions, which the machine's speed does not move.
 
 The sandbox runs `isolated=True` (a subprocess with its own interpreter). On a shared 2-core
 machine, figures move between runs.
@@ -462,6 +463,41 @@ def cost_request() -> Request:
 COST_LIMIT = 1_000_000_000
 
 
+def cost_answers(first: int, n: int, with_headers: bool) -> list[Response]:
+    """`n` canned answers: without rate-limit headers, or the `first`-th to the next `n` of a
+    settled server, whose Remaining goes down by one per answer (Limit and Reset repeat)."""
+    if not with_headers:
+        return [Response(200, {"content-type": "application/json"}, b"{}")] * n
+    reset = str(int(time.time()) + 1)
+    return [
+        Response(
+            200,
+            {
+                "content-type": "application/json",
+                "x-ratelimit-limit": str(COST_LIMIT),
+                "x-ratelimit-remaining": str(COST_LIMIT - 1 - i),
+                "x-ratelimit-reset": reset,
+            },
+            b"{}",
+        )
+        for i in range(first, first + n)
+    ]
+
+
+def cost_chain(limiter: RateLimitMiddleware | None, served: dict[str, Any], name: str) -> Any:
+    """The limiter's two layers (or, for None, two pass-through layers: the base) around a
+    send that answers `served[name]()`."""
+
+    async def call_next(req: Request) -> Response:
+        return served[name]()  # type: ignore[no-any-return]
+
+    async def bare(req: Request, nxt: Any) -> Response:
+        return await nxt(req)  # type: ignore[no-any-return]
+
+    layers: list[Any] = [bare, bare] if limiter is None else [limiter, limiter.gate]
+    return build_chain(layers, call_next)
+
+
 async def _cost_of(label: str, with_headers: bool, calls_: int, rounds: int) -> float:
     """`cost_run` for one kind of response; returns the default limiter's figure."""
     stats = ClientStats()
@@ -475,37 +511,13 @@ async def _cost_of(label: str, with_headers: bool, calls_: int, rounds: int) -> 
     served: dict[str, Any] = {}
 
     def answers(name: str, n: int) -> list[Response]:
-        if not with_headers:
-            return [Response(200, {"content-type": "application/json"}, b"{}")] * n
         first = sent.get(name, 0)
         sent[name] = first + n
-        reset = str(int(time.time()) + 1)
-        return [
-            Response(
-                200,
-                {
-                    "content-type": "application/json",
-                    "x-ratelimit-limit": str(COST_LIMIT),
-                    "x-ratelimit-remaining": str(COST_LIMIT - 1 - i),
-                    "x-ratelimit-reset": reset,
-                },
-                b"{}",
-            )
-            for i in range(first, first + n)
-        ]
+        return cost_answers(first, n, with_headers)
 
-    def chain_of(name: str, layers: list[Any]) -> Any:
-        async def call_next(req: Request) -> Response:
-            return served[name]()  # type: ignore[no-any-return]
-
-        return build_chain(layers, call_next)
-
-    async def bare(req: Request, nxt: Any) -> Response:
-        return await nxt(req)  # type: ignore[no-any-return]
-
-    chains = {"base": chain_of("base", [bare, bare])}
+    chains = {"base": cost_chain(None, served, "base")}
     for name, limiter in limiters.items():
-        chains[name] = chain_of(name, [limiter, limiter.gate])
+        chains[name] = cost_chain(limiter, served, name)
 
     async def timed(name: str, n: int) -> float:
         served[name] = iter(answers(name, n)).__next__

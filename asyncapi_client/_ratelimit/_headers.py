@@ -319,7 +319,7 @@ a server without rate-limit headers then cost no Python call at all)."""
 
 def python_any_in(names: tuple[str, ...], headers: Mapping[str, str]) -> bool:
     """Whether any of `names` is a key of `headers` (`_speedups.any_in`, in Python)."""
-    for name in names:
+    for name in names:  # noqa: SIM110 (a loop: any() over a generator costs twice as much)
         if name in headers:
             return True
     return False

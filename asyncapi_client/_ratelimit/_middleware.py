@@ -547,7 +547,6 @@ class _Gate(ViaLayer):
                 permit.refused = exc  # raised if the replay comes
         return response
 
-
     async def _tell_fleet(
         self,
         fleet: SharedLearning,

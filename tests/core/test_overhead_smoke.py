@@ -41,3 +41,17 @@ def test_with_options_views_share_the_client_state() -> None:
     per_view, per_view_headers, shared = transports.with_options_cost(2000)
     assert shared
     assert per_view > 0 and per_view_headers > 0
+
+
+@pytest.mark.parametrize("kind", ["base", "no rate-limit headers", "X-RateLimit headers"])
+def test_the_instruction_count_runs_the_limiter_chain(kind: str) -> None:
+    import asyncio
+
+    counter = load("limiter_instructions")
+    limiter = asyncio.run(counter.child(kind, 10))
+    if kind == "base":
+        assert limiter is None
+    else:
+        estimator = limiter._partitions.default.estimator
+        assert estimator.sent == counter.WARM_UP + 10
+        assert estimator.inflight == 0

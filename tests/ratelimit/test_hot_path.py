@@ -57,7 +57,9 @@ def builders() -> list[Callable[..., Permit]]:
 
 @pytest.mark.parametrize("build", builders())
 def test_a_new_permit_holds_the_values_given_in_its_slots(build: Callable[..., Permit]) -> None:
-    part = new_partition("k", clock=FakeClock(), rate=None, burst=None, adaptive=True, max_pause=60.0, gated=True)
+    part = new_partition(
+        "k", clock=FakeClock(), rate=None, burst=None, adaptive=True, max_pause=60.0, gated=True
+    )
     for values in ((part, False, False, False, None, 0, False), (part, True, True, False, None, 0, False)):
         permit = build(*values)
         assert type(permit) is Permit
@@ -128,7 +130,14 @@ def test_the_c_any_in_is_the_one_in_use_and_refuses_a_wrong_call() -> None:
 def counters(estimator: Estimator) -> tuple[object, ...]:
     """What `Estimator.on_send` changes on a plain send."""
     meter = estimator.meter
-    return (estimator.sent, estimator.inflight, list(estimator.flown), meter.start, meter.current, meter.previous)
+    return (
+        estimator.sent,
+        estimator.inflight,
+        list(estimator.flown),
+        meter.start,
+        meter.current,
+        meter.previous,
+    )
 
 
 async def test_the_gate_counts_each_send_as_on_send_does() -> None:
