@@ -15,7 +15,7 @@ What to learn and decide is the estimator's job (`_estimator.py`, pure); partiti
 `_partitions.py`, the shared-bucket wait in `_shared.py`, the bucket in `_bucket.py`, the
 status users read in `_status.py`.
 
-It stays whole (about 540 lines): the wait above auth (a token, then a send-log slot) and the
+It stays whole (about 590 lines): the wait above auth (a token, then a send-log slot) and the
 gate below it hand one `Permit` between them, and each path (local, shared bucket, shared
 learning) is only readable beside the others.
 """
