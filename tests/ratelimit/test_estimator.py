@@ -8,10 +8,12 @@ import math
 import pytest
 
 from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, TEST_AFTER, Congestion
+from asyncapi_client._ratelimit._bucket import TokenBucket
 from asyncapi_client._ratelimit._estimator import LOG_GUARD, SETTLED_EVERY, SETTLED_LEFT, Decision, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
 from asyncapi_client._ratelimit._sliding import SlidingEvidence
 from asyncapi_client._ratelimit._window import PROBE_RATE
+from asyncapi_client.testing import FakeClock
 
 OK, THROTTLED = 200, 429
 
@@ -442,6 +444,56 @@ def test_a_fixed_window_proved_by_a_429_is_paced_as_a_quota_per_window() -> None
     )
     assert refused.server_pause_until is not None
     assert refused.min_tokens == 0.0
+
+
+def test_the_429s_after_an_events_first_leave_no_debt_at_a_token_per_reset() -> None:
+    """Alone at a sliding window of 100 per 2 s told in whole seconds (Reset 3 s), granted one
+    by one (2 ms apart) at concurrency 32, so the window is only suspected (nothing came
+    back): 104 sent, the last 4 refused. The first 429 takes it for a fixed window (a quota
+    per window: a token by Reset) and pauses until its Retry-After; the others set no pause
+    of their own, only the suspected window's (`next_free`, ours). Each of them must leave no
+    debt either: the 3, 2 and 1 requests sent after them took nothing from the window, and a
+    debt of them at a token per Reset held the next request 4 Resets (11 s) instead of one."""
+    estimator = learning()
+    estimator.log_pacing = True  # alone at the server
+    clock = FakeClock(0.0)
+    bucket = TokenBucket(clock, rate=estimator.rate, capacity=estimator.capacity)
+    (probe,) = send(estimator, [0.0])
+    estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=99, reset_after=2.98), probe, 0.0, 0.02, WALL0 + 0.02
+    )
+    flight = [(seq, 0.02) for seq in send(estimator, [0.02] * 32)]
+    now, granted = 0.02, 1
+    refusals: list[Decision] = []
+    while flight:
+        seq, sent_at = flight.pop(0)
+        now += 0.002
+        allowed = granted < 100
+        granted += allowed
+        info = RateLimitInfo(
+            limit=100, remaining=100 - granted, reset_after=3.0 - now, retry_after=None if allowed else 2.0
+        )
+        decision = estimator.observe(OK if allowed else THROTTLED, info, seq, sent_at, now, WALL0 + now)
+        clock.now = now
+        bucket.set_capacity(decision.capacity, now)
+        bucket.set_rate(decision.rate, now)
+        if decision.max_tokens is not None:
+            bucket.cap_tokens(decision.max_tokens, now)
+        if decision.min_tokens is not None:
+            bucket.hold_at_least(decision.min_tokens, now)
+        for until in (decision.pause_until, decision.server_pause_until):
+            if until is not None:
+                bucket.pause_until(until)
+        if not allowed:
+            refusals.append(decision)
+        if estimator.sent < 104:
+            (later,) = send(estimator, [now])
+            flight.append((later, now))
+    assert len(refusals) == 4 and estimator.window_like
+    assert refusals[1].server_pause_until is None and refusals[1].pause_until is not None
+    assert all(refused.min_tokens == 0.0 for refused in refusals)
+    # The next request is due by the Reset (a token per Reset from none), not 4 Resets later.
+    assert now + bucket.wait_estimate(now, 0) <= 3.0 + 1e-9
 
 
 @pytest.mark.parametrize(
