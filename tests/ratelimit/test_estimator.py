@@ -591,6 +591,27 @@ def test_the_send_log_gives_each_request_the_slot_of_the_answer_limit_ago(
     assert evidence.take_slot(now, LOG_GUARD) == pytest.approx(slot)
 
 
+def test_a_send_logged_when_it_left_gives_its_slot_back_as_late_as_its_longest_way_there() -> None:
+    """4 per 2 s, the log's upper bound (2.01 s) told by an answer 10 ms after its send. An
+    opening's sends, logged when they left (before the log paced), reached a server serving
+    one at a time on a loaded machine up to 140 ms later than that answer's did (answered up
+    to 150 ms after they left): their slots come back that much later than the bound gives
+    them (else the block the log lets out together is refused, the window's first grants not
+    aged out yet). An entry logged at its answer needs no more: the server took it by then."""
+    assert LOG_GUARD == 0.002
+    evidence = known_window(4, 2.0, 0.01)
+    for t in (0.0, 0.001, 0.002, 0.003):
+        evidence.log_send(t)
+    evidence.observe(4, 0, 2.0, 0.15)  # the last of them, answered 150 ms after it left
+    assert evidence.upper == pytest.approx(2.01)  # (its Reset plus trip is no nearer)
+    assert evidence.take_slot(1.0, LOG_GUARD) == pytest.approx(0.0 + 2.01 + LOG_GUARD + 0.14)
+    answered = known_window(4, 2.0, 0.01)
+    for t in (0.15, 0.151, 0.152, 0.153):
+        answered.answered(t, t - 0.15)
+    answered.observe(4, 0, 2.0, 0.15)
+    assert answered.take_slot(1.0, LOG_GUARD) == pytest.approx(0.15 + 2.01 + LOG_GUARD)
+
+
 def test_a_slot_never_used_is_given_back_and_an_answer_takes_the_pending_slot() -> None:
     """A request that took a slot and never left frees it (the next one gets it); one that was
     answered moves from pending into the log at its answer time."""
