@@ -559,10 +559,14 @@ class Estimator:
             if max_tokens < floor:
                 max_tokens = floor
         if status == _THROTTLED or server_pause is not None or pause is not None:
-            # Nothing to spare. Paused until a quota per window's Reset, no debt either: the
-            # bucket holds its one token (the capacity) when the pause ends (`QuotaWindow`).
-            quota_empty = quota_window and server_pause is not None
-            min_tokens = 0.0 if quota_empty and self.log_pacing and self.quota.rate is not None else None
+            # Nothing to spare. A quota per window refused or paused (until its Reset, or until
+            # the next slot of a sliding window suspected, `next_free`: a pause of ours), no
+            # debt either: the bucket holds its one token (the capacity) when the pause ends
+            # (`QuotaWindow`). The 429s after an event's first set no pause of their own (its
+            # Retry-After was that one's), and a debt of the requests sent after them, which
+            # took nothing from the window, would cost a Reset each at the quota's rate of a
+            # token per Reset: 31 refused together would hold the partition about a minute.
+            min_tokens = 0.0 if quota_window and self.log_pacing and self.quota.rate is not None else None
         return Decision(rate, capacity, max_tokens, pause, server_pause, shared, min_tokens=min_tokens)
 
     def _learn_window(

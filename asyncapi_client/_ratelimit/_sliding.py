@@ -83,6 +83,7 @@ class SlidingEvidence:
         "pending",
         "last_slot",
         "upper",
+        "upper_trip",
         "told_window",
         "promised",
         "resets",
@@ -120,6 +121,7 @@ class SlidingEvidence:
         # The least (Reset + round trip) a granted answer told: at least the window (the
         # answer's Reset was read after the server made it, by less than the round trip).
         self.upper = math.inf
+        self.upper_trip = 0.0  # the round trip of the answer that told `upper`
         self.told_window = False  # the window is the server's own word (`told`), not inferred
         # When a told window with nothing left said more quota comes (on the send clock): one
         # request may leave then, ahead of the log, if the log has no slot before it (a fixed
@@ -173,6 +175,7 @@ class SlidingEvidence:
             self.pending = 0
             self.last_slot = -math.inf
             self.upper = math.inf
+            self.upper_trip = 0.0
             self.origins = self.given = None
             self.stale = 0
             self.trips = deque(maxlen=max(1, min(limit, SLIDING_MAX_LIMIT)))
@@ -216,11 +219,13 @@ class SlidingEvidence:
                 self.nearest = reset_after
             if self.upper == math.inf or reset_after + trip > self.upper:
                 self.upper = reset_after + trip
+                self.upper_trip = trip
         else:
             if reset_after < self.nearest:
                 self.nearest = reset_after
             if reset_after + trip < self.upper:
                 self.upper = reset_after + trip
+                self.upper_trip = trip
         self.trips.append(trip)
         if trip > self.trip_most:
             self.trip_most = trip
@@ -309,11 +314,19 @@ class SlidingEvidence:
             entry = sends[pending - limit]
             free = entry + window + guard
             origins = self.origins
-            if window == self.proven and origins is not None and origins[pending - limit] == entry:
+            if origins is not None and origins[pending - limit] == entry:
                 # The entry is a send's time (logged when it left, before the log paced): the
-                # server took it up to a round trip later, which the proven bound (its test's
-                # own answer against its entry's send) does not cover.
-                free += self.trip_most
+                # server took it up to a round trip later. The proven bound (its test's own
+                # answer against its entry's send) covers none of that; the upper one (the
+                # least Reset plus round trip told) covers the way there of the answer that
+                # told it, and not the longer ways of others: an opening served one at a
+                # time on a loaded machine reaches the server over 100 ms and more, and its
+                # slots came back that much later than the log's upper bound gave them.
+                # (The way back taken as alike for all: the longest trip's excess is there.)
+                if window == self.proven:
+                    free += self.trip_most
+                elif self.trip_most > self.upper_trip:
+                    free += self.trip_most - self.upper_trip
         else:
             free = now
         if free > at:

@@ -8,10 +8,12 @@ import math
 import pytest
 
 from asyncapi_client._ratelimit._adaptive import BETA, MIN_RATE, TEST_AFTER, Congestion
+from asyncapi_client._ratelimit._bucket import TokenBucket
 from asyncapi_client._ratelimit._estimator import LOG_GUARD, SETTLED_EVERY, SETTLED_LEFT, Decision, Estimator
 from asyncapi_client._ratelimit._headers import RateLimitInfo
 from asyncapi_client._ratelimit._sliding import SlidingEvidence
 from asyncapi_client._ratelimit._window import PROBE_RATE
+from asyncapi_client.testing import FakeClock
 
 OK, THROTTLED = 200, 429
 
@@ -444,6 +446,56 @@ def test_a_fixed_window_proved_by_a_429_is_paced_as_a_quota_per_window() -> None
     assert refused.min_tokens == 0.0
 
 
+def test_the_429s_after_an_events_first_leave_no_debt_at_a_token_per_reset() -> None:
+    """Alone at a sliding window of 100 per 2 s told in whole seconds (Reset 3 s), granted one
+    by one (2 ms apart) at concurrency 32, so the window is only suspected (nothing came
+    back): 104 sent, the last 4 refused. The first 429 takes it for a fixed window (a quota
+    per window: a token by Reset) and pauses until its Retry-After; the others set no pause
+    of their own, only the suspected window's (`next_free`, ours). Each of them must leave no
+    debt either: the 3, 2 and 1 requests sent after them took nothing from the window, and a
+    debt of them at a token per Reset held the next request 4 Resets (11 s) instead of one."""
+    estimator = learning()
+    estimator.log_pacing = True  # alone at the server
+    clock = FakeClock(0.0)
+    bucket = TokenBucket(clock, rate=estimator.rate, capacity=estimator.capacity)
+    (probe,) = send(estimator, [0.0])
+    estimator.observe(
+        OK, RateLimitInfo(limit=100, remaining=99, reset_after=2.98), probe, 0.0, 0.02, WALL0 + 0.02
+    )
+    flight = [(seq, 0.02) for seq in send(estimator, [0.02] * 32)]
+    now, granted = 0.02, 1
+    refusals: list[Decision] = []
+    while flight:
+        seq, sent_at = flight.pop(0)
+        now += 0.002
+        allowed = granted < 100
+        granted += allowed
+        info = RateLimitInfo(
+            limit=100, remaining=100 - granted, reset_after=3.0 - now, retry_after=None if allowed else 2.0
+        )
+        decision = estimator.observe(OK if allowed else THROTTLED, info, seq, sent_at, now, WALL0 + now)
+        clock.now = now
+        bucket.set_capacity(decision.capacity, now)
+        bucket.set_rate(decision.rate, now)
+        if decision.max_tokens is not None:
+            bucket.cap_tokens(decision.max_tokens, now)
+        if decision.min_tokens is not None:
+            bucket.hold_at_least(decision.min_tokens, now)
+        for until in (decision.pause_until, decision.server_pause_until):
+            if until is not None:
+                bucket.pause_until(until)
+        if not allowed:
+            refusals.append(decision)
+        if estimator.sent < 104:
+            (later,) = send(estimator, [now])
+            flight.append((later, now))
+    assert len(refusals) == 4 and estimator.window_like
+    assert refusals[1].server_pause_until is None and refusals[1].pause_until is not None
+    assert all(refused.min_tokens == 0.0 for refused in refusals)
+    # The next request is due by the Reset (a token per Reset from none), not 4 Resets later.
+    assert now + bucket.wait_estimate(now, 0) <= 3.0 + 1e-9
+
+
 @pytest.mark.parametrize(
     ("samples", "window"),
     [
@@ -537,6 +589,27 @@ def test_the_send_log_gives_each_request_the_slot_of_the_answer_limit_ago(
     for _ in range(pending):
         evidence.take_slot(0.0, LOG_GUARD)
     assert evidence.take_slot(now, LOG_GUARD) == pytest.approx(slot)
+
+
+def test_a_send_logged_when_it_left_gives_its_slot_back_as_late_as_its_longest_way_there() -> None:
+    """4 per 2 s, the log's upper bound (2.01 s) told by an answer 10 ms after its send. An
+    opening's sends, logged when they left (before the log paced), reached a server serving
+    one at a time on a loaded machine up to 140 ms later than that answer's did (answered up
+    to 150 ms after they left): their slots come back that much later than the bound gives
+    them (else the block the log lets out together is refused, the window's first grants not
+    aged out yet). An entry logged at its answer needs no more: the server took it by then."""
+    assert LOG_GUARD == 0.002
+    evidence = known_window(4, 2.0, 0.01)
+    for t in (0.0, 0.001, 0.002, 0.003):
+        evidence.log_send(t)
+    evidence.observe(4, 0, 2.0, 0.15)  # the last of them, answered 150 ms after it left
+    assert evidence.upper == pytest.approx(2.01)  # (its Reset plus trip is no nearer)
+    assert evidence.take_slot(1.0, LOG_GUARD) == pytest.approx(0.0 + 2.01 + LOG_GUARD + 0.14)
+    answered = known_window(4, 2.0, 0.01)
+    for t in (0.15, 0.151, 0.152, 0.153):
+        answered.answered(t, t - 0.15)
+    answered.observe(4, 0, 2.0, 0.15)
+    assert answered.take_slot(1.0, LOG_GUARD) == pytest.approx(0.15 + 2.01 + LOG_GUARD)
 
 
 def test_a_slot_never_used_is_given_back_and_an_answer_takes_the_pending_slot() -> None:

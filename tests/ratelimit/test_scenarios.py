@@ -6,6 +6,7 @@ test_nginx.py; the figures: benchmarks/ratelimit.py.)"""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import anyio
@@ -56,6 +57,8 @@ async def serve_sandbox_limiter(
     concurrency: int,
     retry_after: bool = True,
     server_clock: float = 0.0,
+    service: float = 0.0,
+    back: float = 0.004,
 ) -> tuple[int, float, int, AsyncClient]:
     """The default client against one of the sandbox's pure limiters on `clock`, 4 ms of latency
     each way (the server reads its clock after we stamped the send), telling `dialect`'s
@@ -63,18 +66,24 @@ async def serve_sandbox_limiter(
     succeeded, seconds they took, requests refused, the client, closed). The server's wall
     clock is `server_clock` seconds ahead of the client's (behind, when negative): the
     limiter reads it and tells its epoch Reset by it (pass the limiter a wall time read the
-    same way)."""
+    same way). `service`: seconds each request takes the server, one at a time (0: all at
+    once); `back`: the answer's latency (a loaded machine reads it late)."""
     refused = 0
+    free_at = -math.inf  # when the server is done with the requests before
 
     async def handler(request: Request) -> Response:
-        nonlocal refused
+        nonlocal refused, free_at
         await anyio.sleep(0.004)
+        if service:
+            arrived = clock.monotonic()
+            free_at = max(arrived, free_at) + service
+            await anyio.sleep(free_at - arrived)
         wall = clock.time() + server_clock
         verdict = limiter.take(clock.monotonic(), wall)
         headers = {"content-type": "application/json"}
         if dialect is not None:
             headers.update((k.decode(), v.decode()) for k, v in limit_headers(dialect, verdict, wall))
-        await anyio.sleep(0.004)
+        await anyio.sleep(back)
         if not verdict.allowed:
             refused += 1
             if retry_after:
@@ -239,6 +248,30 @@ async def test_a_sliding_window_in_x_ratelimit_headers_is_used_to_its_bound(phas
     assert ok == 2000
     assert ok / duration >= 0.96 * (50 + 100 / duration)
     assert limited <= 20
+
+
+@pytest.mark.parametrize("phase", [0.0, 0.25, 0.5, 0.75])
+async def test_a_sliding_window_answered_late_refuses_a_few_and_holds_nothing_for_a_reset_each(
+    phase: float,
+) -> None:
+    """The sandbox's sliding window (100 per 2 s, X-RateLimit) as a loaded machine serves it:
+    one request at a time (3 ms each), its answers read 60 ms late, in the order it granted
+    them, so no tokens are seen to come back and the window is only suspected. 150 calls at
+    concurrency 32 (test_sandbox.py's): a few requests in flight when the window ran empty are
+    refused, and the 429 takes it for a fixed window (a quota per window, one token by Reset).
+    The refusals after the first set no pause of their own, and each left the bucket a debt of
+    the requests sent after it, owed at a token per Reset: the calls took 7-10 s on the
+    virtual clock (about a minute with 31 refused together: calls past their 60 s deadline),
+    where 150 take little more than the window and the 1 s Retry-After."""
+    from asyncapi_sandbox._limits import SlidingWindow
+
+    with virtual_time(1000.0 + phase) as clock:
+        ok, duration, limited, _ = await serve_sandbox_limiter(
+            clock, SlidingWindow(100, 2.0), "x-ratelimit", 150, concurrency=32, service=0.003, back=0.06
+        )
+    assert ok == 150
+    assert limited <= 7  # (test_sandbox.py's bound)
+    assert duration < 2 * 2.0
 
 
 @pytest.mark.parametrize(
