@@ -132,8 +132,9 @@ class SlidingEvidence:
         # (`sends` holds its answer time), the greatest Reset told less `RESET_LATE`, a gap a test
         # found too short, the bound a test proved (and when, on the send clock), and the test
         # out: its gap, its slot, the send its entry stands for and its sequence number.
-        # The slots given to the last Limit requests, requests asked to ask again and not yet
-        # back (`reslot`), and the round trips of the last Limit granted answers.
+        # The slots given to the last Limit requests and to those still pending (`take_slot`),
+        # requests asked to ask again and not yet back (`reslot`), and the round trips of the
+        # last Limit granted answers.
         self.given: deque[float] | None = None
         self.stale = 0
         self.trips: deque[float] = deque(maxlen=64)
@@ -202,7 +203,7 @@ class SlidingEvidence:
                     taken = [now] * min(limit, deficit + unlogged)
                     self.sends = deque(taken, maxlen=limit)
                     self.origins = deque(taken, maxlen=limit)
-                    self.given = deque(maxlen=limit)
+                    self.given = deque()
                     # Only a Reset told to a fraction of a second is tested: one in whole
                     # seconds is late by its rounding, which the answers sweep (at every phase
                     # of the second, the least of them comes within a round trip of the
@@ -251,7 +252,7 @@ class SlidingEvidence:
             return
         if not (self.told_window and limit == self.limit and window == self.window):
             self.pending = self.stale = 0
-            self.given = deque(maxlen=limit)
+            self.given = deque()
         else:
             self.resets += 1  # requests holding a later slot may ask again (`slot_unused` first)
         # Told again (the window whole once more: a fixed window's new one): the server's
@@ -285,7 +286,15 @@ class SlidingEvidence:
         than Limit of ours (pending ones included) were answered within the last `upper`
         seconds (or the `proven` bound) plus `guard`; else when the next log entry not already
         promised to a pending request is that old; never before a request granted earlier,
-        but for a block's head under test (see the class docstring). None: no log to pace by."""
+        but for a block's head under test (see the class docstring). None: no log to pace by.
+
+        Past Limit pending, a request waits a window after the slot given Limit requests
+        before it, and the slots of all pending requests are kept for that (`given`), not
+        only the last Limit: requests asked again (`reslot`), more of them than Limit, give
+        theirs back, and the slots left must still reach the ones in flight. Otherwise the
+        first of them, finding no slot Limit back, went one alone per window, and all the
+        rest at the last of those slots, together: the window refused all but Limit of them,
+        and the rate fell to half."""
         window, sends, limit = self.upper, self.sends, self.limit
         if self.window is None or window == math.inf or sends is None or limit is None:
             return None
@@ -299,17 +308,20 @@ class SlidingEvidence:
             # Before any slot of the log: the server's word is all there is to go by.
             self.promised = math.inf
             self.pending = pending + 1
-            return promised if promised > now else now
+            at = promised if promised > now else now
+            if self.given is not None:
+                self.given.append(at)
+            return at
         given = self.given
         if pending >= limit:
             # More promised than the window holds (a Limit below the concurrency): a window
-            # (and a round trip, to its answer) after the slot given Limit requests ago; with
-            # no such slot kept, a window after the last of them.
-            trips = self.trips
-            if given is not None and len(given) >= limit and trips:
-                free = given[-limit] + window + max(trips) + guard
+            # (and a round trip, to its answer) after the slot given Limit requests ago (kept
+            # while pending, see the docstring); with none kept, a window after the last of
+            # them, or after now (never at once: the window is full).
+            if given is not None and len(given) >= limit:
+                free = given[-limit] + window + max(self.trips, default=0.0) + guard
             else:
-                free = self.last_slot + window + guard
+                free = at + window + guard
         elif len(sends) >= limit - pending:
             entry = sends[pending - limit]
             free = entry + window + guard
@@ -339,6 +351,8 @@ class SlidingEvidence:
                 at = self.last_slot = early
         if given is not None:
             given.append(at)
+            while len(given) > limit + pending + 1:
+                given.popleft()
         return at
 
     def reslot(self, waiting: int) -> None:
